@@ -1,0 +1,114 @@
+# Build, test and demo the module. `make` alone lists the targets.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+PYTHON ?= $(shell tools/find-python.sh)
+VENV ?= .venv
+CHECKOV_VENV ?= .venv-checkov
+BUILD ?= build
+TERRAFORM ?= terraform
+# The hashicorp/aws provider as an offline filesystem mirror, when the machine has one.
+# Unset (or empty) on a machine with internet: plain `terraform init` then uses the registry.
+TF_PROVIDER_MIRROR ?= $(firstword $(wildcard /opt/tf-plugins $(HOME)/.terraform.d/plugins))
+# Generated cases per hypothesis test: modest in `make test`, large in `make fuzz`.
+FUZZ_EXAMPLES ?= 10000
+PYTEST_ARGS ?=
+
+export TF_PROVIDER_MIRROR
+export PYTHONPATH := $(CURDIR)/lambda:$(CURDIR)/local
+export PYTHONDONTWRITEBYTECODE := 1
+# Terraform must never reach a real account from here; fake credentials for the emulator.
+export AWS_ACCESS_KEY_ID ?= test
+export AWS_SECRET_ACCESS_KEY ?= test
+export AWS_DEFAULT_REGION ?= us-east-1
+export AWS_REGION ?= $(AWS_DEFAULT_REGION)
+
+BIN := $(VENV)/bin
+TF_MODULE_DIRS := . $(wildcard examples/minimal examples/complete examples/local)
+TF_INIT_FLAGS := -backend=false -input=false $(if $(TF_PROVIDER_MIRROR),-plugin-dir=$(TF_PROVIDER_MIRROR))
+PACKAGES := $(shell $(PYTHON) tools/build_package.py --list 2>/dev/null)
+
+.PHONY: help venv checkov-venv package ship-packages fmt lint mypy tf-fmt tf-init tf-validate \
+        tf-test checkov docs unit integration test demo fuzz bench clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(VENV)/.installed: requirements/dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	touch $@
+
+$(CHECKOV_VENV)/.installed: requirements/checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/checkov.txt
+	touch $@
+
+venv: $(VENV)/.installed ## Create the development virtualenv from pinned requirements
+
+checkov-venv: $(CHECKOV_VENV)/.installed ## Create checkov's own virtualenv (its pins clash with moto's)
+
+package: $(VENV)/.installed ## Build the Lambda zips under build/ (deterministic)
+	$(BIN)/python tools/build_package.py --out $(BUILD)
+
+ship-packages: package ## Copy the built zips to packages/, which the module uses by default
+	cp $(addprefix $(BUILD)/,$(PACKAGES)) packages/
+
+fmt: $(VENV)/.installed ## Format Python and Terraform in place
+	$(BIN)/ruff format lambda local tools tests
+	$(BIN)/ruff check --fix lambda local tools tests
+	$(TERRAFORM) fmt -recursive
+
+lint: $(VENV)/.installed tf-fmt mypy ## ruff, ruff format --check, mypy --strict, terraform fmt -check
+	$(BIN)/ruff check lambda local tools tests
+	$(BIN)/ruff format --check lambda local tools tests
+
+mypy: $(VENV)/.installed
+	$(BIN)/mypy lambda/ws_bridge local/wslocal tools
+
+tf-fmt:
+	$(TERRAFORM) fmt -check -recursive
+
+tf-init: ## terraform init (offline through the provider mirror when there is one)
+	@for dir in $(TF_MODULE_DIRS); do \
+	  $(TERRAFORM) -chdir=$$dir init $(TF_INIT_FLAGS) >/dev/null || exit 1; \
+	done
+
+tf-validate: tf-init ## terraform validate the root module and every example
+	@for dir in $(TF_MODULE_DIRS); do \
+	  echo "terraform validate $$dir"; $(TERRAFORM) -chdir=$$dir validate -no-color || exit 1; \
+	done
+
+tf-test: tf-init ## terraform test (mocked AWS provider, plan only)
+	$(TERRAFORM) test -test-directory=tests/terraform -no-color
+
+checkov: $(CHECKOV_VENV)/.installed ## Static security checks of the module (failed checks fail)
+	$(CHECKOV_VENV)/bin/checkov --directory . --framework terraform --quiet --compact \
+	  --skip-path .venv --skip-path .venv-checkov --skip-path build --skip-path examples/local
+
+docs: $(VENV)/.installed ## Regenerate the README's inputs and outputs tables
+	$(BIN)/python tools/terraform_docs.py --write README.md
+
+unit: $(VENV)/.installed ## Python unit tests (moto in-process)
+	$(BIN)/pytest tests/unit tests/local tests/packaging $(PYTEST_ARGS)
+
+integration: $(VENV)/.installed tf-init ## The whole stack over real WebSockets (emulator, gateway, backend)
+	$(BIN)/pytest -m integration tests/integration $(PYTEST_ARGS)
+
+test: lint tf-validate tf-test checkov ## Everything CI runs: lint, validate, terraform test, checkov, pytest
+	$(BIN)/pytest tests $(PYTEST_ARGS)
+
+demo: $(VENV)/.installed tf-init ## Deploy to a local emulator and hold a scripted WebSocket session
+	$(BIN)/python -m wslocal.demo
+
+fuzz: $(VENV)/.installed ## Property-based fuzzing of every handler entry point, many cases
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/unit -k fuzz $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed tf-init ## Load through the local stack: 500 connections x 20 messages
+	$(BIN)/python -m wslocal.bench
+
+clean: ## Remove build output, caches and Terraform working files
+	rm -rf $(BUILD) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	find . -name .terraform -type d -prune -exec rm -rf {} + ; find . -name .terraform.lock.hcl -delete

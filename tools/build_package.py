@@ -1,0 +1,164 @@
+"""Build the Lambda deployment packages deterministically.
+
+Two kinds of zip: `ws_bridge.zip`, the handler with PyJWT (small, changes with the code),
+and `jwt-crypto-layer-<runtime>-<arch>.zip`, a Lambda layer with `cryptography` for the
+asymmetric JWT algorithms (large, changes only with its pinned versions). Keeping the
+compiled wheels in a layer keeps the frequently rebuilt handler zip small.
+
+The same sources and pinned requirements always give byte-identical zips: entries are
+sorted, timestamps fixed to 1980-01-01, permissions fixed, caches and installer records
+left out. Terraform hashes the zip, so an unchanged package never redeploys.
+
+    python tools/build_package.py --out build             # every package
+    python tools/build_package.py --out build --only ws_bridge.zip
+    python tools/build_package.py --list                  # the package names
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCE = ROOT / "lambda" / "ws_bridge"
+REQUIREMENTS = ROOT / "lambda" / "requirements.txt"
+CRYPTO_REQUIREMENTS = ROOT / "lambda" / "requirements-crypto.txt"
+
+FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+FILE_MODE = 0o100644
+# Files pip writes about the installation itself, not the distribution: they vary with
+# the pip version and the Lambda runtime does not read them.
+INSTALLER_RECORDS = {"INSTALLER", "REQUESTED", "RECORD", "direct_url.json"}
+
+PLATFORMS = {
+    "x86_64": ["manylinux_2_34_x86_64", "manylinux_2_28_x86_64", "manylinux2014_x86_64"],
+    "arm64": ["manylinux_2_34_aarch64", "manylinux_2_28_aarch64", "manylinux2014_aarch64"],
+}
+
+
+@dataclass(frozen=True)
+class Package:
+    """One zip: its file name, the requirement files vendored into it, and its layout."""
+
+    name: str
+    requirements: Path
+    runtime: str
+    architecture: str
+    layer: bool  # a layer's files sit under python/ and it carries no handler code
+
+
+def packages() -> list[Package]:
+    """What the module ships: the handler, and one crypto layer per architecture."""
+    built = [Package("ws_bridge.zip", REQUIREMENTS, "python3.12", "x86_64", layer=False)]
+    for arch in ("x86_64", "arm64"):
+        name = f"jwt-crypto-layer-python3.12-{arch}.zip"
+        built.append(Package(name, CRYPTO_REQUIREMENTS, "python3.12", arch, layer=True))
+    return built
+
+
+def _pip_install(package: Package, target: Path) -> None:
+    python_version = package.runtime.removeprefix("python")
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-deps",
+        "--no-compile",
+        "--only-binary=:all:",
+        "--implementation",
+        "cp",
+        "--python-version",
+        python_version,
+        "--target",
+        str(target),
+    ]
+    for platform in PLATFORMS[package.architecture]:
+        command += ["--platform", platform]
+    command += ["--requirement", str(package.requirements)]
+    subprocess.run(command, check=True)  # noqa: S603 - fixed argv, no shell
+
+
+def _files(staging: Path) -> list[tuple[str, Path]]:
+    entries: list[tuple[str, Path]] = []
+    for path in staging.rglob("*"):
+        if not path.is_file() or "__pycache__" in path.parts or path.suffix == ".pyc":
+            continue
+        relative = path.relative_to(staging)
+        if relative.parent.name.endswith(".dist-info") and relative.name in INSTALLER_RECORDS:
+            continue
+        if "bin" in relative.parts[:2]:  # console scripts: not used by the runtime
+            continue
+        entries.append((relative.as_posix(), path))
+    return sorted(entries)
+
+
+def write_zip(staging: Path, destination: Path) -> None:
+    """Zip every file below `staging` with fixed metadata, in sorted order."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    partial = destination.with_suffix(".zip.partial")
+    with zipfile.ZipFile(partial, "w") as archive:
+        for name, path in _files(staging):
+            info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
+            info.external_attr = FILE_MODE << 16
+            info.create_system = 3  # Unix, so the mode above is honoured
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, path.read_bytes(), compresslevel=9)
+    partial.replace(destination)
+
+
+def build(package: Package, out: Path) -> Path:
+    """Stage the handler and its pinned dependencies, then zip them to `out/<name>`."""
+    with tempfile.TemporaryDirectory(prefix="ws-bridge-package-") as tmp:
+        staging = Path(tmp)
+        if package.layer:
+            _pip_install(package, staging / "python")
+            destination = out / package.name
+            write_zip(staging, destination)
+            return destination
+        _pip_install(package, staging)
+        handler = staging / "ws_bridge"
+        for source in sorted(SOURCE.rglob("*")):
+            if source.is_file() and "__pycache__" not in source.parts:
+                copy = handler / source.relative_to(SOURCE)
+                copy.parent.mkdir(parents=True, exist_ok=True)
+                copy.write_bytes(source.read_bytes())
+        destination = out / package.name
+        write_zip(staging, destination)
+        return destination
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "build", help="output folder")
+    parser.add_argument("--list", action="store_true", help="print the package names and exit")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="build only this package (repeatable); default: all",
+    )
+    args = parser.parse_args(argv)
+    if args.list:
+        print("\n".join(p.name for p in packages()))
+        return 0
+    wanted = [p for p in packages() if not args.only or p.name in args.only]
+    unknown = set(args.only) - {p.name for p in packages()}
+    if unknown:
+        parser.error(f"unknown package(s): {', '.join(sorted(unknown))}")
+    for package in wanted:
+        path = build(package, args.out)
+        print(f"built {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
