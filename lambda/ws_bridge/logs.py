@@ -1,0 +1,96 @@
+"""Structured JSON log lines.
+
+Every line carries the invocation's ``connectionId``, ``requestId`` and ``routeKey`` once
+:func:`bind` has set them. Callers pass only identifiers, statuses and error codes in
+``extra``: never a token, a secret or a message body.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import sys
+import time
+import traceback
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+__all__ = ["JsonFormatter", "bind", "configure", "get_logger"]
+
+LOGGER_NAME = "ws_bridge"
+
+_context: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
+    "ws_bridge_log_context", default=None
+)
+
+# Attributes every LogRecord has; anything else on a record came from ``extra``.
+_RECORD_FIELDS = frozenset(
+    logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys() | {"message", "asctime"}
+)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, bound context, extras."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        line.update(_context.get() or {})
+        for key, value in record.__dict__.items():
+            if key not in _RECORD_FIELDS and not key.startswith("_"):
+                line[key] = value
+        if record.exc_info and record.exc_info[0] is not None:
+            # The exception type and where it came from; exception messages can quote
+            # input (a token, a body), so they stay out of the line.
+            line["exception"] = record.exc_info[0].__name__
+            line["traceback"] = [
+                f"{frame.filename}:{frame.lineno} in {frame.name}"
+                for frame in traceback.extract_tb(record.exc_info[2])
+            ]
+        return json.dumps(line, default=str, ensure_ascii=False)
+
+
+class _StdoutHandler(logging.Handler):
+    """Writes to whatever ``sys.stdout`` is at emit time (Lambda sends stdout to CloudWatch)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stdout.write(self.format(record) + "\n")
+            sys.stdout.flush()
+        except Exception:  # noqa: BLE001 - logging must never break the caller
+            self.handleError(record)
+
+
+def configure(level: int) -> logging.Logger:
+    """Set up the package logger once per container; later calls only change the level."""
+    logger = logging.getLogger(LOGGER_NAME)
+    if not any(isinstance(h, _StdoutHandler) for h in logger.handlers):
+        handler = _StdoutHandler()
+        handler.setFormatter(JsonFormatter())
+        logger.addHandler(handler)
+    # The Lambda runtime installs its own handler on the root logger: keep lines single.
+    logger.propagate = False
+    logger.setLevel(level)
+    return logger
+
+
+def get_logger(name: str) -> logging.Logger:
+    return logging.getLogger(f"{LOGGER_NAME}.{name}")
+
+
+@contextmanager
+def bind(**fields: str | None) -> Iterator[None]:
+    """Attach identifiers (connectionId, requestId, routeKey…) to every line logged inside."""
+    values = {key: value for key, value in fields.items() if value}
+    token = _context.set({**(_context.get() or {}), **values})
+    try:
+        yield
+    finally:
+        _context.reset(token)

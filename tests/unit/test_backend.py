@@ -1,0 +1,128 @@
+"""Backend calls against a real HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from bridge_fakes import FakeServer, Reply, free_port
+
+from ws_bridge import backend
+from ws_bridge.backend import Outcome
+from ws_bridge.settings import HandlerSettings
+
+
+def settings_for(url: str, **overrides: Any) -> HandlerSettings:
+    return HandlerSettings(connections_table="t", backend_url=url, **overrides)
+
+
+def test_one_pool_per_container() -> None:
+    assert backend.pool() is backend.pool()
+
+
+def test_validate_session_sends_the_bearer_token_and_encodes_the_session(
+    server: FakeServer,
+) -> None:
+    server.reply("GET", "/api/labs/session/a%2Fb%20c%3F/validate", Reply(200, {"valid": True}))
+    result = backend.validate_session(backend.pool(), settings_for(server.url), "a/b c?", "tok")
+    assert result.ok
+    assert result.status == 200
+    (seen,) = server.seen()
+    assert seen.method == "GET"
+    assert seen.path == "/api/labs/session/a%2Fb%20c%3F/validate"
+    assert seen.headers["Authorization"] == "Bearer tok"
+
+
+def test_forward_message_posts_json_with_the_connection_header(server: FakeServer) -> None:
+    server.reply("POST", "/api/ws/message", Reply(200, {"type": "ok"}))
+    message = {"type": "command", "text": "héllo ✓"}
+    result = backend.forward_message(backend.pool(), settings_for(server.url), "abc=", message)
+    assert result.ok
+    assert result.body == b'{"type": "ok"}'
+    (seen,) = server.seen()
+    assert seen.headers["Content-Type"] == "application/json"
+    assert seen.headers["X-Connection-Id"] == "abc="
+    assert seen.json() == message
+
+
+def test_paths_are_configurable(server: FakeServer) -> None:
+    settings = settings_for(
+        server.url,
+        backend_validate_path="/v?id={sessionId}",
+        backend_message_path="/m",
+        backend_disconnect_path="/d",
+    )
+    backend.validate_session(backend.pool(), settings, "s 1", "t")
+    backend.forward_message(backend.pool(), settings, "c", {})
+    backend.notify_disconnect(backend.pool(), settings, {"connectionId": "c"})
+    assert [(r.method, r.path) for r in server.seen()] == [
+        ("GET", "/v?id=s%201"),
+        ("POST", "/m"),
+        ("POST", "/d"),
+    ]
+
+
+def test_slow_backend_times_out_within_the_deadline(server: FakeServer) -> None:
+    server.reply("POST", "/api/ws/message", Reply(200, {}, delay=2.0))
+    started = time.monotonic()
+    result = backend.forward_message(
+        backend.pool(), settings_for(server.url, backend_timeout_seconds=0.3), "c", {}
+    )
+    assert result.outcome is Outcome.TIMEOUT
+    assert time.monotonic() - started < 1.0
+
+
+def test_disconnect_notice_uses_its_own_short_timeout(server: FakeServer) -> None:
+    server.reply("POST", "/api/ws/disconnect", Reply(200, {}, delay=2.0))
+    settings = settings_for(server.url, backend_timeout_seconds=20, disconnect_timeout_seconds=0.2)
+    started = time.monotonic()
+    result = backend.notify_disconnect(backend.pool(), settings, {})
+    assert result.outcome is Outcome.TIMEOUT
+    assert time.monotonic() - started < 1.0
+
+
+def test_backend_down_is_unreachable() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    result = backend.validate_session(backend.pool(), settings_for(url), "s", "t")
+    assert result.outcome is Outcome.UNREACHABLE
+    assert not result.ok
+
+
+def test_a_dropped_post_is_not_retried(server: FakeServer) -> None:
+    server.reply("POST", "/api/ws/message", Reply(drop=True))
+    result = backend.forward_message(backend.pool(), settings_for(server.url), "c", {})
+    assert result.outcome is Outcome.UNREACHABLE
+    assert len(server.seen("POST")) == 1
+
+
+def test_redirects_are_not_followed(server: FakeServer) -> None:
+    server.reply("GET", "/api/labs/session/s/validate", Reply(302, "", headers={"Location": "/x"}))
+    result = backend.validate_session(backend.pool(), settings_for(server.url), "s", "t")
+    assert (result.outcome, result.status, result.ok) == (Outcome.RESPONDED, 302, False)
+    assert len(server.seen()) == 1
+
+
+@pytest.mark.parametrize("status", [400, 404, 500, 503])
+def test_error_statuses_are_reported_not_raised(server: FakeServer, status: int) -> None:
+    server.reply("POST", "/api/ws/message", Reply(status, {"error": "x"}))
+    result = backend.forward_message(backend.pool(), settings_for(server.url), "c", {})
+    assert (result.outcome, result.status, result.ok) == (Outcome.RESPONDED, status, False)
+
+
+def test_oversized_reply_is_cut_off(server: FakeServer) -> None:
+    server.reply("POST", "/api/ws/message", Reply(200, b"x" * (backend.MAX_REPLY_BYTES + 1)))
+    result = backend.forward_message(backend.pool(), settings_for(server.url), "c", {})
+    assert result.outcome is Outcome.TOO_LARGE
+    assert result.body == b""
+    # the pool still works afterwards (the half-read connection was not reused)
+    server.reply("POST", "/api/ws/message", Reply(200, {"ok": 1}))
+    assert backend.forward_message(backend.pool(), settings_for(server.url), "c", {}).ok
+
+
+def test_connections_are_reused_between_calls(server: FakeServer) -> None:
+    server.reply("POST", "/api/ws/message", Reply(200, {}))
+    for _ in range(3):
+        assert backend.forward_message(backend.pool(), settings_for(server.url), "c", {}).ok
+    pool = backend.pool().connection_from_url(server.url)
+    assert pool.num_connections == 1

@@ -1,0 +1,576 @@
+"""The connection handler entry point, with moto's DynamoDB and a real backend server."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import pytest
+from botocore.retries.standard import ExponentialBackoff
+from bridge_fakes import (
+    TABLE,
+    FakeServer,
+    Reply,
+    free_port,
+    hs_token,
+    load_event,
+    scan,
+    set_header,
+    set_query,
+)
+
+from ws_bridge import aws
+
+VALIDATE = "/api/labs/session/sess-1/validate"
+MESSAGE = "/api/ws/message"
+DISCONNECT = "/api/ws/disconnect"
+CONNECTION_ID = "R0oXAdfD0kwCH6w="
+
+
+@dataclass
+class Bridge:
+    module: ModuleType
+    server: FakeServer
+
+    def __call__(self, event: Any) -> dict[str, Any]:
+        result: dict[str, Any] = self.module.handler(event, None)
+        return result
+
+
+@pytest.fixture
+def load(
+    load_handler: Callable[..., ModuleType], server: FakeServer, table: str
+) -> Callable[..., Bridge]:
+    def make(**env: str) -> Bridge:
+        settings = {
+            "CONNECTIONS_TABLE": table,
+            "BACKEND_URL": server.url,
+            "BACKEND_TIMEOUT_SECONDS": "0.5",
+            "DISCONNECT_TIMEOUT_SECONDS": "0.3",
+            **env,
+        }
+        return Bridge(load_handler(**settings), server)
+
+    return make
+
+
+@pytest.fixture
+def bridge(load: Callable[..., Bridge]) -> Bridge:
+    return load()
+
+
+@pytest.fixture
+def load_without_aws(
+    load_handler: Callable[..., ModuleType], server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Bridge]:
+    """For message routes, which need no AWS service: every AWS endpoint points at a closed
+    port, so an accidental DynamoDB call would fail the test instead of passing quietly."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+    aws.reset_clients()
+
+    def make(**env: str) -> Bridge:
+        settings = {
+            "CONNECTIONS_TABLE": TABLE,
+            "BACKEND_URL": server.url,
+            "BACKEND_TIMEOUT_SECONDS": "0.5",
+            **env,
+        }
+        return Bridge(load_handler(**settings), server)
+
+    return make
+
+
+@pytest.fixture
+def messages(load_without_aws: Callable[..., Bridge]) -> Bridge:
+    return load_without_aws()
+
+
+def connect_event(token: str | None = None, **authorizer: str) -> dict[str, Any]:
+    event = load_event("connect")
+    set_query(event, token=token or hs_token())
+    event["requestContext"]["authorizer"].update(authorizer)
+    return event
+
+
+def message_event(body: Any, *, raw: bool = False, name: str = "message") -> dict[str, Any]:
+    event = load_event(name)
+    event["body"] = body if raw else json.dumps(body)
+    return event
+
+
+def error_of(response: dict[str, Any], code: str, status: int) -> dict[str, Any]:
+    assert response["statusCode"] == status
+    reply: dict[str, Any] = json.loads(response["body"])
+    assert reply == {
+        "type": "error",
+        "error": code,
+        "message": reply["message"],
+        "requestId": "Rk1cHHjtjoEFzWA=",
+    }
+    assert isinstance(reply["message"], str)
+    assert reply["message"]
+    return reply
+
+
+# ---------------------------------------------------------------------------- $connect
+
+
+def test_connect_validates_then_stores(bridge: Bridge) -> None:
+    bridge.server.reply("GET", VALIDATE, Reply(200, {"valid": True}))
+    token = hs_token()
+    before = int(time.time())
+    response = bridge(connect_event(token))
+    assert response == {"statusCode": 200, "body": ""}
+    (call,) = bridge.server.seen()
+    assert (call.method, call.path) == ("GET", VALIDATE)
+    assert call.headers["Authorization"] == f"Bearer {token}"
+    record = scan()[CONNECTION_ID]
+    assert record == {
+        "connectionId": CONNECTION_ID,
+        "sessionId": "sess-1",
+        "userId": "user-1",
+        "connectedAt": 1705054530123,
+        "expiresAt": record["expiresAt"],
+    }
+    assert before + 7200 <= record["expiresAt"] <= int(time.time()) + 7200
+
+
+def test_connect_ttl_is_configurable(load: Callable[..., Bridge]) -> None:
+    bridge = load(CONNECTION_TTL_SECONDS="600")
+    bridge.server.reply("GET", VALIDATE, Reply(200, {}))
+    bridge(connect_event())
+    expires = scan()[CONNECTION_ID]["expiresAt"]
+    assert abs(expires - (time.time() + 600)) < 5
+
+
+def test_connect_echoes_the_bearer_subprotocol(bridge: Bridge) -> None:
+    bridge.server.reply("GET", VALIDATE, Reply(200, {}))
+    token = hs_token()
+    event = load_event("connect")
+    set_header(event, "Sec-WebSocket-Protocol", f"bearer, {token}")
+    response = bridge(event)
+    assert response == {
+        "statusCode": 200,
+        "body": "",
+        "headers": {"Sec-WebSocket-Protocol": "bearer"},
+    }
+    assert bridge.server.seen()[0].headers["Authorization"] == f"Bearer {token}"
+
+
+def test_connect_with_the_authorization_header(bridge: Bridge) -> None:
+    bridge.server.reply("GET", VALIDATE, Reply(200, {}))
+    token = hs_token()
+    response = bridge(set_header(load_event("connect"), "Authorization", f"Bearer {token}"))
+    assert response == {"statusCode": 200, "body": ""}
+    assert bridge.server.seen()[0].headers["Authorization"] == f"Bearer {token}"
+
+
+def test_connect_without_session_is_400_and_calls_nothing(bridge: Bridge) -> None:
+    response = bridge(connect_event(sessionId="", sessionSource=""))
+    assert response["statusCode"] == 400
+    assert bridge.server.seen() == []
+    assert scan() == {}
+
+
+def test_connect_without_authorizer_identity_is_401(bridge: Bridge) -> None:
+    event = connect_event()
+    del event["requestContext"]["authorizer"]
+    assert bridge(event)["statusCode"] == 401
+    assert bridge.server.seen() == []
+    assert scan() == {}
+
+
+def test_connect_without_token_is_401(bridge: Bridge) -> None:
+    assert bridge(load_event("connect"))["statusCode"] == 401
+    assert scan() == {}
+
+
+@pytest.mark.parametrize(
+    ("reply", "status"),
+    [
+        (Reply(401, {"error": "expired"}), 401),
+        (Reply(403, {"error": "not yours"}), 403),
+        (Reply(404, {"error": "no such session"}), 400),
+        (Reply(409, {}), 400),
+        (Reply(422, "bad"), 400),
+        (Reply(500, {}), 502),
+        (Reply(503, "down"), 502),
+        (Reply(302, "", headers={"Location": "/elsewhere"}), 502),
+        (Reply(200, {}, delay=1.5), 502),
+        (Reply(drop=True), 502),
+    ],
+    ids=["401", "403", "404", "409", "422", "500", "503", "302", "slow", "dropped"],
+)
+def test_connect_rejections_store_nothing(bridge: Bridge, reply: Reply, status: int) -> None:
+    bridge.server.reply("GET", VALIDATE, reply)
+    started = time.monotonic()
+    response = bridge(connect_event())
+    assert response["statusCode"] == status
+    assert time.monotonic() - started < 1.2  # BACKEND_TIMEOUT_SECONDS=0.5
+    assert scan() == {}
+
+
+def test_connect_with_backend_down_fails_closed(load: Callable[..., Bridge]) -> None:
+    bridge = load(BACKEND_URL=f"http://127.0.0.1:{free_port()}")
+    assert bridge(connect_event())["statusCode"] == 502
+    assert scan() == {}
+
+
+@pytest.mark.parametrize(
+    ("reply", "status"),
+    [
+        (None, 200),
+        (Reply(500, {}), 200),
+        (Reply(200, {}, delay=1.5), 200),
+        (Reply(401, {}), 401),
+        (Reply(404, {}), 400),
+    ],
+    ids=["down", "500", "slow", "401-still-refused", "404-still-refused"],
+)
+def test_fail_open_accepts_only_when_the_backend_cannot_answer(
+    load: Callable[..., Bridge], server: FakeServer, reply: Reply | None, status: int
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}" if reply is None else server.url
+    bridge = load(BACKEND_FAIL_OPEN="true", BACKEND_URL=url)
+    if reply is not None:
+        server.reply("GET", VALIDATE, reply)
+    assert bridge(connect_event())["statusCode"] == status
+    assert (CONNECTION_ID in scan()) is (status == 200)
+
+
+def test_connect_when_the_table_is_missing_is_500(load: Callable[..., Bridge]) -> None:
+    bridge = load(CONNECTIONS_TABLE="no-such-table")
+    bridge.server.reply("GET", VALIDATE, Reply(200, {}))
+    assert bridge(connect_event())["statusCode"] == 500
+    assert scan() == {}
+
+
+def test_connect_when_dynamodb_throttles_is_503(
+    bridge: Bridge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    throttler = FakeServer().start()
+    try:
+        throttler.default = Reply(
+            400,
+            {
+                "__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException",
+                "message": "Rate of requests exceeds the allowed throughput.",
+            },
+            headers={"Content-Type": "application/x-amz-json-1.0"},
+        )
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", throttler.url)
+        monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
+        aws.reset_clients()
+        bridge.server.reply("GET", VALIDATE, Reply(200, {}))
+        assert bridge(connect_event())["statusCode"] == 503
+        assert len(throttler.seen()) == 3
+    finally:
+        throttler.stop()
+
+
+def test_connect_internal_failure_is_500(bridge: Bridge, monkeypatch: pytest.MonkeyPatch) -> None:
+    def explode(*args: Any) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(bridge.module.backend, "validate_session", explode)
+    assert bridge(connect_event())["statusCode"] == 500
+    assert scan() == {}
+
+
+# ---------------------------------------------------------------------------- $disconnect
+
+
+def stored(bridge: Bridge, *connection_ids: str) -> None:
+    from ws_bridge import registry
+
+    for connection_id in connection_ids:
+        registry.put_connection(
+            TABLE, registry.new_connection(connection_id, "sess-1", "user-1", ttl_seconds=600)
+        )
+
+
+def test_disconnect_deletes_and_notifies(bridge: Bridge) -> None:
+    stored(bridge, CONNECTION_ID, "other=")
+    bridge.server.reply("POST", DISCONNECT, Reply(204, b""))
+    assert bridge(load_event("disconnect")) == {"statusCode": 200, "body": ""}
+    assert set(scan()) == {"other="}
+    (call,) = bridge.server.seen()
+    assert (call.method, call.path) == ("POST", DISCONNECT)
+    assert call.headers["Content-Type"] == "application/json"
+    assert call.json() == {
+        "connectionId": CONNECTION_ID,
+        "sessionId": "sess-1",
+        "userId": "user-1",
+        "disconnectStatusCode": 1001,
+        "disconnectReason": "Client going away",
+    }
+
+
+def test_disconnect_is_idempotent(bridge: Bridge) -> None:
+    assert bridge(load_event("disconnect"))["statusCode"] == 200
+    assert bridge(load_event("disconnect"))["statusCode"] == 200
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [Reply(500, {}), Reply(200, {}, delay=1.5), Reply(drop=True)],
+    ids=["500", "slow", "dropped"],
+)
+def test_disconnect_notice_is_best_effort_and_short(bridge: Bridge, reply: Reply) -> None:
+    stored(bridge, CONNECTION_ID)
+    bridge.server.reply("POST", DISCONNECT, reply)
+    started = time.monotonic()
+    assert bridge(load_event("disconnect"))["statusCode"] == 200
+    assert time.monotonic() - started < 0.9  # DISCONNECT_TIMEOUT_SECONDS=0.3
+    assert scan() == {}
+
+
+def test_disconnect_with_backend_down_and_table_missing_is_still_200(
+    load: Callable[..., Bridge],
+) -> None:
+    bridge = load(CONNECTIONS_TABLE="no-such-table", BACKEND_URL=f"http://127.0.0.1:{free_port()}")
+    assert bridge(load_event("disconnect")) == {"statusCode": 200, "body": ""}
+
+
+# ---------------------------------------------------------------------------- messages
+
+
+def test_ping_is_answered_without_the_backend(messages: Bridge) -> None:
+    before = int(time.time() * 1000)
+    response = messages(message_event({"type": "ping"}))
+    after = int(time.time() * 1000)
+    assert response["statusCode"] == 200
+    reply = json.loads(response["body"])
+    assert reply == {"type": "pong", "timestamp": reply["timestamp"]}
+    assert before <= reply["timestamp"] <= after
+    assert messages.server.seen() == []
+
+
+def test_message_is_forwarded_with_identity_from_the_authorizer(messages: Bridge) -> None:
+    messages.server.reply("POST", MESSAGE, Reply(200, {"type": "command_result", "result": "ok"}))
+    response = messages(
+        message_event(
+            {
+                "type": "command",
+                "command": "ls",
+                "sessionId": "someone-elses-session",
+                "userId": "mallory",
+                "connectionId": "spoofed=",
+            }
+        )
+    )
+    assert response == {"statusCode": 200, "body": '{"type": "command_result", "result": "ok"}'}
+    (call,) = messages.server.seen()
+    assert (call.method, call.path) == ("POST", MESSAGE)
+    assert call.headers["X-Connection-Id"] == CONNECTION_ID
+    assert call.headers["Content-Type"] == "application/json"
+    assert call.json() == {
+        "type": "command",
+        "command": "ls",
+        "sessionId": "sess-1",
+        "userId": "user-1",
+        "connectionId": CONNECTION_ID,
+    }
+
+
+def test_custom_route_is_forwarded(messages: Bridge) -> None:
+    messages.server.reply("POST", MESSAGE, Reply(200, {"type": "resize_ack"}))
+    response = messages(load_event("message_custom_route"))
+    assert json.loads(response["body"]) == {"type": "resize_ack"}
+    assert messages.server.seen()[0].json() == {
+        "action": "terminal",
+        "type": "resize",
+        "cols": 120,
+        "rows": 40,
+        "connectionId": CONNECTION_ID,
+        "sessionId": "sess-1",
+        "userId": "user-1",
+    }
+
+
+def test_unknown_and_missing_types_go_to_the_backend(messages: Bridge) -> None:
+    messages.server.reply("POST", MESSAGE, Reply(200, {"type": "unknown_command"}))
+    for body in ({"type": "teleport"}, {}, {"type": 5}, {"type": ["ping"]}):
+        response = messages(message_event(body))
+        assert json.loads(response["body"]) == {"type": "unknown_command"}
+    assert len(messages.server.seen()) == 4
+
+
+def test_unusual_unicode_reaches_the_backend_intact(messages: Bridge) -> None:
+    messages.server.reply("POST", MESSAGE, Reply(200, {"ok": True}))
+    text = "zero\u200bwidth \u202eRTL 🧪 e\u0301 \U0010fffd \x00"
+    messages(message_event({"type": "command", "command": text}))
+    assert messages.server.seen()[0].json()["command"] == text
+
+
+def test_base64_body_is_decoded(messages: Bridge) -> None:
+    messages.server.reply("POST", MESSAGE, Reply(200, {"ok": True}))
+    event = message_event(
+        base64.b64encode(b'{"type":"command","command":"pwd"}').decode(), raw=True
+    )
+    event["isBase64Encoded"] = True
+    assert messages(event)["statusCode"] == 200
+    assert messages.server.seen()[0].json()["command"] == "pwd"
+
+
+def test_largest_allowed_message_is_forwarded(messages: Bridge) -> None:
+    messages.server.reply("POST", MESSAGE, Reply(200, {"ok": True}))
+    envelope = len(json.dumps({"type": "command", "command": ""}))
+    body = json.dumps({"type": "command", "command": "x" * (128 * 1024 - envelope)})
+    assert len(body.encode()) == 128 * 1024
+    assert messages(message_event(body, raw=True))["statusCode"] == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "base64_encoded", "code", "status"),
+    [
+        ("not json", False, "invalid_json", 400),
+        ("", False, "invalid_json", 400),
+        (None, False, "invalid_json", 400),
+        ('{"type": "command"', False, "invalid_json", 400),
+        ('{"n": NaN}', False, "invalid_json", 400),
+        ('{"n": Infinity}', False, "invalid_json", 400),
+        ("[" * 100_000 + "]" * 100_000, False, "message_too_large", 413),
+        ('{"a":' * 65 + "1" + "}" * 65, False, "invalid_json", 400),
+        ("[" * 20_000 + "]" * 20_000, False, "invalid_json", 400),
+        ('{"bad": "\ud800"}', False, "invalid_json", 400),
+        ("\ufeff{}", False, "invalid_json", 400),
+        ("[]", False, "not_an_object", 400),
+        ('[{"type": "ping"}]', False, "not_an_object", 400),
+        ("42", False, "not_an_object", 400),
+        ('"ping"', False, "not_an_object", 400),
+        ("null", False, "not_an_object", 400),
+        ("true", False, "not_an_object", 400),
+        ('{"pad": "' + "x" * (128 * 1024) + '"}', False, "message_too_large", 413),
+        ('{"pad": "' + "é" * (64 * 1024) + '"}', False, "message_too_large", 413),
+        (base64.b64encode(b'\xff\xfe{"a":1}').decode(), True, "invalid_json", 400),
+        (base64.b64encode(b"\x00\x01\x02binary").decode(), True, "invalid_json", 400),
+        ("not base64!", True, "invalid_json", 400),
+        (base64.b64encode(b"{}" + b" " * (128 * 1024)).decode(), True, "message_too_large", 413),
+    ],
+    ids=[
+        "text",
+        "empty",
+        "missing",
+        "truncated",
+        "nan",
+        "infinity",
+        "huge-nesting",
+        "too-deep",
+        "recursion",
+        "lone-surrogate",
+        "bom",
+        "array",
+        "array-of-ping",
+        "number",
+        "string",
+        "null",
+        "bool",
+        "too-large",
+        "too-large-multibyte",
+        "invalid-utf8",
+        "binary",
+        "bad-base64",
+        "too-large-base64",
+    ],
+)
+def test_malformed_messages_get_an_error_reply(
+    messages: Bridge, body: Any, base64_encoded: bool, code: str, status: int
+) -> None:
+    event = load_event("message")
+    event["body"] = body
+    event["isBase64Encoded"] = base64_encoded
+    error_of(messages(event), code, status)
+    assert messages.server.seen() == []
+    # the connection stays usable: the next message works
+    assert json.loads(messages(message_event({"type": "ping"}))["body"])["type"] == "pong"
+
+
+@pytest.mark.parametrize(
+    ("reply", "code", "status"),
+    [
+        (Reply(500, {"error": "boom"}), "backend_error", 502),
+        (Reply(404, {"error": "no route"}), "backend_error", 502),
+        (Reply(301, "", headers={"Location": "/x"}), "backend_error", 502),
+        (Reply(200, "<html>oops</html>"), "backend_invalid_reply", 502),
+        (Reply(200, b""), "backend_invalid_reply", 502),
+        (Reply(200, b"\xff\xfe"), "backend_invalid_reply", 502),
+        (Reply(200, b'{"v": NaN}'), "backend_invalid_reply", 502),
+        (Reply(200, b'"' + b"x" * (128 * 1024) + b'"'), "backend_invalid_reply", 502),
+        (Reply(200, {}, delay=1.5), "backend_timeout", 504),
+        (Reply(drop=True), "backend_unavailable", 502),
+    ],
+    ids=[
+        "500",
+        "404",
+        "redirect",
+        "html",
+        "empty",
+        "not-utf8",
+        "nan",
+        "too-large",
+        "slow",
+        "dropped",
+    ],
+)
+def test_backend_failures_get_an_error_reply(
+    messages: Bridge, reply: Reply, code: str, status: int
+) -> None:
+    messages.server.reply("POST", MESSAGE, reply)
+    started = time.monotonic()
+    error_of(messages(message_event({"type": "command", "command": "ls"})), code, status)
+    assert time.monotonic() - started < 1.2  # BACKEND_TIMEOUT_SECONDS=0.5, far below 29 s
+
+
+def test_backend_down_gets_an_error_reply(load_without_aws: Callable[..., Bridge]) -> None:
+    messages = load_without_aws(BACKEND_URL=f"http://127.0.0.1:{free_port()}")
+    error_of(messages(message_event({"type": "command"})), "backend_unavailable", 502)
+
+
+def test_internal_failure_gets_an_error_reply(
+    messages: Bridge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def explode(*args: Any) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(messages.module.backend, "forward_message", explode)
+    error_of(messages(message_event({"type": "command"})), "internal_error", 500)
+
+
+def test_messages_never_touch_dynamodb(messages: Bridge, monkeypatch: pytest.MonkeyPatch) -> None:
+    counter = FakeServer().start()
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", counter.url)
+        aws.reset_clients()
+        messages.server.reply("POST", MESSAGE, Reply(200, {"ok": True}))
+        messages(message_event({"type": "ping"}))
+        messages(message_event({"type": "command"}))
+        messages(message_event("garbage", raw=True))
+        assert counter.seen() == []
+        assert aws.dynamodb.cache_info().currsize == 0
+    finally:
+        counter.stop()
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        None,
+        [],
+        {},
+        {"requestContext": None},
+        {"requestContext": {"routeKey": 5, "authorizer": "x"}, "body": {"not": "a string"}},
+        {"requestContext": {"routeKey": "$connect", "authorizer": {"userId": 1}}},
+        {"requestContext": {"eventType": "DISCONNECT"}},
+    ],
+)
+def test_malformed_events_get_well_formed_answers(messages: Bridge, event: Any) -> None:
+    response = messages(event)
+    assert set(response) <= {"statusCode", "body", "headers"}
+    assert isinstance(response["statusCode"], int)
+    assert isinstance(response["body"], str)

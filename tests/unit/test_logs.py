@@ -1,0 +1,108 @@
+"""Structured logs: one JSON object per line, identifiers bound, and never a token, a secret
+or a message body, over a whole session (authorizer, connect, messages, disconnect)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable
+from types import ModuleType
+
+from bridge_fakes import SECRET, FakeServer, Reply, hs_token, load_event, log_records, set_query
+
+from ws_bridge import logs
+
+
+def test_formatter_writes_bound_fields_and_extras_but_no_exception_text() -> None:
+    formatter = logs.JsonFormatter()
+    logger = logging.getLogger("ws_bridge.test")
+    try:
+        raise ValueError("secret-value-in-exception")
+    except ValueError:
+        record = logger.makeRecord(
+            "ws_bridge.test",
+            logging.ERROR,
+            __file__,
+            1,
+            "failed",
+            (),
+            sys.exc_info(),
+            extra={"code": "X"},
+        )
+    with logs.bind(connectionId="c=", requestId="r", routeKey="$default", empty=""):
+        line = json.loads(formatter.format(record))
+    assert line["message"] == "failed"
+    assert line["level"] == "ERROR"
+    assert (line["connectionId"], line["requestId"], line["routeKey"]) == ("c=", "r", "$default")
+    assert "empty" not in line
+    assert line["code"] == "X"
+    assert line["exception"] == "ValueError"
+    assert any("test_logs.py" in frame for frame in line["traceback"])
+    assert "secret-value-in-exception" not in json.dumps(line)
+    # outside the block the identifiers are gone
+    assert "connectionId" not in json.loads(formatter.format(record))
+
+
+def test_a_whole_session_logs_no_token_secret_or_body(
+    load_authorizer: Callable[..., ModuleType],
+    load_handler: Callable[..., ModuleType],
+    secret_arn: str,
+    table: str,
+    server: FakeServer,
+    captured_logs: Callable[[], str],
+) -> None:
+    authorizer = load_authorizer(JWT_SECRET_ARN=secret_arn, LOG_LEVEL="DEBUG")
+    handler = load_handler(
+        CONNECTIONS_TABLE=table,
+        BACKEND_URL=server.url,
+        BACKEND_TIMEOUT_SECONDS="0.3",
+        LOG_LEVEL="DEBUG",
+    )
+    token = hs_token()
+    body_marker = "BODY-MARKER-7f3a"
+    reply_marker = "REPLY-MARKER-91c2"
+    server.reply("GET", "/api/labs/session/sess-1/validate", Reply(200, {"valid": True}))
+    server.reply("POST", "/api/ws/message", Reply(200, {"type": "result", "out": reply_marker}))
+
+    answer = authorizer.handler(set_query(load_event("authorizer_request"), token=token), None)
+    connect = set_query(load_event("connect"), token=token)
+    connect["requestContext"]["authorizer"].update(answer["context"])
+    assert handler.handler(connect, None)["statusCode"] == 200
+
+    def send(body: str) -> dict[str, object]:
+        event = load_event("message")
+        event["body"] = body
+        result: dict[str, object] = handler.handler(event, None)
+        return result
+
+    assert reply_marker in str(send(json.dumps({"type": "command", "command": body_marker})))
+    send(json.dumps({"type": "ping", "note": body_marker}))
+    send(f"not json {body_marker}")
+    send(json.dumps([body_marker]))
+    server.reply("POST", "/api/ws/message", Reply(200, {"x": body_marker}, delay=1))
+    send(json.dumps({"type": "command", "command": body_marker}))
+    server.reply("POST", "/api/ws/message", Reply(500, f"trace with {body_marker}"))
+    send(json.dumps({"type": "command", "command": body_marker}))
+    time.sleep(0.05)
+    assert handler.handler(load_event("disconnect"), None)["statusCode"] == 200
+
+    text = captured_logs()
+    records = log_records(text)
+    messages = [record["message"] for record in records]
+    assert messages[0] == "connect allowed"
+    assert "connected" in messages
+    assert "message forwarded" in messages
+    assert "message refused" in messages
+    assert messages[-1] == "disconnected"
+    for record in records:
+        assert record["connectionId"] == "R0oXAdfD0kwCH6w="
+        assert record["requestId"]
+        assert record["routeKey"] in {"$connect", "$default", "$disconnect"}
+
+    assert SECRET not in text
+    for part in token.split("."):
+        assert part not in text
+    assert body_marker not in text
+    assert reply_marker not in text

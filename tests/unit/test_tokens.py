@@ -1,0 +1,352 @@
+"""Token verification: every attack of issue 4 item 1 against TokenVerifier, with keys
+made here, HMAC secrets in moto's Secrets Manager/SSM and a real JWKS endpoint."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import boto3
+import jwt
+import pytest
+from bridge_fakes import (
+    REGION,
+    SECRET,
+    FakeServer,
+    Reply,
+    b64url,
+    claims,
+    hs_token,
+    load_event,
+    raw_token,
+    set_header,
+    set_query,
+)
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+from ws_bridge.settings import AuthorizerSettings
+from ws_bridge.tokens import (
+    MAX_TOKEN_BYTES,
+    FoundToken,
+    InvalidTokenError,
+    KeyUnavailableError,
+    TokenVerifier,
+    bearer_offered,
+    find_tokens,
+    load_hmac_secret,
+)
+
+JWKS_PATH = "/.well-known/jwks.json"
+
+
+def fixed_secret(settings: AuthorizerSettings) -> bytes:
+    return SECRET.encode()
+
+
+def hs_verifier(**overrides: Any) -> TokenVerifier:
+    settings = AuthorizerSettings(secret_arn="arn:unused", **overrides)
+    return TokenVerifier(settings, secret_loader=fixed_secret)
+
+
+def reason(verifier: TokenVerifier, token: str) -> str:
+    with pytest.raises(InvalidTokenError) as caught:
+        verifier.verify(token)
+    return caught.value.reason
+
+
+# ---------------------------------------------------------------- HMAC
+
+
+def test_valid_hs256_token_gives_its_claims() -> None:
+    token = hs_token(sub="alice", sessionId="lab-42")
+    verified = hs_verifier().verify(token)
+    assert verified["sub"] == "alice"
+    assert verified["sessionId"] == "lab-42"
+
+
+@pytest.mark.parametrize("algorithm", ["HS384", "HS512"])
+def test_other_hmac_algorithms_when_allowed(algorithm: str) -> None:
+    secret = SECRET * 2  # HS512 needs a 64-byte key
+    verifier = TokenVerifier(
+        AuthorizerSettings(algorithms=(algorithm,), secret_arn="arn:unused"),
+        secret_loader=lambda _: secret.encode(),
+    )
+    assert verifier.verify(hs_token(secret, algorithm))["sub"] == "user-1"
+    assert reason(verifier, hs_token(secret, "HS256")) == "algorithm_not_allowed"
+
+
+def test_secret_from_secrets_manager(secret_arn: str) -> None:
+    settings = AuthorizerSettings(secret_arn=secret_arn)
+    assert load_hmac_secret(settings) == SECRET.encode()
+    assert TokenVerifier(settings).verify(hs_token())["sub"] == "user-1"
+
+
+def test_secret_from_ssm_securestring(secret_parameter: str) -> None:
+    settings = AuthorizerSettings(secret_parameter=secret_parameter)
+    assert load_hmac_secret(settings) == SECRET.encode()
+    assert TokenVerifier(settings).verify(hs_token())["sub"] == "user-1"
+
+
+def test_secret_is_read_once_per_container() -> None:
+    calls: list[AuthorizerSettings] = []
+
+    def loader(settings: AuthorizerSettings) -> bytes:
+        calls.append(settings)
+        return SECRET.encode()
+
+    verifier = TokenVerifier(AuthorizerSettings(secret_arn="arn:unused"), secret_loader=loader)
+    for _ in range(3):
+        verifier.verify(hs_token())
+    assert len(calls) == 1
+
+
+def test_missing_secret_is_a_key_fault_and_is_retried(moto: None) -> None:
+    settings = AuthorizerSettings(
+        secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:absent-AbCdEf"
+    )
+    verifier = TokenVerifier(settings)
+    with pytest.raises(KeyUnavailableError):
+        verifier.verify(hs_token())
+    boto3.client("secretsmanager", region_name=REGION).create_secret(
+        Name="absent", SecretString=SECRET
+    )
+    # A failed read is not remembered: the next request reads again (by name this time).
+    verifier = TokenVerifier(AuthorizerSettings(secret_arn="absent"))
+    assert verifier.verify(hs_token())["sub"] == "user-1"
+
+
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
+def test_hmac_secret_shorter_than_the_hash_is_refused() -> None:
+    short = "too-short-secret"
+    verifier = TokenVerifier(
+        AuthorizerSettings(secret_arn="arn:unused"), secret_loader=lambda _: short.encode()
+    )
+    with pytest.raises(KeyUnavailableError, match="RFC 7518"):
+        verifier.verify(jwt.encode(claims(), short, algorithm="HS256"))
+
+
+def test_alg_none_is_rejected() -> None:
+    token = raw_token({"alg": "none", "typ": "JWT"}, claims(), key=None)
+    assert reason(hs_verifier(), token) == "algorithm_not_allowed"
+
+
+def test_wrong_secret_is_rejected() -> None:
+    token = hs_token("another-secret-that-is-long-enough-to-sign-with")
+    assert reason(hs_verifier(), token) == "bad_signature"
+
+
+def test_tampered_payload_is_rejected() -> None:
+    header, _, signature = hs_token().split(".")
+    forged = b64url(json.dumps(claims(sub="admin")).encode())
+    assert reason(hs_verifier(), f"{header}.{forged}.{signature}") == "bad_signature"
+
+
+def test_expired_token_is_rejected_beyond_the_leeway() -> None:
+    now = int(time.time())
+    assert reason(hs_verifier(), hs_token(exp=now - 31)) == "expired"
+    # within the 30 s leeway a just-expired token still passes (clock skew)
+    assert hs_verifier().verify(hs_token(exp=now - 10))["sub"] == "user-1"
+    assert reason(hs_verifier(leeway_seconds=0), hs_token(exp=now - 10)) == "expired"
+
+
+def test_token_not_yet_valid_is_rejected() -> None:
+    now = int(time.time())
+    assert reason(hs_verifier(), hs_token(nbf=now + 120)) == "not_yet_valid"
+    assert hs_verifier().verify(hs_token(nbf=now + 10))["sub"] == "user-1"
+
+
+def test_issuer_and_audience_are_checked_when_configured() -> None:
+    verifier = hs_verifier(issuer="https://issuer.example.com/", audience="labs")
+    good = hs_token(iss="https://issuer.example.com/", aud=["other", "labs"])
+    assert verifier.verify(good)["sub"] == "user-1"
+    assert reason(verifier, hs_token(iss="https://evil.example.com/", aud="labs")) == (
+        "wrong_issuer"
+    )
+    assert reason(verifier, hs_token(iss="https://issuer.example.com/", aud="other")) == (
+        "wrong_audience"
+    )
+    assert reason(verifier, hs_token(aud="labs")) == "missing_claim:iss"
+    assert reason(verifier, hs_token(iss="https://issuer.example.com/")) == "missing_claim:aud"
+
+
+def test_audience_is_not_checked_when_not_configured() -> None:
+    assert hs_verifier().verify(hs_token(aud="whatever"))["sub"] == "user-1"
+
+
+@pytest.mark.parametrize("claim", ["exp", "sub"])
+def test_missing_required_claim_is_rejected(claim: str) -> None:
+    assert reason(hs_verifier(), hs_token(**{claim: None})) == f"missing_claim:{claim}"
+
+
+def test_custom_user_claim_is_required() -> None:
+    verifier = hs_verifier(user_claim="uid")
+    assert reason(verifier, hs_token()) == "missing_claim:uid"
+    assert verifier.verify(hs_token(uid="u-9"))["uid"] == "u-9"
+
+
+def test_oversized_token_is_rejected_before_decoding() -> None:
+    loads: list[int] = []
+
+    def loader(settings: AuthorizerSettings) -> bytes:
+        loads.append(1)
+        return SECRET.encode()
+
+    verifier = TokenVerifier(AuthorizerSettings(secret_arn="arn:unused"), secret_loader=loader)
+    token = hs_token(padding="x" * MAX_TOKEN_BYTES)
+    assert reason(verifier, token) == "too_large"
+    assert loads == []  # not even the key was needed
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    ["", "garbage", "a.b.c", "....", "Bearer", "eyJhbGciOiJIUzI1NiJ9..", "é.ü.ß", "\x00\x01"],
+)
+def test_garbage_is_rejected(garbage: str) -> None:
+    assert reason(hs_verifier(), garbage) in {
+        "malformed",
+        "algorithm_not_allowed",
+        "bad_signature",
+        "invalid",
+    }
+
+
+# ---------------------------------------------------------------- JWKS
+
+
+def rsa_jwk(key: rsa.RSAPrivateKey, kid: str) -> dict[str, Any]:
+    jwk: dict[str, Any] = RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
+    return {**jwk, "kid": kid, "use": "sig", "alg": "RS256"}
+
+
+def ec_jwk(key: ec.EllipticCurvePrivateKey, kid: str) -> dict[str, Any]:
+    jwk: dict[str, Any] = ECAlgorithm.to_jwk(key.public_key(), as_dict=True)
+    return {**jwk, "kid": kid, "use": "sig", "alg": "ES256"}
+
+
+@pytest.fixture
+def jwks(server: FakeServer, rsa_key: rsa.RSAPrivateKey, ec_key: ec.EllipticCurvePrivateKey) -> str:
+    server.reply(
+        "GET", JWKS_PATH, Reply(body={"keys": [rsa_jwk(rsa_key, "rsa-1"), ec_jwk(ec_key, "ec-1")]})
+    )
+    return server.url + JWKS_PATH
+
+
+def jwks_verifier(url: str, *algorithms: str) -> TokenVerifier:
+    return TokenVerifier(AuthorizerSettings(algorithms=algorithms or ("RS256",), jwks_url=url))
+
+
+def test_rs256_via_jwks(jwks: str, rsa_key: rsa.RSAPrivateKey, server: FakeServer) -> None:
+    verifier = jwks_verifier(jwks)
+    for _ in range(3):
+        token = jwt.encode(claims(), rsa_key, algorithm="RS256", headers={"kid": "rsa-1"})
+        assert verifier.verify(token)["sub"] == "user-1"
+    assert len(server.seen("GET", JWKS_PATH)) == 1  # the key set is cached
+
+
+def test_es256_via_jwks(jwks: str, ec_key: ec.EllipticCurvePrivateKey) -> None:
+    verifier = jwks_verifier(jwks, "ES256")
+    token = jwt.encode(claims(), ec_key, algorithm="ES256", headers={"kid": "ec-1"})
+    assert verifier.verify(token)["sub"] == "user-1"
+
+
+def test_algorithm_outside_the_allow_list(jwks: str, ec_key: ec.EllipticCurvePrivateKey) -> None:
+    token = jwt.encode(claims(), ec_key, algorithm="ES256", headers={"kid": "ec-1"})
+    assert reason(jwks_verifier(jwks, "RS256"), token) == "algorithm_not_allowed"
+
+
+def test_key_confusion_hs256_signed_with_the_rsa_public_key(
+    jwks: str, rsa_key: rsa.RSAPrivateKey
+) -> None:
+    public_pem = rsa_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    forged = raw_token({"alg": "HS256", "typ": "JWT", "kid": "rsa-1"}, claims(), key=public_pem)
+    assert reason(jwks_verifier(jwks, "RS256"), forged) == "algorithm_not_allowed"
+    # even if the attacker names the algorithm the key is bound to, the HMAC is no RSA signature
+    forged = raw_token({"alg": "RS256", "typ": "JWT", "kid": "rsa-1"}, claims(), key=public_pem)
+    assert reason(jwks_verifier(jwks, "RS256"), forged) == "bad_signature"
+
+
+def test_token_alg_must_match_the_jwk(jwks: str, rsa_key: rsa.RSAPrivateKey) -> None:
+    # RS256 and ES256 both allowed; a token claiming ES256 under the RSA key's kid fails.
+    token = jwt.encode(claims(), rsa_key, algorithm="RS256", headers={"kid": "ec-1"})
+    assert reason(jwks_verifier(jwks, "RS256", "ES256"), token) in {
+        "algorithm_not_allowed",
+        "bad_signature",
+    }
+
+
+def test_wrong_rsa_key_is_rejected(jwks: str, other_rsa_key: rsa.RSAPrivateKey) -> None:
+    token = jwt.encode(claims(), other_rsa_key, algorithm="RS256", headers={"kid": "rsa-1"})
+    assert reason(jwks_verifier(jwks), token) == "bad_signature"
+
+
+def test_unknown_or_missing_kid(jwks: str, rsa_key: rsa.RSAPrivateKey) -> None:
+    unknown = jwt.encode(claims(), rsa_key, algorithm="RS256", headers={"kid": "rsa-9"})
+    assert reason(jwks_verifier(jwks), unknown) == "unknown_key"
+    missing = jwt.encode(claims(), rsa_key, algorithm="RS256")
+    assert reason(jwks_verifier(jwks), missing) == "missing_kid"
+
+
+def test_expired_rs256_token(jwks: str, rsa_key: rsa.RSAPrivateKey) -> None:
+    token = jwt.encode(
+        claims(exp=int(time.time()) - 120), rsa_key, algorithm="RS256", headers={"kid": "rsa-1"}
+    )
+    assert reason(jwks_verifier(jwks), token) == "expired"
+
+
+@pytest.mark.parametrize(
+    "reply", [Reply(503, "unavailable"), Reply(200, "not json"), Reply(200, {"keys": []})]
+)
+def test_jwks_endpoint_failure_is_a_key_fault(
+    server: FakeServer, rsa_key: rsa.RSAPrivateKey, reply: Reply
+) -> None:
+    server.reply("GET", JWKS_PATH, reply)
+    token = jwt.encode(claims(), rsa_key, algorithm="RS256", headers={"kid": "rsa-1"})
+    with pytest.raises(KeyUnavailableError):
+        jwks_verifier(server.url + JWKS_PATH).verify(token)
+
+
+def test_jwks_endpoint_down_is_a_key_fault(rsa_key: rsa.RSAPrivateKey) -> None:
+    from bridge_fakes import free_port
+
+    token = jwt.encode(claims(), rsa_key, algorithm="RS256", headers={"kid": "rsa-1"})
+    with pytest.raises(KeyUnavailableError):
+        jwks_verifier(f"http://127.0.0.1:{free_port()}{JWKS_PATH}").verify(token)
+
+
+# ---------------------------------------------------------------- token sources
+
+
+def test_sources_in_order_of_precedence() -> None:
+    event = set_query(load_event("authorizer_request"), token="q")
+    set_header(event, "authorization", "Bearer h")
+    set_header(event, "Sec-WebSocket-Protocol", "bearer, p")
+    assert find_tokens(event) == [
+        FoundToken("query", "q"),
+        FoundToken("authorization", "h"),
+        FoundToken("protocol", "p"),
+    ]
+    assert bearer_offered(event)
+
+
+def test_sources_ignore_other_schemes_and_protocols() -> None:
+    event = set_header(load_event("authorizer_request"), "Authorization", "Basic dXNlcjpwYXNz")
+    set_header(event, "Sec-WebSocket-Protocol", "chat, superchat")
+    assert find_tokens(event) == []
+    assert not bearer_offered(event)
+
+
+def test_every_value_of_a_repeated_source_counts() -> None:
+    event = set_query(load_event("authorizer_request"), token=["one", "two"])
+    assert [item.token for item in find_tokens(event)] == ["one", "two"]
+
+
+def test_headers_only_in_single_value_form() -> None:
+    event = load_event("authorizer_request")
+    del event["multiValueHeaders"]
+    event["headers"]["AUTHORIZATION"] = "bearer   tok  "
+    assert find_tokens(event) == [FoundToken("authorization", "tok")]
