@@ -1,0 +1,350 @@
+"""The client library and CLI against a tiny local websockets server."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import random
+from collections.abc import Callable
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from local_support import WsBehaviour, WsServer
+
+from wslocal import client
+from wslocal.client import (
+    Backoff,
+    GaveUp,
+    HandshakeRejected,
+    ReconnectingSession,
+    SessionResult,
+    WsClient,
+    with_query,
+)
+from wslocal.devtoken import TokenVerifier
+
+StartServer = Callable[[WsBehaviour], WsServer]
+FAST = Backoff(base_seconds=0.01, max_seconds=0.04, max_attempts=3)
+
+
+class RecordingSleep:
+    """Stands in for asyncio.sleep in the backoff: records the delays, waits no time."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
+def query_of(path: str) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(path).query)
+
+
+# -- one connection ----------------------------------------------------------------------------
+
+
+def test_query_auth_adds_the_token_and_keeps_the_query(ws_server: StartServer) -> None:
+    server = ws_server(WsBehaviour())
+
+    async def scenario() -> None:
+        async with WsClient(
+            server.url + "?keep=1", "tok.en.sig", query={"sessionId": "lab 1"}
+        ) as ws:
+            await ws.send_json({"type": "ping"})
+            assert await ws.receive_json() == {"type": "pong"}
+
+    asyncio.run(scenario())
+    assert query_of(server.behaviour.paths[0]) == {
+        "keep": ["1"],
+        "sessionId": ["lab 1"],
+        "token": ["tok.en.sig"],
+    }
+    assert server.behaviour.authorization == [None]
+
+
+def test_header_auth_sends_a_bearer_header(ws_server: StartServer) -> None:
+    server = ws_server(WsBehaviour())
+
+    async def scenario() -> None:
+        async with WsClient(server.url, "tok.en.sig", auth="header") as ws:
+            await ws.send_text("hello")
+            assert await ws.receive_json() == {"type": "echo", "text": "hello"}
+
+    asyncio.run(scenario())
+    assert server.behaviour.authorization == ["Bearer tok.en.sig"]
+    assert "token" not in query_of(server.behaviour.paths[0])
+
+
+def test_subprotocol_auth_offers_bearer_and_the_token(ws_server: StartServer) -> None:
+    server = ws_server(WsBehaviour())
+
+    async def scenario() -> str | None:
+        async with WsClient(server.url, "tok.en.sig", auth="subprotocol") as ws:
+            return ws.subprotocol
+
+    assert asyncio.run(scenario()) == "bearer"
+    assert server.behaviour.protocols == ["bearer, tok.en.sig"]
+    assert server.behaviour.authorization == [None]
+
+
+def test_receive_times_out_and_binary_frames_pass(ws_server: StartServer) -> None:
+    server = ws_server(WsBehaviour())
+
+    async def scenario() -> None:
+        async with WsClient(server.url, "t") as ws:
+            with pytest.raises(TimeoutError):
+                await ws.receive(timeout=0.1)
+            await ws.send_bytes(b"\x00\x01")
+            assert await ws.receive_json() == {"type": "echo", "text": "\x00\x01"}
+        assert ws.close_code == 1000
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("status", [401, 403, 400, 502])
+def test_a_refused_upgrade_exposes_its_status(ws_server: StartServer, status: int) -> None:
+    server = ws_server(WsBehaviour(reject_status=status))
+
+    async def scenario() -> None:
+        await WsClient(server.url, "t").connect()
+
+    with pytest.raises(HandshakeRejected) as caught:
+        asyncio.run(scenario())
+    assert caught.value.status == status
+    assert caught.value.body == b"rejected\n"
+
+
+def test_unknown_auth_mode_is_refused() -> None:
+    with pytest.raises(ValueError, match="auth"):
+        WsClient("ws://127.0.0.1:1/x", "t", auth="cookie")  # type: ignore[arg-type]
+
+
+def test_with_query_replaces_existing_keys() -> None:
+    assert with_query("ws://h/s?token=a&x=1", {"token": "b"}) == "ws://h/s?x=1&token=b"
+    assert with_query("ws://h/s", {}) == "ws://h/s"
+
+
+# -- backoff -----------------------------------------------------------------------------------
+
+
+def test_backoff_grows_exponentially_within_jitter_bounds() -> None:
+    backoff = Backoff(base_seconds=1.0, max_seconds=8.0, max_attempts=6)
+    rng = random.Random(7)
+    for attempt, ceiling in [(1, 1.0), (2, 2.0), (3, 4.0), (4, 8.0), (5, 8.0), (6, 8.0)]:
+        samples = [backoff.delay(attempt, rng) for _ in range(200)]
+        assert all(ceiling / 2 <= s <= ceiling for s in samples), attempt
+        assert max(samples) - min(samples) > ceiling / 4  # the jitter spreads the retries
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [{"base_seconds": 0}, {"base_seconds": 2, "max_seconds": 1}, {"max_attempts": -1}],
+)
+def test_backoff_refuses_nonsense(arguments: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match="_"):
+        Backoff(**arguments)  # type: ignore[arg-type]
+
+
+# -- reconnecting session ----------------------------------------------------------------------
+
+
+def session_for(
+    server: WsServer, received: list[str | bytes], **options: object
+) -> tuple[ReconnectingSession, RecordingSleep]:
+    sleep = RecordingSleep()
+    settings: dict[str, object] = {"keepalive_seconds": None, "reply_wait": 2.0, **options}
+    session = ReconnectingSession(
+        factory=lambda: WsClient(server.url, "tok", open_timeout=5),
+        on_message=received.append,
+        backoff=FAST,
+        sleep=sleep,
+        rng=random.Random(1),
+        **settings,  # type: ignore[arg-type]
+    )
+    return session, sleep
+
+
+def test_reconnects_with_backoff_after_dropped_connections(ws_server: StartServer) -> None:
+    server = ws_server(WsBehaviour(drop_first=2))
+    received: list[str | bytes] = []
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def on_event(text: str) -> None:
+        if text == "reconnected" and session.opened == 3:
+            queue.put_nowait("hello")
+            queue.put_nowait(None)
+
+    session, sleep = session_for(server, received, on_event=on_event)
+    result = asyncio.run(session.run(queue))
+
+    assert result == SessionResult("done", 1000, "")
+    assert session.opened == 3
+    assert server.behaviour.handshakes == 3
+    assert sleep.delays == session.delays
+    assert len(sleep.delays) == 2
+    assert 0.005 <= sleep.delays[0] <= 0.01
+    assert 0.01 <= sleep.delays[1] <= 0.02
+    assert received == ['{"type": "echo", "text": "hello"}']
+    assert server.behaviour.received == [(3, "hello")]
+
+
+def test_a_message_queued_while_dropped_is_sent_once_after_reconnecting(
+    ws_server: StartServer,
+) -> None:
+    server = ws_server(WsBehaviour(drop_first=1, drop_after=0.2))
+    received: list[str | bytes] = []
+    clients: list[WsClient] = []
+
+    def factory() -> WsClient:
+        clients.append(WsClient(server.url, "tok", open_timeout=5))
+        return clients[-1]
+
+    async def scenario() -> SessionResult:
+        queue: asyncio.Queue[str | None] = asyncio.Queue()
+        session, _ = session_for(server, received)
+        session.factory = factory
+        task = asyncio.create_task(session.run(queue))
+        async with asyncio.timeout(5):
+            while not clients or clients[0].close_code is None:
+                await asyncio.sleep(0.01)
+        queue.put_nowait("after-drop")
+        queue.put_nowait(None)
+        return await task
+
+    assert asyncio.run(scenario()).outcome == "done"
+    assert clients[0].close_code == 1006
+    assert server.behaviour.received == [(2, "after-drop")]
+    assert received == ['{"type": "echo", "text": "after-drop"}']
+
+
+def test_gives_up_after_the_bounded_attempts(ws_server: StartServer) -> None:
+    server = ws_server(WsBehaviour(reject_status=503))
+    session, sleep = session_for(server, [])
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+    with pytest.raises(GaveUp) as caught:
+        asyncio.run(session.run(queue))
+    assert caught.value.attempts == FAST.max_attempts
+    assert isinstance(caught.value.last_error, HandshakeRejected)
+    assert server.behaviour.handshakes == FAST.max_attempts + 1
+    assert len(sleep.delays) == FAST.max_attempts
+
+
+def test_a_server_that_accepts_then_drops_still_ends_in_giving_up(
+    ws_server: StartServer,
+) -> None:
+    server = ws_server(WsBehaviour(close_code=1011))
+    session, sleep = session_for(server, [])
+    with pytest.raises(GaveUp):
+        asyncio.run(session.run(asyncio.Queue()))
+    assert server.behaviour.handshakes == FAST.max_attempts + 1
+    assert len(sleep.delays) == FAST.max_attempts
+
+
+@pytest.mark.parametrize("status", [400, 401, 403])
+def test_never_reconnects_after_a_4xx_handshake(ws_server: StartServer, status: int) -> None:
+    server = ws_server(WsBehaviour(reject_status=status))
+    session, sleep = session_for(server, [])
+    with pytest.raises(HandshakeRejected) as caught:
+        asyncio.run(session.run(asyncio.Queue()))
+    assert caught.value.status == status
+    assert server.behaviour.handshakes == 1
+    assert sleep.delays == []
+
+
+@pytest.mark.parametrize("code", [1000, 1008])
+def test_a_deliberate_server_close_is_not_retried(ws_server: StartServer, code: int) -> None:
+    server = ws_server(WsBehaviour(close_code=code))
+    session, sleep = session_for(server, [])
+    result = asyncio.run(session.run(asyncio.Queue()))
+    assert (result.outcome, result.close_code) == ("closed", code)
+    assert server.behaviour.handshakes == 1
+    assert sleep.delays == []
+
+
+def test_keepalive_pings_are_sent_and_their_pongs_not_reported(ws_server: StartServer) -> None:
+    server = ws_server(WsBehaviour())
+    received: list[str | bytes] = []
+    session, _ = session_for(server, received, keepalive_seconds=0.05, listen=0.4)
+
+    async def scenario() -> None:
+        queue: asyncio.Queue[str | None] = asyncio.Queue()
+        queue.put_nowait("hello")
+        queue.put_nowait(None)
+        await session.run(queue)
+
+    asyncio.run(scenario())
+    pings = [text for _, text in server.behaviour.received if text == client.KEEPALIVE_MESSAGE]
+    assert len(pings) >= 3
+    assert session.keepalives_sent == len(pings)
+    assert received == ['{"type": "echo", "text": "hello"}']
+
+
+# -- CLI ---------------------------------------------------------------------------------------
+
+
+def test_cli_connect_sends_and_prints_replies(
+    ws_server: StartServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = ws_server(WsBehaviour())
+    code = client.main(
+        ["connect", server.url, "--token", "tok", "--send", '{"type":"ping"}', "--send", "raw"]
+    )
+    assert code == client.EXIT_OK
+    out = capsys.readouterr()
+    assert out.out.splitlines() == ['{"type": "pong"}', '{"type": "echo", "text": "raw"}']
+    assert "[client] connected" in out.err
+    assert "tok" not in out.err
+
+
+def test_cli_connect_reads_stdin_and_mints_a_token(
+    ws_server: StartServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = ws_server(WsBehaviour())
+    monkeypatch.setattr("sys.stdin", io.StringIO('{"type":"ping"}\n\nsecond\n'))
+    secret = "a-development-secret-of-at-least-32-bytes"
+    code = client.main(
+        [
+            *("connect", server.url, "--secret", secret),
+            *("--sub", "alice", "--session", "lab-1", "--auth", "header"),
+        ]
+    )
+    assert code == client.EXIT_OK
+    assert capsys.readouterr().out.splitlines() == [
+        '{"type": "pong"}',
+        '{"type": "echo", "text": "second"}',
+    ]
+    header = server.behaviour.authorization[0]
+    assert header is not None
+    claims = TokenVerifier(secret).verify(header.removeprefix("Bearer "))
+    assert (claims["sub"], claims["sessionId"]) == ("alice", "lab-1")
+
+
+def test_cli_connect_exit_codes(ws_server: StartServer) -> None:
+    rejected = ws_server(WsBehaviour(reject_status=403))
+    assert client.main(["connect", rejected.url, "--token", "t"]) == client.EXIT_REJECTED
+    assert rejected.behaviour.handshakes == 1
+    failing = ws_server(WsBehaviour(reject_status=502))
+    arguments = ["--max-attempts", "1", "--backoff-base", "0.01", "--backoff-max", "0.01"]
+    assert client.main(["connect", failing.url, "--token", "t", *arguments]) == client.EXIT_GAVE_UP
+    assert failing.behaviour.handshakes == 2
+    closing = ws_server(WsBehaviour(close_code=1008))
+    assert (
+        client.main(["connect", closing.url, "--token", "t", "--send", "x"]) == client.EXIT_CLOSED
+    )
+
+
+def test_cli_connect_without_sub_is_a_usage_error(ws_server: StartServer) -> None:
+    server = ws_server(WsBehaviour())
+    assert client.main(["connect", server.url, "--secret", "s" * 32]) == client.EXIT_USAGE
+    assert server.behaviour.handshakes == 0
+
+
+def test_cli_connect_to_a_bad_url_does_not_print_the_token(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    arguments = ["connect", "http://127.0.0.1:1/local", "--token", "secret.token.value"]
+    assert client.main([*arguments, "--send", "x"]) == client.EXIT_USAGE
+    captured = capsys.readouterr()
+    assert "secret.token.value" not in captured.out + captured.err
+    assert "not a ws:// or wss:// URL" in captured.err
