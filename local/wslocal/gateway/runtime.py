@@ -1,0 +1,318 @@
+"""Warm worker processes that run one Lambda function's deployed code.
+
+Each function gets a small pool of workers (`_worker.py`). A worker imports the handler
+once and serves one invocation at a time; an invocation waits for a free worker. A
+worker that outlives the function's Timeout is killed and replaced, as is one that
+crashes; the invocation then fails as it would on Lambda.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import secrets
+import struct
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from wslocal.gateway.control_plane import LambdaFunction
+
+__all__ = [
+    "WORKER_SCRIPT",
+    "FunctionPool",
+    "Invocation",
+    "InvocationError",
+    "WorkerStartError",
+    "lambda_environment",
+]
+
+log = logging.getLogger("wslocal.gateway")
+
+WORKER_SCRIPT = Path(__file__).with_name("_worker.py")
+_HEADER = struct.Struct("!I")
+_PASSED_THROUGH = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+_STOP_GRACE_SECONDS = 3.0
+
+
+class WorkerStartError(Exception):
+    """A worker process could not be started."""
+
+
+@dataclass(frozen=True)
+class InvocationError:
+    error_type: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """The outcome of one invocation: the handler's return value, or an error."""
+
+    result: Any = None
+    error: InvocationError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def lambda_environment(
+    function: LambdaFunction,
+    *,
+    region: str,
+    task_root: Path,
+    runtime_dir: Path,
+    extra: Mapping[str, str] | None = None,
+    parent: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The environment Lambda gives `function`: its own variables, Lambda's reserved ones,
+    and, from this process, fake credentials and the `AWS_ENDPOINT_URL*` overrides that
+    point its SDK calls at the emulator. `extra` applies unless the function sets it."""
+    source = os.environ if parent is None else parent
+    environment: dict[str, str] = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "en_US.UTF-8",
+        "TZ": ":UTC",
+        "PYTHONUNBUFFERED": "1",
+    }
+    environment.update(
+        {key: value for key, value in source.items() if key.startswith("AWS_ENDPOINT_URL")}
+    )
+    environment.update(extra or {})
+    environment.update(function.environment)
+    day = datetime.now(UTC).strftime("%Y/%m/%d")
+    reserved = {
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{function.runtime}",
+        "AWS_LAMBDA_FUNCTION_NAME": function.name,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
+        "AWS_LAMBDA_FUNCTION_TIMEOUT": str(function.timeout_seconds),
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": f"{day}/[$LATEST]{secrets.token_hex(16)}",
+        "LAMBDA_TASK_ROOT": str(task_root),
+        "LAMBDA_RUNTIME_DIR": str(runtime_dir),
+        "_HANDLER": function.handler,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
+    reserved.update({key: source[key] for key in _PASSED_THROUGH if source.get(key)})
+    environment.update(reserved)
+    return environment
+
+
+async def _read_frame(stream: asyncio.StreamReader) -> dict[str, Any]:
+    (length,) = _HEADER.unpack(await stream.readexactly(_HEADER.size))
+    document: dict[str, Any] = json.loads(await stream.readexactly(length))
+    return document
+
+
+class _Worker:
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.init_error: InvocationError | None = None
+
+    async def call(self, payload: bytes, timeout: float) -> dict[str, Any]:
+        stdin, stdout = self.process.stdin, self.process.stdout
+        assert stdin is not None
+        assert stdout is not None
+        async with asyncio.timeout(timeout):
+            stdin.write(_HEADER.pack(len(payload)) + payload)
+            await stdin.drain()
+            return await _read_frame(stdout)
+
+    def kill(self) -> None:
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+
+    async def stop(self) -> None:
+        """Close stdin (the worker exits at end of input), then kill if it lingers."""
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            async with asyncio.timeout(_STOP_GRACE_SECONDS):
+                await self.process.wait()
+        except TimeoutError:
+            self.kill()
+            await self.process.wait()
+
+
+class FunctionPool:
+    """`size` warm workers for one function."""
+
+    def __init__(
+        self,
+        function: LambdaFunction,
+        *,
+        task_root: Path,
+        runtime_dir: Path,
+        environment: Mapping[str, str],
+        size: int,
+        init_timeout: float = 10.0,
+    ) -> None:
+        if size < 1:
+            raise ValueError("a pool needs at least one worker")
+        self.function = function
+        self.task_root = task_root
+        self.runtime_dir = runtime_dir
+        self.environment = dict(environment)
+        self.size = size
+        self.init_timeout = init_timeout
+        self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
+        self._workers: set[_Worker] = set()
+        self._respawns: set[asyncio.Task[None]] = set()
+        self._stopping = False
+
+    @property
+    def pids(self) -> list[int]:
+        """Process ids of the live workers."""
+        return [w.process.pid for w in self._workers if w.process.returncode is None]
+
+    async def start(self) -> None:
+        workers = await asyncio.gather(
+            *(self._spawn() for _ in range(self.size)), return_exceptions=True
+        )
+        failures = [w for w in workers if isinstance(w, BaseException)]
+        if failures:
+            await self.stop()
+            raise failures[0]
+        for worker in workers:
+            assert isinstance(worker, _Worker)
+            self._idle.put_nowait(worker)
+
+    async def _spawn(self) -> _Worker:
+        name = self.function.name
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-I",
+                "-S",
+                str(WORKER_SCRIPT),
+                str(self.task_root),
+                str(self.runtime_dir),
+                self.function.handler,
+                self.function.arn,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                env=self.environment,
+                cwd=str(self.task_root),
+            )
+        except OSError as exc:
+            raise WorkerStartError(f"{name}: cannot start a worker: {exc}") from exc
+        worker = _Worker(process)
+        self._workers.add(worker)
+        assert process.stdout is not None
+        try:
+            async with asyncio.timeout(self.init_timeout):
+                ready = await _read_frame(process.stdout)
+        except (TimeoutError, asyncio.IncompleteReadError, ValueError) as exc:
+            self._workers.discard(worker)
+            worker.kill()
+            await process.wait()
+            raise WorkerStartError(f"{name}: worker did not come up ({exc!r})") from exc
+        if not ready.get("ready"):
+            error = ready.get("error") or {}
+            worker.init_error = InvocationError(
+                str(error.get("errorType", "Runtime.Unknown")), str(error.get("errorMessage", ""))
+            )
+            log.warning(
+                "function %s failed to initialise: %s: %s",
+                name,
+                worker.init_error.error_type,
+                worker.init_error.message,
+            )
+        return worker
+
+    async def invoke(
+        self,
+        event: Mapping[str, Any],
+        request_id: str,
+        started: asyncio.Event | None = None,
+    ) -> Invocation:
+        """Run the handler on `event` in a free worker, within the function's Timeout.
+        `started` is set when a worker takes the invocation (or it fails without one)."""
+        if self._stopping:
+            if started is not None:
+                started.set()
+            return Invocation(error=InvocationError("Runtime.Unavailable", "gateway stopping"))
+        worker = await self._idle.get()
+        if started is not None:
+            started.set()
+        timeout = float(self.function.timeout_seconds)
+        deadline_ms = int(time.time() * 1000 + timeout * 1000)
+        payload = json.dumps(
+            {"event": event, "requestId": request_id, "deadlineMs": deadline_ms},
+            separators=(",", ":"),
+        ).encode()
+        try:
+            reply = await worker.call(payload, timeout)
+        except TimeoutError:
+            self._replace(worker)
+            log.warning("function %s timed out after %.2f s", self.function.name, timeout)
+            return Invocation(
+                error=InvocationError(
+                    "Sandbox.Timedout", f"Task timed out after {timeout:.2f} seconds"
+                )
+            )
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError) as exc:
+            self._replace(worker)
+            log.warning("function %s worker died during an invocation", self.function.name)
+            return Invocation(
+                error=InvocationError(
+                    "Runtime.ExitError",
+                    f"RequestId: {request_id} Error: Runtime exited ({type(exc).__name__})",
+                )
+            )
+        except BaseException:
+            # Cancelled mid-invocation: the worker's state is unknown.
+            self._replace(worker)
+            raise
+        self._idle.put_nowait(worker)
+        if "error" in reply:
+            error = reply["error"] or {}
+            return Invocation(
+                error=InvocationError(
+                    str(error.get("errorType", "Error")), str(error.get("errorMessage", ""))
+                )
+            )
+        return Invocation(result=reply.get("result"))
+
+    def _replace(self, worker: _Worker) -> None:
+        self._workers.discard(worker)
+        worker.kill()
+        task = asyncio.get_running_loop().create_task(self._respawn(worker))
+        self._respawns.add(task)
+        task.add_done_callback(self._respawns.discard)
+
+    async def _respawn(self, old: _Worker) -> None:
+        await old.process.wait()
+        delay = 0.5
+        while not self._stopping:
+            try:
+                self._idle.put_nowait(await self._spawn())
+                return
+            except WorkerStartError as exc:
+                log.error("%s; retrying in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def stop(self) -> None:
+        """Stop every worker; none is left running."""
+        self._stopping = True
+        for task in list(self._respawns):
+            task.cancel()
+        await asyncio.gather(*self._respawns, return_exceptions=True)
+        workers = list(self._workers)
+        self._workers.clear()
+        await asyncio.gather(*(w.stop() for w in workers), return_exceptions=True)

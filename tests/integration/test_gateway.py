@@ -1,0 +1,778 @@
+"""The local WebSocket gateway, driven over real WebSockets against APIs deployed into
+moto's server with boto3: every API Gateway behaviour it reproduces, rejections included.
+
+The Lambda functions run tests/integration/gateway_fixtures/handlers.py, zipped here; each
+handler appends the event it received to a JSON-lines file, so assertions read what the
+gateway really delivered.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto.apigatewayv2.responses import ApiGatewayV2Response
+from moto.core.common_types import TYPE_RESPONSE
+from moto.server import ThreadedMotoServer
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.sync.client import ClientConnection, connect
+
+from wslocal.gateway import Gateway, GatewayError, GatewaySettings, GatewayThread
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+REGION = "us-east-1"
+STAGE = "test"
+HANDLERS = Path(__file__).parent / "gateway_fixtures" / "handlers.py"
+REPO = Path(__file__).resolve().parents[2]
+LIMIT = 128 * 1024
+
+
+# -- the control plane -----------------------------------------------------------------------
+
+
+def _get_route_responses(self: ApiGatewayV2Response) -> TYPE_RESPONSE:
+    """GetRouteResponses, which moto 5.2 lacks (the local emulator adds it too)."""
+    parts = self.path.split("/")
+    route = self.apigatewayv2_backend.get_route(parts[-4], parts[-2])
+    items = [r.to_json() for r in route.route_responses.values()]
+    return 200, {}, json.dumps({"items": items})
+
+
+@dataclass
+class Aws:
+    endpoint: str
+    account: str
+    package_dir: Path
+    event_log: Path
+    role_arn: str = ""
+    functions: dict[str, str] = field(default_factory=dict)
+
+    def client(self, name: str) -> Any:
+        return boto3.client(name, region_name=REGION)  # type: ignore[call-overload]
+
+    def events(self) -> list[dict[str, Any]]:
+        if not self.event_log.exists():
+            return []
+        lines = self.event_log.read_text().splitlines()
+        return [json.loads(line) for line in lines if line.strip()]
+
+    def events_of(self, connection_id: str, kind: str | None = None) -> list[dict[str, Any]]:
+        return [
+            e
+            for e in self.events()
+            if e["event"]["requestContext"].get("connectionId") == connection_id
+            and (kind is None or e["kind"] == kind)
+        ]
+
+    def wait_for(self, connection_id: str, kind: str, timeout: float = 10.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.events_of(connection_id, kind)
+            if found:
+                return found[-1]
+            time.sleep(0.05)
+        raise AssertionError(f"no {kind} event for {connection_id}")
+
+
+@pytest.fixture(scope="module")
+def aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Aws]:
+    if not hasattr(ApiGatewayV2Response, "get_route_responses"):
+        ApiGatewayV2Response.get_route_responses = _get_route_responses  # type: ignore[attr-defined]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    workdir = tmp_path_factory.mktemp("gateway")
+    package_dir = workdir / "packages"
+    package_dir.mkdir()
+    package = package_dir / "handlers.zip"
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.write(HANDLERS, "handlers.py")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_ENDPOINT_URL", f"http://{host}:{port}")
+        patch.setenv("AWS_REGION", REGION)
+        patch.setenv("AWS_DEFAULT_REGION", REGION)
+        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE"):
+            patch.delenv(name, raising=False)
+        env = Aws(
+            endpoint=f"http://{host}:{port}",
+            account=boto3.client("sts", region_name=REGION).get_caller_identity()["Account"],
+            package_dir=package_dir,
+            event_log=workdir / "events.jsonl",
+        )
+        env.role_arn = env.client("iam").create_role(
+            RoleName="gateway-test",
+            AssumeRolePolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "lambda.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
+        )["Role"]["Arn"]
+        code = package.read_bytes()
+        for name, handler, timeout in (
+            ("auth", "handlers.authorize", 5),
+            ("main", "handlers.main", 10),
+            ("slow", "handlers.slow", 1),
+            ("noperm", "handlers.main", 5),
+            ("otherapi", "handlers.main", 5),
+        ):
+            env.functions[name] = env.client("lambda").create_function(
+                FunctionName=f"gw-{name}",
+                Runtime="python3.12",
+                Role=env.role_arn,
+                Handler=handler,
+                Code={"ZipFile": code},
+                Timeout=timeout,
+                Environment={"Variables": {"EVENT_LOG": str(env.event_log), "FLAVOUR": name}},
+            )["FunctionArn"]
+        yield env
+    server.stop()
+
+
+def _uri(function_arn: str) -> str:
+    return (
+        f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{function_arn}/invocations"
+    )
+
+
+def _permit(aws: Aws, function: str, source_arn: str) -> None:
+    aws.client("lambda").add_permission(
+        FunctionName=aws.functions[function],
+        StatementId=f"s{abs(hash(source_arn))}",
+        Action="lambda:InvokeFunction",
+        Principal="apigateway.amazonaws.com",
+        SourceArn=source_arn,
+    )
+
+
+class Api:
+    """A WebSocket API built with boto3, route by route."""
+
+    def __init__(self, aws: Aws, name: str) -> None:
+        self.aws = aws
+        self.client = aws.client("apigatewayv2")
+        self.api_id = self.client.create_api(
+            Name=name, ProtocolType="WEBSOCKET", RouteSelectionExpression="$request.body.action"
+        )["ApiId"]
+        self.execution_arn = f"arn:aws:execute-api:{REGION}:{aws.account}:{self.api_id}"
+        self.integrations: dict[str, str] = {}
+
+    def integration(self, function: str, timeout_ms: int = 29_000) -> str:
+        key = f"{function}/{timeout_ms}"
+        if key not in self.integrations:
+            self.integrations[key] = self.client.create_integration(
+                ApiId=self.api_id,
+                IntegrationType="AWS_PROXY",
+                IntegrationUri=_uri(self.aws.functions[function]),
+                TimeoutInMillis=timeout_ms,
+            )["IntegrationId"]
+        return self.integrations[key]
+
+    def route(
+        self,
+        key: str,
+        function: str,
+        *,
+        two_way: bool = False,
+        selection_only: bool = False,
+        authorizer_id: str | None = None,
+        timeout_ms: int = 29_000,
+    ) -> None:
+        extra: dict[str, Any] = {}
+        if two_way or selection_only:
+            extra["RouteResponseSelectionExpression"] = "$default"
+        if authorizer_id:
+            extra.update(AuthorizationType="CUSTOM", AuthorizerId=authorizer_id)
+        route_id = self.client.create_route(
+            ApiId=self.api_id,
+            RouteKey=key,
+            Target=f"integrations/{self.integration(function, timeout_ms)}",
+            **extra,
+        )["RouteId"]
+        if two_way:
+            self.client.create_route_response(
+                ApiId=self.api_id, RouteId=route_id, RouteResponseKey="$default"
+            )
+
+    def authorizer(self, function: str) -> str:
+        authorizer_id: str = self.client.create_authorizer(
+            ApiId=self.api_id,
+            AuthorizerType="REQUEST",
+            Name="token",
+            AuthorizerUri=_uri(self.aws.functions[function]),
+            IdentitySource=["route.request.querystring.token"],
+        )["AuthorizerId"]
+        _permit(self.aws, function, f"{self.execution_arn}/authorizers/{authorizer_id}")
+        return authorizer_id
+
+    def stage(self, **variables: str) -> None:
+        self.client.create_stage(ApiId=self.api_id, StageName=STAGE, StageVariables=variables)
+
+
+@pytest.fixture(scope="module")
+def main_api(aws: Aws) -> Api:
+    """The full API: authorizer, $connect, $disconnect, two-way $default, and routes whose
+    integrations time out, lack a permission, or are one-way."""
+    api = Api(aws, "main")
+    authorizer_id = api.authorizer("auth")
+    api.route("$connect", "main", authorizer_id=authorizer_id)
+    api.route("$disconnect", "main")
+    api.route("$default", "main", two_way=True)
+    api.route("oneway", "main", selection_only=True)
+    api.route("slow", "slow", two_way=True)
+    api.route("late", "slow", two_way=True, timeout_ms=300)
+    api.route("noperm", "noperm", two_way=True)
+    api.route("otherapi", "otherapi", two_way=True)
+    # Wildcards in SourceArn, as Terraform writes them.
+    _permit(aws, "main", f"{api.execution_arn}/*/$*")
+    _permit(aws, "main", f"{api.execution_arn}/{STAGE}/onewa?")
+    _permit(aws, "slow", f"{api.execution_arn}/*/*")
+    _permit(aws, "otherapi", f"arn:aws:execute-api:{REGION}:{aws.account}:someoneelse/*/*")
+    api.stage(flavour="local")
+    return api
+
+
+@pytest.fixture(scope="module")
+def gateway(aws: Aws, main_api: Api) -> Iterator[Gateway]:
+    settings = GatewaySettings(
+        api_id=main_api.api_id, stage=STAGE, package_dirs=(aws.package_dir,), workers=1
+    )
+    with GatewayThread(settings) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def plain_api(aws: Aws) -> Api:
+    """No $connect route, no authorizer, no $default: one two-way route `echo`."""
+    api = Api(aws, "plain")
+    api.route("echo", "main", two_way=True)
+    api.route("$disconnect", "main")
+    _permit(aws, "main", f"{api.execution_arn}/{STAGE}/*")
+    api.stage()
+    return api
+
+
+def _connect(gateway: Gateway, query: str = "token=good", **kwargs: Any) -> ClientConnection:
+    ws: ClientConnection = connect(f"{gateway.ws_url}?{query}", open_timeout=20, **kwargs)
+    return ws
+
+
+def _rejection(gateway: Gateway, query: str) -> int:
+    with pytest.raises(InvalidStatus) as caught:
+        _connect(gateway, query).close()
+    return caught.value.response.status_code
+
+
+def _ask(ws: ClientConnection, message: str | bytes, timeout: float = 10.0) -> Any:
+    ws.send(message)
+    return json.loads(ws.recv(timeout=timeout))
+
+
+def _connection_id(ws: ClientConnection) -> str:
+    reply = _ask(ws, json.dumps({"action": "whoami"}))
+    connection_id: str = reply["event"]["requestContext"]["connectionId"]
+    return connection_id
+
+
+def _management(gateway: Gateway) -> Any:
+    return boto3.client(
+        "apigatewaymanagementapi", endpoint_url=gateway.connections_url, region_name=REGION
+    )
+
+
+# -- the handshake ---------------------------------------------------------------------------
+
+
+def test_missing_identity_source_is_401_without_calling_the_authorizer(
+    aws: Aws, gateway: Gateway
+) -> None:
+    before = len([e for e in aws.events() if e["kind"] == "authorize"])
+    assert _rejection(gateway, "other=1") == 401
+    assert _rejection(gateway, "token=") == 401
+    assert len([e for e in aws.events() if e["kind"] == "authorize"]) == before
+
+
+@pytest.mark.parametrize(
+    ("token", "status"),
+    [
+        ("denied", 403),  # policy Deny
+        ("garbage", 401),  # raise Exception("Unauthorized")
+        ("explode", 500),  # any other failure
+        ("good-huge", 500),  # answer over 8 KB
+        ("good-nested", 500),  # context value that is not a string, number or boolean
+    ],
+)
+def test_authorizer_answers_decide_the_handshake(gateway: Gateway, token: str, status: int) -> None:
+    assert _rejection(gateway, f"token={token}") == status
+
+
+@pytest.mark.parametrize("status", [400, 403, 429])
+def test_connect_status_rejects_the_upgrade_with_that_status(gateway: Gateway, status: int) -> None:
+    assert _rejection(gateway, f"token=good&status={status}") == status
+
+
+def test_wrong_stage_is_forbidden(gateway: Gateway) -> None:
+    with pytest.raises(InvalidStatus) as caught:
+        connect(gateway.ws_url.replace(f"/{STAGE}", "/other") + "?token=good", open_timeout=10)
+    assert caught.value.response.status_code == 403
+
+
+def test_connect_echoes_the_subprotocol_and_its_headers(gateway: Gateway) -> None:
+    with _connect(gateway, subprotocols=["bearer", "eyJhbGciOi.x.y"]) as ws:
+        assert ws.subprotocol == "bearer"
+        assert ws.response is not None
+        assert ws.response.headers["X-Connect-Handler"] == "main"
+    with _connect(gateway) as ws:
+        assert ws.subprotocol is None
+        assert "Sec-WebSocket-Protocol" not in ws.response.headers  # type: ignore[union-attr]
+
+
+def test_connect_and_authorizer_events(aws: Aws, gateway: Gateway, main_api: Api) -> None:
+    with _connect(gateway, "token=good&tag=a&tag=b", additional_headers={"X-Custom": "1"}) as ws:
+        connection_id = _connection_id(ws)
+    connect_event = aws.wait_for(connection_id, "$connect")["event"]
+    context = connect_event["requestContext"]
+    assert context["routeKey"] == "$connect"
+    assert context["eventType"] == "CONNECT"
+    assert context["apiId"] == main_api.api_id
+    assert context["stage"] == STAGE
+    assert context["domainName"] == f"{main_api.api_id}.execute-api.{REGION}.amazonaws.com"
+    assert context["identity"]["sourceIp"] == "127.0.0.1"
+    assert context["identity"]["userAgent"].startswith("Python/")
+    assert context["authorizer"]["principalId"] == "user-1"
+    assert context["authorizer"]["userId"] == "user-1"
+    assert connect_event["queryStringParameters"] == {"token": "good", "tag": "b"}
+    assert connect_event["multiValueQueryStringParameters"]["tag"] == ["a", "b"]
+    assert connect_event["headers"]["X-Custom"] == "1"
+    assert connect_event["multiValueHeaders"]["X-Custom"] == ["1"]
+    assert connect_event["headers"]["X-Forwarded-For"] == "127.0.0.1"
+    assert connect_event["stageVariables"] == {"flavour": "local"}
+    assert len(connection_id) == 16
+    assert connection_id.endswith("=")
+
+    authorizer_events = [
+        e
+        for e in aws.events()
+        if e["kind"] == "authorize"
+        and e["event"]["requestContext"]["connectionId"] == connection_id
+    ]
+    assert len(authorizer_events) == 1
+    authorizer_event = authorizer_events[0]["event"]
+    assert authorizer_event["type"] == "REQUEST"
+    assert authorizer_event["methodArn"] == f"{main_api.execution_arn}/{STAGE}/$connect"
+    assert authorizer_event["queryStringParameters"]["token"] == "good"
+    assert authorizer_event["headers"]["X-Custom"] == "1"
+    assert authorizer_event["requestContext"]["connectedAt"] == context["connectedAt"]
+
+
+# -- messages ---------------------------------------------------------------------------------
+
+
+def test_message_event_carries_the_authorizer_context(gateway: Gateway, main_api: Api) -> None:
+    with _connect(gateway) as ws:
+        sent = json.dumps({"action": "hello", "n": 1})
+        reply = _ask(ws, sent)
+    assert reply["route"] == "$default"
+    event = reply["event"]
+    context = event["requestContext"]
+    assert event["body"] == sent
+    assert event["isBase64Encoded"] is False
+    assert context["routeKey"] == "$default"
+    assert context["eventType"] == "MESSAGE"
+    assert context["messageId"]
+    assert context["requestId"]
+    assert context["messageId"] != context["requestId"]
+    assert context["apiId"] == main_api.api_id
+    assert context["stage"] == STAGE
+    assert context["connectedAt"] <= context["requestTimeEpoch"] <= time.time() * 1000
+    assert context["identity"]["sourceIp"] == "127.0.0.1"
+    authorizer = context["authorizer"]
+    assert authorizer["principalId"] == "user-1"
+    assert authorizer["sessionId"] == "session-1"
+    assert authorizer["admin"] == "false"
+    assert authorizer["level"] == "3"
+    assert isinstance(authorizer["integrationLatency"], int)
+
+
+def test_route_selection(gateway: Gateway) -> None:
+    with _connect(gateway) as ws:
+        assert _ask(ws, "not json")["route"] == "$default"
+        assert _ask(ws, "[1, 2]")["route"] == "$default"
+        assert _ask(ws, json.dumps({"action": "$connect"}))["route"] == "$default"
+        assert _ask(ws, json.dumps({"action": "ONEWAY"}))["route"] == "$default"
+        assert _ask(ws, json.dumps({"action": {"nested": 1}}))["route"] == "$default"
+
+
+def test_binary_frames_arrive_base64_encoded(gateway: Gateway) -> None:
+    payload = bytes(range(256))
+    with _connect(gateway) as ws:
+        event = _ask(ws, payload)["event"]
+    assert event["isBase64Encoded"] is True
+    assert base64.b64decode(event["body"]) == payload
+
+
+def test_one_way_route_drops_the_reply(aws: Aws, gateway: Gateway) -> None:
+    with _connect(gateway) as ws:
+        connection_id = _connection_id(ws)
+        ws.send(json.dumps({"action": "oneway", "n": 1}))
+        # The next reply is the one for the following message: oneway answered nothing.
+        assert _ask(ws, json.dumps({"action": "after"}))["event"]["body"] == '{"action": "after"}'
+        assert len(aws.events_of(connection_id, "oneway")) == 1
+
+
+def test_two_way_route_without_body_sends_nothing(gateway: Gateway) -> None:
+    with _connect(gateway) as ws:
+        ws.send(json.dumps({"action": "nobody"}))
+        assert _ask(ws, json.dumps({"action": "after"}))["route"] == "$default"
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        "boom",  # the handler raises
+        "noperm",  # the function has no resource policy at all
+        "otherapi",  # its policy allows another API only
+        "crash",  # the worker process dies
+        "slow",  # the function outlives its own Timeout (1 s)
+    ],
+)
+def test_integration_failures_answer_internal_server_error(gateway: Gateway, action: str) -> None:
+    with _connect(gateway) as ws:
+        connection_id = _connection_id(ws)
+        reply = _ask(ws, json.dumps({"action": action}))
+        assert reply["message"] == "Internal server error"
+        assert reply["connectionId"] == connection_id
+        assert reply["requestId"]
+        # The failed worker was replaced; the connection and the functions still work.
+        assert _ask(ws, json.dumps({"action": "again"}))["route"] == "$default"
+        if action == "slow":
+            assert _ask(ws, json.dumps({"action": "slow", "sleep": 0.1}), 15) == {"slept": 0.1}
+
+
+def test_integration_timeout_answers_endpoint_request_timed_out(aws: Aws, gateway: Gateway) -> None:
+    with _connect(gateway) as ws:
+        connection_id = _connection_id(ws)
+        started = time.monotonic()
+        reply = _ask(ws, json.dumps({"action": "late", "sleep": 0.8}))
+        assert time.monotonic() - started < 0.8  # answered at the 300 ms integration timeout
+        assert reply == {
+            "message": "Endpoint request timed out",
+            "connectionId": connection_id,
+            "requestId": reply["requestId"],
+        }
+        # The function itself ran to completion (it is within its own 1 s Timeout).
+        assert _ask(ws, json.dumps({"action": "late", "sleep": 0}), 15) == {"slept": 0}
+        assert len(aws.events_of(connection_id, "slow")) == 2
+
+
+def test_handler_runs_from_the_package_with_its_lambda_environment(
+    aws: Aws, gateway: Gateway
+) -> None:
+    with _connect(gateway) as ws:
+        reply = _ask(ws, json.dumps({"action": "inspect"}))
+    imports = reply["imports"]
+    assert imports["boto3"] is not None  # the Lambda runtime provides boto3
+    for absent in ("jwt", "websockets", "wslocal", "ws_bridge", "moto"):
+        assert imports[absent] is None, absent  # nothing from the gateway's environment
+    environ = reply["environ"]
+    assert environ["FLAVOUR"] == "main"
+    assert environ["AWS_LAMBDA_FUNCTION_NAME"] == "gw-main"
+    assert environ["AWS_LAMBDA_FUNCTION_TIMEOUT"] == "10"
+    assert environ["AWS_REGION"] == REGION
+    assert environ["AWS_ENDPOINT_URL"] == aws.endpoint
+    assert environ["AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI"] == gateway.connections_url
+    assert "PYTHONPATH" not in environ
+    assert reply["sys_path"][0] == environ["LAMBDA_TASK_ROOT"]
+    assert reply["context"]["function_name"] == "gw-main"
+    assert 0 < reply["context"]["remaining_ms"] <= 10_000
+
+
+def test_message_over_128_kb_closes_with_1009(aws: Aws, gateway: Gateway) -> None:
+    with _connect(gateway) as ws:
+        connection_id = _connection_id(ws)
+        assert len(_ask(ws, "x" * LIMIT, 15)["event"]["body"]) == LIMIT  # the limit passes
+        ws.send("x" * (LIMIT + 1))
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=10)
+        assert ws.close_code == 1009
+    disconnect = aws.wait_for(connection_id, "$disconnect")["event"]["requestContext"]
+    assert disconnect["disconnectStatusCode"] == 1009
+
+
+def test_client_close_fires_disconnect_with_its_code(aws: Aws, gateway: Gateway) -> None:
+    with _connect(gateway) as ws:
+        connection_id = _connection_id(ws)
+        ws.close(code=4000, reason="bye")
+    event = aws.wait_for(connection_id, "$disconnect")["event"]
+    context = event["requestContext"]
+    assert context["eventType"] == "DISCONNECT"
+    assert context["disconnectStatusCode"] == 4000
+    assert context["disconnectReason"] == "bye"
+    assert context["authorizer"]["principalId"] == "user-1"
+
+
+# -- @connections ---------------------------------------------------------------------------
+
+
+def test_connections_post_get_delete(aws: Aws, gateway: Gateway) -> None:
+    client = _management(gateway)
+    with _connect(gateway, "token=good", user_agent_header="probe-agent/1") as ws:
+        connection_id = _connection_id(ws)
+        before = time.time()
+
+        client.post_to_connection(ConnectionId=connection_id, Data=b'{"pushed": true}')
+        assert json.loads(ws.recv(timeout=5)) == {"pushed": True}
+        client.post_to_connection(ConnectionId=connection_id, Data=b"\xff\x00")
+        assert ws.recv(timeout=5) == b"\xff\x00"
+
+        status = client.get_connection(ConnectionId=connection_id)
+        assert status["Identity"] == {"SourceIp": "127.0.0.1", "UserAgent": "probe-agent/1"}
+        assert status["ConnectedAt"].timestamp() <= before
+        assert status["LastActiveAt"] >= status["ConnectedAt"]
+
+        with pytest.raises(client.exceptions.PayloadTooLargeException):
+            client.post_to_connection(ConnectionId=connection_id, Data=b"x" * (LIMIT + 1))
+
+        client.delete_connection(ConnectionId=connection_id)
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=5)
+        assert ws.close_code == 1000
+        context = aws.wait_for(connection_id, "$disconnect")["event"]["requestContext"]
+        assert context["disconnectStatusCode"] == 1000
+        for call in (client.post_to_connection, client.get_connection, client.delete_connection):
+            arguments: dict[str, Any] = {"ConnectionId": connection_id}
+            if call == client.post_to_connection:
+                arguments["Data"] = b"late"
+            with pytest.raises(client.exceptions.GoneException):
+                call(**arguments)
+
+
+def test_connections_unknown_id_is_gone(gateway: Gateway) -> None:
+    client = _management(gateway)
+    with pytest.raises(client.exceptions.GoneException):
+        client.post_to_connection(ConnectionId="AAAAAAAAAAAAAAA=", Data=b"x")
+    with pytest.raises(client.exceptions.GoneException):
+        client.get_connection(ConnectionId="a/b+c==")
+
+
+def test_connections_calls_must_be_signed(gateway: Gateway) -> None:
+    request = urllib.request.Request(  # noqa: S310 - a local http URL
+        f"{gateway.connections_url}/@connections/AAAAAAAAAAAAAAA%3D", data=b"x", method="POST"
+    )
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=5)  # noqa: S310
+    assert caught.value.code == 403
+
+
+def test_connections_call_during_connect_is_gone(aws: Aws, gateway: Gateway) -> None:
+    with _connect(gateway, "token=good&probe=connections") as ws:
+        connection_id = _connection_id(ws)
+    assert aws.wait_for(connection_id, "$connect")["event"]["probe"] == "GoneException"
+
+
+# -- other APIs --------------------------------------------------------------------------------
+
+
+def test_connect_without_invoke_permission_is_500(aws: Aws) -> None:
+    api = Api(aws, "denied-connect")
+    api.route("$connect", "noperm")
+    api.route("$default", "main", two_way=True)
+    _permit(aws, "main", f"{api.execution_arn}/*/*")
+    api.stage()
+    settings = GatewaySettings(
+        api_id=api.api_id, stage=STAGE, package_dirs=(aws.package_dir,), workers=1
+    )
+    with GatewayThread(settings) as gateway:
+        assert _rejection(gateway, "") == 500
+
+
+def test_no_matching_route_and_no_default_is_forbidden(aws: Aws, plain_api: Api) -> None:
+    settings = GatewaySettings(
+        api_id=plain_api.api_id, stage=STAGE, package_dirs=(aws.package_dir,), workers=1
+    )
+    with GatewayThread(settings) as gateway, connect(gateway.ws_url, open_timeout=10) as ws:
+        assert _ask(ws, json.dumps({"action": "echo"}))["route"] == "echo"
+        for message in (json.dumps({"action": "other"}), "not json", b"\x00"):
+            reply = _ask(ws, message)
+            assert reply["message"] == "Forbidden"
+            assert reply["connectionId"]
+            assert reply["requestId"]
+
+
+def test_idle_timeout_and_maximum_duration(aws: Aws, plain_api: Api) -> None:
+    settings = GatewaySettings(
+        api_id=plain_api.api_id,
+        stage=STAGE,
+        package_dirs=(aws.package_dir,),
+        workers=1,
+        idle_timeout=1.5,
+        max_duration=3.0,
+    )
+    with (
+        GatewayThread(settings) as gateway,
+        connect(gateway.ws_url, open_timeout=10) as idle,
+        connect(gateway.ws_url, open_timeout=10) as busy,
+    ):
+        started = time.monotonic()
+        idle_id = _ask(idle, json.dumps({"action": "echo"}))["event"]["requestContext"][
+            "connectionId"
+        ]
+        idle_closed_after = busy_closed_after = None
+        while time.monotonic() - started < 6 and busy_closed_after is None:
+            try:
+                _ask(busy, json.dumps({"action": "echo"}))  # busy: never idle for 1.5 s
+            except ConnectionClosed:
+                busy_closed_after = time.monotonic() - started
+            if idle_closed_after is None:
+                try:
+                    idle.recv(timeout=0.01)
+                except TimeoutError:
+                    pass
+                except ConnectionClosed:
+                    idle_closed_after = time.monotonic() - started
+            time.sleep(0.2)
+        assert idle.close_code == 1001
+        assert idle_closed_after is not None
+        assert 1.4 < idle_closed_after < 2.6
+        assert busy.close_code == 1001
+        assert busy_closed_after is not None
+        assert 2.9 < busy_closed_after < 4.5
+    context = aws.wait_for(idle_id, "$disconnect")["event"]["requestContext"]
+    assert context["disconnectStatusCode"] == 1001
+
+
+def test_start_fails_when_no_package_matches(aws: Aws, plain_api: Api, tmp_path: Path) -> None:
+    (tmp_path / "other.zip").write_bytes(b"PK\x05\x06" + b"\x00" * 18)
+    settings = GatewaySettings(api_id=plain_api.api_id, stage=STAGE, package_dirs=(tmp_path,))
+    with pytest.raises(GatewayError, match="CodeSha256"):
+        GatewayThread(settings).start()
+
+
+def test_start_fails_without_the_stage(aws: Aws, plain_api: Api) -> None:
+    settings = GatewaySettings(
+        api_id=plain_api.api_id, stage="missing", package_dirs=(aws.package_dir,)
+    )
+    with pytest.raises(GatewayError, match="no stage 'missing'"):
+        GatewayThread(settings).start()
+
+
+# -- the command line -------------------------------------------------------------------------
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found |= {int(p) for p in (task / "children").read_text().split()}
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+def test_cli_serves_until_sigterm_and_leaves_no_process(aws: Aws, plain_api: Api) -> None:
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO / "lambda"), str(REPO / "local")]),
+    }
+    process = subprocess.Popen(  # noqa: S603 - fixed arguments
+        [
+            sys.executable,
+            "-m",
+            "wslocal.gateway",
+            "--api-id",
+            plain_api.api_id,
+            "--stage",
+            STAGE,
+            "--package-dir",
+            str(aws.package_dir),
+            "--workers",
+            "2",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=environment,
+    )
+    try:
+        assert process.stdout is not None
+        ready = process.stdout.readline().split()
+        assert ready[:2] == ["gateway", "ready"], ready
+        fields = dict(part.split("=", 1) for part in ready[2:])
+        assert fields["ws"].endswith(f"/{STAGE}")
+        assert fields["connections"].startswith("http://127.0.0.1:")
+        workers = _children(process.pid)
+        assert len(workers) == 2  # one function, two warm workers
+        with connect(fields["ws"], open_timeout=10) as ws:
+            connection_id = _ask(ws, json.dumps({"action": "echo"}))["event"]["requestContext"][
+                "connectionId"
+            ]
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=30) == 0
+            with pytest.raises(ConnectionClosed):
+                ws.recv(timeout=5)
+            assert ws.close_code == 1001
+        context = aws.wait_for(connection_id, "$disconnect", timeout=1)["event"]["requestContext"]
+        assert context["disconnectStatusCode"] == 1001
+        assert not [pid for pid in workers if _running(pid)]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_cli_reports_a_start_failure(aws: Aws, tmp_path: Path) -> None:
+    completed = subprocess.run(  # noqa: S603 - fixed arguments
+        [
+            sys.executable,
+            "-m",
+            "wslocal.gateway",
+            "--api-id",
+            "nosuchapi",
+            "--stage",
+            STAGE,
+            "--package-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(REPO / "local")},
+        check=False,
+    )
+    assert completed.returncode == 1
+    assert completed.stdout == ""
+    assert "nosuchapi" in completed.stderr
+
+
+def test_subprotocol_not_offered_fails_the_client(gateway: Gateway) -> None:
+    """$connect answering a subprotocol the client did not offer is passed through: the
+    client refuses the handshake, as browsers do with API Gateway."""
+    with pytest.raises(InvalidHandshake):
+        _connect(gateway, additional_headers={"X-Force-Subprotocol": "chat"}).close()
