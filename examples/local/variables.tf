@@ -1,0 +1,93 @@
+variable "region" {
+  description = "Region the emulator answers for."
+  type        = string
+  default     = "us-east-1"
+  nullable    = false
+}
+
+variable "name" {
+  description = "Prefix of every name the module creates."
+  type        = string
+  default     = "ws-local"
+  nullable    = false
+}
+
+variable "stage_name" {
+  description = "Stage name; the local gateway serves ws://127.0.0.1:<gateway_port>/<stage_name>."
+  type        = string
+  default     = "local"
+  nullable    = false
+}
+
+variable "route_selection_expression" {
+  description = "Where the route key is read in a JSON message. The local client and backend type their messages with a `type` field."
+  type        = string
+  default     = "$request.body.type"
+  nullable    = false
+}
+
+variable "route_keys" {
+  description = "Custom routes besides $connect, $disconnect and $default."
+  type        = set(string)
+  default     = ["ping"]
+  nullable    = false
+}
+
+variable "identity_sources" {
+  description = "Request values that must be present before the authorizer is called (empty: call it on every connect)."
+  type        = list(string)
+  default     = ["route.request.querystring.token"]
+  nullable    = false
+}
+
+variable "backend_url" {
+  description = "Base URL of the local reference backend (`python -m wslocal.backend`)."
+  type        = string
+  default     = "http://127.0.0.1:8081"
+  nullable    = false
+}
+
+variable "gateway_port" {
+  description = "WebSocket port of the local gateway (`python -m wslocal.gateway --ws-port`); used only in the local_* outputs."
+  type        = number
+  default     = 8080
+  nullable    = false
+}
+
+variable "connections_port" {
+  description = "@connections port of the local gateway (`--http-port`); used only in the local_* outputs."
+  type        = number
+  default     = 8082
+  nullable    = false
+}
+
+variable "jwt_secret_arn" {
+  description = "ARN of the Secrets Manager secret holding the HS256 key (created in the emulator beforehand, for example by wslocal.stack)."
+  type        = string
+  nullable    = false
+}
+
+variable "jwt_issuer" {
+  description = "Required `iss` of tokens; null leaves it unchecked."
+  type        = string
+  default     = null
+}
+
+variable "jwt_audience" {
+  description = "Required `aud` of tokens; null leaves it unchecked."
+  type        = string
+  default     = null
+}
+
+variable "package_path" {
+  description = "Zip deployed to both functions; null deploys the module's shipped packages/ws_bridge.zip."
+  type        = string
+  default     = null
+}
+
+variable "log_retention_days" {
+  description = "Retention of the module's log groups."
+  type        = number
+  default     = 1
+  nullable    = false
+}
