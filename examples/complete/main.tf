@@ -1,0 +1,136 @@
+# Every input of the module set: RS256 tokens verified against a JWKS, custom routes with
+# their own throttling, the functions in a VPC on arm64, one customer managed KMS key for the
+# table, the logs and the functions' environment, and execution logging with the account's
+# CloudWatch role (a per-region singleton: enable it in one stack of the account only).
+provider "aws" {
+  region = var.region
+}
+
+data "aws_caller_identity" "current" {}
+
+data "aws_partition" "current" {}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+}
+
+resource "aws_kms_key" "this" {
+  description             = "Encrypts the WebSocket connections table, log groups and function environment."
+  enable_key_rotation     = true
+  deletion_window_in_days = 30
+
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "AccountAdministersTheKeyThroughIam"
+        Effect    = "Allow"
+        Principal = { AWS = "arn:${local.partition}:iam::${local.account_id}:root" }
+        Action    = "kms:*"
+        Resource  = "*"
+      },
+      {
+        Sid       = "CloudWatchLogsEncryptsTheLogGroups"
+        Effect    = "Allow"
+        Principal = { Service = "logs.${var.region}.amazonaws.com" }
+        Action    = ["kms:Decrypt*", "kms:Describe*", "kms:Encrypt*", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
+        Resource  = "*"
+        Condition = {
+          ArnLike = {
+            "kms:EncryptionContext:aws:logs:arn" = "arn:${local.partition}:logs:${var.region}:${local.account_id}:log-group:*"
+          }
+        }
+      },
+    ]
+  })
+}
+
+module "websocket" {
+  source = "../../"
+
+  name = "ws-complete"
+  tags = { project = "websocket-bridge", environment = "production" }
+
+  # WebSocket API
+  route_selection_expression     = "$request.body.action"
+  route_keys                     = ["subscribe", "unsubscribe"]
+  identity_sources               = ["route.request.querystring.token"]
+  stage_name                     = "live"
+  throttling_rate_limit          = 200
+  throttling_burst_limit         = 400
+  execution_logging_level        = "ERROR"
+  enable_data_trace              = false
+  enable_detailed_metrics        = true
+  create_account_cloudwatch_role = true
+  route_throttling = {
+    "$connect" = { rate_limit = 50, burst_limit = 100 }
+    subscribe  = { rate_limit = 20, burst_limit = 40 }
+  }
+
+  # Logs
+  log_retention_days = 365
+  log_kms_key_arn    = aws_kms_key.this.arn
+  log_level          = "INFO"
+
+  # Connections table
+  connection_ttl_seconds        = 7200
+  enable_point_in_time_recovery = true
+  enable_deletion_protection    = false # true in production; off here so that the example can be destroyed
+  table = {
+    billing_mode   = "PAY_PER_REQUEST"
+    read_capacity  = 5
+    write_capacity = 5
+    kms_key_arn    = aws_kms_key.this.arn
+  }
+
+  # Functions
+  runtime                 = "python3.12"
+  architecture            = "arm64"
+  package_path            = null # the shipped packages/ws_bridge.zip
+  crypto_layer_path       = null # the shipped packages/jwt-crypto-layer-python3.12-arm64.zip
+  tracing_mode            = "Active"
+  environment_kms_key_arn = aws_kms_key.this.arn
+  vpc_config = {
+    subnet_ids         = var.subnet_ids
+    security_group_ids = var.security_group_ids
+  }
+  authorizer = {
+    memory_size          = 512
+    timeout              = 10
+    reserved_concurrency = 20
+  }
+  connection_handler = {
+    memory_size          = 512
+    timeout              = 20
+    reserved_concurrency = 100
+  }
+
+  # Authentication
+  jwt = {
+    algorithms            = ["RS256"]
+    secret_arn            = null
+    secret_parameter_name = null
+    secret_kms_key_arn    = null
+    jwks_url              = var.jwks_url
+    issuer                = var.issuer
+    audience              = var.audience
+    leeway_seconds        = 30
+    user_claim            = "sub"
+    session_claim         = "sessionId"
+  }
+  allowed_source_cidrs = var.allowed_source_cidrs
+
+  # Backend
+  backend = {
+    url = var.backend_url
+    paths = {
+      validate   = "/api/labs/session/{sessionId}/validate"
+      message    = "/api/ws/message"
+      disconnect = "/api/ws/disconnect"
+    }
+    timeout_seconds            = 15
+    fail_open                  = false
+    disconnect_timeout_seconds = 2
+  }
+}

@@ -1,0 +1,34 @@
+output "websocket_url" {
+  description = "URL clients connect to (append ?token=<jwt>)."
+  value       = module.websocket.websocket_url
+}
+
+output "callback_url" {
+  description = "endpoint_url for the backend's apigatewaymanagementapi client."
+  value       = module.websocket.callback_url
+}
+
+output "table_name" {
+  description = "Connections table the backend queries to push to a session."
+  value       = module.websocket.table_name
+}
+
+output "backend_push_policy_json" {
+  description = "Policy to attach to the backend's role so that it can push to clients."
+  value       = module.websocket.backend_push_policy_json
+}
+
+output "log_group_names" {
+  description = "Where to look: access logs, execution logs and each function's logs."
+  value = {
+    access             = module.websocket.access_log_group_name
+    execution          = module.websocket.execution_log_group_name
+    authorizer         = module.websocket.authorizer_log_group_name
+    connection_handler = module.websocket.connection_handler_log_group_name
+  }
+}
+
+output "kms_key_arn" {
+  description = "ARN of the key encrypting the table, the log groups and the functions' environment."
+  value       = aws_kms_key.this.arn
+}

@@ -1,0 +1,98 @@
+# An API Gateway WebSocket API in front of an HTTPS backend (docs/design.md):
+#   websocket_api      API, routes, REQUEST authorizer on $connect, stage, access logs
+#   functions          the authorizer and the connection handler, their roles and log groups
+#   connections_table  the DynamoDB registry of open connections
+
+module "connections_table" {
+  source = "./modules/connections_table"
+
+  name                          = var.name
+  billing_mode                  = var.table.billing_mode
+  read_capacity                 = var.table.read_capacity
+  write_capacity                = var.table.write_capacity
+  enable_point_in_time_recovery = var.enable_point_in_time_recovery
+  enable_deletion_protection    = var.enable_deletion_protection
+  kms_key_arn                   = var.table.kms_key_arn
+  tags                          = var.tags
+}
+
+module "functions" {
+  source = "./modules/functions"
+
+  name                    = var.name
+  runtime                 = var.runtime
+  architecture            = var.architecture
+  package_path            = var.package_path
+  crypto_layer_path       = var.crypto_layer_path
+  packages_directory      = "${path.module}/packages"
+  tracing_mode            = var.tracing_mode
+  vpc_config              = var.vpc_config
+  environment_kms_key_arn = var.environment_kms_key_arn
+  log_level               = var.log_level
+  log_retention_days      = var.log_retention_days
+  log_kms_key_arn         = var.log_kms_key_arn
+  authorizer              = var.authorizer
+  connection_handler      = var.connection_handler
+  jwt                     = var.jwt
+  allowed_source_cidrs    = var.allowed_source_cidrs
+  backend                 = var.backend
+  connection_ttl_seconds  = var.connection_ttl_seconds
+  table_name              = module.connections_table.table_name
+  table_arn               = module.connections_table.table_arn
+  tags                    = var.tags
+}
+
+module "websocket_api" {
+  source = "./modules/websocket_api"
+
+  name                             = var.name
+  route_selection_expression       = var.route_selection_expression
+  route_keys                       = var.route_keys
+  identity_sources                 = var.identity_sources
+  stage_name                       = var.stage_name
+  throttling_rate_limit            = var.throttling_rate_limit
+  throttling_burst_limit           = var.throttling_burst_limit
+  route_throttling                 = var.route_throttling
+  execution_logging_level          = var.execution_logging_level
+  enable_data_trace                = var.enable_data_trace
+  enable_detailed_metrics          = var.enable_detailed_metrics
+  create_account_cloudwatch_role   = var.create_account_cloudwatch_role
+  log_retention_days               = var.log_retention_days
+  log_kms_key_arn                  = var.log_kms_key_arn
+  authorizer_function_name         = module.functions.authorizer_function_name
+  authorizer_invoke_arn            = module.functions.authorizer_invoke_arn
+  connection_handler_function_name = module.functions.connection_handler_function_name
+  connection_handler_invoke_arn    = module.functions.connection_handler_invoke_arn
+  tags                             = var.tags
+}
+
+locals {
+  # What a backend needs to push to clients (ws_bridge.push): find a session's connections,
+  # post to (or inspect, or close) each, and delete the record of one that is gone.
+  backend_push_policy = {
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid    = "ManageConnections"
+        Effect = "Allow"
+        Action = ["execute-api:ManageConnections"]
+        Resource = [
+          for method in ["POST", "GET", "DELETE"] :
+          "${module.websocket_api.api_execution_arn}/${module.websocket_api.stage_name}/${method}/@connections/*"
+        ]
+      },
+      {
+        Sid      = "FindSessionConnections"
+        Effect   = "Allow"
+        Action   = ["dynamodb:Query"]
+        Resource = ["${module.connections_table.table_arn}/index/${module.connections_table.session_index_name}"]
+      },
+      {
+        Sid      = "DeleteStaleConnections"
+        Effect   = "Allow"
+        Action   = ["dynamodb:DeleteItem"]
+        Resource = [module.connections_table.table_arn]
+      },
+    ]
+  }
+}

@@ -1,0 +1,44 @@
+output "api_id" {
+  description = "ID of the WebSocket API."
+  value       = aws_apigatewayv2_api.this.id
+}
+
+output "api_execution_arn" {
+  description = "Execution ARN of the WebSocket API (prefix of its route and @connections ARNs)."
+  value       = aws_apigatewayv2_api.this.execution_arn
+}
+
+output "stage_name" {
+  description = "Name of the stage."
+  value       = aws_apigatewayv2_stage.this.name
+}
+
+output "websocket_url" {
+  description = "URL clients connect to: wss://<api>.execute-api.<region>.amazonaws.com/<stage>."
+  value       = aws_apigatewayv2_stage.this.invoke_url
+}
+
+output "callback_url" {
+  description = "Base URL of the stage's @connections API (https://…/<stage>), the endpoint_url of boto3's apigatewaymanagementapi client."
+  value       = replace(aws_apigatewayv2_stage.this.invoke_url, "/^ws/", "http")
+}
+
+output "authorizer_id" {
+  description = "ID of the REQUEST authorizer on $connect."
+  value       = aws_apigatewayv2_authorizer.this.id
+}
+
+output "access_log_group_name" {
+  description = "Name of the stage's access log group."
+  value       = aws_cloudwatch_log_group.access.name
+}
+
+output "execution_log_group_name" {
+  description = "Name of the stage's execution log group; null while execution_logging_level is OFF."
+  value       = one(aws_cloudwatch_log_group.execution[*].name)
+}
+
+output "account_cloudwatch_role_arn" {
+  description = "ARN of the account's API Gateway CloudWatch role; null unless create_account_cloudwatch_role."
+  value       = one(aws_iam_role.cloudwatch[*].arn)
+}

@@ -1,0 +1,89 @@
+output "websocket_url" {
+  description = "URL clients connect to: wss://<api>.execute-api.<region>.amazonaws.com/<stage>."
+  value       = module.websocket_api.websocket_url
+}
+
+output "callback_url" {
+  description = "Base URL of the @connections management API (https://<api>.execute-api.<region>.amazonaws.com/<stage>): the endpoint_url of boto3's apigatewaymanagementapi client."
+  value       = module.websocket_api.callback_url
+}
+
+output "api_id" {
+  description = "ID of the WebSocket API."
+  value       = module.websocket_api.api_id
+}
+
+output "api_execution_arn" {
+  description = "Execution ARN of the WebSocket API."
+  value       = module.websocket_api.api_execution_arn
+}
+
+output "stage_name" {
+  description = "Name of the stage."
+  value       = module.websocket_api.stage_name
+}
+
+output "table_name" {
+  description = "Name of the DynamoDB connections table."
+  value       = module.connections_table.table_name
+}
+
+output "table_arn" {
+  description = "ARN of the DynamoDB connections table."
+  value       = module.connections_table.table_arn
+}
+
+output "authorizer_function_name" {
+  description = "Name of the authorizer function."
+  value       = module.functions.authorizer_function_name
+}
+
+output "authorizer_function_arn" {
+  description = "ARN of the authorizer function."
+  value       = module.functions.authorizer_function_arn
+}
+
+output "authorizer_role_arn" {
+  description = "ARN of the authorizer function's execution role."
+  value       = module.functions.authorizer_role_arn
+}
+
+output "connection_handler_function_name" {
+  description = "Name of the connection-handler function."
+  value       = module.functions.connection_handler_function_name
+}
+
+output "connection_handler_function_arn" {
+  description = "ARN of the connection-handler function."
+  value       = module.functions.connection_handler_function_arn
+}
+
+output "connection_handler_role_arn" {
+  description = "ARN of the connection-handler function's execution role."
+  value       = module.functions.connection_handler_role_arn
+}
+
+output "access_log_group_name" {
+  description = "Name of the stage's access log group."
+  value       = module.websocket_api.access_log_group_name
+}
+
+output "execution_log_group_name" {
+  description = "Name of the stage's execution log group; null while execution_logging_level is OFF."
+  value       = module.websocket_api.execution_log_group_name
+}
+
+output "authorizer_log_group_name" {
+  description = "Name of the authorizer function's log group."
+  value       = module.functions.authorizer_log_group_name
+}
+
+output "connection_handler_log_group_name" {
+  description = "Name of the connection-handler function's log group."
+  value       = module.functions.connection_handler_log_group_name
+}
+
+output "backend_push_policy_json" {
+  description = "IAM policy (JSON) for the backend's role: execute-api:ManageConnections (POST, GET, DELETE) on this stage's @connections, dynamodb:Query on the sessionId index and dynamodb:DeleteItem on the table."
+  value       = jsonencode(local.backend_push_policy)
+}

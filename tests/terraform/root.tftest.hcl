@@ -1,0 +1,182 @@
+# The root module: the sub-modules wired together, and the outputs callers use. Computed
+# IDs and ARNs of the nested resources are pinned so that assertions can read them.
+
+mock_provider "aws" {
+  mock_data "aws_partition" {
+    defaults = {
+      partition = "aws"
+    }
+  }
+}
+
+override_resource {
+  target          = module.connections_table.aws_dynamodb_table.this
+  override_during = plan
+  values = {
+    arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/demo-connections"
+  }
+}
+
+override_resource {
+  target          = module.websocket_api.aws_apigatewayv2_api.this
+  override_during = plan
+  values = {
+    id            = "a1b2c3d4e5"
+    execution_arn = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5"
+  }
+}
+
+override_resource {
+  target          = module.websocket_api.aws_apigatewayv2_stage.this
+  override_during = plan
+  values = {
+    invoke_url = "wss://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/live"
+  }
+}
+
+override_resource {
+  target          = module.functions.aws_cloudwatch_log_group.this
+  override_during = plan
+  values = {
+    arn = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/demo"
+  }
+}
+
+variables {
+  name       = "demo"
+  stage_name = "live"
+  backend = {
+    url = "https://backend.example.com"
+  }
+  jwt = {
+    secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:demo/jwt-AbCdEf"
+  }
+}
+
+run "minimal_call" {
+  command = plan
+
+  assert {
+    condition     = output.websocket_url == "wss://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/live"
+    error_message = "websocket_url must be the stage's wss:// URL."
+  }
+
+  assert {
+    condition     = output.callback_url == "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/live"
+    error_message = "callback_url must be the https:// base of the stage's @connections API."
+  }
+
+  assert {
+    condition     = output.api_execution_arn == "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5" && output.api_id == "a1b2c3d4e5" && output.stage_name == "live"
+    error_message = "The API outputs must describe the module's API and stage."
+  }
+
+  assert {
+    condition     = output.table_name == "demo-connections" && output.table_arn == "arn:aws:dynamodb:eu-west-1:123456789012:table/demo-connections"
+    error_message = "The table outputs must describe the module's table."
+  }
+
+  assert {
+    condition     = output.authorizer_function_name == "demo-authorizer" && output.connection_handler_function_name == "demo-connection-handler"
+    error_message = "The function name outputs must name the module's functions."
+  }
+
+  assert {
+    condition = [
+      output.access_log_group_name, output.authorizer_log_group_name, output.connection_handler_log_group_name,
+      ] == [
+      "/aws/apigateway/demo/live", "/aws/lambda/demo-authorizer", "/aws/lambda/demo-connection-handler",
+    ]
+    error_message = "The log group outputs must name the access log group and each function's group."
+  }
+
+  assert {
+    condition     = output.execution_log_group_name == null
+    error_message = "No execution log group by default (execution logging OFF)."
+  }
+
+  assert {
+    condition = jsondecode(output.backend_push_policy_json) == {
+      Version = "2012-10-17"
+      Statement = [
+        {
+          Sid    = "ManageConnections"
+          Effect = "Allow"
+          Action = ["execute-api:ManageConnections"]
+          Resource = [
+            "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/live/POST/@connections/*",
+            "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/live/GET/@connections/*",
+            "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/live/DELETE/@connections/*",
+          ]
+        },
+        {
+          Sid      = "FindSessionConnections"
+          Effect   = "Allow"
+          Action   = ["dynamodb:Query"]
+          Resource = ["arn:aws:dynamodb:eu-west-1:123456789012:table/demo-connections/index/sessionId-index"]
+        },
+        {
+          Sid      = "DeleteStaleConnections"
+          Effect   = "Allow"
+          Action   = ["dynamodb:DeleteItem"]
+          Resource = ["arn:aws:dynamodb:eu-west-1:123456789012:table/demo-connections"]
+        },
+      ]
+    }
+    error_message = "backend_push_policy_json must grant exactly @connections POST/GET/DELETE on this stage, Query on the sessionId index and DeleteItem on this table."
+  }
+
+  assert {
+    condition = toset(flatten([
+      for statement in jsondecode(module.functions.connection_handler_policy_json).Statement : statement.Resource
+      ])) == toset([
+      "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/demo:*",
+      "arn:aws:dynamodb:eu-west-1:123456789012:table/demo-connections",
+      "arn:aws:dynamodb:eu-west-1:123456789012:table/demo-connections/index/*",
+      "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/live/POST/@connections/*",
+      "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/live/GET/@connections/*",
+      "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/live/DELETE/@connections/*",
+    ])
+    error_message = "The connection handler's policy must be scoped to the module's own table, API stage and log group."
+  }
+
+  assert {
+    condition = toset(flatten([
+      for statement in jsondecode(module.functions.authorizer_policy_json).Statement : statement.Resource
+      ])) == toset([
+      "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/demo:*",
+      "arn:aws:secretsmanager:eu-west-1:123456789012:secret:demo/jwt-AbCdEf",
+    ])
+    error_message = "The authorizer's policy must be scoped to its log group and the configured secret."
+  }
+
+  assert {
+    condition     = module.functions.package_path == "./packages/ws_bridge.zip" && module.functions.crypto_layer_arn == null
+    error_message = "By default the root must deploy packages/ws_bridge.zip shipped with the module, without the cryptography layer."
+  }
+}
+
+run "asymmetric_call_adds_the_crypto_layer" {
+  command = plan
+
+  override_resource {
+    target          = module.functions.aws_lambda_layer_version.crypto
+    override_during = plan
+    values = {
+      arn = "arn:aws:lambda:eu-west-1:123456789012:layer:demo-jwt-crypto:3"
+    }
+  }
+
+  variables {
+    architecture = "arm64"
+    jwt = {
+      algorithms = ["ES256"]
+      jwks_url   = "https://issuer.example.com/.well-known/jwks.json"
+    }
+  }
+
+  assert {
+    condition     = module.functions.package_path == "./packages/ws_bridge.zip" && module.functions.crypto_layer_arn == "arn:aws:lambda:eu-west-1:123456789012:layer:demo-jwt-crypto:3"
+    error_message = "Asymmetric algorithms must keep the shipped handler package and add the cryptography layer."
+  }
+}

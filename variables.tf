@@ -1,0 +1,551 @@
+# ---------------------------------------------------------------------------------------
+# Naming
+# ---------------------------------------------------------------------------------------
+
+variable "name" {
+  description = "Prefix of every name the module creates (API, table `<name>-connections`, functions `<name>-authorizer` and `<name>-connection-handler`, their roles and log groups)."
+  type        = string
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,30}[a-z0-9]$", var.name))
+    error_message = "name must be 2 to 32 lowercase letters, digits or hyphens, starting with a letter and not ending with a hyphen."
+  }
+}
+
+variable "tags" {
+  description = "Tags for every resource that takes tags."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+}
+
+# ---------------------------------------------------------------------------------------
+# WebSocket API
+# ---------------------------------------------------------------------------------------
+
+variable "route_selection_expression" {
+  description = "Where API Gateway finds the route key in a JSON message; messages whose value matches no route go to `$default`."
+  type        = string
+  default     = "$request.body.action"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^\\$request\\.body\\.[A-Za-z0-9_.-]+$", var.route_selection_expression))
+    error_message = "route_selection_expression must have the form $request.body.<field>, for example $request.body.action."
+  }
+}
+
+variable "route_keys" {
+  description = "Custom route keys besides `$connect`, `$disconnect` and `$default`. Each is a two-way route to the connection handler, which treats it like `$default`."
+  type        = set(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for key in var.route_keys : !startswith(key, "$")])
+    error_message = "route_keys must not start with $: $connect, $disconnect and $default always exist, and other $ keys are reserved by API Gateway."
+  }
+
+  validation {
+    condition     = alltrue([for key in var.route_keys : can(regex("^\\S{1,128}$", key))])
+    error_message = "route_keys must each be 1 to 128 characters without whitespace."
+  }
+}
+
+variable "identity_sources" {
+  description = "Request values that must be present before API Gateway calls the authorizer (a missing one answers 401 at once). Empty calls the authorizer on every connect, which lets clients send the token in the query string, the Authorization header or Sec-WebSocket-Protocol."
+  type        = list(string)
+  default     = ["route.request.querystring.token"]
+  nullable    = false
+
+  validation {
+    condition = alltrue([
+      for source in var.identity_sources :
+      can(regex("^(route\\.request\\.(header|querystring)|stageVariables|context)\\.[A-Za-z0-9._-]+$", source))
+    ])
+    error_message = "identity_sources must each be route.request.header.<name>, route.request.querystring.<name>, stageVariables.<name> or context.<name>."
+  }
+}
+
+variable "stage_name" {
+  description = "Name of the stage; it ends the WebSocket URL (wss://…/<stage_name>)."
+  type        = string
+  default     = "prod"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,128}$", var.stage_name))
+    error_message = "stage_name must be 1 to 128 letters, digits, hyphens or underscores."
+  }
+}
+
+variable "throttling_rate_limit" {
+  description = "Steady-state requests per second of every route that has no entry in route_throttling."
+  type        = number
+  default     = 100
+  nullable    = false
+
+  validation {
+    condition     = var.throttling_rate_limit >= 0
+    error_message = "throttling_rate_limit must be 0 or more requests per second."
+  }
+}
+
+variable "throttling_burst_limit" {
+  description = "Burst of requests of every route that has no entry in route_throttling."
+  type        = number
+  default     = 200
+  nullable    = false
+
+  validation {
+    condition     = var.throttling_burst_limit >= 0 && floor(var.throttling_burst_limit) == var.throttling_burst_limit
+    error_message = "throttling_burst_limit must be a whole number of 0 or more."
+  }
+}
+
+variable "route_throttling" {
+  description = "Throttling of single routes, by route key (`$connect`, `$disconnect`, `$default` or a key of route_keys)."
+  type = map(object({
+    rate_limit  = number
+    burst_limit = number
+  }))
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = alltrue([for route in values(var.route_throttling) : route.rate_limit >= 0])
+    error_message = "route_throttling rate_limit values must be 0 or more requests per second."
+  }
+
+  validation {
+    condition     = alltrue([for route in values(var.route_throttling) : route.burst_limit >= 0 && floor(route.burst_limit) == route.burst_limit])
+    error_message = "route_throttling burst_limit values must be whole numbers of 0 or more."
+  }
+}
+
+variable "execution_logging_level" {
+  description = "Execution logging of the stage. ERROR and INFO need the account's CloudWatch role for API Gateway (see create_account_cloudwatch_role); access logs do not."
+  type        = string
+  default     = "OFF"
+  nullable    = false
+
+  validation {
+    condition     = contains(["OFF", "ERROR", "INFO"], var.execution_logging_level)
+    error_message = "execution_logging_level must be OFF, ERROR or INFO."
+  }
+}
+
+variable "enable_data_trace" {
+  description = "Whether execution logs carry full message bodies. Keep it off in production: messages may hold personal data."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "enable_detailed_metrics" {
+  description = "Whether CloudWatch receives per-route metrics (charged as custom metrics)."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "create_account_cloudwatch_role" {
+  description = "Whether to create the IAM role API Gateway logs with and set it in the region's account settings. It is one setting per account and region: turn it on in one stack only."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+# ---------------------------------------------------------------------------------------
+# Logs
+# ---------------------------------------------------------------------------------------
+
+variable "log_retention_days" {
+  description = "Retention of every log group of the module (access logs, execution logs, both functions), in days."
+  type        = number
+  default     = 365
+  nullable    = false
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653."
+  }
+}
+
+variable "log_kms_key_arn" {
+  description = "ARN of a KMS key encrypting every log group of the module; its key policy must let the CloudWatch Logs service use it. Null keeps CloudWatch Logs' default encryption."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.log_kms_key_arn == null ? true : can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.log_kms_key_arn))
+    error_message = "log_kms_key_arn must be null or a KMS key ARN (arn:<partition>:kms:<region>:<account>:key/<id>)."
+  }
+}
+
+variable "log_level" {
+  description = "LOG_LEVEL of both functions."
+  type        = string
+  default     = "INFO"
+  nullable    = false
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
+    error_message = "log_level must be DEBUG, INFO, WARNING or ERROR."
+  }
+}
+
+# ---------------------------------------------------------------------------------------
+# Connections table
+# ---------------------------------------------------------------------------------------
+
+variable "table" {
+  description = "The DynamoDB connections table: billing mode, capacity when PROVISIONED (table and each index), and a customer managed KMS key (null: the AWS managed key aws/dynamodb). Server-side encryption is always on."
+  type = object({
+    billing_mode   = optional(string, "PAY_PER_REQUEST")
+    read_capacity  = optional(number, 5)
+    write_capacity = optional(number, 5)
+    kms_key_arn    = optional(string)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = contains(["PAY_PER_REQUEST", "PROVISIONED"], var.table.billing_mode)
+    error_message = "table.billing_mode must be PAY_PER_REQUEST or PROVISIONED."
+  }
+
+  validation {
+    condition     = var.table.read_capacity >= 1 && floor(var.table.read_capacity) == var.table.read_capacity
+    error_message = "table.read_capacity must be a whole number of 1 or more."
+  }
+
+  validation {
+    condition     = var.table.write_capacity >= 1 && floor(var.table.write_capacity) == var.table.write_capacity
+    error_message = "table.write_capacity must be a whole number of 1 or more."
+  }
+
+  validation {
+    condition     = var.table.kms_key_arn == null ? true : can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.table.kms_key_arn))
+    error_message = "table.kms_key_arn must be null or a KMS key ARN (arn:<partition>:kms:<region>:<account>:key/<id>)."
+  }
+}
+
+variable "enable_point_in_time_recovery" {
+  description = "Whether the connections table has point-in-time recovery (continuous backups for 35 days)."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "enable_deletion_protection" {
+  description = "Whether DynamoDB refuses to delete the connections table (turn it off before `terraform destroy`)."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "connection_ttl_seconds" {
+  description = "Lifetime of a connection record (expiresAt = connect time + this, epoch seconds). API Gateway closes a connection after 2 hours at most."
+  type        = number
+  default     = 7200
+  nullable    = false
+
+  validation {
+    condition     = var.connection_ttl_seconds >= 60 && var.connection_ttl_seconds <= 7200 && floor(var.connection_ttl_seconds) == var.connection_ttl_seconds
+    error_message = "connection_ttl_seconds must be a whole number from 60 to 7200 (the 2-hour connection limit)."
+  }
+}
+
+# ---------------------------------------------------------------------------------------
+# Functions
+# ---------------------------------------------------------------------------------------
+
+variable "runtime" {
+  description = "Lambda runtime of both functions. The shipped cryptography layer (asymmetric algorithms) exists for python3.12 only; with python3.13 they need crypto_layer_path."
+  type        = string
+  default     = "python3.12"
+  nullable    = false
+
+  validation {
+    condition     = contains(["python3.12", "python3.13"], var.runtime)
+    error_message = "runtime must be python3.12 or python3.13."
+  }
+}
+
+variable "architecture" {
+  description = "Instruction set of both functions."
+  type        = string
+  default     = "x86_64"
+  nullable    = false
+
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.architecture)
+    error_message = "architecture must be x86_64 or arm64."
+  }
+}
+
+variable "package_path" {
+  description = "Path of your own zip of the ws_bridge package for both functions (`make package`). Null deploys packages/ws_bridge.zip shipped with the module."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.package_path == null ? true : endswith(var.package_path, ".zip")
+    error_message = "package_path must be null or the path of a .zip file."
+  }
+}
+
+variable "crypto_layer_path" {
+  description = "Path of your own Lambda layer zip with `cryptography` (files under python/), attached to the authorizer when jwt.algorithms are asymmetric. Null uses packages/jwt-crypto-layer-python3.12-<architecture>.zip shipped with the module (python3.12 only)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.crypto_layer_path == null ? true : endswith(var.crypto_layer_path, ".zip")
+    error_message = "crypto_layer_path must be null or the path of a .zip file."
+  }
+}
+
+variable "tracing_mode" {
+  description = "X-Ray tracing of both functions (API Gateway traces no WebSocket API, so traces start in the functions)."
+  type        = string
+  default     = "Active"
+  nullable    = false
+
+  validation {
+    condition     = contains(["Active", "PassThrough"], var.tracing_mode)
+    error_message = "tracing_mode must be Active or PassThrough."
+  }
+}
+
+variable "vpc_config" {
+  description = "Subnets and security groups to run both functions in (they need a route to the backend, the JWKS URL and the AWS APIs). Null runs them outside any VPC."
+  type = object({
+    subnet_ids         = list(string)
+    security_group_ids = list(string)
+  })
+  default = null
+
+  validation {
+    condition     = var.vpc_config == null ? true : length(var.vpc_config.subnet_ids) > 0
+    error_message = "vpc_config.subnet_ids must list at least one subnet ID."
+  }
+
+  validation {
+    condition     = var.vpc_config == null ? true : length(var.vpc_config.security_group_ids) > 0
+    error_message = "vpc_config.security_group_ids must list at least one security group ID."
+  }
+}
+
+variable "environment_kms_key_arn" {
+  description = "ARN of a customer managed KMS key encrypting the functions' environment variables (which hold no secret). Null uses the AWS managed key."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.environment_kms_key_arn == null ? true : can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.environment_kms_key_arn))
+    error_message = "environment_kms_key_arn must be null or a KMS key ARN (arn:<partition>:kms:<region>:<account>:key/<id>)."
+  }
+}
+
+variable "authorizer" {
+  description = "The authorizer function: memory in MB, timeout in seconds (below API Gateway's 29 s), reserved concurrency (null: unreserved)."
+  type = object({
+    memory_size          = optional(number, 256)
+    timeout              = optional(number, 10)
+    reserved_concurrency = optional(number)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.authorizer.memory_size >= 128 && var.authorizer.memory_size <= 10240 && floor(var.authorizer.memory_size) == var.authorizer.memory_size
+    error_message = "authorizer.memory_size must be a whole number of MB from 128 to 10240."
+  }
+
+  validation {
+    condition     = var.authorizer.timeout >= 1 && var.authorizer.timeout <= 28 && floor(var.authorizer.timeout) == var.authorizer.timeout
+    error_message = "authorizer.timeout must be a whole number of seconds from 1 to 28 (API Gateway gives up after 29 s)."
+  }
+
+  validation {
+    condition     = var.authorizer.reserved_concurrency == null ? true : var.authorizer.reserved_concurrency >= 1 && floor(var.authorizer.reserved_concurrency) == var.authorizer.reserved_concurrency
+    error_message = "authorizer.reserved_concurrency must be null or a whole number of 1 or more."
+  }
+}
+
+variable "connection_handler" {
+  description = "The connection-handler function: memory in MB, timeout in seconds (below API Gateway's 29 s integration limit and above backend.timeout_seconds), reserved concurrency (null: unreserved)."
+  type = object({
+    memory_size          = optional(number, 256)
+    timeout              = optional(number, 15)
+    reserved_concurrency = optional(number)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.connection_handler.memory_size >= 128 && var.connection_handler.memory_size <= 10240 && floor(var.connection_handler.memory_size) == var.connection_handler.memory_size
+    error_message = "connection_handler.memory_size must be a whole number of MB from 128 to 10240."
+  }
+
+  validation {
+    condition     = var.connection_handler.timeout >= 1 && var.connection_handler.timeout <= 28 && floor(var.connection_handler.timeout) == var.connection_handler.timeout
+    error_message = "connection_handler.timeout must be a whole number of seconds from 1 to 28 (API Gateway ends an integration after 29 s)."
+  }
+
+  validation {
+    condition     = var.connection_handler.reserved_concurrency == null ? true : var.connection_handler.reserved_concurrency >= 1 && floor(var.connection_handler.reserved_concurrency) == var.connection_handler.reserved_concurrency
+    error_message = "connection_handler.reserved_concurrency must be null or a whole number of 1 or more."
+  }
+}
+
+# ---------------------------------------------------------------------------------------
+# Authentication
+# ---------------------------------------------------------------------------------------
+
+variable "jwt" {
+  description = "How the authorizer verifies tokens. algorithms: allow-list, HS* (HMAC key from secret_arn, a Secrets Manager secret, or secret_parameter_name, an SSM SecureString; exactly one) or asymmetric (keys from jwks_url), never both kinds. secret_kms_key_arn: the customer managed key of that secret, if any. issuer/audience: required `iss`/`aud` (null: not checked). leeway_seconds: clock skew allowed for exp/nbf. user_claim/session_claim: claims carrying the user and session ids. The secret's value never passes through Terraform."
+  type = object({
+    algorithms            = optional(list(string), ["HS256"])
+    secret_arn            = optional(string)
+    secret_parameter_name = optional(string)
+    secret_kms_key_arn    = optional(string)
+    jwks_url              = optional(string)
+    issuer                = optional(string)
+    audience              = optional(string)
+    leeway_seconds        = optional(number, 30)
+    user_claim            = optional(string, "sub")
+    session_claim         = optional(string, "sessionId")
+  })
+  nullable = false
+
+  validation {
+    condition     = length(var.jwt.algorithms) > 0
+    error_message = "jwt.algorithms must list at least one algorithm."
+  }
+
+  validation {
+    condition     = alltrue([for algorithm in var.jwt.algorithms : contains(["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256"], algorithm)])
+    error_message = "jwt.algorithms must each be one of HS256, HS384, HS512, RS256, RS384, RS512, ES256, ES384, ES512, PS256."
+  }
+
+  validation {
+    condition     = length(distinct([for algorithm in var.jwt.algorithms : startswith(algorithm, "HS")])) <= 1
+    error_message = "jwt.algorithms must not mix HMAC (HS*) and asymmetric (RS*, ES*, PS*) algorithms: a public key must never be usable as an HMAC secret."
+  }
+
+  validation {
+    condition     = !(length(var.jwt.algorithms) > 0 && alltrue([for algorithm in var.jwt.algorithms : startswith(algorithm, "HS")])) || ((var.jwt.secret_arn == null) != (var.jwt.secret_parameter_name == null))
+    error_message = "jwt: HS* algorithms need exactly one of jwt.secret_arn or jwt.secret_parameter_name."
+  }
+
+  validation {
+    condition     = !(length(var.jwt.algorithms) > 0 && !anytrue([for algorithm in var.jwt.algorithms : startswith(algorithm, "HS")])) || var.jwt.jwks_url != null
+    error_message = "jwt: asymmetric algorithms (RS*, ES*, PS*) need jwt.jwks_url."
+  }
+
+  validation {
+    condition     = var.jwt.jwks_url == null || !anytrue([for algorithm in var.jwt.algorithms : startswith(algorithm, "HS")])
+    error_message = "jwt.jwks_url applies to asymmetric algorithms only: leave it null with HS* algorithms."
+  }
+
+  validation {
+    condition     = (var.jwt.secret_arn == null && var.jwt.secret_parameter_name == null) || anytrue([for algorithm in var.jwt.algorithms : startswith(algorithm, "HS")])
+    error_message = "jwt.secret_arn and jwt.secret_parameter_name apply to HS* algorithms only: leave them null with asymmetric algorithms."
+  }
+
+  validation {
+    condition     = var.jwt.jwks_url == null ? true : can(regex("^https://[^/?#\\s]+(/[^#\\s]*)?$", var.jwt.jwks_url))
+    error_message = "jwt.jwks_url must be an https:// URL."
+  }
+
+  validation {
+    condition     = var.jwt.secret_arn == null ? true : can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$", var.jwt.secret_arn))
+    error_message = "jwt.secret_arn must be a Secrets Manager secret ARN (arn:<partition>:secretsmanager:<region>:<account>:secret:<name>)."
+  }
+
+  validation {
+    condition     = var.jwt.secret_parameter_name == null ? true : can(regex("^/?[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$", var.jwt.secret_parameter_name))
+    error_message = "jwt.secret_parameter_name must be an SSM parameter name (letters, digits, _ . - and / between path levels), not an ARN."
+  }
+
+  validation {
+    condition     = var.jwt.secret_kms_key_arn == null ? true : can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.jwt.secret_kms_key_arn))
+    error_message = "jwt.secret_kms_key_arn must be null or a KMS key ARN (arn:<partition>:kms:<region>:<account>:key/<id>)."
+  }
+
+  validation {
+    condition     = var.jwt.leeway_seconds >= 0 && var.jwt.leeway_seconds <= 300 && floor(var.jwt.leeway_seconds) == var.jwt.leeway_seconds
+    error_message = "jwt.leeway_seconds must be a whole number from 0 to 300."
+  }
+
+  validation {
+    condition     = trimspace(var.jwt.user_claim) != ""
+    error_message = "jwt.user_claim must name a claim (for example sub)."
+  }
+
+  validation {
+    condition     = trimspace(var.jwt.session_claim) != ""
+    error_message = "jwt.session_claim must name a claim (for example sessionId)."
+  }
+}
+
+variable "allowed_source_cidrs" {
+  description = "CIDR blocks (IPv4 or IPv6) the authorizer lets connect; WebSocket APIs take no WAF or resource policy, so this is where IPs are restricted. Empty allows every address."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for cidr in var.allowed_source_cidrs : can(cidrhost(cidr, 0))])
+    error_message = "allowed_source_cidrs must each be a CIDR block such as 203.0.113.0/24 or 2001:db8::/32."
+  }
+}
+
+# ---------------------------------------------------------------------------------------
+# Backend
+# ---------------------------------------------------------------------------------------
+
+variable "backend" {
+  description = "The HTTPS backend behind the WebSocket API (the backend contract in docs/design.md). url: base URL, https:// (http:// only for 127.0.0.1, localhost or host.docker.internal, for local use). paths: validate (GET, `{sessionId}` substituted), message and disconnect (POST). timeout_seconds: total time of one backend call. fail_open: accept a connection when the backend cannot be reached. disconnect_timeout_seconds: total time of the best-effort disconnect notice."
+  type = object({
+    url = string
+    paths = optional(object({
+      validate   = optional(string, "/api/labs/session/{sessionId}/validate")
+      message    = optional(string, "/api/ws/message")
+      disconnect = optional(string, "/api/ws/disconnect")
+    }), {})
+    timeout_seconds            = optional(number, 10)
+    fail_open                  = optional(bool, false)
+    disconnect_timeout_seconds = optional(number, 2)
+  })
+  nullable = false
+
+  validation {
+    condition     = can(regex("^(https://[A-Za-z0-9.-]+|http://(127\\.0\\.0\\.1|localhost|host\\.docker\\.internal))(:[0-9]{1,5})?(/[^?#\\s]*)?$", var.backend.url))
+    error_message = "backend.url must be an https:// URL without query or fragment; http:// is accepted only for 127.0.0.1, localhost and host.docker.internal."
+  }
+
+  validation {
+    condition     = alltrue([for path in values(var.backend.paths) : can(regex("^/[^?#\\s]*$", path))])
+    error_message = "backend.paths (validate, message, disconnect) must each start with / and carry no query, fragment or whitespace."
+  }
+
+  validation {
+    condition     = strcontains(var.backend.paths.validate, "{sessionId}")
+    error_message = "backend.paths.validate must contain {sessionId}, where the handler puts the URL-encoded session id."
+  }
+
+  validation {
+    condition     = var.backend.timeout_seconds > 0 && var.backend.timeout_seconds <= 25
+    error_message = "backend.timeout_seconds must be greater than 0 and at most 25, well below API Gateway's 29 s integration limit."
+  }
+
+  validation {
+    condition     = var.backend.disconnect_timeout_seconds > 0 && var.backend.disconnect_timeout_seconds <= 25
+    error_message = "backend.disconnect_timeout_seconds must be greater than 0 and at most 25."
+  }
+}
