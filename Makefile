@@ -73,7 +73,8 @@ tf-fmt:
 
 tf-init: ## terraform init (offline through the provider mirror when there is one)
 	@for dir in $(TF_MODULE_DIRS); do \
-	  $(TERRAFORM) -chdir=$$dir init $(TF_INIT_FLAGS) >/dev/null || exit 1; \
+	  $(TERRAFORM) -chdir=$$dir init $(TF_INIT_FLAGS) -test-directory=tests/terraform >/dev/null \
+	    || { $(TERRAFORM) -chdir=$$dir init $(TF_INIT_FLAGS) -no-color; exit 1; }; \
 	done
 
 tf-validate: tf-init ## terraform validate the root module and every example

@@ -246,7 +246,7 @@ class StackConfig:
     destroy_on_exit: bool = True
     keep_workdir: bool = False
     terraform: str = "terraform"
-    plugin_dir: str | None = field(default_factory=lambda: os.environ.get("TF_PROVIDER_MIRROR"))
+    plugin_dir: str | None = field(default_factory=lambda: provider_mirror())
     init_timeout_seconds: float = 180.0
     apply_timeout_seconds: float = 300.0
     destroy_timeout_seconds: float = 180.0
@@ -258,6 +258,18 @@ class StackConfig:
 # ---------------------------------------------------------------------------------------
 # Processes
 # ---------------------------------------------------------------------------------------
+
+
+# Where machines without registry access keep the hashicorp/aws provider (the Makefile's list).
+DEFAULT_PROVIDER_MIRRORS = (Path("/opt/tf-plugins"), Path.home() / ".terraform.d" / "plugins")
+
+
+def provider_mirror() -> str | None:
+    """`TF_PROVIDER_MIRROR` when set (empty: none, use the registry), else the first known
+    mirror directory that exists on this machine."""
+    if "TF_PROVIDER_MIRROR" in os.environ:
+        return os.environ["TF_PROVIDER_MIRROR"] or None
+    return next((str(p) for p in DEFAULT_PROVIDER_MIRRORS if p.is_dir()), None)
 
 
 def free_port() -> int:

@@ -1,0 +1,90 @@
+"""One local stack for the integration tests that drive it over real WebSockets.
+
+`stack` applies examples/local to the emulator and starts the reference backend and the
+local gateway on free ports, once per test session; everything is torn down at the end.
+Tests reach it through `StackHandle`: a token minter, the WebSocket URL, the backend's admin
+endpoints and boto3 clients of the emulator.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from wslocal.devtoken import mint_token
+from wslocal.stack import LocalStack, StackConfig, backend_service, free_port, gateway_service
+
+# Sessions the backend knows: lab-1 for alice and bob, lab-2 for carol only.
+SESSIONS = ("lab-1:alice", "lab-1:bob", "lab-2:carol")
+
+
+@dataclass(frozen=True)
+class StackHandle:
+    """What a test needs of the running stack."""
+
+    local: LocalStack
+    ws_url: str
+    backend_url: str
+    connections_url: str
+
+    def token(self, sub: str = "alice", session: str | None = "lab-1", **claims: Any) -> str:
+        """A valid HS256 token signed with the stack's secret (`claims` added last, so they
+        may override any claim: expired, not yet valid, another issuer...)."""
+        return mint_token(self.local.jwt_secret, sub=sub, session_id=session, extra_claims=claims)
+
+    def url(self, token: str | None = None, **query: str) -> str:
+        """The gateway's WebSocket URL with `token` and any other query parameters."""
+        params = dict(query)
+        if token is not None:
+            params["token"] = token
+        return f"{self.ws_url}?{urllib.parse.urlencode(params)}" if params else self.ws_url
+
+    def backend(self, method: str, path: str, body: Any = None) -> Any:
+        """Call the reference backend (admin/debug endpoints) and return its JSON answer."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(  # noqa: S310 - a fixed http://127.0.0.1 URL
+            f"{self.backend_url}{path}",
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return json.loads(response.read() or b"null")
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every connection record in the table, as DynamoDB returns it."""
+        table = self.local.outputs.table_name
+        items: list[dict[str, Any]] = self.local.client("dynamodb").scan(TableName=table)["Items"]
+        return items
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[StackHandle]:
+    config = StackConfig(
+        emulator_port=free_port(),
+        gateway_port=free_port(),
+        backend_port=free_port(),
+        connections_port=free_port(),
+        services=(backend_service(SESSIONS), gateway_service()),
+    )
+    with LocalStack(config) as local:
+        yield StackHandle(
+            local=local,
+            ws_url=f"ws://127.0.0.1:{config.gateway_port}/{local.outputs.stage_name}",
+            backend_url=f"http://127.0.0.1:{config.backend_port}",
+            connections_url=f"http://127.0.0.1:{config.connections_port}/{local.outputs.stage_name}",
+        )
+
+
+@pytest.fixture
+def healthy_backend(stack: StackHandle) -> Iterator[StackHandle]:
+    """The stack with the backend's faults cleared before and after the test."""
+    stack.backend("POST", "/api/admin/faults", {"mode": "none"})
+    yield stack
+    stack.backend("POST", "/api/admin/faults", {"mode": "none"})
