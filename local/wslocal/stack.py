@@ -739,6 +739,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Apply examples/local to the emulator, run the backend and the gateway, "
         "and keep them up until Ctrl-C (then tear everything down).",
     )
+    parser.add_argument(
+        "--endpoint-url",
+        default=os.environ.get("AWS_ENDPOINT_URL") or None,
+        help="an emulator that already runs, e.g. a LocalStack (default: $AWS_ENDPOINT_URL; "
+        "unset: start moto's server with this project's extension)",
+    )
     parser.add_argument("--emulator-port", type=int, default=4566)
     parser.add_argument("--gateway-port", type=int, default=8080)
     parser.add_argument("--backend-port", type=int, default=8081)
@@ -752,6 +758,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     services = () if args.no_services else (backend_service(), gateway_service())
     config = StackConfig(
+        endpoint_url=args.endpoint_url,
         emulator_port=args.emulator_port,
         gateway_port=args.gateway_port,
         backend_port=args.backend_port,

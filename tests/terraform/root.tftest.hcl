@@ -132,12 +132,8 @@ run "minimal_call" {
       ])) == toset([
       "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/demo:*",
       "arn:aws:dynamodb:eu-west-1:123456789012:table/demo-connections",
-      "arn:aws:dynamodb:eu-west-1:123456789012:table/demo-connections/index/*",
-      "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/live/POST/@connections/*",
-      "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/live/GET/@connections/*",
-      "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/live/DELETE/@connections/*",
     ])
-    error_message = "The connection handler's policy must be scoped to the module's own table, API stage and log group."
+    error_message = "The connection handler's policy must be scoped to the module's own table and log group."
   }
 
   assert {
