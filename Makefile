@@ -86,7 +86,7 @@ tf-test: tf-init ## terraform test (mocked AWS provider, plan only)
 	$(TERRAFORM) test -test-directory=tests/terraform -no-color
 
 checkov: $(CHECKOV_VENV)/.installed ## Static security checks of the module (failed checks fail)
-	$(CHECKOV_VENV)/bin/checkov --directory . --framework terraform --quiet --compact \
+	$(CHECKOV_VENV)/bin/checkov --directory . --framework terraform --quiet --compact --skip-download \
 	  --skip-path .venv --skip-path .venv-checkov --skip-path build --skip-path examples/local
 
 docs: $(VENV)/.installed ## Regenerate the README's inputs and outputs tables

@@ -111,4 +111,12 @@ def test_entry_points_import_from_the_package_alone(rebuilt: Path, tmp_path: Pat
         "assert callable(h.handler) and callable(a.handler);"
         "assert jwt.__file__.startswith(sys.argv[1]), jwt.__file__"
     )
-    subprocess.run([sys.executable, "-c", probe, str(tmp_path)], check=True)
+    # Both modules read their settings at import, as on a cold start.
+    environment = {
+        "PATH": "/usr/bin:/bin",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "CONNECTIONS_TABLE": "connections",
+        "BACKEND_URL": "https://backend.example.com",
+        "JWT_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:jwt-AbCdEf",
+    }
+    subprocess.run([sys.executable, "-c", probe, str(tmp_path)], check=True, env=environment)
