@@ -6,17 +6,23 @@ and `KMSKeyArn`. Terraform reads them back after every apply, so without them a 
 plan always wants to change the function. `install()` wraps moto's `LambdaFunction` in the
 running process only, so these settings are stored and answered as AWS does, with AWS's
 defaults (`Text` format, `/aws/lambda/<name>` group, `INFO` levels for the JSON format).
+
+moto 5 also lacks GetLayerVersionByArn, which the local gateway uses to find the content of
+the layers attached to a function; `install()` adds it, answering as GetLayerVersion does.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from typing import Any
 
+from moto.awslambda.exceptions import UnknownLayerVersionException
 from moto.awslambda.models import LambdaFunction
+from moto.awslambda.responses import LambdaResponse
 
-__all__ = ["install", "logging_config"]
+__all__ = ["get_layer_version_by_arn", "install", "logging_config"]
 
 _MARK = "_wslocal_extended"
 
@@ -77,8 +83,22 @@ def _wrap_update_configuration(
     return update_configuration
 
 
+def get_layer_version_by_arn(self: LambdaResponse) -> str:
+    """GetLayerVersionByArn (`GET /2018-10-31/layers?find=LayerVersion&Arn=...`): the layer
+    version GetLayerVersion returns, or ResourceNotFoundException."""
+    arn = (self.querystring.get("Arn") or [""])[0]
+    try:
+        found = self.backend.layers_versions_by_arn(arn)
+    except ValueError:  # not a layer version ARN
+        found = None
+    if found is None:
+        raise UnknownLayerVersionException([arn])
+    return json.dumps(found.get_layer_version())
+
+
 def install() -> None:
-    """Teach moto's Lambda functions these settings in this process. Idempotent."""
+    """Teach moto's Lambda functions these settings, and its Lambda API GetLayerVersionByArn,
+    in this process. Idempotent."""
     if getattr(LambdaFunction, _MARK, False):
         return
     LambdaFunction.__init__ = _wrap_init(LambdaFunction.__init__)  # type: ignore[method-assign]
@@ -88,4 +108,5 @@ def install() -> None:
     LambdaFunction.update_configuration = _wrap_update_configuration(  # type: ignore[assignment,method-assign]
         LambdaFunction.update_configuration
     )
+    LambdaResponse.get_layer_version_by_arn = get_layer_version_by_arn  # type: ignore[attr-defined]
     setattr(LambdaFunction, _MARK, True)

@@ -9,28 +9,37 @@ gateway really delivered.
 from __future__ import annotations
 
 import base64
+import hashlib
+import http.server
+import io
 import json
 import os
+import platform
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from moto.apigatewayv2.responses import ApiGatewayV2Response
+from moto.awslambda.responses import LambdaResponse
 from moto.core.common_types import TYPE_RESPONSE
 from moto.server import ThreadedMotoServer
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
+from wslocal.emulator_lambda import get_layer_version_by_arn
 from wslocal.gateway import Gateway, GatewayError, GatewaySettings, GatewayThread
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -702,7 +711,7 @@ def test_cli_serves_until_sigterm_and_leaves_no_process(aws: Aws, plain_api: Api
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(REPO / "lambda"), str(REPO / "local")]),
     }
-    process = subprocess.Popen(  # noqa: S603 - fixed arguments
+    process = subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -748,7 +757,7 @@ def test_cli_serves_until_sigterm_and_leaves_no_process(aws: Aws, plain_api: Api
 
 
 def test_cli_reports_a_start_failure(aws: Aws, tmp_path: Path) -> None:
-    completed = subprocess.run(  # noqa: S603 - fixed arguments
+    completed = subprocess.run(
         [
             sys.executable,
             "-m",
@@ -776,3 +785,262 @@ def test_subprotocol_not_offered_fails_the_client(gateway: Gateway) -> None:
     client refuses the handshake, as browsers do with API Gateway."""
     with pytest.raises(InvalidHandshake):
         _connect(gateway, additional_headers={"X-Force-Subprotocol": "chat"}).close()
+
+
+# -- Lambda layers ------------------------------------------------------------------------------
+
+
+def _zip(files: Mapping[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+def _where(label: str) -> str:
+    return f"WHERE = {label!r}\n"
+
+
+LAYERED_HANDLER = """
+import json, os, sys
+import deep, only_in_layer, overlay, shared, six, sitefirst
+from pkg import a, b
+
+def handler(event, context):
+    modules = [deep, only_in_layer, overlay, shared, six, sitefirst, a, b]
+    return {
+        "statusCode": 200,
+        "body": json.dumps({
+            "modules": {m.__name__: m.WHERE for m in modules},
+            "sys_path": sys.path,
+            "task_root": os.environ["LAMBDA_TASK_ROOT"],
+            "runtime_dir": os.environ["LAMBDA_RUNTIME_DIR"],
+        }),
+    }
+"""
+SITE = "python/lib/python3.12/site-packages"
+FIRST_LAYER = {
+    "python/only_in_layer.py": _where("first"),
+    "python/shared.py": _where("first"),
+    "python/overlay.py": _where("first"),
+    "python/sitefirst.py": _where("first python/"),
+    "python/pkg/__init__.py": "",
+    "python/pkg/a.py": _where("first"),
+}
+SECOND_LAYER = {
+    "python/overlay.py": _where("second"),
+    "python/pkg/__init__.py": "",
+    "python/pkg/b.py": _where("second"),
+    f"{SITE}/deep.py": _where("second site-packages"),
+    f"{SITE}/sitefirst.py": _where("second site-packages"),
+    f"{SITE}/six.py": _where("second"),  # the runtime provides six too
+}
+
+
+def _deploy(
+    aws: Aws,
+    directory: Path,
+    name: str,
+    code: bytes,
+    handler: str,
+    layers: Sequence[str] = (),
+    variables: Mapping[str, str] | None = None,
+) -> None:
+    """Create function `name` from `code` (written to `directory` as the gateway's package)
+    with `layers` (layer version ARNs)."""
+    (directory / f"{name}.zip").write_bytes(code)
+    aws.functions[name] = aws.client("lambda").create_function(
+        FunctionName=f"gw-{name}",
+        Runtime="python3.12",
+        Role=aws.role_arn,
+        Handler=handler,
+        Code={"ZipFile": code},
+        Timeout=10,
+        Layers=list(layers),
+        Environment={"Variables": dict(variables or {"EVENT_LOG": str(aws.event_log)})},
+    )["FunctionArn"]
+
+
+def _publish_layer(aws: Aws, name: str, content: bytes) -> str:
+    arn: str = aws.client("lambda").publish_layer_version(
+        LayerName=name, Content={"ZipFile": content}, CompatibleRuntimes=["python3.12"]
+    )["LayerVersionArn"]
+    return arn
+
+
+def _unsupported_operation(self: LambdaResponse) -> str:
+    raise NotImplementedError("GetLayerVersionByArn")
+
+
+@pytest.mark.parametrize("by_arn", [True, False], ids=["GetLayerVersionByArn", "GetLayerVersion"])
+def test_layers_sit_between_the_package_and_the_runtime_in_lambda_order(
+    aws: Aws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, by_arn: bool
+) -> None:
+    """The handler imports modules its zip lacks from two layers: the package wins over
+    them, a later layer's file replaces an earlier one's, package folders merge,
+    site-packages comes before python/, and layers come before the runtime's packages.
+    The layers' zips are found through GetLayerVersionByArn, or through GetLayerVersion
+    where the control plane does not answer it (plain moto)."""
+    asked: list[str] = []
+
+    def by_arn_counted(self: LambdaResponse) -> str:
+        asked.append(self.querystring["Arn"][0])
+        return get_layer_version_by_arn(self)
+
+    operation = by_arn_counted if by_arn else _unsupported_operation
+    monkeypatch.setattr(LambdaResponse, "get_layer_version_by_arn", operation, raising=False)
+    suffix = "byarn" if by_arn else "fallback"
+    first, second = _zip(FIRST_LAYER), _zip(SECOND_LAYER)
+    (tmp_path / "first.zip").write_bytes(first)
+    (tmp_path / "second.zip").write_bytes(second)
+    layers = [
+        _publish_layer(aws, f"first-{suffix}", first),
+        _publish_layer(aws, f"second-{suffix}", second),
+    ]
+    code = _zip({"layered.py": LAYERED_HANDLER, "shared.py": _where("function")})
+    _deploy(aws, tmp_path, f"layered-{suffix}", code, "layered.handler", layers)
+    api = Api(aws, f"layers-{suffix}")
+    api.route("$default", f"layered-{suffix}", two_way=True)
+    _permit(aws, f"layered-{suffix}", f"{api.execution_arn}/*/*")
+    api.stage()
+
+    settings = GatewaySettings(api_id=api.api_id, stage=STAGE, package_dirs=(tmp_path,), workers=1)
+    with GatewayThread(settings) as gateway, connect(gateway.ws_url, open_timeout=10) as ws:
+        reply = _ask(ws, "which modules?")
+
+    assert reply["modules"] == {
+        "shared": "function",  # the package comes first
+        "only_in_layer": "first",
+        "overlay": "second",  # the later layer's file replaces the earlier one's
+        "pkg.a": "first",  # folders of both layers merge
+        "pkg.b": "second",
+        "deep": "second site-packages",
+        "sitefirst": "second site-packages",  # python/lib/python3.12/site-packages first
+        "six": "second",  # layers come before the runtime's packages
+    }
+    sys_path = reply["sys_path"]
+    assert sys_path[0] == reply["task_root"]
+    assert sys_path[1].endswith(f"/{SITE}")
+    assert sys_path[2] == sys_path[1].removesuffix(f"/{SITE}") + "/python"
+    assert sys_path[3] == reply["runtime_dir"]
+    assert sorted(asked) == (sorted(layers) if by_arn else [])
+
+
+def test_start_fails_when_no_zip_matches_a_layer(aws: Aws, tmp_path: Path) -> None:
+    content = _zip({"python/unbuilt.py": _where("layer")})
+    layer = _publish_layer(aws, "unbuilt", content)
+    code = _zip({"h.py": "def h(e, c): return {}"})
+    _deploy(aws, tmp_path, "needs-layer", code, "h.h", [layer])  # the function's zip is there
+    api = Api(aws, "missing-layer")
+    api.route("$default", "needs-layer")
+    _permit(aws, "needs-layer", f"{api.execution_arn}/*/*")
+    api.stage()
+    settings = GatewaySettings(api_id=api.api_id, stage=STAGE, package_dirs=(tmp_path,))
+    with pytest.raises(GatewayError) as caught:
+        GatewayThread(settings).start()
+    message = str(caught.value)
+    layer_sha = base64.b64encode(hashlib.sha256(content).digest()).decode()
+    function_sha = base64.b64encode(hashlib.sha256(code).digest()).decode()
+    assert f"layer {layer} of gw-needs-layer (CodeSha256 {layer_sha})" in message
+    assert function_sha not in message
+
+
+class _JwksHandler(http.server.BaseHTTPRequestHandler):
+    body = b"{}"
+
+    def do_GET(self) -> None:
+        if self.path != "/jwks.json":
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def jwks_url() -> Iterator[tuple[str, rsa.RSAPrivateKey]]:
+    """A JWKS with one RS256 key (kid "k1") on a local http server, and its private key."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
+    jwk.update(kid="k1", use="sig", alg="RS256")
+    handler = type("Jwks", (_JwksHandler,), {"body": json.dumps({"keys": [jwk]}).encode()})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/jwks.json", key
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_shipped_authorizer_verifies_rs256_with_the_shipped_crypto_layer(
+    aws: Aws, jwks_url: tuple[str, rsa.RSAPrivateKey]
+) -> None:
+    """packages/ws_bridge.zip as the authorizer with JWT_ALGORITHMS=RS256 imports
+    cryptography from the shipped layer in its isolated worker; without the layer the
+    same function cannot start (its cold start refuses asymmetric algorithms)."""
+    url, key = jwks_url
+    arch = {"x86_64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}[platform.machine()]
+    packages = REPO / "packages"
+    layer = _publish_layer(
+        aws, "jwt-crypto", (packages / f"jwt-crypto-layer-python3.12-{arch}.zip").read_bytes()
+    )
+    code = (packages / "ws_bridge.zip").read_bytes()
+    variables = {"JWT_ALGORITHMS": "RS256", "JWT_JWKS_URL": url}
+    client = aws.client("lambda")
+    apis: dict[bool, Api] = {}
+    for with_layer in (True, False):
+        name = "rs-auth" if with_layer else "rs-auth-nolayer"
+        aws.functions[name] = client.create_function(
+            FunctionName=f"gw-{name}",
+            Runtime="python3.12",
+            Role=aws.role_arn,
+            Handler="ws_bridge.authorizer.handler",
+            Code={"ZipFile": code},
+            Timeout=10,
+            Layers=[layer] if with_layer else [],
+            Environment={"Variables": variables},
+        )["FunctionArn"]
+        api = Api(aws, name)
+        api.route("$connect", "main", authorizer_id=api.authorizer(name))
+        api.route("$default", "main", two_way=True)
+        _permit(aws, "main", f"{api.execution_arn}/*/*")
+        api.stage()
+        apis[with_layer] = api
+
+    now = int(time.time())
+    claims = {"sub": "rs-user", "sessionId": "lab-9", "iat": now, "exp": now + 300}
+    rs256 = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
+    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    forged = jwt.encode(claims, other_key, algorithm="RS256", headers={"kid": "k1"})
+    hs256 = jwt.encode(claims, "s" * 32, algorithm="HS256", headers={"kid": "k1"})
+
+    package_dirs = (aws.package_dir, packages)
+    settings = GatewaySettings(
+        api_id=apis[True].api_id, stage=STAGE, package_dirs=package_dirs, workers=1
+    )
+    with GatewayThread(settings) as gateway:
+        with _connect(gateway, f"token={rs256}") as ws:
+            authorizer = _ask(ws, json.dumps({"action": "who"}))["event"]["requestContext"][
+                "authorizer"
+            ]
+        assert authorizer["principalId"] == "rs-user"
+        assert authorizer["userId"] == "rs-user"
+        assert authorizer["sessionId"] == "lab-9"
+        assert authorizer["sessionSource"] == "token"
+        assert _rejection(gateway, f"token={forged}") == 401  # bad signature
+        assert _rejection(gateway, f"token={hs256}") == 401  # algorithm not allowed
+
+    settings = GatewaySettings(
+        api_id=apis[False].api_id, stage=STAGE, package_dirs=package_dirs, workers=1
+    )
+    with GatewayThread(settings) as gateway:
+        assert _rejection(gateway, f"token={rs256}") == 500  # the authorizer cannot start

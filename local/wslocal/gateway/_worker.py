@@ -2,11 +2,13 @@
 for each invocation the gateway sends.
 
 The gateway starts this file as a script, `python -I -S _worker.py TASK_ROOT RUNTIME_DIR
-HANDLER FUNCTION_ARN`, with exactly the function's Lambda environment. `-I -S` keep the
-gateway's own `sys.path` (its site-packages, `PYTHONPATH`, the source tree) out: the
-handler sees the extracted package first, then RUNTIME_DIR, which holds only what the
-Lambda Python runtime provides (boto3 and its dependencies), then the standard library.
-A module missing from the package therefore fails here as it fails on AWS.
+HANDLER FUNCTION_ARN [LAYER_PATH ...]`, with exactly the function's Lambda environment.
+`-I -S` keep the gateway's own `sys.path` (its site-packages, `PYTHONPATH`, the source
+tree) out: the handler sees the extracted package first, then the LAYER_PATHs (the
+function's unpacked layers, as /opt/python... on Lambda), then RUNTIME_DIR, which holds
+only what the Lambda Python runtime provides (boto3 and its dependencies), then the
+standard library. A module missing from the package and its layers therefore fails here
+as it fails on AWS.
 
 Protocol, on stdin/stdout: frames of a 4-byte big-endian length and a UTF-8 JSON document.
 After the handler is imported the worker writes `{"ready": true}` or `{"ready": false,
@@ -133,6 +135,7 @@ def _invoke(handler: Handler, request: dict[str, Any], function_arn: str) -> dic
 
 def main(argv: list[str]) -> int:
     task_root, runtime_dir, handler_name, function_arn = argv[1:5]
+    layer_paths = argv[5:]
     # The gateway decides when this process ends: Ctrl-C and SIGTERM sent to the whole
     # process group must not kill an invocation the gateway is still waiting for (the
     # gateway fires $disconnect while it shuts down). End of stdin means "exit".
@@ -148,7 +151,7 @@ def main(argv: list[str]) -> int:
     os.close(null)
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
 
-    sys.path[0:0] = [task_root, runtime_dir]
+    sys.path[0:0] = [task_root, *layer_paths, runtime_dir]
     os.chdir(task_root)
 
     handler: Handler | None = None

@@ -26,6 +26,7 @@ __all__ = [
     "ControlPlaneError",
     "Integration",
     "LambdaFunction",
+    "LambdaLayer",
     "Route",
     "function_arn_from_uri",
     "load_api",
@@ -37,11 +38,22 @@ _INVOCATION_URI = re.compile(
 _FUNCTION_ARN = re.compile(
     r"^arn:[^:]+:lambda:(?P<region>[^:]+):(?P<account>\d+):function:(?P<name>[^:]+)(?::(?P<qualifier>[^:]+))?$"
 )
+_LAYER_VERSION_ARN = re.compile(
+    r"^(?P<layer>arn:[^:]+:lambda:[^:]+:\d+:layer:[^:]+):(?P<version>\d+)$"
+)
 _CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 2})
 
 
 class ControlPlaneError(Exception):
     """The API cannot be served as deployed; the message says why."""
+
+
+@dataclass(frozen=True)
+class LambdaLayer:
+    """One layer version attached to a function: its ARN and the CodeSha256 of its zip."""
+
+    arn: str
+    code_sha256: str
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,7 @@ class LambdaFunction:
     environment: Mapping[str, str]
     code_sha256: str
     policy: Mapping[str, Any] | None
+    layers: tuple[LambdaLayer, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -143,6 +156,8 @@ class _Loader:
         self.lambda_: LambdaClient = session.client("lambda", config=_CONFIG)
         self.notes: list[str] = []
         self.route_responses_supported = True
+        self.layer_by_arn_supported = True
+        self.layers: dict[str, LambdaLayer] = {}
 
     def load(self) -> ApiDefinition:
         try:
@@ -294,8 +309,7 @@ class _Loader:
         runtime = config.get("Runtime", "")
         if not runtime.startswith("python3"):
             raise ControlPlaneError(f"{name}: runtime {runtime!r} is not a Python runtime")
-        if config.get("Layers"):
-            self.notes.append(f"{name}: layers are not provided to the function")
+        layers = tuple(self._layer(str(item.get("Arn", ""))) for item in config.get("Layers") or ())
         try:
             policy_text = self.lambda_.get_policy(**where)["Policy"]
             policy: Mapping[str, Any] | None = json.loads(policy_text)
@@ -311,7 +325,40 @@ class _Loader:
             environment=dict((config.get("Environment") or {}).get("Variables") or {}),
             code_sha256=config.get("CodeSha256", ""),
             policy=policy,
+            layers=layers,
         )
+
+    def _layer(self, arn: str) -> LambdaLayer:
+        """The layer version `arn` (read once), through GetLayerVersionByArn, or through
+        GetLayerVersion where the control plane lacks it (moto)."""
+        if arn in self.layers:
+            return self.layers[arn]
+        match = _LAYER_VERSION_ARN.match(arn)
+        if not match:
+            raise ControlPlaneError(f"not a Lambda layer version ARN: {arn!r}")
+        found: Mapping[str, Any] | None = None
+        try:
+            if self.layer_by_arn_supported:
+                try:
+                    found = self.lambda_.get_layer_version_by_arn(Arn=arn)
+                except ClientError as exc:
+                    if not _unsupported(exc):
+                        raise
+                    self.layer_by_arn_supported = False
+            if found is None:
+                found = self.lambda_.get_layer_version(
+                    LayerName=match.group("layer"), VersionNumber=int(match.group("version"))
+                )
+        except self.lambda_.exceptions.ResourceNotFoundException as exc:
+            raise ControlPlaneError(f"Lambda layer version {arn} not found") from exc
+        sha = str((found.get("Content") or {}).get("CodeSha256") or "")
+        if not sha:
+            raise ControlPlaneError(
+                f"Lambda layer version {arn}: the control plane gives no CodeSha256"
+            )
+        layer = LambdaLayer(arn=arn, code_sha256=sha)
+        self.layers[arn] = layer
+        return layer
 
     def _account_id(self, functions: Mapping[str, LambdaFunction]) -> str:
         try:

@@ -1,4 +1,5 @@
-"""Find the deployed code of a function and lay out its execution environment on disk."""
+"""Find the deployed code of a function and its layers, and lay out its execution
+environment on disk."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import hashlib
 import importlib.util
 import os
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 __all__ = [
@@ -16,6 +17,8 @@ __all__ = [
     "code_sha256",
     "extract_package",
     "index_packages",
+    "layer_paths",
+    "make_opt_dir",
     "make_runtime_dir",
     "packages_for",
 ]
@@ -57,7 +60,26 @@ def extract_package(package: Path, destination: Path) -> Path:
             archive.extractall(destination)  # zipfile drops absolute and ".." parts
     except zipfile.BadZipFile as exc:
         raise PackageError(f"{package} is not a zip file: {exc}") from exc
+    except OSError as exc:
+        raise PackageError(f"cannot unpack {package} into {destination}: {exc}") from exc
     return destination
+
+
+def make_opt_dir(layers: Sequence[Path], destination: Path) -> Path:
+    """Unpack the layer zips into `destination` in the function's layer order, as Lambda
+    unpacks them into /opt: folders merge, and a file in a later layer replaces the same
+    file of an earlier one."""
+    destination.mkdir(parents=True, exist_ok=True)
+    for layer in layers:
+        extract_package(layer, destination)
+    return destination
+
+
+def layer_paths(opt: Path, runtime: str) -> list[Path]:
+    """The folders of `opt` the Lambda Python runtime puts on `sys.path`, in its order:
+    `python/lib/<runtime>/site-packages`, then `python`; those that exist."""
+    candidates = [opt / "python" / "lib" / runtime / "site-packages", opt / "python"]
+    return [path for path in candidates if path.is_dir()]
 
 
 def make_runtime_dir(destination: Path, names: Iterable[str] = RUNTIME_PACKAGES) -> Path:
@@ -81,8 +103,8 @@ def make_runtime_dir(destination: Path, names: Iterable[str] = RUNTIME_PACKAGES)
 
 
 def packages_for(shas: Mapping[str, str], directories: Iterable[Path]) -> dict[str, Path]:
-    """For each function name → CodeSha256, the zip with that hash; an error naming every
-    function without one."""
+    """For each name → CodeSha256 (a function's name, or a description of a layer), the
+    zip with that hash; an error naming every one without a zip."""
     dirs = list(directories)
     index = index_packages(dirs)
     missing = {name: sha for name, sha in shas.items() if sha not in index}

@@ -17,7 +17,7 @@ import secrets
 import struct
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -149,7 +149,8 @@ class _Worker:
 
 
 class FunctionPool:
-    """`size` warm workers for one function."""
+    """`size` warm workers for one function. `layer_paths` are the folders of its unpacked
+    layers that go on `sys.path` between the package and the runtime's packages."""
 
     def __init__(
         self,
@@ -159,6 +160,7 @@ class FunctionPool:
         runtime_dir: Path,
         environment: Mapping[str, str],
         size: int,
+        layer_paths: Sequence[Path] = (),
         init_timeout: float = 10.0,
     ) -> None:
         if size < 1:
@@ -166,6 +168,7 @@ class FunctionPool:
         self.function = function
         self.task_root = task_root
         self.runtime_dir = runtime_dir
+        self.layer_paths = tuple(layer_paths)
         self.environment = dict(environment)
         self.size = size
         self.init_timeout = init_timeout
@@ -203,6 +206,7 @@ class FunctionPool:
                 str(self.runtime_dir),
                 self.function.handler,
                 self.function.arn,
+                *(str(path) for path in self.layer_paths),
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 env=self.environment,

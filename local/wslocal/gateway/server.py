@@ -26,7 +26,13 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
-from wslocal.gateway.control_plane import ApiDefinition, ControlPlaneError, Route, load_api
+from wslocal.gateway.control_plane import (
+    ApiDefinition,
+    ControlPlaneError,
+    LambdaLayer,
+    Route,
+    load_api,
+)
 from wslocal.gateway.events import (
     ConnectionInfo,
     HandshakeRequest,
@@ -42,6 +48,8 @@ from wslocal.gateway.management import ConnectionGone, ConnectionStatus, Managem
 from wslocal.gateway.packages import (
     PackageError,
     extract_package,
+    layer_paths,
+    make_opt_dir,
     make_runtime_dir,
     packages_for,
 )
@@ -266,26 +274,47 @@ class Gateway:
 
     async def _start_pools(self, api: ApiDefinition) -> None:
         settings = self.settings
+        functions = list(api.functions.values())
+        wanted = {fn.name: fn.code_sha256 for fn in functions}
+        users: dict[LambdaLayer, list[str]] = {}
+        for fn in functions:
+            for layer in fn.layers:
+                names = users.setdefault(layer, [])
+                if fn.name not in names:
+                    names.append(fn.name)
+        # A layer's zip is looked up under a key that names it in a start-up error.
+        layer_keys = {
+            layer.arn: f"layer {layer.arn} of {' and '.join(names)}"
+            for layer, names in users.items()
+        }
+        wanted.update({layer_keys[layer.arn]: layer.code_sha256 for layer in users})
         try:
             zips = await asyncio.to_thread(
-                packages_for,
-                {fn.name: fn.code_sha256 for fn in api.functions.values()},
-                [Path(d) for d in settings.package_dirs],
+                packages_for, wanted, [Path(d) for d in settings.package_dirs]
             )
         except PackageError as exc:
             raise GatewayError(str(exc)) from exc
         self._workdir = Path(tempfile.mkdtemp(prefix="wslocal-gateway-"))
+        # Each package is unpacked once, and each list of layers once, in its order.
+        stacks = {tuple(zips[layer_keys[layer.arn]] for layer in fn.layers) for fn in functions}
         try:
             runtime_dir = make_runtime_dir(self._workdir / "runtime")
             task_roots: dict[Path, Path] = {}
-            for index, package in enumerate(sorted(set(zips.values()))):
+            for index, package in enumerate(sorted(set(zips[fn.name] for fn in functions))):
                 task_roots[package] = await asyncio.to_thread(
                     extract_package, package, self._workdir / f"task{index}"
+                )
+            opts: dict[tuple[Path, ...], Path] = {}
+            for index, stack in enumerate(sorted(s for s in stacks if s)):
+                opts[stack] = await asyncio.to_thread(
+                    make_opt_dir, stack, self._workdir / f"opt{index}"
                 )
         except PackageError as exc:
             raise GatewayError(str(exc)) from exc
         for arn, function in api.functions.items():
             task_root = task_roots[zips[function.name]]
+            stack = tuple(zips[layer_keys[layer.arn]] for layer in function.layers)
+            paths = layer_paths(opts[stack], function.runtime) if stack else []
             environment = lambda_environment(
                 function,
                 region=api.region,
@@ -299,6 +328,7 @@ class Gateway:
                 runtime_dir=runtime_dir,
                 environment=environment,
                 size=settings.workers,
+                layer_paths=paths,
             )
         try:
             await asyncio.gather(*(pool.start() for pool in self._pools.values()))
