@@ -217,7 +217,7 @@ def test_functions_run_the_package_with_the_environment_contract(deployed: Deplo
     assert handler_env["BACKEND_FAIL_OPEN"] == "false"
 
 
-def test_roles_grant_the_secret_and_this_stage_connections_only(deployed: Deployed) -> None:
+def test_roles_grant_the_secret_and_this_table_only(deployed: Deployed) -> None:
     out = deployed.out
     authorizer = deployed.role_policy_statements(out.authorizer_function_name)
     handler = deployed.role_policy_statements(out.connection_handler_function_name)
@@ -235,10 +235,14 @@ def test_roles_grant_the_secret_and_this_stage_connections_only(deployed: Deploy
         deployed.stack.jwt_secret_arn
     }
     assert resources_of(handler, "secretsmanager:GetSecretValue") == set()
-    assert resources_of(handler, "execute-api:ManageConnections") == {
-        f"{out.api_execution_arn}/{out.stage_name}/{method}/@connections/*"
-        for method in ("POST", "GET", "DELETE")
-    }
+    # The handler only stores and deletes records; pushing is the backend's business.
+    assert resources_of(handler, "execute-api:ManageConnections") == set()
+    table_arn = deployed.stack.client("dynamodb").describe_table(TableName=out.table_name)["Table"][
+        "TableArn"
+    ]
+    for action in ("dynamodb:PutItem", "dynamodb:DeleteItem"):
+        assert resources_of(handler, action) == {table_arn}
+    assert resources_of(authorizer, "dynamodb:PutItem") == set()
 
 
 def test_table_has_the_connection_record_layout(deployed: Deployed) -> None:
