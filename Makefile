@@ -95,19 +95,19 @@ docs: $(VENV)/.installed ## Regenerate the README's inputs and outputs tables
 unit: $(VENV)/.installed ## Python unit tests (moto in-process)
 	$(BIN)/pytest tests/unit tests/local tests/packaging $(PYTEST_ARGS)
 
-integration: $(VENV)/.installed tf-init ## The whole stack over real WebSockets (emulator, gateway, backend)
+integration: $(VENV)/.installed ## The whole stack over real WebSockets (emulator, gateway, backend)
 	$(BIN)/pytest -m integration tests/integration $(PYTEST_ARGS)
 
 test: lint tf-validate tf-test checkov ## Everything CI runs: lint, validate, terraform test, checkov, pytest
 	$(BIN)/pytest tests $(PYTEST_ARGS)
 
-demo: $(VENV)/.installed tf-init ## Deploy to a local emulator and hold a scripted WebSocket session
+demo: $(VENV)/.installed ## Deploy to a local emulator and hold a scripted WebSocket session
 	$(BIN)/python -m wslocal.demo
 
 fuzz: $(VENV)/.installed ## Property-based fuzzing of every handler entry point, many cases
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/unit -k fuzz $(PYTEST_ARGS)
 
-bench: $(VENV)/.installed tf-init ## Load through the local stack: 500 connections x 20 messages
+bench: $(VENV)/.installed ## Load through the local stack: 500 connections x 20 messages
 	$(BIN)/python -m wslocal.bench
 
 clean: ## Remove build output, caches and Terraform working files

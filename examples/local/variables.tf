@@ -34,7 +34,7 @@ variable "route_keys" {
 }
 
 variable "identity_sources" {
-  description = "Request values that must be present before the authorizer is called (empty: call it on every connect)."
+  description = "Request values that must be present before the authorizer is called. The module default (the token query parameter) answers 401 at once to a client without ?token=; empty calls the authorizer on every connect, so the token may also come in the Authorization header or Sec-WebSocket-Protocol alone."
   type        = list(string)
   default     = ["route.request.querystring.token"]
   nullable    = false
