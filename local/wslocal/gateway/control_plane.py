@@ -378,7 +378,11 @@ def load_api(
     """Read API `api_id`, its routes, integrations, authorizers, route responses, stage
     `stage`, and every Lambda function they reference (configuration and resource policy)."""
     try:
-        return _Loader(session or boto3.session.Session(region_name=os.environ.get("AWS_REGION") or None), api_id, stage).load()
+        return _Loader(
+            session or boto3.session.Session(region_name=os.environ.get("AWS_REGION") or None),
+            api_id,
+            stage,
+        ).load()
     except ClientError as exc:
         raise ControlPlaneError(f"control plane: {exc}") from exc
     except BotoCoreError as exc:
