@@ -24,6 +24,7 @@ module "websocket" {
   package_path               = var.package_path
   log_retention_days         = var.log_retention_days
   log_level                  = "DEBUG"
+  allowed_source_cidrs       = var.allowed_source_cidrs
 
   jwt = {
     algorithms = ["HS256"]

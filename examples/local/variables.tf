@@ -91,3 +91,10 @@ variable "log_retention_days" {
   default     = 1
   nullable    = false
 }
+
+variable "allowed_source_cidrs" {
+  description = "CIDR blocks the authorizer lets connect (empty: every address)."
+  type        = list(string)
+  default     = []
+  nullable    = false
+}

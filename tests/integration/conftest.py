@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -88,3 +89,97 @@ def healthy_backend(stack: StackHandle) -> Iterator[StackHandle]:
     stack.backend("POST", "/api/admin/faults", {"mode": "none"})
     yield stack
     stack.backend("POST", "/api/admin/faults", {"mode": "none"})
+
+
+# -- hostile input and faults (test_hostile.py, test_faults.py) ------------------------------
+
+
+@dataclass(frozen=True)
+class StackLogs:
+    """Every log file the stack writes (emulator, backend, gateway with its workers'
+    output, terraform), read whole or from a mark."""
+
+    directory: Path
+
+    def files(self) -> list[Path]:
+        return sorted(self.directory.glob("*.log"))
+
+    def mark(self) -> dict[str, int]:
+        """The current size of each log file."""
+        return {path.name: path.stat().st_size for path in self.files()}
+
+    def since(self, mark: Mapping[str, int]) -> dict[str, str]:
+        """What each log file gained after `mark` (all of it when it was recreated)."""
+        texts: dict[str, str] = {}
+        for path in self.files():
+            data = path.read_bytes()
+            start = mark.get(path.name, 0)
+            texts[path.name] = data[start if start <= len(data) else 0 :].decode(
+                "utf-8", errors="replace"
+            )
+        return texts
+
+    def whole(self) -> dict[str, str]:
+        return self.since({})
+
+
+@pytest.fixture
+def stack_logs(stack: StackHandle) -> StackLogs:
+    assert stack.local.workdir is not None
+    return StackLogs(stack.local.workdir)
+
+
+@pytest.fixture
+def backend_stopped(stack: StackHandle) -> Iterator[StackHandle]:
+    """The stack with the backend process stopped (its port closed), restarted afterwards
+    with the same sessions on the same port."""
+    stack.local.stop_service("backend")
+    try:
+        yield stack
+    finally:
+        stack.local.start_service(backend_service(SESSIONS))
+        stack.backend("POST", "/api/admin/faults", {"mode": "none"})
+
+
+RESTRICTED_ISSUER = "https://id.example.test/"
+RESTRICTED_AUDIENCE = "labs"
+RESTRICTED_SOURCE = "127.0.0.2"  # a client binds it on the loopback interface
+
+
+@dataclass(frozen=True)
+class RestrictedStack:
+    """A stack whose module has a source allow-list, an issuer and an audience."""
+
+    handle: StackHandle
+    logs: StackLogs
+    issuer: str = RESTRICTED_ISSUER
+    audience: str = RESTRICTED_AUDIENCE
+    allowed_source: str = RESTRICTED_SOURCE  # the only source address allowed
+
+
+@pytest.fixture(scope="module")
+def restricted_stack() -> Iterator[RestrictedStack]:
+    """A second stack (its own emulator and apply, ~30 s) for the access-control settings
+    the shared one leaves off."""
+    config = StackConfig(
+        emulator_port=free_port(),
+        gateway_port=free_port(),
+        backend_port=free_port(),
+        connections_port=free_port(),
+        name="ws-restricted",
+        variables={
+            "allowed_source_cidrs": [f"{RESTRICTED_SOURCE}/32"],
+            "jwt_issuer": RESTRICTED_ISSUER,
+            "jwt_audience": RESTRICTED_AUDIENCE,
+        },
+        services=(backend_service(SESSIONS), gateway_service()),
+    )
+    with LocalStack(config) as local:
+        assert local.workdir is not None
+        handle = StackHandle(
+            local=local,
+            ws_url=f"ws://127.0.0.1:{config.gateway_port}/{local.outputs.stage_name}",
+            backend_url=f"http://127.0.0.1:{config.backend_port}",
+            connections_url=f"http://127.0.0.1:{config.connections_port}/{local.outputs.stage_name}",
+        )
+        yield RestrictedStack(handle=handle, logs=StackLogs(local.workdir))

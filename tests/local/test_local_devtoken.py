@@ -113,7 +113,7 @@ def test_mint_cli_with_a_literal_secret(capsys: pytest.CaptureFixture[str]) -> N
 def test_backend_process_prints_ready_serves_and_stops_on_sigterm() -> None:
     token = mint_token(SECRET, sub="alice", session_id="lab-1")
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'lambda'}{os.pathsep}{ROOT / 'local'}"}
-    process = subprocess.Popen(  # noqa: S603 - a fixed argv
+    process = subprocess.Popen(
         [
             sys.executable,
             "-m",

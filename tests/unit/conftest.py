@@ -8,7 +8,7 @@ import importlib
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from types import ModuleType
 
 import boto3
@@ -20,14 +20,31 @@ from moto import mock_aws
 
 from ws_bridge import aws, backend, logs
 
-# Hypothesis: modest by default; HYPOTHESIS_PROFILE=fuzz for a long run.
+# Hypothesis: one setting for the number of generated cases per property, FUZZ_EXAMPLES:
+# modest by default (`make test`), large in `make fuzz`.
+DEFAULT_FUZZ_EXAMPLES = 60
+
+
+def fuzz_examples(env: Mapping[str, str] = os.environ) -> int:
+    raw = env.get("FUZZ_EXAMPLES", "").strip()
+    if not raw:
+        return DEFAULT_FUZZ_EXAMPLES
+    try:
+        value = int(raw)
+    except ValueError:
+        raise pytest.UsageError(f"FUZZ_EXAMPLES must be a whole number, got {raw!r}") from None
+    if value < 1:
+        raise pytest.UsageError(f"FUZZ_EXAMPLES must be at least 1, got {value}")
+    return value
+
+
 settings.register_profile(
-    "unit", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    "ws_bridge",
+    max_examples=fuzz_examples(),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-settings.register_profile(
-    "fuzz", max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "unit"))
+settings.load_profile("ws_bridge")
 
 CONTRACT_VARIABLES = (
     "JWT_ALGORITHMS",

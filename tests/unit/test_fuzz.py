@@ -1,23 +1,40 @@
-"""Property-based fuzzing of both entry points with generated API Gateway events.
+"""Property-based fuzzing of every entry point with generated API Gateway events: the
+authorizer, ``$connect``, ``$disconnect``, ``$default`` and a custom route.
 
-Modest by default; ``HYPOTHESIS_PROFILE=fuzz`` runs thousands of cases (see conftest.py).
+Each property says more than "it did not raise": the answer is well formed, the status and
+error code come from the handler's tables, a record is stored exactly when ``$connect``
+answers 200, identity always comes from the authorizer context, and the safety net that turns
+an unexpected exception into ``internal_error`` is never needed.
+
+The number of cases per property is ``FUZZ_EXAMPLES`` (see conftest.py): modest by default,
+``make fuzz`` runs thousands.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
+import boto3
 import pytest
 from botocore.retries.standard import ExponentialBackoff
-from bridge_fakes import FakeServer, Reply, free_port, hs_token, load_event
+from bridge_fakes import (
+    REGION,
+    FakeServer,
+    Reply,
+    free_port,
+    hs_token,
+    load_event,
+    scan,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ws_bridge import aws
+from ws_bridge import aws, registry
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
@@ -29,6 +46,9 @@ JSON = st.recursive(
 JUNK = JSON | st.binary(max_size=20).map(lambda b: b.decode("latin-1"))
 STRINGS = st.text(max_size=30) | st.sampled_from(["", "R0oXAdfD0kwCH6w=", "sess-1", "user-1"])
 ROUTES = st.sampled_from(["$connect", "$disconnect", "$default", "terminal", ""]) | JUNK
+# Lone surrogates: no client can send them as UTF-8, but JSON can carry them escaped (\ud800).
+SURROGATES = st.text(alphabet=st.characters(categories=["Cs"]), min_size=1, max_size=3)
+FIELDS = ["type", "action", "command", "sessionId", "userId", "connectionId", "x"]
 
 
 def maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
@@ -37,14 +57,25 @@ def maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 
 def bodies() -> st.SearchStrategy[Any]:
     objects = st.dictionaries(
-        st.sampled_from(["type", "action", "sessionId", "userId", "connectionId", "x"]),
-        JSON | st.sampled_from(["ping", "command"]),
+        st.sampled_from(FIELDS),
+        JSON | st.sampled_from(["ping", "command", "terminal"]),
         max_size=5,
+    )
+    escaped = st.dictionaries(
+        st.sampled_from(FIELDS) | SURROGATES,
+        st.sampled_from(["ping", "command"]) | SURROGATES | st.text(max_size=5),
+        min_size=1,
+        max_size=3,
+    ).map(json.dumps)  # ensure_ascii: surrogates arrive as \\udXXX escapes
+    nested = st.tuples(st.integers(1, 3000), st.sampled_from(['{"a":', "["])).map(
+        lambda pair: pair[1] * pair[0] + "1" + ("}" if pair[1] == '{"a":' else "]") * pair[0]
     )
     return st.one_of(
         st.text(max_size=200),
         JSON.map(json.dumps),
         objects.map(json.dumps),
+        escaped,
+        nested,
         st.just('{"type": "ping"}'),
         st.binary(max_size=100).map(lambda b: base64.b64encode(b).decode()),
         JUNK,
@@ -111,14 +142,53 @@ def events(tokens: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
     return event | st.tuples(realistic, bodies()).map(lambda pair: {**pair[0], "body": pair[1]})
 
 
+def routed(tokens: st.SearchStrategy[str], route_key: str) -> st.SearchStrategy[dict[str, Any]]:
+    """Generated events that API Gateway delivers on ``route_key`` (the rest still junk)."""
+
+    def place(event: dict[str, Any]) -> dict[str, Any]:
+        context = event.get("requestContext")
+        context = dict(context) if isinstance(context, dict) else {}
+        context["routeKey"] = route_key
+        return {**event, "requestContext": context}
+
+    return events(tokens).map(place)
+
+
+def assert_well_formed(response: Any) -> None:
+    assert isinstance(response, dict)
+    assert set(response) <= {"statusCode", "body", "headers"}
+    assert isinstance(response["statusCode"], int)
+    assert 200 <= response["statusCode"] <= 599
+    assert isinstance(response["body"], str)
+
+
+def assert_no_safety_net(text: str, message: str) -> None:
+    """Every line is JSON and none says an unexpected exception was caught.
+
+    Lines end at "\n" only: values may hold U+0085 or U+2028, which JSON leaves unescaped
+    and ``str.splitlines`` would take for line ends."""
+    records = [json.loads(line) for line in text.split("\n") if line.strip()]
+    assert all(isinstance(record, dict) for record in records)
+    caught = [record for record in records if record["message"] == message]
+    assert caught == [], caught
+
+
+@pytest.fixture
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
+
+
+# ---------------------------------------------------------------------------- any route
+
+
 def test_handler_never_raises_and_always_answers_well_formed(
     load_handler: Callable[..., ModuleType],
     server: FakeServer,
     monkeypatch: pytest.MonkeyPatch,
+    no_backoff: None,
 ) -> None:
     # No AWS at all: DynamoDB calls fail fast, as an outage would.
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
-    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
     aws.reset_clients()
     server.default = Reply(200, {"type": "ok"})
     module = load_handler(
@@ -128,11 +198,7 @@ def test_handler_never_raises_and_always_answers_well_formed(
     @given(event=events(st.just(hs_token()) | st.text(max_size=40)))
     def check(event: Any) -> None:
         response = module.handler(event, None)
-        assert isinstance(response, dict)
-        assert set(response) <= {"statusCode", "body", "headers"}
-        assert isinstance(response["statusCode"], int)
-        assert 200 <= response["statusCode"] <= 599
-        assert isinstance(response["body"], str)
+        assert_well_formed(response)
         info = module.RequestInfo.from_event(event if isinstance(event, dict) else {})
         if info.kind == "message":
             reply = json.loads(response["body"])
@@ -145,12 +211,18 @@ def test_handler_never_raises_and_always_answers_well_formed(
     check()
 
 
+# ---------------------------------------------------------------------------- authorizer
+
+
 def test_authorizer_answers_a_policy_or_unauthorized(
-    load_authorizer: Callable[..., ModuleType], secret_arn: str
+    load_authorizer: Callable[..., ModuleType],
+    secret_arn: str,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     module = load_authorizer(JWT_SECRET_ARN=secret_arn)
     good = hs_token()
     tokens = st.sampled_from([good, good + "x", hs_token(exp=1), "a.b.c"]) | st.text(max_size=40)
+    capsys.readouterr()
 
     @given(event=events(tokens))
     def check(event: Any) -> None:
@@ -159,6 +231,7 @@ def test_authorizer_answers_a_policy_or_unauthorized(
             answer = module.handler(event, None)
         except Exception as exc:  # noqa: BLE001 - the property is about what escapes
             failure = exc
+        assert_no_safety_net(capsys.readouterr().out, "authorizer failed")
         if failure is not None:
             assert type(failure) is Exception
             assert str(failure) == "Unauthorized"
@@ -168,9 +241,156 @@ def test_authorizer_answers_a_policy_or_unauthorized(
         (statement,) = answer["policyDocument"]["Statement"]
         assert statement["Effect"] in {"Allow", "Deny"}
         assert statement["Action"] == "execute-api:Invoke"
+        method_arn = event.get("methodArn")
+        assert statement["Resource"] == (method_arn if isinstance(method_arn, str) else "")
         if statement["Effect"] == "Allow":
             assert set(answer["context"]) == {"userId", "sessionId", "sessionSource"}
             assert all(isinstance(v, str) for v in answer["context"].values())
             assert answer["context"]["userId"] == "user-1"
+        else:
+            assert "context" not in answer
+
+    check()
+
+
+# ---------------------------------------------------------------------------- $connect
+
+# The validate endpoint's answer and the $connect status it must lead to (docs/design.md).
+VALIDATE_OUTCOMES = {200: 200, 401: 401, 403: 403, 404: 400, 409: 400, 500: 502, 503: 502}
+
+
+def clear_table(table: str) -> None:
+    client = boto3.client("dynamodb", region_name=REGION)
+    for connection_id in scan(table):
+        client.delete_item(TableName=table, Key={"connectionId": {"S": connection_id}})
+
+
+def test_connect_stores_a_record_exactly_when_it_accepts(
+    load_handler: Callable[..., ModuleType],
+    server: FakeServer,
+    table: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    module = load_handler(
+        CONNECTIONS_TABLE=table, BACKEND_URL=server.url, BACKEND_TIMEOUT_SECONDS="0.5"
+    )
+    capsys.readouterr()
+
+    @given(
+        event=routed(st.just(hs_token()) | st.text(max_size=40), "$connect"),
+        validate_status=st.sampled_from(sorted(VALIDATE_OUTCOMES)),
+    )
+    def check(event: dict[str, Any], validate_status: int) -> None:
+        server.default = Reply(validate_status, {"valid": validate_status == 200})
+        calls_before = len(server.seen())
+        started = int(time.time())
+        response = module.handler(event, None)
+        assert_well_formed(response)
+        assert_no_safety_net(capsys.readouterr().out, "handler failed")
+        info = module.RequestInfo.from_event(event)
+        records = scan(table)
+        clear_table(table)
+        status = response["statusCode"]
+        if status == 200:
+            assert validate_status == 200
+            assert set(records) == {info.connection_id}
+            record = records[info.connection_id]
+            # identity from the authorizer context, TTL in epoch seconds
+            assert (record["sessionId"], record["userId"]) == (info.session_id, info.user_id)
+            assert started + 7200 <= record["expiresAt"] <= int(time.time()) + 7200
+            (call,) = server.seen()[calls_before:]
+            assert call.method == "GET"
+            assert call.headers["Authorization"].startswith("Bearer ")
+            return
+        assert records == {}
+        reason = json.loads(response["body"])["error"]
+        assert module.REJECTIONS[reason] == status
+        if len(server.seen()) > calls_before:  # the backend was asked: its answer decided
+            assert status == VALIDATE_OUTCOMES[validate_status]
+
+    check()
+
+
+# ---------------------------------------------------------------------------- $disconnect
+
+
+def test_disconnect_always_answers_200_and_deletes_the_record(
+    load_handler: Callable[..., ModuleType],
+    server: FakeServer,
+    table: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    module = load_handler(
+        CONNECTIONS_TABLE=table,
+        BACKEND_URL=server.url,
+        BACKEND_TIMEOUT_SECONDS="0.5",
+        DISCONNECT_TIMEOUT_SECONDS="0.3",
+    )
+    capsys.readouterr()
+
+    @given(
+        event=routed(st.just(hs_token()) | st.text(max_size=40), "$disconnect"),
+        notice_status=st.sampled_from([200, 204, 404, 500]),
+    )
+    def check(event: dict[str, Any], notice_status: int) -> None:
+        server.default = Reply(notice_status, b"")
+        info = module.RequestInfo.from_event(event)
+        if info.connection_id:
+            registry.put_connection(
+                table, registry.new_connection(info.connection_id, "s", "u", ttl_seconds=600)
+            )
+        response = module.handler(event, None)
+        assert response == {"statusCode": 200, "body": ""}
+        assert_no_safety_net(capsys.readouterr().out, "handler failed")
+        assert scan(table) == {}
+
+    check()
+
+
+# ---------------------------------------------------------------------------- messages
+
+
+@pytest.mark.parametrize("route_key", ["$default", "terminal"])
+def test_messages_get_a_reply_or_a_clear_error_and_identity_is_never_the_clients(
+    load_handler: Callable[..., ModuleType],
+    server: FakeServer,
+    monkeypatch: pytest.MonkeyPatch,
+    no_backoff: None,
+    capsys: pytest.CaptureFixture[str],
+    route_key: str,
+) -> None:
+    # Messages need no AWS service: an accidental DynamoDB call would fail, not pass quietly.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+    aws.reset_clients()
+    server.default = Reply(200, {"type": "ok"})
+    module = load_handler(
+        CONNECTIONS_TABLE="t", BACKEND_URL=server.url, BACKEND_TIMEOUT_SECONDS="0.5"
+    )
+    capsys.readouterr()
+
+    @given(event=routed(st.just(hs_token()), route_key))
+    def check(event: dict[str, Any]) -> None:
+        calls_before = len(server.seen())
+        response = module.handler(event, None)
+        assert_well_formed(response)
+        assert_no_safety_net(capsys.readouterr().out, "handler failed")
+        info = module.RequestInfo.from_event(event)
+        reply = json.loads(response["body"])
+        calls = server.seen()[calls_before:]
+        if reply.get("type") == "error":
+            assert set(reply) == {"type", "error", "message", "requestId"}
+            assert reply["error"] != "internal_error"
+            assert module.ERRORS[reply["error"]][0] == response["statusCode"]
+            assert reply["requestId"] == info.request_id
+            assert calls == [] or reply["error"].startswith("backend_")
+        elif reply.get("type") == "pong":
+            assert calls == []
+        else:
+            assert reply == {"type": "ok"}
+            (call,) = calls
+            assert (call.method, call.headers["X-Connection-Id"]) == ("POST", info.connection_id)
+            sent = call.json()
+            identity = (sent["connectionId"], sent["sessionId"], sent["userId"])
+            assert identity == (info.connection_id, info.session_id, info.user_id)
 
     check()

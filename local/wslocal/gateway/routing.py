@@ -38,7 +38,7 @@ class RouteSelector:
             return self.default
         try:
             document: Any = json.loads(message)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than json handles
             return self.default
         for part in self.path:
             if not isinstance(document, dict) or part not in document:

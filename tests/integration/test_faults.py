@@ -1,0 +1,285 @@
+"""Faults over real WebSockets, through the module applied to the local emulator: a backend
+that is down (dropping connections, or its process stopped), answering 5xx or invalid JSON,
+or slower than the handler's timeout; ``@connections`` answering 410 for a connection whose
+``$disconnect`` never arrived; and the TTL that removes such records.
+
+Every fault must end in a clear answer to the client well before API Gateway's 29 s
+integration limit, with no record stored for a refused connection and none lost for an open
+one. DynamoDB throttling cannot be injected into the emulator: tests/unit/test_hostile_faults.py
+covers it against a fake DynamoDB endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import ClientConnection, connect
+
+from ws_bridge import registry
+
+if TYPE_CHECKING:
+    from tests.integration.conftest import StackHandle
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+
+OPEN = 101
+INTEGRATION_LIMIT_SECONDS = 29.0
+BACKEND_TIMEOUT_SECONDS = 10.0  # examples/local keeps the module's default
+TTL_SECONDS = 7200  # the module's default connection_ttl_seconds
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def open_ws(stack: StackHandle, sub: str = "alice", session: str = "lab-1") -> ClientConnection:
+    return connect(
+        stack.url(stack.token(sub=sub, session=session)),
+        open_timeout=INTEGRATION_LIMIT_SECONDS + 5,
+        close_timeout=5,
+        proxy=None,
+    )
+
+
+def handshake(stack: StackHandle, sub: str = "bob") -> int:
+    try:
+        with open_ws(stack, sub=sub):
+            return OPEN
+    except InvalidStatus as refused:
+        return refused.response.status_code
+
+
+def ask(ws: ClientConnection, message: Any, timeout: float = 15.0) -> dict[str, Any]:
+    ws.send(json.dumps(message))
+    reply: dict[str, Any] = json.loads(ws.recv(timeout=timeout))
+    return reply
+
+
+def record_ids(stack: StackHandle) -> set[str]:
+    return {item["connectionId"]["S"] for item in stack.records()}
+
+
+def wait_for(probe: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not probe():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout:.0f} s")
+        time.sleep(0.05)
+
+
+def fault(stack: StackHandle, mode: str, *endpoints: str, **settings: Any) -> None:
+    body = {"mode": mode, **({"endpoints": list(endpoints)} if endpoints else {}), **settings}
+    assert stack.backend("POST", "/api/admin/faults", body)["mode"] == mode
+
+
+@contextmanager
+def connected(stack: StackHandle) -> Iterator[tuple[ClientConnection, str]]:
+    """An open connection (made while the backend is healthy) and its id."""
+    with open_ws(stack) as ws:
+        reply = ask(ws, {"type": "command", "command": "whoami"})
+        connection_id = str(reply["connectionId"])
+        assert connection_id in record_ids(stack)
+        yield ws, connection_id
+
+
+def assert_error(reply: dict[str, Any], code: str) -> None:
+    assert reply["type"] == "error", reply
+    assert reply["error"] == code
+    assert reply["message"]
+    assert reply["requestId"]
+
+
+def put_record(stack: StackHandle, connection_id: str, expires_at: int) -> None:
+    """A connection record as the handler writes it (for a connection that no longer exists)."""
+    stack.local.client("dynamodb").put_item(
+        TableName=stack.local.outputs.table_name,
+        Item={
+            "connectionId": {"S": connection_id},
+            "sessionId": {"S": "lab-1"},
+            "userId": {"S": "alice"},
+            "connectedAt": {"N": str(int(time.time() * 1000) - 60_000)},
+            "expiresAt": {"N": str(expires_at)},
+        },
+    )
+
+
+def delete_record(stack: StackHandle, connection_id: str) -> None:
+    stack.local.client("dynamodb").delete_item(
+        TableName=stack.local.outputs.table_name, Key={"connectionId": {"S": connection_id}}
+    )
+
+
+# ---------------------------------------------------------------------------- backend faults
+
+
+@pytest.mark.parametrize(
+    ("mode", "settings", "connect_status", "message_error"),
+    [
+        ("down", {}, 502, "backend_unavailable"),
+        ("error_5xx", {"status": 500}, 502, "backend_error"),
+        ("error_5xx", {"status": 503}, 502, "backend_error"),
+        ("invalid_json", {}, None, "backend_invalid_reply"),
+    ],
+    ids=["down", "500", "503", "invalid-json"],
+)
+def test_a_failing_backend_gets_clear_answers_and_loses_no_record(
+    healthy_backend: StackHandle,
+    mode: str,
+    settings: dict[str, Any],
+    connect_status: int | None,
+    message_error: str,
+) -> None:
+    stack = healthy_backend
+    with connected(stack) as (ws, connection_id):
+        fault(stack, mode, "validate", "message", "disconnect", **settings)
+        started = time.monotonic()
+        assert_error(ask(ws, {"type": "command", "command": "ls"}), message_error)
+        if connect_status is not None:  # a validate answer that is 2xx but not JSON is valid
+            before = record_ids(stack)
+            assert handshake(stack) == connect_status
+            assert record_ids(stack) <= before
+        assert time.monotonic() - started < 5
+        assert ask(ws, {"type": "ping"})["type"] == "pong"  # still usable
+        assert connection_id in record_ids(stack)
+    # $disconnect deletes the record although the backend's notice fails
+    wait_for(lambda: connection_id not in record_ids(stack), "the record's deletion")
+
+
+def test_a_stopped_backend_gets_clear_answers_and_loses_no_record(
+    healthy_backend: StackHandle, request: pytest.FixtureRequest
+) -> None:
+    stack = healthy_backend
+    with connected(stack) as (ws, connection_id):
+        request.getfixturevalue("backend_stopped")  # the process ends, its port closes
+        before = record_ids(stack)
+        started = time.monotonic()
+        assert_error(ask(ws, {"type": "command", "command": "ls"}), "backend_unavailable")
+        assert handshake(stack) == 502
+        assert time.monotonic() - started < 5
+        assert record_ids(stack) <= before
+        assert ask(ws, {"type": "ping"})["type"] == "pong"
+    wait_for(lambda: connection_id not in record_ids(stack), "the record's deletion")
+
+
+def test_a_backend_slower_than_the_timeout_gets_an_error_before_29_s(
+    healthy_backend: StackHandle,
+) -> None:
+    stack = healthy_backend
+    with connected(stack) as (ws, _):
+        fault(stack, "slow", "validate", "message", delay_seconds=INTEGRATION_LIMIT_SECONDS + 5)
+        before = record_ids(stack)
+
+        def timed[T](call: Callable[[], T]) -> tuple[T, float]:
+            started = time.monotonic()
+            result = call()
+            return result, time.monotonic() - started
+
+        # A message on an open connection and a new handshake wait at the same time.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            message = pool.submit(
+                timed, lambda: ask(ws, {"type": "command", "command": "sleep"}, timeout=60)
+            )
+            connecting = pool.submit(timed, lambda: handshake(stack))
+            (reply, reply_seconds), (status, connect_seconds) = (
+                message.result(timeout=60),
+                connecting.result(timeout=60),
+            )
+        assert_error(reply, "backend_timeout")
+        assert status == 502
+        for seconds in (reply_seconds, connect_seconds):
+            assert BACKEND_TIMEOUT_SECONDS - 0.5 <= seconds < BACKEND_TIMEOUT_SECONDS + 5
+            assert seconds < INTEGRATION_LIMIT_SECONDS
+        assert record_ids(stack) <= before
+        fault(stack, "none")
+        assert ask(ws, {"type": "ping"})["type"] == "pong"
+
+
+def test_a_slow_disconnect_notice_does_not_delay_the_record_deletion(
+    healthy_backend: StackHandle,
+) -> None:
+    stack = healthy_backend
+    with connected(stack) as (_, connection_id):
+        fault(stack, "slow", "disconnect", delay_seconds=20)
+        closed = time.monotonic()
+    # The record is deleted before the notice, whose own timeout is 2 s.
+    wait_for(lambda: connection_id not in record_ids(stack), "the record's deletion", 5)
+    assert time.monotonic() - closed < 5
+
+
+# ---------------------------------------------------------------------------- stale records
+
+
+def test_a_410_from_connections_deletes_the_stale_record_and_only_it(
+    healthy_backend: StackHandle,
+) -> None:
+    # A connection whose $disconnect never arrived: its record remains, unexpired, but
+    # API Gateway knows no such connection and answers 410 to a push.
+    stack = healthy_backend
+    stale = "St4leC0nnect10n="
+    put_record(stack, stale, int(time.time()) + 3600)
+    try:
+        with connected(stack) as (ws, live):
+            pushed = stack.backend("POST", "/api/push/session/lab-1", {"type": "notice", "n": 1})
+            assert pushed == {"sent": 1, "gone": 1, "failed": 0}
+            assert json.loads(ws.recv(timeout=10)) == {"type": "notice", "n": 1}
+            ids = record_ids(stack)
+            assert stale not in ids
+            assert live in ids
+    finally:
+        delete_record(stack, stale)
+
+
+def test_records_expire_by_ttl_in_epoch_seconds(healthy_backend: StackHandle) -> None:
+    stack = healthy_backend
+    table = stack.local.outputs.table_name
+    dynamodb = stack.local.client("dynamodb")
+    ttl = dynamodb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
+    assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expiresAt")
+
+    started = int(time.time())
+    with connected(stack) as (_, connection_id):
+        finished = int(time.time()) + 1
+        item = dynamodb.get_item(TableName=table, Key={"connectionId": {"S": connection_id}})
+        record = item["Item"]
+        expires_at = int(record["expiresAt"]["N"])
+        # epoch SECONDS (a millisecond value would be ~1000 times larger and never expire)
+        assert started + TTL_SECONDS <= expires_at <= finished + TTL_SECONDS
+        assert started * 1000 <= int(record["connectedAt"]["N"]) <= finished * 1000
+
+        # What the registry returns is decided by that value: live until expiresAt, gone at it.
+        def found(now: float) -> bool:
+            connections = registry.connections_for_session(
+                table, "lab-1", dynamodb=dynamodb, now=now
+            )
+            return connection_id in {c.connection_id for c in connections}
+
+        assert found(expires_at - 1)
+        assert not found(expires_at)
+
+
+def test_an_expired_record_whose_disconnect_never_arrived_is_never_used(
+    healthy_backend: StackHandle,
+) -> None:
+    # The emulator, like DynamoDB for up to days, keeps expired items: readers must skip them.
+    stack = healthy_backend
+    table = stack.local.outputs.table_name
+    dynamodb = stack.local.client("dynamodb")
+    abandoned = "Ab4nd0nedC0nn3c="
+    put_record(stack, abandoned, int(time.time()) - 1)
+    try:
+        with connected(stack) as (ws, live):
+            connections = registry.connections_for_session(table, "lab-1", dynamodb=dynamodb)
+            assert {c.connection_id for c in connections} == {live}
+            pushed = stack.backend("POST", "/api/push/session/lab-1", {"type": "notice", "n": 2})
+            # not even attempted: a 410 would have counted as gone and deleted it
+            assert pushed == {"sent": 1, "gone": 0, "failed": 0}
+            assert json.loads(ws.recv(timeout=10)) == {"type": "notice", "n": 2}
+            assert abandoned in record_ids(stack)
+    finally:
+        delete_record(stack, abandoned)
