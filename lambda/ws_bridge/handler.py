@@ -5,6 +5,11 @@
 routes) answers ``ping`` itself and forwards the rest to the backend, whose JSON reply goes
 back to the client. Every status and error code is decided in this module, from the tables
 below; nothing raises out of :func:`handler`.
+
+Time: a backend call never outlasts its configured timeout nor the time the Lambda has left
+(``context.get_remaining_time_in_millis()``) minus what must still happen after it (for
+``$connect``, DynamoDB's worst case, ``aws.REGISTRY_BUDGET_SECONDS``), so the handler answers
+with a clean error before Lambda ends the invocation.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,6 +26,7 @@ from typing import Any, Literal
 import urllib3
 
 from ws_bridge import backend, logs
+from ws_bridge.aws import REGISTRY_BUDGET_SECONDS
 from ws_bridge.backend import BackendResult, Outcome
 from ws_bridge.registry import (
     Connection,
@@ -28,7 +35,7 @@ from ws_bridge.registry import (
     new_connection,
     put_connection,
 )
-from ws_bridge.settings import HandlerSettings
+from ws_bridge.settings import MAX_MESSAGE_BYTES, HandlerSettings
 from ws_bridge.tokens import bearer_offered, find_tokens
 
 __all__ = [
@@ -41,8 +48,9 @@ __all__ = [
     "message",
 ]
 
-MAX_MESSAGE_BYTES = 128 * 1024
 MAX_JSON_DEPTH = 64
+# Kept free at the end of an invocation to log and answer after the last call.
+ANSWER_MARGIN_SECONDS = 0.5
 
 type ErrorCode = Literal[
     "invalid_json",
@@ -105,6 +113,7 @@ class RequestInfo:
     connected_at: int | None
     user_id: str  # from the authorizer context: never from the client
     session_id: str  # from the authorizer context: never from the client
+    session_source: str  # "token" (a claim of the verified token), "query" or ""
     disconnect_status_code: int | None
     disconnect_reason: str
 
@@ -122,6 +131,7 @@ class RequestInfo:
             connected_at=_int(context, "connectedAt"),
             user_id=_str(authorizer, "userId"),
             session_id=_str(authorizer, "sessionId"),
+            session_source=_str(authorizer, "sessionSource"),
             disconnect_status_code=_int(context, "disconnectStatusCode"),
             disconnect_reason=_str(context, "disconnectReason"),
         )
@@ -141,7 +151,7 @@ class RequestInfo:
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
 def error_reply(code: ErrorCode, request_id: str) -> dict[str, Any]:
@@ -183,6 +193,26 @@ def _message_failure(result: BackendResult) -> ErrorCode:
     return "backend_error"
 
 
+# ---------------------------------------------------------------------------- time
+
+
+def _seconds_left(context: Any) -> float | None:
+    """The time the Lambda invocation has left, or None outside Lambda (tests, tools)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    millis = remaining() if callable(remaining) else None
+    if isinstance(millis, bool) or not isinstance(millis, int | float):
+        return None
+    return float(millis) / 1000 if math.isfinite(millis) else None
+
+
+def _budget(deadline: float | None, reserve: float) -> float | None:
+    """Seconds a backend call may take so that ``reserve`` seconds remain before
+    ``deadline`` (``time.monotonic()``); None when there is no deadline."""
+    if deadline is None:
+        return None
+    return deadline - time.monotonic() - reserve
+
+
 # ---------------------------------------------------------------------------- $connect
 
 
@@ -193,7 +223,9 @@ def connect(
     http: urllib3.PoolManager,
     store: Callable[[Connection], None],
     now: Callable[[], float] = time.time,
+    deadline: float | None = None,
 ) -> dict[str, Any]:
+    """``deadline`` (``time.monotonic()``): when the Lambda invocation ends, if known."""
     if not info.user_id or not info.connection_id:
         return _reject("not_authorized")
     if not info.session_id:
@@ -202,8 +234,18 @@ def connect(
     if not found:
         return _reject("not_authorized")
 
-    result = backend.validate_session(http, settings, info.session_id, found[0].token)
-    reason = _connect_rejection(result, settings.backend_fail_open)
+    result = backend.validate_session(
+        http,
+        settings,
+        info.session_id,
+        found[0].token,
+        timeout_seconds=_budget(deadline, REGISTRY_BUDGET_SECONDS + ANSWER_MARGIN_SECONDS),
+    )
+    # Failing open is safe only for a session the verified token names itself. A session
+    # named by the query string is the client's claim: only the backend can confirm that it
+    # belongs to this user, so without an answer it is refused.
+    fail_open = settings.backend_fail_open and info.session_source == "token"
+    reason = _connect_rejection(result, fail_open)
     log.info(
         "session validated",
         extra={
@@ -213,6 +255,12 @@ def connect(
         },
     )
     if reason is not None:
+        if settings.backend_fail_open and _connect_rejection(result, True) is None:
+            log.warning(
+                "backend unreachable, connection refused: the session was not named by the "
+                "token (BACKEND_FAIL_OPEN applies to token sessions only)",
+                extra={"sessionSource": info.session_source},
+            )
         return _reject(reason)
     if not result.ok:
         log.warning("backend unreachable, connection accepted (BACKEND_FAIL_OPEN)")
@@ -247,6 +295,7 @@ def disconnect(
     settings: HandlerSettings,
     http: urllib3.PoolManager,
     remove: Callable[[str], None],
+    deadline: float | None = None,
 ) -> dict[str, Any]:
     """Always 200: the connection is already closed; the TTL catches what is missed here."""
     if info.connection_id:
@@ -261,7 +310,9 @@ def disconnect(
         "disconnectStatusCode": info.disconnect_status_code,
         "disconnectReason": info.disconnect_reason,
     }
-    result = backend.notify_disconnect(http, settings, notice)
+    result = backend.notify_disconnect(
+        http, settings, notice, timeout_seconds=_budget(deadline, ANSWER_MARGIN_SECONDS)
+    )
     log.info(
         "disconnected",
         extra={
@@ -277,20 +328,46 @@ def disconnect(
 # ---------------------------------------------------------------------------- messages
 
 
-def _too_deep(value: Any) -> bool:
+def _is_text(value: str) -> bool:
+    """False for a string holding a lone surrogate, which the JSON escape ``\\ud800``
+    produces: it has no UTF-8 form, so it can be neither forwarded nor stored."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _interchangeable(value: Any) -> bool:
+    """Nesting within MAX_JSON_DEPTH and every string (keys too) valid text, so the value
+    re-encodes as the strict UTF-8 JSON the backend receives."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, dict | list):
+        if isinstance(item, str):
+            if not _is_text(item):
+                return False
+        elif isinstance(item, dict | list):
             if depth > MAX_JSON_DEPTH:
-                return True
+                return False
+            if isinstance(item, dict) and not all(_is_text(key) for key in item):
+                return False
             children = item.values() if isinstance(item, dict) else item
             stack.extend((child, depth + 1) for child in children)
-    return False
+    return True
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    """A JSON number beyond the double range (``1e999``) reads as inf, which has no JSON
+    form (``json.dumps`` would write ``Infinity``): refuse it like ``Infinity`` itself."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:32]} is out of range")
+    return value
 
 
 class _Refused(Exception):
@@ -336,12 +413,12 @@ def parse_message(event: Mapping[str, Any]) -> dict[str, Any] | ErrorCode:
     except _Refused as refused:
         return refused.code
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except (ValueError, RecursionError):  # also integers beyond Python's 4300 digits
         return "invalid_json"
     if not isinstance(value, dict):
         return "not_an_object"
-    if _too_deep(value):
+    if not _interchangeable(value):
         return "invalid_json"
     return value
 
@@ -352,6 +429,7 @@ def message(
     settings: HandlerSettings,
     http: urllib3.PoolManager,
     now: Callable[[], float] = time.time,
+    deadline: float | None = None,
 ) -> dict[str, Any]:
     parsed = parse_message(event)
     if isinstance(parsed, str):
@@ -367,7 +445,13 @@ def message(
         "sessionId": info.session_id,
         "userId": info.user_id,
     }
-    result = backend.forward_message(http, settings, info.connection_id, forwarded)
+    result = backend.forward_message(
+        http,
+        settings,
+        info.connection_id,
+        forwarded,
+        timeout_seconds=_budget(deadline, ANSWER_MARGIN_SECONDS),
+    )
     log.info(
         "message forwarded",
         extra={
@@ -403,6 +487,8 @@ def _remove(connection_id: str) -> None:
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
     """Lambda entry point for ``$connect``, ``$disconnect``, ``$default`` and custom routes."""
+    left = _seconds_left(context)
+    deadline = None if left is None else time.monotonic() + left
     event = event if isinstance(event, Mapping) else {}
     info = RequestInfo.from_event(event)
     with logs.bind(
@@ -410,10 +496,10 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     ):
         try:
             if info.kind == "connect":
-                return connect(event, info, SETTINGS, backend.pool(), _store)
+                return connect(event, info, SETTINGS, backend.pool(), _store, deadline=deadline)
             if info.kind == "disconnect":
-                return disconnect(info, SETTINGS, backend.pool(), _remove)
-            return message(event, info, SETTINGS, backend.pool())
+                return disconnect(info, SETTINGS, backend.pool(), _remove, deadline=deadline)
+            return message(event, info, SETTINGS, backend.pool(), deadline=deadline)
         except Exception:
             log.exception("handler failed")
             if info.kind == "connect":

@@ -5,14 +5,18 @@ or a user's connections in the registry, ``PostToConnection`` each, and when API
 answers 410 (``GoneException``, caught before the ``ClientError`` it subclasses) delete
 THAT connection's stale record.
 
-``endpoint_url`` is the stage's callback URL, ``https://{api-id}.execute-api.{region}.
-amazonaws.com/{stage}`` (the module's ``@connections`` output without ``/@connections``).
+``endpoint_url`` is the stage's base URL, ``https://{api-id}.execute-api.{region}.
+amazonaws.com/{stage}``: the module's ``callback_url`` output, without ``/@connections``
+(boto3 adds ``/@connections/{connectionId}`` to each call; the ``connections_url`` output,
+which ends in ``/@connections``, is for raw SigV4 requests only).
+
+One attempt per connection (``aws.MANAGEMENT_API_CONFIG``): a post that failed may still
+have been delivered, so it is reported as ``FAILED``, never sent twice.
 """
 
 from __future__ import annotations
 
 import enum
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -20,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ws_bridge import aws, logs
+from ws_bridge.backend import encode_json
 from ws_bridge.registry import (
     Connection,
     RegistryError,
@@ -27,6 +32,7 @@ from ws_bridge.registry import (
     connections_for_user,
     delete_connection,
 )
+from ws_bridge.settings import MAX_MESSAGE_BYTES
 
 if TYPE_CHECKING:
     from mypy_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient
@@ -42,8 +48,6 @@ __all__ = [
     "push_to_session",
     "push_to_user",
 ]
-
-MAX_MESSAGE_BYTES = 128 * 1024
 
 type Message = Mapping[str, Any] | str | bytes
 
@@ -68,13 +72,14 @@ class PushResult:
 
 
 def encode_message(message: Message) -> bytes:
-    """A mapping becomes compact JSON, a string UTF-8; at most 128 KB (API Gateway's limit)."""
+    """A mapping becomes compact strict JSON, a string UTF-8; at most 128 KB (API Gateway's
+    limit). ``ValueError`` for a larger message, NaN/Infinity or a lone surrogate."""
     if isinstance(message, bytes):
         data = message
     elif isinstance(message, str):
         data = message.encode("utf-8")
     else:
-        data = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        data = encode_json(message)
     if len(data) > MAX_MESSAGE_BYTES:
         raise ValueError(f"a message is at most {MAX_MESSAGE_BYTES} bytes, got {len(data)}")
     return data
@@ -124,7 +129,23 @@ def push_to_connections(
     dynamodb: DynamoDBClient | None = None,
 ) -> PushResult:
     """Send one message to each connection; returns how many were sent, gone, failed."""
-    data = encode_message(message)
+    return _post_each(
+        connections,
+        encode_message(message),
+        management=management,
+        table_name=table_name,
+        dynamodb=dynamodb,
+    )
+
+
+def _post_each(
+    connections: Iterable[Connection],
+    data: bytes,
+    *,
+    management: ApiGatewayManagementApiClient,
+    table_name: str,
+    dynamodb: DynamoDBClient | None,
+) -> PushResult:
     counts = dict.fromkeys(PostOutcome, 0)
     for connection in connections:
         outcome = post_to_connection(
@@ -158,10 +179,10 @@ def push_to_session(
     dynamodb: DynamoDBClient | None = None,
 ) -> PushResult:
     """Send ``message`` to every open connection of a session (``sessionId-index``)."""
-    data = encode_message(message)
+    data = encode_message(message)  # once, and before any call: a bad message costs nothing
     client = _management(management, endpoint_url)
     connections = connections_for_session(table_name, session_id, dynamodb=dynamodb)
-    return push_to_connections(
+    return _post_each(
         connections, data, management=client, table_name=table_name, dynamodb=dynamodb
     )
 
@@ -179,6 +200,6 @@ def push_to_user(
     data = encode_message(message)
     client = _management(management, endpoint_url)
     connections = connections_for_user(table_name, user_id, dynamodb=dynamodb)
-    return push_to_connections(
+    return _post_each(
         connections, data, management=client, table_name=table_name, dynamodb=dynamodb
     )

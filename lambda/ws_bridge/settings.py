@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 __all__ = [
     "ASYMMETRIC_ALGORITHMS",
     "HMAC_ALGORITHMS",
+    "MAX_MESSAGE_BYTES",
     "AuthorizerSettings",
     "HandlerSettings",
     "SettingsError",
@@ -31,7 +32,11 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 MAX_BACKEND_TIMEOUT_SECONDS = 25.0
 MAX_LEEWAY_SECONDS = 300
 MIN_TTL_SECONDS = 60
-MAX_TTL_SECONDS = 7 * 24 * 3600
+# API Gateway closes every connection after 2 hours: no record needs to outlive that.
+MAX_TTL_SECONDS = 2 * 3600
+# API Gateway's largest WebSocket message (frame payload), both ways: a client's message,
+# the backend's reply sent back to it, and a push through @connections.
+MAX_MESSAGE_BYTES = 128 * 1024
 
 type Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -111,6 +116,10 @@ def _path(env: Mapping[str, str], name: str, default: str) -> str:
     value = _get(env, name) or default
     if not value.startswith("/"):
         raise SettingsError(f"{name} must start with '/', got {value!r}")
+    if "?" in value or "#" in value:
+        # A path only, as Terraform requires: a fragment is never sent, and {sessionId} is
+        # encoded as a path segment, not as a query value.
+        raise SettingsError(f"{name} must be a path only, without '?' or '#', got {value!r}")
     return value
 
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from bridge_fakes import FakeServer, Reply, free_port
+from trickle_server import BODY, Phase, TrickleServer, self_signed_certificate
 
 from ws_bridge import backend
 from ws_bridge.backend import Outcome
-from ws_bridge.settings import HandlerSettings
+from ws_bridge.settings import MAX_MESSAGE_BYTES, HandlerSettings
 
 
 def settings_for(url: str, **overrides: Any) -> HandlerSettings:
@@ -49,7 +53,7 @@ def test_forward_message_posts_json_with_the_connection_header(server: FakeServe
 def test_paths_are_configurable(server: FakeServer) -> None:
     settings = settings_for(
         server.url,
-        backend_validate_path="/v?id={sessionId}",
+        backend_validate_path="/v/{sessionId}/ok",
         backend_message_path="/m",
         backend_disconnect_path="/d",
     )
@@ -57,7 +61,7 @@ def test_paths_are_configurable(server: FakeServer) -> None:
     backend.forward_message(backend.pool(), settings, "c", {})
     backend.notify_disconnect(backend.pool(), settings, {"connectionId": "c"})
     assert [(r.method, r.path) for r in server.seen()] == [
-        ("GET", "/v?id=s%201"),
+        ("GET", "/v/s%201/ok"),
         ("POST", "/m"),
         ("POST", "/d"),
     ]
@@ -111,7 +115,7 @@ def test_error_statuses_are_reported_not_raised(server: FakeServer, status: int)
 
 
 def test_oversized_reply_is_cut_off(server: FakeServer) -> None:
-    server.reply("POST", "/api/ws/message", Reply(200, b"x" * (backend.MAX_REPLY_BYTES + 1)))
+    server.reply("POST", "/api/ws/message", Reply(200, b"x" * (MAX_MESSAGE_BYTES + 1)))
     result = backend.forward_message(backend.pool(), settings_for(server.url), "c", {})
     assert result.outcome is Outcome.TOO_LARGE
     assert result.body == b""
@@ -126,3 +130,112 @@ def test_connections_are_reused_between_calls(server: FakeServer) -> None:
         assert backend.forward_message(backend.pool(), settings_for(server.url), "c", {}).ok
     pool = backend.pool().connection_from_url(server.url)
     assert pool.num_connections == 1
+
+
+def test_the_deadline_does_not_outlive_a_call(server: FakeServer) -> None:
+    # The watchdog of a finished call must not shut the pooled connection down later.
+    server.reply("POST", "/api/ws/message", Reply(200, {}))
+    settings = settings_for(server.url, backend_timeout_seconds=0.2)
+    assert backend.forward_message(backend.pool(), settings, "c", {}).ok
+    time.sleep(0.4)
+    assert backend.forward_message(backend.pool(), settings, "c", {}).ok
+    assert backend.pool().connection_from_url(server.url).num_connections == 1
+
+
+def test_a_shorter_timeout_given_by_the_caller_wins(server: FakeServer) -> None:
+    server.reply("GET", "/api/labs/session/s/validate", Reply(200, {}, delay=1.0))
+    settings = settings_for(server.url, backend_timeout_seconds=5)
+    started = time.monotonic()
+    result = backend.validate_session(backend.pool(), settings, "s", "t", timeout_seconds=0.2)
+    assert result.outcome is Outcome.TIMEOUT
+    assert time.monotonic() - started < 0.6
+    # and a longer one cannot extend BACKEND_TIMEOUT_SECONDS
+    short = settings_for(server.url, backend_timeout_seconds=0.2)
+    started = time.monotonic()
+    result = backend.validate_session(backend.pool(), short, "s", "t", timeout_seconds=20)
+    assert result.outcome is Outcome.TIMEOUT
+    assert time.monotonic() - started < 0.6
+
+
+def test_no_time_left_means_no_call(server: FakeServer) -> None:
+    settings = settings_for(server.url)
+    for left in (0.0, -3.0):
+        result = backend.forward_message(backend.pool(), settings, "c", {}, timeout_seconds=left)
+        assert result.outcome is Outcome.TIMEOUT
+    assert server.seen() == []
+
+
+@pytest.fixture(params=["body", "headers"])
+def trickle(request: pytest.FixtureRequest) -> Iterator[TrickleServer]:
+    phase: Phase = request.param
+    server = TrickleServer(phase, interval=0.1).start()
+    yield server
+    server.stop()
+
+
+def test_a_trickling_answer_ends_at_the_deadline_as_a_timeout(trickle: TrickleServer) -> None:
+    # Every byte comes 0.1 s after the last, far within the socket timeout, and the whole
+    # answer would take several seconds: the call must still end at its 0.5 s deadline.
+    settings = settings_for(
+        trickle.url, backend_timeout_seconds=0.5, disconnect_timeout_seconds=0.5
+    )
+    for call in (
+        lambda: backend.forward_message(backend.pool(), settings, "c", {"type": "x"}),
+        lambda: backend.validate_session(backend.pool(), settings, "s", "t"),
+        lambda: backend.notify_disconnect(backend.pool(), settings, {}),
+    ):
+        started = time.monotonic()
+        result = call()
+        elapsed = time.monotonic() - started
+        assert (result.outcome, result.body, result.ok) == (Outcome.TIMEOUT, b"", False)
+        assert 0.45 <= elapsed < 0.9
+
+
+def test_the_pool_works_after_a_trickling_answer(server: FakeServer) -> None:
+    trickle = TrickleServer("body", interval=0.1).start()
+    try:
+        slow = settings_for(trickle.url, backend_timeout_seconds=0.3)
+        assert backend.forward_message(backend.pool(), slow, "c", {}).outcome is Outcome.TIMEOUT
+    finally:
+        trickle.stop()
+    server.reply("POST", "/api/ws/message", Reply(200, {"ok": 1}))
+    result = backend.forward_message(backend.pool(), settings_for(server.url), "c", {})
+    assert (result.outcome, json.loads(result.body)) == (Outcome.RESPONDED, {"ok": 1})
+
+
+def test_a_trickling_answer_that_fits_the_deadline_is_complete() -> None:
+    trickle = TrickleServer("body", interval=0.005).start()
+    try:
+        settings = settings_for(trickle.url, backend_timeout_seconds=5)
+        result = backend.forward_message(backend.pool(), settings, "c", {})
+    finally:
+        trickle.stop()
+    assert (result.outcome, result.status, result.body) == (Outcome.RESPONDED, 200, BODY)
+
+
+@pytest.mark.parametrize("phase", ["body", "headers"])
+def test_a_trickling_tls_answer_ends_at_the_deadline(tmp_path: Path, phase: Phase) -> None:
+    # The backend is HTTPS in production: the deadline must also hold on a TLS socket.
+    cert, key = self_signed_certificate(tmp_path)
+    http = backend.pool()
+    http.connection_pool_kw["ca_certs"] = str(cert)
+    fast = TrickleServer(phase, interval=0.0, tls=(cert, key)).start()
+    slow = TrickleServer(phase, interval=0.1, tls=(cert, key)).start()
+    try:
+        assert backend.forward_message(http, settings_for(fast.url), "c", {}).body == BODY
+        settings = settings_for(slow.url, backend_timeout_seconds=0.5)
+        started = time.monotonic()
+        result = backend.forward_message(http, settings, "c", {})
+        elapsed = time.monotonic() - started
+    finally:
+        fast.stop()
+        slow.stop()
+    assert result.outcome is Outcome.TIMEOUT
+    assert 0.45 <= elapsed < 0.9
+
+
+def test_non_json_numbers_are_never_sent(server: FakeServer) -> None:
+    for value in (float("inf"), float("-inf"), float("nan")):
+        with pytest.raises(ValueError, match="JSON compliant"):
+            backend.forward_message(backend.pool(), settings_for(server.url), "c", {"n": value})
+    assert server.seen() == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -23,6 +23,7 @@ from bridge_fakes import (
     set_header,
     set_query,
 )
+from trickle_server import Phase, TrickleServer
 
 from ws_bridge import aws
 
@@ -33,12 +34,22 @@ CONNECTION_ID = "R0oXAdfD0kwCH6w="
 
 
 @dataclass
+class LambdaContext:
+    """The one part of Lambda's context object the handler reads."""
+
+    remaining_ms: int
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+@dataclass
 class Bridge:
     module: ModuleType
     server: FakeServer
 
-    def __call__(self, event: Any) -> dict[str, Any]:
-        result: dict[str, Any] = self.module.handler(event, None)
+    def __call__(self, event: Any, context: Any = None) -> dict[str, Any]:
+        result: dict[str, Any] = self.module.handler(event, context)
         return result
 
 
@@ -243,6 +254,93 @@ def test_fail_open_accepts_only_when_the_backend_cannot_answer(
     assert (CONNECTION_ID in scan()) is (status == 200)
 
 
+@pytest.mark.parametrize(
+    ("query", "source", "status"),
+    [
+        (None, "token", 200),
+        ("sess-1", "token", 200),  # the authorizer checked that the query repeats the claim
+        ("someone-elses-session", "query", 502),
+        (None, "", 502),
+        (None, "forged", 502),
+    ],
+    ids=["token", "token-and-query", "query", "no-source", "unknown-source"],
+)
+def test_fail_open_trusts_only_a_session_named_by_the_token(
+    load: Callable[..., Bridge], query: str | None, source: str, status: int
+) -> None:
+    # A token without a session claim plus ?sessionId=<another session>: only the backend can
+    # tell whether that session is this user's. Accepting it unasked while the backend is down
+    # would subscribe the connection to someone else's pushes.
+    bridge = load(BACKEND_FAIL_OPEN="true", BACKEND_URL=f"http://127.0.0.1:{free_port()}")
+    session = query or "sess-1"
+    event = connect_event(sessionId=session, sessionSource=source)
+    if query is not None:
+        set_query(event, sessionId=query)
+    response = bridge(event)
+    assert response["statusCode"] == status
+    if status == 200:
+        assert scan()[CONNECTION_ID]["sessionId"] == session
+    else:
+        assert json.loads(response["body"]) == {"error": "backend_unavailable"}
+        assert scan() == {}
+
+
+def test_fail_open_still_asks_the_backend_about_a_query_session(
+    load: Callable[..., Bridge], server: FakeServer
+) -> None:
+    bridge = load(BACKEND_FAIL_OPEN="true")
+    server.reply("GET", "/api/labs/session/shared-session/validate", Reply(200, {}))
+    event = set_query(
+        connect_event(sessionId="shared-session", sessionSource="query"), sessionId="shared-session"
+    )
+    assert bridge(event)["statusCode"] == 200
+    assert scan()[CONNECTION_ID]["sessionId"] == "shared-session"
+    server.reply("GET", "/api/labs/session/shared-session/validate", Reply(403, {}))
+    assert bridge(event)["statusCode"] == 403
+
+
+@pytest.fixture(params=["body", "headers"])
+def trickle(request: pytest.FixtureRequest) -> Iterator[TrickleServer]:
+    phase: Phase = request.param
+    server = TrickleServer(phase, interval=0.1).start()
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize(("fail_open", "status"), [("false", 502), ("true", 200)])
+def test_connect_with_a_trickling_backend_ends_at_the_deadline(
+    load: Callable[..., Bridge], trickle: TrickleServer, fail_open: str, status: int
+) -> None:
+    bridge = load(BACKEND_URL=trickle.url, BACKEND_FAIL_OPEN=fail_open)
+    started = time.monotonic()
+    assert bridge(connect_event())["statusCode"] == status
+    assert time.monotonic() - started < 1.0  # BACKEND_TIMEOUT_SECONDS=0.5
+    assert (CONNECTION_ID in scan()) is (status == 200)
+
+
+def test_connect_leaves_dynamodb_its_time_before_lambda_ends(
+    load: Callable[..., Bridge],
+) -> None:
+    # 7.8 s left: DynamoDB's budget (7 s) and the answer margin (0.5 s) leave 0.3 s for the
+    # backend, although BACKEND_TIMEOUT_SECONDS allows 5 s.
+    bridge = load(BACKEND_TIMEOUT_SECONDS="5")
+    bridge.server.reply("GET", VALIDATE, Reply(200, {}, delay=2.0))
+    started = time.monotonic()
+    response = bridge(connect_event(), LambdaContext(remaining_ms=7800))
+    assert response["statusCode"] == 502
+    assert time.monotonic() - started < 0.8
+    assert scan() == {}
+
+
+def test_connect_with_time_to_spare_keeps_the_configured_timeout(
+    load: Callable[..., Bridge],
+) -> None:
+    bridge = load(BACKEND_TIMEOUT_SECONDS="5")
+    bridge.server.reply("GET", VALIDATE, Reply(200, {}, delay=0.6))
+    assert bridge(connect_event(), LambdaContext(remaining_ms=20_000))["statusCode"] == 200
+    assert CONNECTION_ID in scan()
+
+
 def test_connect_when_the_table_is_missing_is_500(load: Callable[..., Bridge]) -> None:
     bridge = load(CONNECTIONS_TABLE="no-such-table")
     bridge.server.reply("GET", VALIDATE, Reply(200, {}))
@@ -327,6 +425,17 @@ def test_disconnect_notice_is_best_effort_and_short(bridge: Bridge, reply: Reply
     started = time.monotonic()
     assert bridge(load_event("disconnect"))["statusCode"] == 200
     assert time.monotonic() - started < 0.9  # DISCONNECT_TIMEOUT_SECONDS=0.3
+    assert scan() == {}
+
+
+def test_disconnect_notice_ends_before_lambda_does(load: Callable[..., Bridge]) -> None:
+    bridge = load(DISCONNECT_TIMEOUT_SECONDS="5")
+    stored(bridge, CONNECTION_ID)
+    bridge.server.reply("POST", DISCONNECT, Reply(200, {}, delay=2.0))
+    started = time.monotonic()
+    response = bridge(load_event("disconnect"), LambdaContext(remaining_ms=800))
+    assert response == {"statusCode": 200, "body": ""}
+    assert time.monotonic() - started < 0.7  # 0.8 s left - 0.5 s margin
     assert scan() == {}
 
 
@@ -435,9 +544,14 @@ def test_largest_allowed_message_is_forwarded(messages: Bridge) -> None:
         ('{"type": "command"', False, "invalid_json", 400),
         ('{"n": NaN}', False, "invalid_json", 400),
         ('{"n": Infinity}', False, "invalid_json", 400),
+        ('{"n": 1e999}', False, "invalid_json", 400),
+        ('{"n": [1, -1e400]}', False, "invalid_json", 400),
         ("[" * 100_000 + "]" * 100_000, False, "message_too_large", 413),
         ('{"a":' * 65 + "1" + "}" * 65, False, "invalid_json", 400),
         ("[" * 20_000 + "]" * 20_000, False, "invalid_json", 400),
+        ('{"bad": "\\ud800"}', False, "invalid_json", 400),
+        ('{"\\udc00": 1}', False, "invalid_json", 400),
+        ('{"a": [{"b": "x\\udbff"}]}', False, "invalid_json", 400),
         ('{"bad": "\ud800"}', False, "invalid_json", 400),
         ("\ufeff{}", False, "invalid_json", 400),
         ("[]", False, "not_an_object", 400),
@@ -460,10 +574,15 @@ def test_largest_allowed_message_is_forwarded(messages: Bridge) -> None:
         "truncated",
         "nan",
         "infinity",
+        "overflow",
+        "overflow-nested",
         "huge-nesting",
         "too-deep",
         "recursion",
         "lone-surrogate",
+        "lone-surrogate-key",
+        "lone-surrogate-nested",
+        "raw-surrogate-in-the-event",
         "bom",
         "array",
         "array-of-ping",
@@ -527,6 +646,24 @@ def test_backend_failures_get_an_error_reply(
     assert time.monotonic() - started < 1.2  # BACKEND_TIMEOUT_SECONDS=0.5, far below 29 s
 
 
+def test_a_trickling_reply_gets_backend_timeout_at_the_deadline(
+    load_without_aws: Callable[..., Bridge], trickle: TrickleServer
+) -> None:
+    messages = load_without_aws(BACKEND_URL=trickle.url)
+    started = time.monotonic()
+    error_of(messages(message_event({"type": "command"})), "backend_timeout", 504)
+    assert time.monotonic() - started < 1.0  # BACKEND_TIMEOUT_SECONDS=0.5
+
+
+def test_a_message_ends_before_lambda_does(load_without_aws: Callable[..., Bridge]) -> None:
+    messages = load_without_aws(BACKEND_TIMEOUT_SECONDS="5")
+    messages.server.reply("POST", MESSAGE, Reply(200, {}, delay=2.0))
+    started = time.monotonic()
+    response = messages(message_event({"type": "command"}), LambdaContext(remaining_ms=900))
+    error_of(response, "backend_timeout", 504)
+    assert time.monotonic() - started < 0.8  # 0.9 s left - 0.5 s margin
+
+
 def test_backend_down_gets_an_error_reply(load_without_aws: Callable[..., Bridge]) -> None:
     messages = load_without_aws(BACKEND_URL=f"http://127.0.0.1:{free_port()}")
     error_of(messages(message_event({"type": "command"})), "backend_unavailable", 502)
@@ -558,19 +695,55 @@ def test_messages_never_touch_dynamodb(messages: Bridge, monkeypatch: pytest.Mon
 
 
 @pytest.mark.parametrize(
-    "event",
+    ("event", "status", "error"),
     [
-        None,
-        [],
-        {},
-        {"requestContext": None},
-        {"requestContext": {"routeKey": 5, "authorizer": "x"}, "body": {"not": "a string"}},
-        {"requestContext": {"routeKey": "$connect", "authorizer": {"userId": 1}}},
-        {"requestContext": {"eventType": "DISCONNECT"}},
+        (None, 400, "invalid_json"),
+        ([], 400, "invalid_json"),
+        ({}, 400, "invalid_json"),
+        ({"requestContext": None}, 400, "invalid_json"),
+        (
+            {"requestContext": {"routeKey": 5, "authorizer": "x"}, "body": {"not": "a string"}},
+            400,
+            "invalid_json",
+        ),
+        (
+            {"requestContext": {"routeKey": "$connect", "authorizer": {"userId": 1}}},
+            401,
+            "not_authorized",
+        ),
+        (
+            {
+                "requestContext": {
+                    "routeKey": "$connect",
+                    "connectionId": CONNECTION_ID,
+                    "authorizer": {"userId": "user-1", "sessionId": ["sess-1"]},
+                }
+            },
+            400,
+            "session_required",
+        ),
+        ({"requestContext": {"eventType": "DISCONNECT"}}, 200, None),
+    ],
+    ids=[
+        "none",
+        "list",
+        "empty",
+        "null-context",
+        "wrong-types",
+        "user-id-not-a-string",
+        "session-id-not-a-string",
+        "disconnect-without-ids",
     ],
 )
-def test_malformed_events_get_well_formed_answers(messages: Bridge, event: Any) -> None:
+def test_malformed_events_get_well_formed_answers(
+    messages: Bridge, event: Any, status: int, error: str | None
+) -> None:
     response = messages(event)
     assert set(response) <= {"statusCode", "body", "headers"}
-    assert isinstance(response["statusCode"], int)
+    assert response["statusCode"] == status
     assert isinstance(response["body"], str)
+    if error is None:
+        assert response["body"] == ""
+    else:
+        assert json.loads(response["body"])["error"] == error
+    assert messages.server.seen("GET") == []

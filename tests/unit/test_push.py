@@ -13,12 +13,13 @@ from urllib.parse import unquote
 
 import boto3
 import pytest
+from botocore.retries.standard import ExponentialBackoff
 from botocore.stub import Stubber
-from bridge_fakes import REGION, scan
+from bridge_fakes import REGION, FakeServer, Reply, scan
 from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from ws_bridge import push, registry
+from ws_bridge import aws, push, registry
 from ws_bridge.push import PostOutcome, PushResult
 
 ENDPOINT = "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/prod"
@@ -133,3 +134,55 @@ def test_encode_message() -> None:
 def test_a_client_or_an_endpoint_is_needed(table: str) -> None:
     with pytest.raises(ValueError, match="endpoint_url"):
         push.push_to_session(table, "s1", "x")
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [Reply(500, {"message": "Internal server error"}), Reply(503, {}), Reply(drop=True)],
+    ids=["500", "503", "dropped"],
+)
+def test_a_failed_post_is_not_sent_twice(
+    server: FakeServer, reply: Reply, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The message may have reached the client before the failure: a retry could deliver it
+    # twice, so the client of the @connections API makes one attempt only.
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
+    server.default = reply
+    client = aws.management_api(f"{server.url}/prod")
+    outcome = push.post_to_connection(client, "A=", b"hello", table_name="t")
+    assert outcome is PostOutcome.FAILED
+    (post,) = server.seen()
+    assert (post.method, post.path, post.body) == ("POST", "/prod/@connections/A%3D", b"hello")
+
+
+def test_push_to_session_encodes_the_message_once(
+    table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add(table, "A=")
+    add(table, "B=")
+    calls: list[object] = []
+    encode = push.encode_message
+
+    def counting(message: Any) -> bytes:
+        calls.append(message)
+        return encode(message)
+
+    monkeypatch.setattr(push, "encode_message", counting)
+    result = push.push_to_session(table, "s1", {"type": "output"}, endpoint_url=ENDPOINT)
+    assert result.sent == 2
+    assert calls == [{"type": "output"}]
+    assert received("A=") == received("B=") == b'{"type":"output"}'
+
+
+@pytest.mark.parametrize(
+    "message",
+    [{"n": float("inf")}, {"n": float("nan")}, {"text": "\ud800"}, "\udfff"],
+    ids=["infinity", "nan", "lone-surrogate", "lone-surrogate-string"],
+)
+def test_messages_that_are_not_strict_json_are_refused_before_any_call(
+    table: str, message: Any
+) -> None:
+    add(table, "A=")
+    with pytest.raises(ValueError, match=r"not JSON compliant|surrogates not allowed"):
+        push.push_to_session(table, "s1", message, endpoint_url=ENDPOINT)
+    assert received("A=") == b""

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import boto3
 import pytest
@@ -169,3 +170,28 @@ def test_clients_have_bounded_retries_and_short_timeouts(moto: None) -> None:
     assert config.retries == {"total_max_attempts": 3, "mode": "standard"}
     assert config.connect_timeout + config.read_timeout <= 3
     assert aws.dynamodb() is aws.dynamodb()
+
+
+@pytest.mark.parametrize("client", [aws.dynamodb, aws.secretsmanager, aws.ssm])
+def test_a_silent_service_costs_at_most_the_registry_budget(
+    moto: None, client: Callable[[], Any]
+) -> None:
+    # Every attempt runs into both socket timeouts, plus the largest non-throttling backoff
+    # (DynamoDB's 0.025 s scale; other services use 0.05 s, still far below the slack).
+    config = client().meta.config
+    attempts = config.retries["total_max_attempts"]
+    worst = attempts * (config.connect_timeout + config.read_timeout) + 0.05 + 0.1
+    assert worst <= aws.REGISTRY_BUDGET_SECONDS
+
+
+def test_a_hanging_dynamodb_is_given_up_after_three_short_attempts(
+    fake_dynamodb: FakeServer,
+) -> None:
+    fake_dynamodb.reply("POST", "/", Reply(200, {}, delay=2.5))
+    started = time.monotonic()
+    with pytest.raises(RegistryError) as caught:
+        registry.put_connection(TABLE, registry.new_connection("c", "s", "u", ttl_seconds=60))
+    elapsed = time.monotonic() - started
+    assert caught.value.transient
+    assert len(fake_dynamodb.seen("POST", "/")) == 3
+    assert 3.0 <= elapsed < 4.5  # 3 attempts x 1 s read timeout

@@ -128,6 +128,11 @@ def test_handler_reads_every_variable() -> None:
     assert settings.log_level == logging.WARNING
 
 
+def test_handler_accepts_the_longest_ttl() -> None:
+    settings = HandlerSettings.from_env({**HANDLER_ENV, "CONNECTION_TTL_SECONDS": "7200"})
+    assert settings.connection_ttl_seconds == 7200
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
@@ -142,7 +147,15 @@ def test_handler_reads_every_variable() -> None:
         ({**HANDLER_ENV, "BACKEND_TIMEOUT_SECONDS": "soon"}, "number of seconds"),
         ({**HANDLER_ENV, "DISCONNECT_TIMEOUT_SECONDS": "-2"}, "greater than 0"),
         ({**HANDLER_ENV, "BACKEND_FAIL_OPEN": "yes"}, "true or false"),
-        ({**HANDLER_ENV, "CONNECTION_TTL_SECONDS": "7200000"}, "between 60 and 604800"),
+        ({**HANDLER_ENV, "CONNECTION_TTL_SECONDS": "7200000"}, "between 60 and 7200"),
+        ({**HANDLER_ENV, "CONNECTION_TTL_SECONDS": "7201"}, "between 60 and 7200"),
+        ({**HANDLER_ENV, "CONNECTION_TTL_SECONDS": "59"}, "between 60 and 7200"),
+        (
+            {**HANDLER_ENV, "BACKEND_VALIDATE_PATH": "/v?id={sessionId}"},
+            "BACKEND_VALIDATE_PATH must be a path only, without '\\?' or '#'",
+        ),
+        ({**HANDLER_ENV, "BACKEND_MESSAGE_PATH": "/m?x=1"}, "BACKEND_MESSAGE_PATH must be a path"),
+        ({**HANDLER_ENV, "BACKEND_DISCONNECT_PATH": "/d#end"}, "BACKEND_DISCONNECT_PATH must be"),
         ({**HANDLER_ENV, "CONNECTION_TTL_SECONDS": "2h"}, "whole number"),
     ],
 )
