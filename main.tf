@@ -53,10 +53,12 @@ module "websocket_api" {
   throttling_rate_limit            = var.throttling_rate_limit
   throttling_burst_limit           = var.throttling_burst_limit
   route_throttling                 = var.route_throttling
+  enable_access_logs               = var.enable_access_logs
   execution_logging_level          = var.execution_logging_level
   enable_data_trace                = var.enable_data_trace
   enable_detailed_metrics          = var.enable_detailed_metrics
   create_account_cloudwatch_role   = var.create_account_cloudwatch_role
+  account_has_cloudwatch_role      = var.account_has_cloudwatch_role
   log_retention_days               = var.log_retention_days
   log_kms_key_arn                  = var.log_kms_key_arn
   authorizer_function_name         = module.functions.authorizer_function_name
@@ -67,8 +69,9 @@ module "websocket_api" {
 }
 
 locals {
-  # What a backend needs to push to clients (ws_bridge.push): find a session's connections,
-  # post to (or inspect, or close) each, and delete the record of one that is gone.
+  # What a backend needs to push to clients (ws_bridge.push): find a session's or a user's
+  # connections, post to (or inspect, or close) each, and delete the record of one that is
+  # gone.
   backend_push_policy = {
     Version = "2012-10-17"
     Statement = [
@@ -82,10 +85,13 @@ locals {
         ]
       },
       {
-        Sid      = "FindSessionConnections"
-        Effect   = "Allow"
-        Action   = ["dynamodb:Query"]
-        Resource = ["${module.connections_table.table_arn}/index/${module.connections_table.session_index_name}"]
+        Sid    = "FindConnections"
+        Effect = "Allow"
+        Action = ["dynamodb:Query"]
+        Resource = [
+          for index in [module.connections_table.session_index_name, module.connections_table.user_index_name] :
+          "${module.connections_table.table_arn}/index/${index}"
+        ]
       },
       {
         Sid      = "DeleteStaleConnections"

@@ -4,8 +4,13 @@ output "websocket_url" {
 }
 
 output "callback_url" {
-  description = "Base URL of the @connections management API (https://<api>.execute-api.<region>.amazonaws.com/<stage>): the endpoint_url of boto3's apigatewaymanagementapi client."
+  description = "Base URL of the @connections management API (https://<api>.execute-api.<region>.amazonaws.com/<stage>): the endpoint_url of boto3's apigatewaymanagementapi client and the endpoint of the other AWS SDKs, which append /@connections themselves."
   value       = module.websocket_api.callback_url
+}
+
+output "connections_url" {
+  description = "The @connections URL itself (https://<api>.execute-api.<region>.amazonaws.com/<stage>/@connections), for raw SigV4 requests: POST, GET or DELETE <connections_url>/<connectionId> (for example with awscurl). boto3 and the other AWS SDKs take callback_url as their endpoint instead."
+  value       = module.websocket_api.connections_url
 }
 
 output "api_id" {
@@ -64,7 +69,7 @@ output "connection_handler_role_arn" {
 }
 
 output "access_log_group_name" {
-  description = "Name of the stage's access log group."
+  description = "Name of the stage's access log group; null when enable_access_logs is false."
   value       = module.websocket_api.access_log_group_name
 }
 
@@ -84,6 +89,6 @@ output "connection_handler_log_group_name" {
 }
 
 output "backend_push_policy_json" {
-  description = "IAM policy (JSON) for the backend's role: execute-api:ManageConnections (POST, GET, DELETE) on this stage's @connections, dynamodb:Query on the sessionId index and dynamodb:DeleteItem on the table."
+  description = "IAM policy (JSON) for the backend's role: execute-api:ManageConnections (POST, GET, DELETE) on this stage's @connections, dynamodb:Query on the sessionId and userId indexes and dynamodb:DeleteItem on the table."
   value       = jsonencode(local.backend_push_policy)
 }

@@ -124,8 +124,15 @@ variable "route_throttling" {
   }
 }
 
+variable "enable_access_logs" {
+  description = "Whether the stage writes JSON access logs (ids, routes, statuses; never a token or message body) to `/aws/apigateway/<name>/<stage_name>`. Like execution logging, access logs need the account's CloudWatch role for API Gateway: see create_account_cloudwatch_role and account_has_cloudwatch_role."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
 variable "execution_logging_level" {
-  description = "Execution logging of the stage. ERROR and INFO need the account's CloudWatch role for API Gateway (see create_account_cloudwatch_role); access logs do not."
+  description = "Execution logging of the stage. ERROR and INFO need the account's CloudWatch role for API Gateway, as access logs do (see create_account_cloudwatch_role and account_has_cloudwatch_role)."
   type        = string
   default     = "OFF"
   nullable    = false
@@ -151,7 +158,14 @@ variable "enable_detailed_metrics" {
 }
 
 variable "create_account_cloudwatch_role" {
-  description = "Whether to create the IAM role API Gateway logs with and set it in the region's account settings. It is one setting per account and region: turn it on in one stack only."
+  description = "Whether to create the IAM role API Gateway logs with and set it in the region's account settings, which access logs and execution logging need. It is one setting per account and region: turn it on in one stack only, and set account_has_cloudwatch_role in the others."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "account_has_cloudwatch_role" {
+  description = "Whether the region's API Gateway account settings already name a CloudWatch role, set by another stack or an administrator (`aws apigateway get-account --query cloudwatchRoleArn` prints its ARN). Terraform cannot read that setting, so while any log is on (enable_access_logs, execution_logging_level) the plan fails unless this or create_account_cloudwatch_role is true."
   type        = bool
   default     = false
   nullable    = false
@@ -377,10 +391,10 @@ variable "authorizer" {
 }
 
 variable "connection_handler" {
-  description = "The connection-handler function: memory in MB, timeout in seconds (below API Gateway's 29 s integration limit and above backend.timeout_seconds), reserved concurrency (null: unreserved)."
+  description = "The connection-handler function: memory in MB, timeout in seconds (below API Gateway's 29 s integration limit, and more than backend.timeout_seconds + 7: on $connect the handler may wait for the backend, then up to about 7 s for DynamoDB's retries), reserved concurrency (null: unreserved)."
   type = object({
     memory_size          = optional(number, 256)
-    timeout              = optional(number, 15)
+    timeout              = optional(number, 20)
     reserved_concurrency = optional(number)
   })
   default  = {}
@@ -463,8 +477,8 @@ variable "jwt" {
   }
 
   validation {
-    condition     = var.jwt.secret_arn == null ? true : can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$", var.jwt.secret_arn))
-    error_message = "jwt.secret_arn must be a Secrets Manager secret ARN (arn:<partition>:secretsmanager:<region>:<account>:secret:<name>)."
+    condition     = var.jwt.secret_arn == null ? true : can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+-[A-Za-z0-9]{6}$", var.jwt.secret_arn))
+    error_message = "jwt.secret_arn must be the secret's full ARN (arn:<partition>:secretsmanager:<region>:<account>:secret:<name>-<6 characters>, the suffix Secrets Manager appends): the authorizer's role names it as an IAM Resource, and a partial ARN without the suffix matches no secret, so the role could not read it."
   }
 
   validation {
@@ -510,7 +524,7 @@ variable "allowed_source_cidrs" {
 # ---------------------------------------------------------------------------------------
 
 variable "backend" {
-  description = "The HTTPS backend behind the WebSocket API (the backend contract in docs/design.md). url: base URL, https:// (http:// only for 127.0.0.1, localhost or host.docker.internal, for local use). paths: validate (GET, `{sessionId}` substituted), message and disconnect (POST). timeout_seconds: total time of one backend call. fail_open: accept a connection when the backend cannot be reached. disconnect_timeout_seconds: total time of the best-effort disconnect notice."
+  description = "The HTTPS backend behind the WebSocket API (the backend contract in docs/design.md). url: base URL, https:// (http:// only for 127.0.0.1, localhost or host.docker.internal, for local use). paths: validate (GET, `{sessionId}` substituted), message and disconnect (POST). timeout_seconds: total time of one backend call. fail_open: accept a connection when the backend cannot be reached, only for a session named by the token's claim (a session named in the query string always needs the backend's yes). disconnect_timeout_seconds: total time of the best-effort disconnect notice."
   type = object({
     url = string
     paths = optional(object({

@@ -59,10 +59,12 @@ module "websocket" {
   stage_name                     = "live"
   throttling_rate_limit          = 200
   throttling_burst_limit         = 400
+  enable_access_logs             = true
   execution_logging_level        = "ERROR"
   enable_data_trace              = false
   enable_detailed_metrics        = true
   create_account_cloudwatch_role = true
+  account_has_cloudwatch_role    = false # true instead of the line above when another stack sets the role
   route_throttling = {
     "$connect" = { rate_limit = 50, burst_limit = 100 }
     subscribe  = { rate_limit = 20, burst_limit = 40 }
@@ -129,7 +131,7 @@ module "websocket" {
       message    = "/api/ws/message"
       disconnect = "/api/ws/disconnect"
     }
-    timeout_seconds            = 15
+    timeout_seconds            = 10 # + about 7 s for DynamoDB must stay below connection_handler.timeout
     fail_open                  = false
     disconnect_timeout_seconds = 2
   }

@@ -26,6 +26,10 @@ module "websocket" {
   log_level                  = "DEBUG"
   allowed_source_cidrs       = var.allowed_source_cidrs
 
+  # Access logs need API Gateway's CloudWatch role in the account settings; the emulator
+  # starts empty, like a fresh account.
+  create_account_cloudwatch_role = true
+
   jwt = {
     algorithms = ["HS256"]
     secret_arn = var.jwt_secret_arn

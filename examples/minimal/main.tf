@@ -1,4 +1,5 @@
-# The smallest call: HS256 tokens signed with a key kept in Secrets Manager, and a backend.
+# The smallest call: HS256 tokens signed with a key kept in Secrets Manager, a backend, and
+# a word on the account's CloudWatch role for API Gateway, which access logs need.
 provider "aws" {
   region = var.region
 }
@@ -7,6 +8,11 @@ module "websocket" {
   source = "../../"
 
   name = "ws-minimal"
+
+  # Access logs need API Gateway's CloudWatch role, one per account and region. This creates
+  # it; when another stack of the account already sets it, use
+  # account_has_cloudwatch_role = true instead.
+  create_account_cloudwatch_role = true
 
   backend = {
     url = var.backend_url

@@ -10,14 +10,15 @@ locals {
   crypto_runtimes   = ["python3.12"]
   crypto_layer_path = coalesce(var.crypto_layer_path, "${var.packages_directory}/jwt-crypto-layer-python3.12-${var.architecture}.zip")
 
-  # The parameter lives in the partition, region and account of the table:
-  # arn:<partition>:dynamodb:<region>:<account>:table/<name>.
-  table_arn_parts = split(":", var.table_arn)
+  # The parameter is read in the functions' own partition, region and account. The region's
+  # `name` is deprecated in provider 6 in favour of `region`, which 5.x lacks; `id` is the
+  # region name in both.
   secret_parameter_arn = (
     var.jwt.secret_parameter_name == null ? null :
     format(
       "arn:%s:ssm:%s:%s:parameter/%s",
-      local.table_arn_parts[1], local.table_arn_parts[3], local.table_arn_parts[4],
+      data.aws_partition.current.partition, data.aws_region.current.id,
+      data.aws_caller_identity.current.account_id,
       trimprefix(var.jwt.secret_parameter_name, "/"),
     )
   )
@@ -146,9 +147,11 @@ locals {
   })
 }
 
-data "aws_partition" "current" {
-  count = var.vpc_config == null ? 0 : 1
-}
+data "aws_partition" "current" {}
+
+data "aws_region" "current" {}
+
+data "aws_caller_identity" "current" {}
 
 # Created before the functions so that Lambda never creates them itself (without retention
 # or encryption), and so that each role can be limited to its own group.
@@ -193,7 +196,7 @@ resource "aws_iam_role_policy_attachment" "vpc" {
   for_each = var.vpc_config == null ? {} : local.functions
 
   role       = aws_iam_role.this[each.key].name
-  policy_arn = "arn:${data.aws_partition.current[0].partition}:iam::aws:policy/service-role/AWSLambdaENIManagementAccess"
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AWSLambdaENIManagementAccess"
 }
 
 resource "aws_lambda_layer_version" "crypto" {
@@ -263,9 +266,12 @@ resource "aws_lambda_function" "this" {
   ]
 
   lifecycle {
+    # On $connect the handler may wait backend.timeout_seconds for the validate call, then
+    # up to about 7 s for DynamoDB's worst case (3 attempts of 1 s connect + 1 s read, plus
+    # backoff), and must still answer before Lambda ends it.
     precondition {
-      condition     = var.backend.timeout_seconds < var.connection_handler.timeout
-      error_message = "backend.timeout_seconds (${var.backend.timeout_seconds}) must be below connection_handler.timeout (${var.connection_handler.timeout}), so that the handler answers the client before Lambda ends it."
+      condition     = var.backend.timeout_seconds + 7 < var.connection_handler.timeout
+      error_message = "connection_handler.timeout (${var.connection_handler.timeout} s) must be more than backend.timeout_seconds + 7 (${var.backend.timeout_seconds + 7} s): on $connect the handler may wait backend.timeout_seconds for the backend and then up to about 7 s for DynamoDB (3 attempts of 1 s connect + 1 s read, plus backoff) before it answers, and Lambda must not end it first. Raise connection_handler.timeout (at most 28) or lower backend.timeout_seconds."
     }
 
     precondition {

@@ -37,6 +37,14 @@ locals {
   })
 
   execution_logging = var.execution_logging_level != "OFF"
+
+  # Access logs and execution logs alike need the CloudWatch role named in API Gateway's
+  # account settings (one per account and region); without it CreateStage fails with
+  # "CloudWatch Logs role ARN must be set in account settings to enable logging".
+  logging_needs_account_role = var.enable_access_logs || local.execution_logging
+
+  # The management API of the stage: wss://host/stage -> https://host/stage.
+  callback_url = replace(aws_apigatewayv2_stage.this.invoke_url, "/^ws/", "http")
 }
 
 resource "aws_apigatewayv2_api" "this" {
@@ -84,6 +92,9 @@ resource "aws_apigatewayv2_route_response" "this" {
 }
 
 # WebSocket stages have no auto-deploy: a new deployment whenever what it serves changes.
+# Created before the old one is destroyed (a stage always serves one), which also means
+# before a removed route is deleted: that deployment still serves the removed route until
+# the next one (README: `terraform apply -replace=…aws_apigatewayv2_deployment.this`).
 resource "aws_apigatewayv2_deployment" "this" {
   api_id      = aws_apigatewayv2_api.this.id
   description = "Routes, integration, route responses and authorizer of ${var.name}."
@@ -92,6 +103,7 @@ resource "aws_apigatewayv2_deployment" "this" {
     # Chosen attributes, not whole resources: the first refresh turns empty optional
     # collections from null into {} and would make every later plan redeploy.
     redeployment = sha1(jsonencode([
+      [aws_apigatewayv2_api.this.route_selection_expression],
       [for key, route in aws_apigatewayv2_route.this : [key, route.id, route.target, route.authorization_type, route.authorizer_id, route.route_response_selection_expression]],
       [for key, response in aws_apigatewayv2_route_response.this : [key, response.id, response.route_response_key]],
       [aws_apigatewayv2_integration.this.id, aws_apigatewayv2_integration.this.integration_uri, aws_apigatewayv2_integration.this.timeout_milliseconds],
@@ -105,12 +117,19 @@ resource "aws_apigatewayv2_deployment" "this" {
 }
 
 resource "aws_cloudwatch_log_group" "access" {
+  count = var.enable_access_logs ? 1 : 0
+
   #checkov:skip=CKV_AWS_338:Retention is log_retention_days, which defaults to 365 days and is validated against CloudWatch's values; checkov cannot resolve it through the module calls.
   #checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts every log group at rest; a customer managed key is optional (log_kms_key_arn) because its key policy must be written for the logs service.
   name              = "/aws/apigateway/${var.name}/${var.stage_name}"
   retention_in_days = var.log_retention_days
   kms_key_id        = var.log_kms_key_arn
   tags              = var.tags
+}
+
+moved {
+  from = aws_cloudwatch_log_group.access
+  to   = aws_cloudwatch_log_group.access[0]
 }
 
 # API Gateway writes execution logs to this group; created here so that it has retention.
@@ -132,9 +151,13 @@ resource "aws_apigatewayv2_stage" "this" {
   description   = "The ${var.stage_name} stage of ${var.name}."
   deployment_id = aws_apigatewayv2_deployment.this.id
 
-  access_log_settings {
-    destination_arn = aws_cloudwatch_log_group.access.arn
-    format          = local.access_log_format
+  dynamic "access_log_settings" {
+    for_each = aws_cloudwatch_log_group.access
+
+    content {
+      destination_arn = access_log_settings.value.arn
+      format          = local.access_log_format
+    }
   }
 
   default_route_settings {
@@ -167,6 +190,11 @@ resource "aws_apigatewayv2_stage" "this" {
 
   lifecycle {
     precondition {
+      condition     = !local.logging_needs_account_role || var.create_account_cloudwatch_role || var.account_has_cloudwatch_role
+      error_message = "Access logs (enable_access_logs) and execution logging (execution_logging_level) need the CloudWatch role in API Gateway's account settings, one per account and region, which Terraform cannot read; without it AWS refuses the stage (\"CloudWatch Logs role ARN must be set in account settings to enable logging\"). Set create_account_cloudwatch_role = true in one stack of this account and region; or account_has_cloudwatch_role = true if another stack or an administrator already set it (`aws apigateway get-account --query cloudwatchRoleArn` prints an ARN); or turn logging off with enable_access_logs = false and execution_logging_level = \"OFF\"."
+    }
+
+    precondition {
       condition     = alltrue([for key in keys(var.route_throttling) : contains(keys(local.routes), key)])
       error_message = "route_throttling has keys that are not routes of this API (${join(", ", setsubtract(keys(var.route_throttling), keys(local.routes)))}): use $connect, $disconnect, $default or a key of route_keys."
     }
@@ -191,8 +219,8 @@ resource "aws_lambda_permission" "authorizer" {
   source_arn    = "${aws_apigatewayv2_api.this.execution_arn}/authorizers/${aws_apigatewayv2_authorizer.this.id}"
 }
 
-# Account-level setting (one per region) that execution logging needs. Opt-in: another
-# stack of the account may own it.
+# Account-level setting (one per region) that access logs and execution logging need.
+# Opt-in: another stack of the account may own it (account_has_cloudwatch_role).
 data "aws_partition" "current" {
   count = var.create_account_cloudwatch_role ? 1 : 0
 }
@@ -226,4 +254,11 @@ resource "aws_api_gateway_account" "this" {
   cloudwatch_role_arn = aws_iam_role.cloudwatch[0].arn
 
   depends_on = [aws_iam_role_policy_attachment.cloudwatch]
+
+  lifecycle {
+    precondition {
+      condition     = !var.account_has_cloudwatch_role
+      error_message = "create_account_cloudwatch_role and account_has_cloudwatch_role exclude each other: the first sets the account's CloudWatch role for API Gateway from this stack, the second says another stack or an administrator already set it."
+    }
+  }
 }

@@ -20,7 +20,17 @@ output "websocket_url" {
 
 output "callback_url" {
   description = "Base URL of the stage's @connections API (https://…/<stage>), the endpoint_url of boto3's apigatewaymanagementapi client."
-  value       = replace(aws_apigatewayv2_stage.this.invoke_url, "/^ws/", "http")
+  value       = local.callback_url
+}
+
+output "connections_url" {
+  description = "The @connections URL itself (https://…/<stage>/@connections), for raw SigV4 requests (POST, GET or DELETE <connections_url>/<connectionId>, for example with awscurl). boto3 and the other AWS SDKs take callback_url as their endpoint instead."
+  value       = "${local.callback_url}/@connections"
+}
+
+output "deployment_trigger" {
+  description = "Hash of what the stage's deployment serves (route selection, routes, route responses, integration, authorizer): a new deployment is made exactly when it changes."
+  value       = aws_apigatewayv2_deployment.this.triggers["redeployment"]
 }
 
 output "authorizer_id" {
@@ -29,8 +39,8 @@ output "authorizer_id" {
 }
 
 output "access_log_group_name" {
-  description = "Name of the stage's access log group."
-  value       = aws_cloudwatch_log_group.access.name
+  description = "Name of the stage's access log group; null when enable_access_logs is false."
+  value       = one(aws_cloudwatch_log_group.access[*].name)
 }
 
 output "execution_log_group_name" {

@@ -54,6 +54,13 @@ variable "route_throttling" {
   nullable = false
 }
 
+variable "enable_access_logs" {
+  description = "Whether the stage writes JSON access logs to its own log group (needs the account's CloudWatch role)."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
 variable "execution_logging_level" {
   description = "Execution logging of the stage: OFF, ERROR or INFO (ERROR and INFO need the account's CloudWatch role)."
   type        = string
@@ -75,6 +82,13 @@ variable "enable_detailed_metrics" {
 variable "create_account_cloudwatch_role" {
   description = "Whether to create the IAM role API Gateway logs with and set it in the region's account settings (a per-region singleton)."
   type        = bool
+  nullable    = false
+}
+
+variable "account_has_cloudwatch_role" {
+  description = "Whether the region's API Gateway account settings already name a CloudWatch role, set outside this module (Terraform cannot read them). With logging on, this or create_account_cloudwatch_role must be true."
+  type        = bool
+  default     = false
   nullable    = false
 }
 

@@ -9,6 +9,19 @@ mock_provider "aws" {
       partition = "aws"
     }
   }
+
+  mock_data "aws_region" {
+    defaults = {
+      id   = "eu-west-1"
+      name = "eu-west-1"
+    }
+  }
+
+  mock_data "aws_caller_identity" {
+    defaults = {
+      account_id = "123456789012"
+    }
+  }
 }
 
 override_resource {
@@ -49,7 +62,7 @@ variables {
   log_retention_days      = 365
   log_kms_key_arn         = null
   authorizer              = { memory_size = 256, timeout = 10, reserved_concurrency = null }
-  connection_handler      = { memory_size = 512, timeout = 15, reserved_concurrency = null }
+  connection_handler      = { memory_size = 512, timeout = 20, reserved_concurrency = null }
   jwt = {
     algorithms            = ["HS256"]
     secret_arn            = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:demo/jwt-AbCdEf"
@@ -77,8 +90,6 @@ variables {
   connection_ttl_seconds = 7200
   table_name             = "demo-connections"
   table_arn              = "arn:aws:dynamodb:eu-west-1:123456789012:table/demo-connections"
-  api_execution_arn      = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5"
-  stage_name             = "prod"
   tags                   = { team = "platform" }
 }
 
@@ -133,7 +144,7 @@ run "hmac_secret_in_secrets_manager" {
   }
 
   assert {
-    condition     = aws_lambda_function.this["connection_handler"].timeout == 15 && aws_lambda_function.this["connection_handler"].memory_size == 512 && aws_lambda_function.this["authorizer"].timeout == 10
+    condition     = aws_lambda_function.this["connection_handler"].timeout == 20 && aws_lambda_function.this["connection_handler"].memory_size == 512 && aws_lambda_function.this["authorizer"].timeout == 10
     error_message = "Memory and timeout must follow the authorizer and connection_handler objects."
   }
 
@@ -219,14 +230,13 @@ run "hmac_secret_in_secrets_manager" {
             for own in [
               "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/demo-",
               "arn:aws:dynamodb:eu-west-1:123456789012:table/demo-connections",
-              "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/prod/",
               "arn:aws:secretsmanager:eu-west-1:123456789012:secret:demo/jwt-AbCdEf",
             ] : startswith(resource, own)
           ])
         ]
       ]
     ]))
-    error_message = "Every resource of the least-privilege policies must be one of this module's log groups, this table, this stage or the JWT secret (no \"*\")."
+    error_message = "Every resource of the least-privilege policies must be one of this module's log groups, this table or the JWT secret (no \"*\")."
   }
 
   assert {
@@ -553,7 +563,9 @@ run "own_package_and_layer" {
   }
 }
 
-run "backend_timeout_must_be_below_the_function_timeout" {
+# On $connect the handler may wait backend.timeout_seconds, then about 7 s for DynamoDB's
+# retries: the function's timeout must exceed both. 10 s + 7 s leaves 18 s as the least.
+run "handler_timeout_must_exceed_the_backend_timeout_plus_the_dynamodb_budget" {
   command = plan
 
   module {
@@ -561,10 +573,27 @@ run "backend_timeout_must_be_below_the_function_timeout" {
   }
 
   variables {
-    connection_handler = { memory_size = 256, timeout = 10, reserved_concurrency = null }
+    connection_handler = { memory_size = 256, timeout = 17, reserved_concurrency = null }
   }
 
   expect_failures = [aws_lambda_function.this]
+}
+
+run "handler_timeout_just_above_the_budget_is_accepted" {
+  command = plan
+
+  module {
+    source = "./modules/functions"
+  }
+
+  variables {
+    connection_handler = { memory_size = 256, timeout = 18, reserved_concurrency = null }
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["connection_handler"].timeout == 18
+    error_message = "An 18 s handler timeout leaves a 10 s backend its 7 s DynamoDB budget and must be accepted."
+  }
 }
 
 run "disconnect_timeout_must_be_below_the_function_timeout" {

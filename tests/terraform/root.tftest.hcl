@@ -7,6 +7,19 @@ mock_provider "aws" {
       partition = "aws"
     }
   }
+
+  mock_data "aws_region" {
+    defaults = {
+      id   = "eu-west-1"
+      name = "eu-west-1"
+    }
+  }
+
+  mock_data "aws_caller_identity" {
+    defaults = {
+      account_id = "123456789012"
+    }
+  }
 }
 
 override_resource {
@@ -43,8 +56,9 @@ override_resource {
 }
 
 variables {
-  name       = "demo"
-  stage_name = "live"
+  name                        = "demo"
+  stage_name                  = "live"
+  account_has_cloudwatch_role = true
   backend = {
     url = "https://backend.example.com"
   }
@@ -64,6 +78,11 @@ run "minimal_call" {
   assert {
     condition     = output.callback_url == "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/live"
     error_message = "callback_url must be the https:// base of the stage's @connections API."
+  }
+
+  assert {
+    condition     = output.connections_url == "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/live/@connections"
+    error_message = "connections_url must be the @connections URL itself: callback_url followed by /@connections."
   }
 
   assert {
@@ -110,10 +129,13 @@ run "minimal_call" {
           ]
         },
         {
-          Sid      = "FindSessionConnections"
-          Effect   = "Allow"
-          Action   = ["dynamodb:Query"]
-          Resource = ["arn:aws:dynamodb:eu-west-1:123456789012:table/demo-connections/index/sessionId-index"]
+          Sid    = "FindConnections"
+          Effect = "Allow"
+          Action = ["dynamodb:Query"]
+          Resource = [
+            "arn:aws:dynamodb:eu-west-1:123456789012:table/demo-connections/index/sessionId-index",
+            "arn:aws:dynamodb:eu-west-1:123456789012:table/demo-connections/index/userId-index",
+          ]
         },
         {
           Sid      = "DeleteStaleConnections"
@@ -123,7 +145,7 @@ run "minimal_call" {
         },
       ]
     }
-    error_message = "backend_push_policy_json must grant exactly @connections POST/GET/DELETE on this stage, Query on the sessionId index and DeleteItem on this table."
+    error_message = "backend_push_policy_json must grant exactly @connections POST/GET/DELETE on this stage, Query on the sessionId and userId indexes (ws_bridge.push queries both) and DeleteItem on this table."
   }
 
   assert {
@@ -174,5 +196,38 @@ run "asymmetric_call_adds_the_crypto_layer" {
   assert {
     condition     = module.functions.package_path == "./packages/ws_bridge.zip" && module.functions.crypto_layer_arn == "arn:aws:lambda:eu-west-1:123456789012:layer:demo-jwt-crypto:3"
     error_message = "Asymmetric algorithms must keep the shipped handler package and add the cryptography layer."
+  }
+}
+
+# Access logs are on by default and need the account's CloudWatch role for API Gateway, which
+# Terraform cannot read. A call that neither creates it nor says it exists stops at plan
+# (tests/terraform/websocket_api.tftest.hcl: expect_failures cannot name a nested resource);
+# minimal_call passes only because account_has_cloudwatch_role reaches the stage. Without
+# any log, no word on the role is needed.
+run "logs_off_need_no_account_role" {
+  command = plan
+
+  variables {
+    enable_access_logs          = false
+    account_has_cloudwatch_role = false
+  }
+
+  assert {
+    condition     = output.access_log_group_name == null
+    error_message = "enable_access_logs = false must leave the stage without an access log group."
+  }
+}
+
+# The connection handler's default timeout (20 s) must exceed the backend's timeout plus about
+# 7 s for DynamoDB's retries on $connect (the precondition of modules/functions, tested in
+# functions.tftest.hcl): minimal_call passes with the default 10 s backend, and 12 s fits too.
+run "default_handler_timeout_fits_a_12_second_backend" {
+  command = plan
+
+  variables {
+    backend = {
+      url             = "https://backend.example.com"
+      timeout_seconds = 12
+    }
   }
 }

@@ -15,6 +15,19 @@ mock_provider "aws" {
       partition = "aws"
     }
   }
+
+  mock_data "aws_region" {
+    defaults = {
+      id   = "eu-west-1"
+      name = "eu-west-1"
+    }
+  }
+
+  mock_data "aws_caller_identity" {
+    defaults = {
+      account_id = "123456789012"
+    }
+  }
 }
 
 override_resource {
@@ -99,7 +112,7 @@ run "function_roles_with_every_permission_option" {
     log_retention_days      = 365
     log_kms_key_arn         = null
     authorizer              = { memory_size = 256, timeout = 10, reserved_concurrency = null }
-    connection_handler      = { memory_size = 512, timeout = 15, reserved_concurrency = null }
+    connection_handler      = { memory_size = 512, timeout = 20, reserved_concurrency = null }
     jwt = {
       algorithms            = ["HS256"]
       secret_arn            = null
@@ -233,7 +246,7 @@ run "authorizer_role_without_a_secret" {
     log_retention_days      = 365
     log_kms_key_arn         = null
     authorizer              = { memory_size = 256, timeout = 10, reserved_concurrency = null }
-    connection_handler      = { memory_size = 512, timeout = 15, reserved_concurrency = null }
+    connection_handler      = { memory_size = 512, timeout = 20, reserved_concurrency = null }
     jwt = {
       algorithms            = ["RS256", "ES256"]
       secret_arn            = null
@@ -348,9 +361,10 @@ run "backend_push_policy_and_wired_function_policies" {
   command = plan
 
   variables {
-    name         = "demo"
-    stage_name   = "live"
-    tracing_mode = "Active"
+    name                        = "demo"
+    stage_name                  = "live"
+    tracing_mode                = "Active"
+    account_has_cloudwatch_role = true
     backend = {
       url = "https://backend.example.com"
     }
@@ -379,6 +393,7 @@ run "backend_push_policy_and_wired_function_policies" {
           contains([
             "arn:aws:dynamodb:eu-west-1:123456789012:table/demo-connections",
             "arn:aws:dynamodb:eu-west-1:123456789012:table/demo-connections/index/sessionId-index",
+            "arn:aws:dynamodb:eu-west-1:123456789012:table/demo-connections/index/userId-index",
           ], resource)
         )
       ]

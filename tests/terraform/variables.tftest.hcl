@@ -4,7 +4,8 @@
 mock_provider "aws" {}
 
 variables {
-  name = "demo"
+  name                        = "demo"
+  account_has_cloudwatch_role = true
   backend = {
     url = "https://backend.example.com"
   }
@@ -447,6 +448,18 @@ run "jwt_secret_arn_form" {
   expect_failures = [var.jwt]
 }
 
+# Without the 6-character suffix Secrets Manager appends, the ARN matches no secret as an IAM
+# Resource: the authorizer could never read the key.
+run "jwt_secret_arn_partial" {
+  command = plan
+
+  variables {
+    jwt = { secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:demo/jwt" }
+  }
+
+  expect_failures = [var.jwt]
+}
+
 run "jwt_secret_parameter_name_is_arn" {
   command = plan
 
@@ -522,6 +535,18 @@ run "backend_paths_relative" {
 
   variables {
     backend = { url = "https://backend.example.com", paths = { message = "api/ws/message" } }
+  }
+
+  expect_failures = [var.backend]
+}
+
+# A query string in a path would clash with the handler's URL building (and the validate
+# path's {sessionId} substitution): refused here as in ws_bridge.settings.
+run "backend_validate_path_with_query" {
+  command = plan
+
+  variables {
+    backend = { url = "https://backend.example.com", paths = { validate = "/api/session/{sessionId}/validate?full=1" } }
   }
 
   expect_failures = [var.backend]

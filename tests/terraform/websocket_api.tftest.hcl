@@ -31,7 +31,34 @@ override_resource {
   target          = aws_apigatewayv2_integration.this
   override_during = plan
   values = {
-    id = "integ7"
+    id                   = "integ7"
+    timeout_milliseconds = 29000
+  }
+}
+
+# Every route and route response gets the same pinned ID, so that the deployment trigger is
+# known during plan and differs only by what the module puts in it besides IDs.
+override_resource {
+  target          = aws_apigatewayv2_route.this
+  override_during = plan
+  values = {
+    id = "route1"
+  }
+}
+
+override_resource {
+  target          = aws_apigatewayv2_route_response.this
+  override_during = plan
+  values = {
+    id = "response1"
+  }
+}
+
+override_resource {
+  target          = aws_cloudwatch_log_group.access
+  override_during = plan
+  values = {
+    arn = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/apigateway/demo/prod"
   }
 }
 
@@ -60,10 +87,12 @@ variables {
   throttling_rate_limit            = 100
   throttling_burst_limit           = 200
   route_throttling                 = {}
+  enable_access_logs               = true
   execution_logging_level          = "OFF"
   enable_data_trace                = false
   enable_detailed_metrics          = false
   create_account_cloudwatch_role   = false
+  account_has_cloudwatch_role      = true
   log_retention_days               = 365
   log_kms_key_arn                  = null
   authorizer_function_name         = "demo-authorizer"
@@ -140,8 +169,13 @@ run "defaults" {
   }
 
   assert {
-    condition     = contains(keys(aws_apigatewayv2_deployment.this.triggers), "redeployment")
-    error_message = "The deployment must have a redeployment trigger."
+    condition     = output.deployment_trigger == aws_apigatewayv2_deployment.this.triggers["redeployment"] && can(regex("^[0-9a-f]{40}$", output.deployment_trigger))
+    error_message = "deployment_trigger must be the deployment's redeployment trigger, a SHA-1 known during plan."
+  }
+
+  assert {
+    condition     = aws_apigatewayv2_stage.this.access_log_settings[0].destination_arn == "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/apigateway/demo/prod"
+    error_message = "Access logs must go to the module's access log group."
   }
 
   assert {
@@ -165,7 +199,7 @@ run "defaults" {
   }
 
   assert {
-    condition     = aws_cloudwatch_log_group.access.retention_in_days == 365 && aws_cloudwatch_log_group.access.name == "/aws/apigateway/demo/prod"
+    condition     = aws_cloudwatch_log_group.access[0].retention_in_days == 365 && aws_cloudwatch_log_group.access[0].name == "/aws/apigateway/demo/prod" && output.access_log_group_name == "/aws/apigateway/demo/prod"
     error_message = "The access log group must be /aws/apigateway/<name>/<stage> with the given retention."
   }
 
@@ -218,6 +252,11 @@ run "defaults" {
     condition     = output.callback_url == "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/prod"
     error_message = "callback_url must be the stage's URL with https://, the @connections endpoint base."
   }
+
+  assert {
+    condition     = output.connections_url == "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/prod/@connections"
+    error_message = "connections_url must be callback_url followed by /@connections."
+  }
 }
 
 run "custom_routes_throttling_and_logging" {
@@ -233,6 +272,7 @@ run "custom_routes_throttling_and_logging" {
     execution_logging_level        = "INFO"
     enable_detailed_metrics        = true
     create_account_cloudwatch_role = true
+    account_has_cloudwatch_role    = false
     log_retention_days             = 30
     route_throttling = {
       "$connect" = { rate_limit = 10, burst_limit = 20 }
@@ -282,7 +322,7 @@ run "custom_routes_throttling_and_logging" {
   }
 
   assert {
-    condition     = aws_cloudwatch_log_group.access.retention_in_days == 30
+    condition     = aws_cloudwatch_log_group.access[0].retention_in_days == 30
     error_message = "The access log group must take log_retention_days."
   }
 
@@ -310,4 +350,190 @@ run "throttling_of_an_unknown_route_is_refused" {
   }
 
   expect_failures = [aws_apigatewayv2_stage.this]
+}
+
+# Access logs and execution logs need the CloudWatch role in API Gateway's account settings,
+# which Terraform cannot read: without create_account_cloudwatch_role or
+# account_has_cloudwatch_role the plan must stop (AWS would refuse the stage at apply).
+run "access_logs_without_the_account_role_are_refused_at_plan" {
+  command = plan
+
+  module {
+    source = "./modules/websocket_api"
+  }
+
+  variables {
+    account_has_cloudwatch_role = false
+  }
+
+  expect_failures = [aws_apigatewayv2_stage.this]
+}
+
+run "execution_logs_without_the_account_role_are_refused_at_plan" {
+  command = plan
+
+  module {
+    source = "./modules/websocket_api"
+  }
+
+  variables {
+    enable_access_logs          = false
+    execution_logging_level     = "ERROR"
+    account_has_cloudwatch_role = false
+  }
+
+  expect_failures = [aws_apigatewayv2_stage.this]
+}
+
+run "without_logs_no_account_role_is_needed" {
+  command = plan
+
+  module {
+    source = "./modules/websocket_api"
+  }
+
+  variables {
+    enable_access_logs          = false
+    account_has_cloudwatch_role = false
+  }
+
+  assert {
+    condition     = length(aws_apigatewayv2_stage.this.access_log_settings) == 0 && length(aws_cloudwatch_log_group.access) == 0 && output.access_log_group_name == null
+    error_message = "With enable_access_logs = false the stage must have no access log settings and no access log group."
+  }
+
+  assert {
+    condition     = length(aws_api_gateway_account.this) == 0 && length(aws_iam_role.cloudwatch) == 0
+    error_message = "Without logs the module must not touch the account's CloudWatch role."
+  }
+}
+
+run "creating_the_account_role_lets_the_stage_log" {
+  command = plan
+
+  module {
+    source = "./modules/websocket_api"
+  }
+
+  variables {
+    create_account_cloudwatch_role = true
+    account_has_cloudwatch_role    = false
+  }
+
+  assert {
+    condition     = length(aws_api_gateway_account.this) == 1 && length(aws_apigatewayv2_stage.this.access_log_settings) == 1
+    error_message = "create_account_cloudwatch_role must set the account's role, and the stage must then keep its access logs."
+  }
+}
+
+run "creating_and_having_the_account_role_exclude_each_other" {
+  command = plan
+
+  module {
+    source = "./modules/websocket_api"
+  }
+
+  variables {
+    create_account_cloudwatch_role = true
+    account_has_cloudwatch_role    = true
+  }
+
+  expect_failures = [aws_api_gateway_account.this]
+}
+
+# The deployment trigger: the same inputs give the same value (no redeploy on every plan),
+# and each thing a deployment snapshots changes it. IDs are pinned above, so only what the
+# module hashes besides them can tell these runs apart.
+run "deployment_trigger_baseline" {
+  command = plan
+
+  module {
+    source = "./modules/websocket_api"
+  }
+
+  assert {
+    condition     = can(regex("^[0-9a-f]{40}$", output.deployment_trigger))
+    error_message = "deployment_trigger must be known during plan once the IDs are."
+  }
+}
+
+run "deployment_trigger_is_stable" {
+  command = plan
+
+  module {
+    source = "./modules/websocket_api"
+  }
+
+  assert {
+    condition     = output.deployment_trigger == run.deployment_trigger_baseline.deployment_trigger
+    error_message = "The same routes, integration and authorizer must give the same trigger, or every apply would redeploy."
+  }
+}
+
+run "deployment_trigger_follows_the_route_keys" {
+  command = plan
+
+  module {
+    source = "./modules/websocket_api"
+  }
+
+  variables {
+    route_keys = ["subscribe"]
+  }
+
+  assert {
+    condition     = output.deployment_trigger != run.deployment_trigger_baseline.deployment_trigger
+    error_message = "Adding a route must change the deployment trigger, or the stage keeps serving the old routes."
+  }
+}
+
+run "deployment_trigger_follows_the_route_selection_expression" {
+  command = plan
+
+  module {
+    source = "./modules/websocket_api"
+  }
+
+  variables {
+    route_selection_expression = "$request.body.type"
+  }
+
+  assert {
+    condition     = output.deployment_trigger != run.deployment_trigger_baseline.deployment_trigger
+    error_message = "A new route_selection_expression must change the deployment trigger, or the stage keeps routing by the old one."
+  }
+}
+
+run "deployment_trigger_follows_the_integration" {
+  command = plan
+
+  module {
+    source = "./modules/websocket_api"
+  }
+
+  variables {
+    connection_handler_invoke_arn = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:123456789012:function:other-handler/invocations"
+  }
+
+  assert {
+    condition     = output.deployment_trigger != run.deployment_trigger_baseline.deployment_trigger
+    error_message = "A new integration target must change the deployment trigger."
+  }
+}
+
+run "deployment_trigger_follows_the_authorizer" {
+  command = plan
+
+  module {
+    source = "./modules/websocket_api"
+  }
+
+  variables {
+    identity_sources = ["route.request.header.Authorization"]
+  }
+
+  assert {
+    condition     = output.deployment_trigger != run.deployment_trigger_baseline.deployment_trigger
+    error_message = "New authorizer identity sources must change the deployment trigger."
+  }
 }
