@@ -54,7 +54,9 @@ class JsonFormatter(logging.Formatter):
                 f"{frame.filename}:{frame.lineno} in {frame.name}"
                 for frame in traceback.extract_tb(record.exc_info[2])
             ]
-        return json.dumps(line, default=str, ensure_ascii=False)
+        # ASCII only: client-supplied values (a session id from the query string) may hold
+        # U+2028, U+0085 and the like, which some log tools take for line breaks.
+        return json.dumps(line, default=str, ensure_ascii=True)
 
 
 class _StdoutHandler(logging.Handler):

@@ -106,3 +106,15 @@ def test_a_whole_session_logs_no_token_secret_or_body(
         assert part not in text
     assert body_marker not in text
     assert reply_marker not in text
+
+
+def test_a_line_stays_one_ascii_line_whatever_the_client_sent() -> None:
+    formatter = logs.JsonFormatter()
+    logger = logging.getLogger("ws_bridge.test")
+    record = logger.makeRecord("ws_bridge.test", logging.INFO, __file__, 1, "x", (), None)
+    hostile = "lab\u2028\u0085\n\r\x1b[31m-1"
+    with logs.bind(sessionId=hostile):
+        text = formatter.format(record)
+    assert text.isascii()
+    assert len(text.splitlines()) == 1
+    assert json.loads(text)["sessionId"] == hostile
