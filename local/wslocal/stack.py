@@ -23,7 +23,8 @@ if this process dies first. Every wait is bounded.
 
 Children get ``AWS_ENDPOINT_URL``, a region and fake credentials in their environment, and
 ``PYTHONPATH`` with ``lambda/`` and ``local/``: AWS endpoints always come from
-``AWS_ENDPOINT_URL``.
+``AWS_ENDPOINT_URL``. ``WEBSOCKETS_MAX_LINE_LENGTH`` lets the gateway read request lines and
+headers up to API Gateway's ~10 KB (websockets' own limit is 8 KB).
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ ROOT_MODULE_ENTRIES = (
     "packages",
 )
 READY_LINE = re.compile(r"\bready\b.*?\b(?:https?|wss?)://(?P<host>[\w.-]+):(?P<port>\d+)")
+# The longest request line or header line the gateway reads (API Gateway's ~10 KB).
+MAX_HTTP_LINE_BYTES = 10 * 1024
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
 # Variables that would take boto3 or Terraform somewhere other than the emulator (and every
 # AWS_ENDPOINT_URL_<SERVICE>, which wins over AWS_ENDPOINT_URL).
@@ -481,6 +484,10 @@ class LocalStack:
                 "TF_IN_AUTOMATION": "1",
                 "TF_INPUT": "0",
                 "CHECKPOINT_DISABLE": "1",
+                # API Gateway takes a request line or header of about 10 KB; websockets stops
+                # at 8 KB unless told otherwise (read when it is imported), which would refuse
+                # a token before the authorizer could.
+                "WEBSOCKETS_MAX_LINE_LENGTH": str(MAX_HTTP_LINE_BYTES),
             }
         )
         return env

@@ -65,13 +65,23 @@ class StackHandle:
         return items
 
 
+def distinct_free_ports(count: int = 4, attempts: int = 50) -> list[int]:
+    """`count` different free ports (free_port() may hand the same one out twice)."""
+    for _ in range(attempts):
+        ports = [free_port() for _ in range(count)]
+        if len(set(ports)) == count:
+            return ports
+    raise RuntimeError(f"no {count} distinct free ports after {attempts} attempts")
+
+
 @pytest.fixture(scope="session")
 def stack() -> Iterator[StackHandle]:
+    emulator_port, gateway_port, backend_port, connections_port = distinct_free_ports()
     config = StackConfig(
-        emulator_port=free_port(),
-        gateway_port=free_port(),
-        backend_port=free_port(),
-        connections_port=free_port(),
+        emulator_port=emulator_port,
+        gateway_port=gateway_port,
+        backend_port=backend_port,
+        connections_port=connections_port,
         services=(backend_service(SESSIONS), gateway_service()),
     )
     with LocalStack(config) as local:
@@ -148,7 +158,8 @@ RESTRICTED_SOURCE = "127.0.0.2"  # a client binds it on the loopback interface
 
 @dataclass(frozen=True)
 class RestrictedStack:
-    """A stack whose module has a source allow-list, an issuer and an audience."""
+    """A stack whose module has a source allow-list, an issuer, an audience and no identity
+    sources (the authorizer is called on every connect)."""
 
     handle: StackHandle
     logs: StackLogs
@@ -160,17 +171,21 @@ class RestrictedStack:
 @pytest.fixture(scope="module")
 def restricted_stack() -> Iterator[RestrictedStack]:
     """A second stack (its own emulator and apply, ~30 s) for the access-control settings
-    the shared one leaves off."""
+    the shared one leaves off, and for the browser setup (`identity_sources = []`)."""
+    emulator_port, gateway_port, backend_port, connections_port = distinct_free_ports()
     config = StackConfig(
-        emulator_port=free_port(),
-        gateway_port=free_port(),
-        backend_port=free_port(),
-        connections_port=free_port(),
+        emulator_port=emulator_port,
+        gateway_port=gateway_port,
+        backend_port=backend_port,
+        connections_port=connections_port,
         name="ws-restricted",
         variables={
             "allowed_source_cidrs": [f"{RESTRICTED_SOURCE}/32"],
             "jwt_issuer": RESTRICTED_ISSUER,
             "jwt_audience": RESTRICTED_AUDIENCE,
+            # The browser setup: the authorizer runs on every connect, so the token may come
+            # in Sec-WebSocket-Protocol or the Authorization header alone.
+            "identity_sources": [],
         },
         services=(backend_service(SESSIONS), gateway_service()),
     )

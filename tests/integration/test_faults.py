@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -33,6 +34,10 @@ OPEN = 101
 INTEGRATION_LIMIT_SECONDS = 29.0
 BACKEND_TIMEOUT_SECONDS = 10.0  # examples/local keeps the module's default
 TTL_SECONDS = 7200  # the module's default connection_ttl_seconds
+# A fault the backend answers at once (or a refused/dropped connection) must be reported
+# without waiting for the handler's backend timeout: each answer comes before it ends (a
+# loaded machine may take seconds, but not the whole timeout).
+ANSWERED_AT_ONCE_SECONDS = BACKEND_TIMEOUT_SECONDS
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -73,19 +78,40 @@ def wait_for(probe: Callable[[], bool], what: str, timeout: float = 10.0) -> Non
         time.sleep(0.05)
 
 
+def timed[T](call: Callable[[], T]) -> tuple[T, float]:
+    """`call()` and the seconds it took."""
+    started = time.monotonic()
+    result = call()
+    return result, time.monotonic() - started
+
+
 def fault(stack: StackHandle, mode: str, *endpoints: str, **settings: Any) -> None:
     body = {"mode": mode, **({"endpoints": list(endpoints)} if endpoints else {}), **settings}
     assert stack.backend("POST", "/api/admin/faults", body)["mode"] == mode
 
 
 @contextmanager
-def connected(stack: StackHandle) -> Iterator[tuple[ClientConnection, str]]:
-    """An open connection (made while the backend is healthy) and its id."""
-    with open_ws(stack) as ws:
+def own_session(stack: StackHandle, user: str = "alice") -> Iterator[str]:
+    """A session of its own (a unique id) that only `user` belongs to, for counts that
+    connections of other tests must not disturb."""
+    session_id = f"faults-{uuid.uuid4().hex[:12]}"
+    stack.backend("PUT", f"/api/admin/sessions/{session_id}", {"users": [user]})
+    try:
+        yield session_id
+    finally:
+        stack.backend("DELETE", f"/api/admin/sessions/{session_id}")
+
+
+@contextmanager
+def connected(stack: StackHandle, session: str = "lab-1") -> Iterator[tuple[ClientConnection, str]]:
+    """An open connection (made while the backend is healthy) and its id; on exit, waits
+    until $disconnect has deleted its record, so the next test does not meet it."""
+    with open_ws(stack, session=session) as ws:
         reply = ask(ws, {"type": "command", "command": "whoami"})
         connection_id = str(reply["connectionId"])
         assert connection_id in record_ids(stack)
         yield ws, connection_id
+    wait_for(lambda: connection_id not in record_ids(stack), "the record's deletion")
 
 
 def assert_error(reply: dict[str, Any], code: str) -> None:
@@ -95,13 +121,13 @@ def assert_error(reply: dict[str, Any], code: str) -> None:
     assert reply["requestId"]
 
 
-def put_record(stack: StackHandle, connection_id: str, expires_at: int) -> None:
+def put_record(stack: StackHandle, connection_id: str, expires_at: int, session: str) -> None:
     """A connection record as the handler writes it (for a connection that no longer exists)."""
     stack.local.client("dynamodb").put_item(
         TableName=stack.local.outputs.table_name,
         Item={
             "connectionId": {"S": connection_id},
-            "sessionId": {"S": "lab-1"},
+            "sessionId": {"S": session},
             "userId": {"S": "alice"},
             "connectedAt": {"N": str(int(time.time() * 1000) - 60_000)},
             "expiresAt": {"N": str(expires_at)},
@@ -138,13 +164,15 @@ def test_a_failing_backend_gets_clear_answers_and_loses_no_record(
     stack = healthy_backend
     with connected(stack) as (ws, connection_id):
         fault(stack, mode, "validate", "message", "disconnect", **settings)
-        started = time.monotonic()
-        assert_error(ask(ws, {"type": "command", "command": "ls"}), message_error)
+        reply, seconds = timed(lambda: ask(ws, {"type": "command", "command": "ls"}))
+        assert_error(reply, message_error)
+        assert seconds < ANSWERED_AT_ONCE_SECONDS
         if connect_status is not None:  # a validate answer that is 2xx but not JSON is valid
             before = record_ids(stack)
-            assert handshake(stack) == connect_status
+            status, seconds = timed(lambda: handshake(stack))
+            assert status == connect_status
+            assert seconds < ANSWERED_AT_ONCE_SECONDS
             assert record_ids(stack) <= before
-        assert time.monotonic() - started < 5
         assert ask(ws, {"type": "ping"})["type"] == "pong"  # still usable
         assert connection_id in record_ids(stack)
     # $disconnect deletes the record although the backend's notice fails
@@ -158,10 +186,12 @@ def test_a_stopped_backend_gets_clear_answers_and_loses_no_record(
     with connected(stack) as (ws, connection_id):
         request.getfixturevalue("backend_stopped")  # the process ends, its port closes
         before = record_ids(stack)
-        started = time.monotonic()
-        assert_error(ask(ws, {"type": "command", "command": "ls"}), "backend_unavailable")
-        assert handshake(stack) == 502
-        assert time.monotonic() - started < 5
+        reply, seconds = timed(lambda: ask(ws, {"type": "command", "command": "ls"}))
+        assert_error(reply, "backend_unavailable")
+        assert seconds < ANSWERED_AT_ONCE_SECONDS
+        status, seconds = timed(lambda: handshake(stack))
+        assert status == 502
+        assert seconds < ANSWERED_AT_ONCE_SECONDS
         assert record_ids(stack) <= before
         assert ask(ws, {"type": "ping"})["type"] == "pong"
     wait_for(lambda: connection_id not in record_ids(stack), "the record's deletion")
@@ -174,11 +204,6 @@ def test_a_backend_slower_than_the_timeout_gets_an_error_before_29_s(
     with connected(stack) as (ws, _):
         fault(stack, "slow", "validate", "message", delay_seconds=INTEGRATION_LIMIT_SECONDS + 5)
         before = record_ids(stack)
-
-        def timed[T](call: Callable[[], T]) -> tuple[T, float]:
-            started = time.monotonic()
-            result = call()
-            return result, time.monotonic() - started
 
         # A message on an open connection and a new handshake wait at the same time.
         with ThreadPoolExecutor(max_workers=2) as pool:
@@ -222,17 +247,20 @@ def test_a_410_from_connections_deletes_the_stale_record_and_only_it(
     # API Gateway knows no such connection and answers 410 to a push.
     stack = healthy_backend
     stale = "St4leC0nnect10n="
-    put_record(stack, stale, int(time.time()) + 3600)
-    try:
-        with connected(stack) as (ws, live):
-            pushed = stack.backend("POST", "/api/push/session/lab-1", {"type": "notice", "n": 1})
-            assert pushed == {"sent": 1, "gone": 1, "failed": 0}
-            assert json.loads(ws.recv(timeout=10)) == {"type": "notice", "n": 1}
-            ids = record_ids(stack)
-            assert stale not in ids
-            assert live in ids
-    finally:
-        delete_record(stack, stale)
+    with own_session(stack) as session:
+        put_record(stack, stale, int(time.time()) + 3600, session)
+        try:
+            with connected(stack, session) as (ws, live):
+                pushed = stack.backend(
+                    "POST", f"/api/push/session/{session}", {"type": "notice", "n": 1}
+                )
+                assert pushed == {"sent": 1, "gone": 1, "failed": 0}
+                assert json.loads(ws.recv(timeout=10)) == {"type": "notice", "n": 1}
+                ids = record_ids(stack)
+                assert stale not in ids
+                assert live in ids
+        finally:
+            delete_record(stack, stale)
 
 
 def test_records_expire_by_ttl_in_epoch_seconds(healthy_backend: StackHandle) -> None:
@@ -243,7 +271,7 @@ def test_records_expire_by_ttl_in_epoch_seconds(healthy_backend: StackHandle) ->
     assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expiresAt")
 
     started = int(time.time())
-    with connected(stack) as (_, connection_id):
+    with own_session(stack) as session, connected(stack, session) as (_, connection_id):
         finished = int(time.time()) + 1
         item = dynamodb.get_item(TableName=table, Key={"connectionId": {"S": connection_id}})
         record = item["Item"]
@@ -255,7 +283,7 @@ def test_records_expire_by_ttl_in_epoch_seconds(healthy_backend: StackHandle) ->
         # What the registry returns is decided by that value: live until expiresAt, gone at it.
         def found(now: float) -> bool:
             connections = registry.connections_for_session(
-                table, "lab-1", dynamodb=dynamodb, now=now
+                table, session, dynamodb=dynamodb, now=now
             )
             return connection_id in {c.connection_id for c in connections}
 
@@ -271,15 +299,18 @@ def test_an_expired_record_whose_disconnect_never_arrived_is_never_used(
     table = stack.local.outputs.table_name
     dynamodb = stack.local.client("dynamodb")
     abandoned = "Ab4nd0nedC0nn3c="
-    put_record(stack, abandoned, int(time.time()) - 1)
-    try:
-        with connected(stack) as (ws, live):
-            connections = registry.connections_for_session(table, "lab-1", dynamodb=dynamodb)
-            assert {c.connection_id for c in connections} == {live}
-            pushed = stack.backend("POST", "/api/push/session/lab-1", {"type": "notice", "n": 2})
-            # not even attempted: a 410 would have counted as gone and deleted it
-            assert pushed == {"sent": 1, "gone": 0, "failed": 0}
-            assert json.loads(ws.recv(timeout=10)) == {"type": "notice", "n": 2}
-            assert abandoned in record_ids(stack)
-    finally:
-        delete_record(stack, abandoned)
+    with own_session(stack) as session:
+        put_record(stack, abandoned, int(time.time()) - 1, session)
+        try:
+            with connected(stack, session) as (ws, live):
+                connections = registry.connections_for_session(table, session, dynamodb=dynamodb)
+                assert {c.connection_id for c in connections} == {live}
+                pushed = stack.backend(
+                    "POST", f"/api/push/session/{session}", {"type": "notice", "n": 2}
+                )
+                # not even attempted: a 410 would have counted as gone and deleted it
+                assert pushed == {"sent": 1, "gone": 0, "failed": 0}
+                assert json.loads(ws.recv(timeout=10)) == {"type": "notice", "n": 2}
+                assert abandoned in record_ids(stack)
+        finally:
+            delete_record(stack, abandoned)

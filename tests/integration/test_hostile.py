@@ -19,8 +19,9 @@ import re
 import socket
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jwt
@@ -29,6 +30,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
+from websockets.typing import Subprotocol
+
+from ws_bridge.tokens import MAX_TOKEN_BYTES
+from wslocal.stack import MAX_HTTP_LINE_BYTES
 
 if TYPE_CHECKING:
     from tests.integration.conftest import RestrictedStack, StackHandle, StackLogs
@@ -242,19 +247,45 @@ def test_a_valid_token_opens_so_the_refusals_mean_something(stack: StackHandle) 
     assert handshake(stack.url(stack.token())) == OPEN
 
 
-def test_an_oversized_token_never_reaches_a_function(
+def token_of_length(stack: StackHandle, length: int) -> str:
+    """A valid token of at least `length` bytes (a padding claim makes it long)."""
+    base = len(stack.token(padding=""))
+    token = stack.token(padding="x" * max(0, (length - base) * 3 // 4 + 3))
+    assert length <= len(token) < length + 8
+    return token
+
+
+def test_the_gateway_reads_lines_as_long_as_api_gateway_does(stack: StackHandle) -> None:
+    gateway = stack.local.services["gateway"]
+    environment = Path(f"/proc/{gateway.pid}/environ").read_bytes().split(b"\0")
+    assert f"WEBSOCKETS_MAX_LINE_LENGTH={MAX_HTTP_LINE_BYTES}".encode() in environment
+
+
+def test_a_token_over_8_kb_reaches_the_authorizer_and_is_401(
+    healthy_backend: StackHandle, stack_logs: StackLogs
+) -> None:
+    # API Gateway passes request lines and headers of up to ~10 KB; the authorizer refuses
+    # tokens over 8 KB itself.
+    stack = healthy_backend
+    token = token_of_length(stack, MAX_TOKEN_BYTES + 512)
+    before, mark = record_ids(stack), stack_logs.mark()
+    assert handshake(stack.url(token)) == 401
+    # the same token in the Authorization header too (identical tokens do not conflict)
+    assert handshake(stack.url(token), {"Authorization": f"Bearer {token}"}) == 401
+    logs = stack_logs.since(mark)
+    assert authorizer_reasons(logs["gateway.log"]) == ["too_large", "too_large"]
+    assert validate_calls(logs["backend.log"]) == 0
+    assert record_ids(stack) <= before
+
+
+def test_a_token_over_10_kb_is_refused_before_any_function(
     stack: StackHandle, stack_logs: StackLogs
 ) -> None:
-    # Over 8 KB the request line exceeds the gateway's HTTP limit: refused before the
-    # authorizer (which refuses tokens over 8 KB itself; see tests/unit).
-    token = stack.token(padding="x" * 9000)
+    token = token_of_length(stack, MAX_HTTP_LINE_BYTES + 256)
     before, mark = record_ids(stack), stack_logs.mark()
-    for url, headers in [
-        (stack.url(token), {}),
-        (stack.url(stack.token()), {"Authorization": f"Bearer {token}"}),
-    ]:
-        status = handshake(url, headers)
-        assert status in {414, 431}, status
+    assert handshake(stack.url(token)) == 414  # the request line is too long
+    header = {"Authorization": f"Bearer {token}"}
+    assert handshake(stack.url(stack.token()), header) == 431  # a header line is too long
     logs = stack_logs.since(mark)
     assert authorizer_reasons(logs["gateway.log"]) == []
     assert validate_calls(logs["backend.log"]) == 0
@@ -443,18 +474,40 @@ def restricted_token(restricted: RestrictedStack, **overrides: Any) -> str:
     return restricted.handle.token(**{k: v for k, v in claims.items() if v is not None})
 
 
-def handshake_from(stack: StackHandle, source: str, token: str) -> int:
-    """The upgrade status for a client whose TCP connection comes from `source`."""
+@contextmanager
+def open_from(
+    stack: StackHandle,
+    source: str,
+    url: str,
+    headers: Mapping[str, str] | None = None,
+    subprotocols: Sequence[str] | None = None,
+) -> Iterator[ClientConnection]:
+    """A connection whose TCP connection comes from `source`."""
     port = urllib.parse.urlsplit(stack.ws_url).port
     assert port is not None
     sock = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0))
     try:
-        with open_ws(stack.url(token), sock=sock):
+        with connect(
+            url,
+            additional_headers=dict(headers or {}),
+            subprotocols=[Subprotocol(item) for item in subprotocols or ()] or None,
+            open_timeout=25,
+            close_timeout=5,
+            proxy=None,
+            sock=sock,
+        ) as ws:
+            yield ws
+    finally:
+        sock.close()
+
+
+def handshake_from(stack: StackHandle, source: str, token: str) -> int:
+    """The upgrade status for a client whose TCP connection comes from `source`."""
+    try:
+        with open_from(stack, source, stack.url(token)):
             return OPEN
     except InvalidStatus as refused:
         return refused.response.status_code
-    finally:
-        sock.close()
 
 
 def test_the_allow_list_reaches_the_authorizer(restricted_stack: RestrictedStack) -> None:
@@ -502,6 +555,59 @@ def test_wrong_issuer_or_audience_is_401_when_configured(
     before, mark = record_ids(stack), logs.mark()
     assert handshake_from(stack, restricted_stack.allowed_source, token) == 401
     assert authorizer_reasons(logs.since(mark)["gateway.log"]) == [reason]
+    assert record_ids(stack) <= before
+
+
+# The browser setup (identity_sources = []): no token in the URL.
+
+
+def assert_stored(stack: StackHandle, ws: ClientConnection) -> str:
+    """The connection works and its record names the token's user and session."""
+    ws.send(json.dumps({"type": "command", "command": "whoami"}))
+    connection_id = str(json.loads(ws.recv(timeout=15))["connectionId"])
+    records = {item["connectionId"]["S"]: item for item in stack.records()}
+    assert connection_id in records
+    record = records[connection_id]
+    assert (record["userId"]["S"], record["sessionId"]["S"]) == ("alice", "lab-1")
+    return connection_id
+
+
+def test_a_token_offered_only_as_a_subprotocol_connects_and_bearer_is_echoed(
+    restricted_stack: RestrictedStack,
+) -> None:
+    stack = restricted_stack.handle
+    token = restricted_token(restricted_stack)
+    source = restricted_stack.allowed_source
+    with open_from(stack, source, stack.ws_url, subprotocols=["bearer", token]) as ws:
+        assert ws.subprotocol == "bearer"
+        assert ws.response is not None
+        assert ws.response.headers["Sec-WebSocket-Protocol"] == "bearer"  # never the token
+        connection_id = assert_stored(stack, ws)
+    wait_for(lambda: connection_id not in record_ids(stack), "the record's deletion")
+
+
+def test_a_token_only_in_the_authorization_header_connects(
+    restricted_stack: RestrictedStack,
+) -> None:
+    stack = restricted_stack.handle
+    header = {"Authorization": f"Bearer {restricted_token(restricted_stack)}"}
+    with open_from(stack, restricted_stack.allowed_source, stack.ws_url, header) as ws:
+        assert ws.subprotocol is None
+        connection_id = assert_stored(stack, ws)
+    wait_for(lambda: connection_id not in record_ids(stack), "the record's deletion")
+
+
+def test_no_token_anywhere_is_401_from_the_authorizer(restricted_stack: RestrictedStack) -> None:
+    stack, logs = restricted_stack.handle, restricted_stack.logs
+    before, mark = record_ids(stack), logs.mark()
+    with (
+        pytest.raises(InvalidStatus) as refused,
+        open_from(stack, restricted_stack.allowed_source, stack.ws_url, subprotocols=["chat"]),
+    ):
+        pass
+    assert refused.value.response.status_code == 401
+    # the authorizer ran (no identity source stopped the request first) and said why
+    assert authorizer_reasons(logs.since(mark)["gateway.log"]) == ["missing"]
     assert record_ids(stack) <= before
 
 
