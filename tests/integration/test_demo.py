@@ -44,7 +44,7 @@ STEP_EVIDENCE = {
     7: [r'"userId": "mallory"', r'"executed": false', r'"userId": "alice"', r"from the token"],
     8: [r'"type": "resize_ack", "cols": 120, "rows": 40'],
     9: [r'-> \{"sent": 1, "gone": 0, "failed": 0\}', r'<- \{"type": "notice"'],
-    10: [r"handshake answered HTTP 40[13]; nothing stored"],
+    10: [r"handshake answered HTTP 401; nothing stored"],
     11: [r"record removed from the table", r'"disconnectStatusCode": 1000'],
     12: [r"\. terraform destroy", r"stopped: backend, gateway, emulator"],
 }

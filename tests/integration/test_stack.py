@@ -67,8 +67,16 @@ def refusal(stack: StackHandle, token: str | None = None, **kwargs: Any) -> int:
     return refused.value.response.status_code
 
 
+def fragments(size: int, frame: int = 32 * 1024) -> list[str]:
+    """A text message of `size` bytes as frames of at most 32 KB, API Gateway's frame limit."""
+    return ["x" * min(frame, size - at) for at in range(0, size, frame)]
+
+
 def ask(ws: ClientConnection, message: Any) -> dict[str, Any]:
-    ws.send(message if isinstance(message, str | bytes) else json.dumps(message))
+    """Send `message` (a dict as JSON; a list of strings as the fragments of one message)."""
+    if isinstance(message, dict):
+        message = json.dumps(message)
+    ws.send(message)
     reply: dict[str, Any] = json.loads(ws.recv(timeout=REPLY_TIMEOUT))
     return reply
 
@@ -350,13 +358,13 @@ def test_default_route_forwards_to_the_backend_and_replies(
     [
         ("not json", "invalid_json"),
         ("[1, 2]", "not_an_object"),
-        ("x" * LIMIT, "invalid_json"),  # exactly the limit still reaches the handler
+        (fragments(LIMIT), "invalid_json"),  # exactly the limit still reaches the handler
         (b"\xff\xfe\x00", "invalid_json"),  # binary: $default, base64-encoded to the handler
     ],
     ids=["text", "array", "128KB", "binary"],
 )
 def test_unusable_messages_get_an_error_reply_through_default(
-    stack: StackHandle, frame: str | bytes, code: str
+    stack: StackHandle, frame: str | bytes | list[str], code: str
 ) -> None:
     with open_ws(stack, stack.token()) as ws:
         connection_id = connection_id_of(ws)
@@ -398,7 +406,8 @@ def test_forged_identity_is_overwritten_by_the_authorizer_context(stack: StackHa
 def test_message_over_128_kb_closes_with_1009(stack: StackHandle) -> None:
     with open_ws(stack, stack.token()) as ws:
         connection_id = connection_id_of(ws)
-        ws.send("x" * (LIMIT + 1))
+        with suppress(ConnectionClosed):  # the gateway may close before the last fragment
+            ws.send(fragments(LIMIT + 1))
         with pytest.raises(ConnectionClosed):
             ws.recv(timeout=REPLY_TIMEOUT)
         assert ws.close_code == 1009
@@ -553,24 +562,48 @@ def _statements(lambda_: Any, function_name: str) -> list[dict[str, Any]]:
     return statements
 
 
+def _source_arn(statement: dict[str, Any]) -> str:
+    source_arn: str = statement["Condition"]["ArnLike"]["AWS:SourceArn"]
+    return source_arn
+
+
 @contextmanager
-def permissions_removed(stack: StackHandle, function_name: str) -> Iterator[None]:
-    """Every resource-policy statement of `function_name` removed, re-added afterwards."""
+def permissions_removed(
+    stack: StackHandle,
+    function_name: str,
+    misdirect: Callable[[str], str] | None = None,
+) -> Iterator[None]:
+    """Every resource-policy statement of `function_name` removed, re-added afterwards.
+    With `misdirect`, each is replaced meanwhile by one allowing `misdirect(SourceArn)`."""
     lambda_ = stack.local.client("lambda")
     original = _statements(lambda_, function_name)
     assert original, f"{function_name} has no Lambda permission to remove"
     for statement in original:
         lambda_.remove_permission(FunctionName=function_name, StatementId=statement["Sid"])
     try:
+        if misdirect is not None:
+            for statement in original:
+                source_arn = misdirect(_source_arn(statement))
+                assert source_arn != _source_arn(statement)
+                lambda_.add_permission(
+                    FunctionName=function_name,
+                    StatementId=statement["Sid"],
+                    Action=statement["Action"],
+                    Principal=statement["Principal"]["Service"],
+                    SourceArn=source_arn,
+                )
         yield
     finally:
+        if misdirect is not None:
+            for statement in _statements(lambda_, function_name):
+                lambda_.remove_permission(FunctionName=function_name, StatementId=statement["Sid"])
         for statement in original:
             lambda_.add_permission(
                 FunctionName=function_name,
                 StatementId=statement["Sid"],
                 Action=statement["Action"],
                 Principal=statement["Principal"]["Service"],
-                SourceArn=statement["Condition"]["ArnLike"]["AWS:SourceArn"],
+                SourceArn=_source_arn(statement),
             )
         assert _statements(lambda_, function_name) == original
 
@@ -631,6 +664,41 @@ def test_missing_lambda_permission_fails_the_handshake_with_500(
 ) -> None:
     name = getattr(stack.local.outputs, f"{function}_function_name")
     with permissions_removed(stack, name), fresh_gateway(stack, tmp_path) as (url, process):
+        with nothing_stored(stack):
+            assert refusal(stack, stack.token(), url=url) == 500
+        log = process.log_path.read_text()
+        assert f"not allowed to invoke {name}" in log
+
+
+@pytest.mark.parametrize(
+    ("function", "elsewhere"),
+    [
+        ("connection_handler", "stage"),
+        ("connection_handler", "api"),
+        ("authorizer", "api"),
+        ("authorizer", "stage"),
+    ],
+)
+def test_permission_for_another_source_arn_fails_the_handshake_with_500(
+    stack: StackHandle, tmp_path: Path, function: str, elsewhere: str
+) -> None:
+    """The deployed statement re-added for another stage or another API: the gateway
+    checks the SourceArn API Gateway would present, so the invocation is refused."""
+    name = getattr(stack.local.outputs, f"{function}_function_name")
+    api_id = stack.local.outputs.api_id
+    stage = stack.local.outputs.stage_name
+
+    def misdirect(source_arn: str) -> str:
+        if elsewhere == "api":
+            return source_arn.replace(f":{api_id}/", ":a0b1c2d3e4/")
+        if function == "authorizer":  # the route shape, for the authorizer's own ARN
+            return source_arn.split("/authorizers/")[0] + f"/{stage}/*"
+        return source_arn.replace(f"/{stage}/", "/another-stage/")
+
+    with (
+        permissions_removed(stack, name, misdirect),
+        fresh_gateway(stack, tmp_path) as (url, process),
+    ):
         with nothing_stored(stack):
             assert refusal(stack, stack.token(), url=url) == 500
         log = process.log_path.read_text()

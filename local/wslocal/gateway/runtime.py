@@ -1,9 +1,12 @@
 """Warm worker processes that run one Lambda function's deployed code.
 
 Each function gets a small pool of workers (`_worker.py`). A worker imports the handler
-once and serves one invocation at a time; an invocation waits for a free worker. A
-worker that outlives the function's Timeout is killed and replaced, as is one that
-crashes; the invocation then fails as it would on Lambda.
+once and serves one invocation at a time; an invocation waits for a free worker, at most
+`queue_timeout` (the function's Timeout by default), then fails as a throttled Lambda
+invocation does. A worker that outlives the function's Timeout is killed and replaced, as
+is one that crashes; the invocation then fails as it would on Lambda. A replacement that
+cannot start is retried with backoff a bounded number of times; the next invocation that
+finds the pool short starts the replacement again.
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ WORKER_SCRIPT = Path(__file__).with_name("_worker.py")
 _HEADER = struct.Struct("!I")
 _PASSED_THROUGH = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 _STOP_GRACE_SECONDS = 3.0
+RESPAWN_ATTEMPTS = 5
+_RESPAWN_FIRST_DELAY = 0.5
+_RESPAWN_MAX_DELAY = 5.0
 
 
 class WorkerStartError(Exception):
@@ -150,7 +156,9 @@ class _Worker:
 
 class FunctionPool:
     """`size` warm workers for one function. `layer_paths` are the folders of its unpacked
-    layers that go on `sys.path` between the package and the runtime's packages."""
+    layers that go on `sys.path` between the package and the runtime's packages.
+    An invocation waits at most `queue_timeout` seconds for a free worker (default: the
+    function's Timeout)."""
 
     def __init__(
         self,
@@ -162,6 +170,7 @@ class FunctionPool:
         size: int,
         layer_paths: Sequence[Path] = (),
         init_timeout: float = 10.0,
+        queue_timeout: float | None = None,
     ) -> None:
         if size < 1:
             raise ValueError("a pool needs at least one worker")
@@ -172,6 +181,9 @@ class FunctionPool:
         self.environment = dict(environment)
         self.size = size
         self.init_timeout = init_timeout
+        self.queue_timeout = (
+            float(function.timeout_seconds) if queue_timeout is None else queue_timeout
+        )
         self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
         self._workers: set[_Worker] = set()
         self._respawns: set[asyncio.Task[None]] = set()
@@ -250,9 +262,20 @@ class FunctionPool:
             if started is not None:
                 started.set()
             return Invocation(error=InvocationError("Runtime.Unavailable", "gateway stopping"))
-        worker = await self._idle.get()
-        if started is not None:
-            started.set()
+        self._replenish()
+        try:
+            async with asyncio.timeout(self.queue_timeout):
+                worker = await self._idle.get()
+        except TimeoutError:
+            log.warning(
+                "function %s: no free worker within %.2f s; the invocation is throttled",
+                self.function.name,
+                self.queue_timeout,
+            )
+            return Invocation(error=InvocationError("TooManyRequestsException", "Rate Exceeded."))
+        finally:
+            if started is not None:
+                started.set()
         timeout = float(self.function.timeout_seconds)
         deadline_ms = int(time.time() * 1000 + timeout * 1000)
         payload = json.dumps(
@@ -295,21 +318,42 @@ class FunctionPool:
     def _replace(self, worker: _Worker) -> None:
         self._workers.discard(worker)
         worker.kill()
-        task = asyncio.get_running_loop().create_task(self._respawn(worker))
+        self._schedule_respawn(worker)
+
+    def _replenish(self) -> None:
+        """Start a replacement for each worker missing with none under way: one whose
+        replacement gave up earlier is retried when an invocation needs the pool."""
+        if self._stopping:
+            return
+        for _ in range(self.size - len(self._workers) - len(self._respawns)):
+            self._schedule_respawn(None)
+
+    def _schedule_respawn(self, old: _Worker | None) -> None:
+        task = asyncio.get_running_loop().create_task(self._respawn(old))
         self._respawns.add(task)
         task.add_done_callback(self._respawns.discard)
 
-    async def _respawn(self, old: _Worker) -> None:
-        await old.process.wait()
-        delay = 0.5
-        while not self._stopping:
+    async def _respawn(self, old: _Worker | None) -> None:
+        if old is not None:
+            await old.process.wait()
+        delay = _RESPAWN_FIRST_DELAY
+        for attempt in range(1, RESPAWN_ATTEMPTS + 1):
+            if self._stopping:
+                return
             try:
                 self._idle.put_nowait(await self._spawn())
                 return
             except WorkerStartError as exc:
+                if attempt == RESPAWN_ATTEMPTS:
+                    log.error(
+                        "%s; giving up after %d attempts until the next invocation",
+                        exc,
+                        attempt,
+                    )
+                    return
                 log.error("%s; retrying in %.1f s", exc, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                delay = min(delay * 2, _RESPAWN_MAX_DELAY)
 
     async def stop(self) -> None:
         """Stop every worker; none is left running."""

@@ -80,6 +80,7 @@ _CLOSE_REASONS = {
     1009: "Message too big",
 }
 # Headers of a $connect result that belong to the WebSocket handshake itself.
+_QUEUE_GRACE_SECONDS = 5.0
 _HANDSHAKE_HEADERS = frozenset(
     {
         "connection",
@@ -112,6 +113,11 @@ class GatewaySettings:
     max_duration: float = 7200.0
     max_message_bytes: int = 128 * 1024
     shutdown_timeout: float = 15.0
+    # How long an invocation waits for a free worker before it fails as a throttled
+    # Lambda invocation; None: the function's own Timeout.
+    queue_timeout: float | None = None
+    # The longest a Lambda authorizer may take, as API Gateway's integration limit.
+    authorizer_timeout: float = 29.0
 
 
 @dataclass(eq=False)
@@ -329,6 +335,7 @@ class Gateway:
                 environment=environment,
                 size=settings.workers,
                 layer_paths=paths,
+                queue_timeout=settings.queue_timeout,
             )
         try:
             await asyncio.gather(*(pool.start() for pool in self._pools.values()))
@@ -412,11 +419,20 @@ class Gateway:
         task = self._spawn(pool.invoke(event, request_id, started))
         # Lambda would scale out instead of queueing: the integration timeout counts from
         # when a worker takes the invocation.
+        # The pool bounds its own wait for a worker; this bound only guards against a
+        # pool that never answers.
         waiting = asyncio.get_running_loop().create_task(started.wait())
         try:
-            await asyncio.wait({task, waiting}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                {task, waiting},
+                timeout=pool.queue_timeout + _QUEUE_GRACE_SECONDS,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
         finally:
             waiting.cancel()
+        if not started.is_set() and not task.done():
+            log.warning("route %s: no worker took the invocation", route.route_key)
+            return Invocation(error=InvocationError("TooManyRequestsException", "no worker"))
         try:
             async with asyncio.timeout(integration.timeout_ms / 1000):
                 outcome: Invocation = await asyncio.shield(task)
@@ -509,7 +525,15 @@ class Gateway:
         request_id = new_request_id()
         event = authorizer_event(session.info, session.request, method_arn, request_id, now_ms())
         started = time.monotonic()
-        outcome = await self._pools[authorizer.function_arn].invoke(event, request_id)
+        # As with an integration, the function keeps running past the limit.
+        task = self._spawn(self._pools[authorizer.function_arn].invoke(event, request_id))
+        try:
+            async with asyncio.timeout(self.settings.authorizer_timeout):
+                outcome: Invocation = await asyncio.shield(task)
+        except TimeoutError:
+            outcome = Invocation(
+                error=InvocationError("AuthorizerTimeout", "the authorizer did not answer")
+            )
         latency_ms = int((time.monotonic() - started) * 1000)
         if outcome.error is not None:
             if outcome.error.message == "Unauthorized":
