@@ -127,11 +127,6 @@ resource "aws_cloudwatch_log_group" "access" {
   tags              = var.tags
 }
 
-moved {
-  from = aws_cloudwatch_log_group.access
-  to   = aws_cloudwatch_log_group.access[0]
-}
-
 # API Gateway writes execution logs to this group; created here so that it has retention.
 resource "aws_cloudwatch_log_group" "execution" {
   count = local.execution_logging ? 1 : 0
