@@ -1,4 +1,4 @@
-"""Token verification: every attack of issue 4 item 1 against TokenVerifier, with keys
+"""Token verification: every token attack the security model names, against TokenVerifier, with keys
 made here, HMAC secrets in moto's Secrets Manager/SSM and a real JWKS endpoint."""
 
 from __future__ import annotations
