@@ -2,11 +2,7 @@
 # IDs and ARNs are pinned with overrides so that assertions can read them during plan.
 
 mock_provider "aws" {
-  mock_data "aws_partition" {
-    defaults = {
-      partition = "aws"
-    }
-  }
+  source = "./tests/terraform/mocks"
 }
 
 override_resource {
