@@ -20,6 +20,7 @@ import contextvars
 import enum
 import functools
 import json
+import re
 import socket
 import threading
 import time
@@ -57,6 +58,7 @@ class Outcome(enum.Enum):
     TIMEOUT = "timeout"  # no complete answer within the deadline
     UNREACHABLE = "unreachable"  # no connection, or it broke before an answer
     TOO_LARGE = "too_large"  # the answer's body exceeded the limit
+    UNSENDABLE = "unsendable"  # a header or the path could not be sent as given: not sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,16 @@ def encode_json(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode(
         "utf-8"
     )
+
+
+# Visible ASCII, space and tab: what every HTTP stack sends unchanged in a header value.
+# urllib3/http.client encode headers as latin-1 and refuse CR/LF; a token or id outside this
+# set is refused here instead of raising out of the request.
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
+
+
+def _sendable(headers: Mapping[str, str]) -> bool:
+    return all(_HEADER_VALUE.fullmatch(value) is not None for value in headers.values())
 
 
 # ---------------------------------------------------------------------------- deadline
@@ -189,6 +201,9 @@ def _request(
 ) -> BackendResult:
     if timeout_seconds <= 0:  # no time left at all: do not start what cannot finish
         return BackendResult(Outcome.TIMEOUT)
+    if not _sendable(headers):
+        log.warning("request not sent: a header value is not printable ASCII")
+        return BackendResult(Outcome.UNSENDABLE)
     started = time.monotonic()
     watchdog = _Watchdog(timeout_seconds)
     context = _WATCHDOG.set(watchdog)
@@ -215,6 +230,10 @@ def _request(
         outcome = Outcome.TIMEOUT
     except (HTTPError, OSError):
         outcome = Outcome.UNREACHABLE
+    except (UnicodeError, ValueError):
+        # Anything http.client refuses to put on the wire (a header or a path it cannot
+        # encode): nothing was sent, and the caller gets an answer rather than an exception.
+        outcome = Outcome.UNSENDABLE
     finally:
         expired = watchdog.stop()
         _WATCHDOG.reset(context)
@@ -247,7 +266,11 @@ def validate_session(
 
     ``timeout_seconds`` (default ``BACKEND_TIMEOUT_SECONDS``) is the call's total deadline.
     """
-    path = settings.backend_validate_path.replace("{sessionId}", quote(session_id, safe=""))
+    try:
+        segment = quote(session_id, safe="")
+    except UnicodeEncodeError:  # a lone surrogate has no UTF-8 form
+        return BackendResult(Outcome.UNSENDABLE)
+    path = settings.backend_validate_path.replace("{sessionId}", segment)
     return _request(
         http,
         "GET",

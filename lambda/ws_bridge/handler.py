@@ -56,6 +56,7 @@ type ErrorCode = Literal[
     "invalid_json",
     "not_an_object",
     "message_too_large",
+    "invalid_request",
     "backend_unavailable",
     "backend_timeout",
     "backend_error",
@@ -69,6 +70,7 @@ ERRORS: dict[ErrorCode, tuple[int, str]] = {
     "invalid_json": (400, "The message must be UTF-8 JSON."),
     "not_an_object": (400, "The message must be a JSON object."),
     "message_too_large": (413, "The message is larger than 128 KB."),
+    "invalid_request": (400, "The request holds text that cannot be sent to the backend."),
     "backend_unavailable": (502, "The backend cannot be reached."),
     "backend_timeout": (504, "The backend did not answer in time."),
     "backend_error": (502, "The backend could not handle the message."),
@@ -80,6 +82,7 @@ ERRORS: dict[ErrorCode, tuple[int, str]] = {
 REJECTIONS: dict[str, int] = {
     "not_authorized": 401,  # no authorizer identity or no token (should not pass the authorizer)
     "session_required": 400,
+    "invalid_request": 400,  # a token or session id that cannot be sent in a request
     "backend_unauthorized": 401,
     "backend_forbidden": 403,
     "backend_rejected": 400,  # 404 and other 4xx from the validate endpoint
@@ -168,6 +171,8 @@ def _reject(reason: str) -> dict[str, Any]:
 
 def _connect_rejection(result: BackendResult, fail_open: bool) -> str | None:
     """The rejection reason for a validate answer, or None to accept the connection."""
+    if result.outcome is Outcome.UNSENDABLE:  # never sent: nothing to fail open on
+        return "invalid_request"
     if result.outcome in (Outcome.RESPONDED, Outcome.TOO_LARGE):
         if 200 <= result.status < 300:
             return None
@@ -184,6 +189,8 @@ def _connect_rejection(result: BackendResult, fail_open: bool) -> str | None:
 
 
 def _message_failure(result: BackendResult) -> ErrorCode:
+    if result.outcome is Outcome.UNSENDABLE:
+        return "invalid_request"
     if result.outcome is Outcome.TIMEOUT:
         return "backend_timeout"
     if result.outcome is Outcome.UNREACHABLE:

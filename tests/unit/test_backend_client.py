@@ -268,3 +268,41 @@ def test_non_json_numbers_are_never_sent(server: FakeServer) -> None:
                 backend_client.pool(), settings_for(server.url), "c", {"n": value}
             )
     assert server.seen() == []
+
+
+# Header values http.client cannot send as given: outside latin-1 (UnicodeEncodeError inside
+# urllib3), latin-1 but not ASCII (sent as bytes no backend reads alike), CR/LF (ValueError).
+UNSENDABLE = ["tok✓", "tök", "tok\r\nX-Injected: 1", "tok\x00", "\ud800"]
+
+
+@pytest.mark.parametrize("value", UNSENDABLE)
+def test_a_token_that_cannot_be_a_header_is_refused_not_raised(
+    server: FakeServer, value: str
+) -> None:
+    result = backend_client.validate_session(
+        backend_client.pool(), settings_for(server.url), "s", value
+    )
+    assert result.outcome is Outcome.UNSENDABLE
+    assert not result.ok
+    assert server.seen() == []
+
+
+@pytest.mark.parametrize("value", UNSENDABLE)
+def test_a_connection_id_that_cannot_be_a_header_is_refused_not_raised(
+    server: FakeServer, value: str
+) -> None:
+    http = backend_client.pool()
+    result = backend_client.forward_message(http, settings_for(server.url), value, {"a": 1})
+    assert result.outcome is Outcome.UNSENDABLE
+    assert server.seen() == []
+    # The pool still works afterwards.
+    server.default = Reply(200, {"type": "ok"})
+    assert backend_client.forward_message(http, settings_for(server.url), "c", {"a": 1}).ok
+
+
+def test_a_session_id_without_a_utf8_form_is_refused_not_raised(server: FakeServer) -> None:
+    result = backend_client.validate_session(
+        backend_client.pool(), settings_for(server.url), "s\ud800", "tok"
+    )
+    assert result.outcome is Outcome.UNSENDABLE
+    assert server.seen() == []

@@ -285,6 +285,27 @@ def test_fail_open_trusts_only_a_session_named_by_the_token(
         assert scan() == {}
 
 
+def test_connect_with_a_token_that_cannot_be_a_header_is_refused_even_failing_open(
+    load: Callable[..., Bridge], server: FakeServer
+) -> None:
+    # Nothing was sent, so there is no backend outage to fail open on.
+    bridge = load(BACKEND_FAIL_OPEN="true")
+    response = bridge(connect_event(token="abc✓"))
+    assert response["statusCode"] == 400
+    assert json.loads(response["body"]) == {"error": "invalid_request"}
+    assert server.seen() == []
+    assert scan() == {}
+
+
+def test_a_message_from_a_connection_id_that_cannot_be_a_header_gets_an_error(
+    messages: Bridge,
+) -> None:
+    event = message_event({"type": "command"})
+    event["requestContext"]["connectionId"] = "id✓"
+    error_of(messages(event), "invalid_request", 400)
+    assert messages.server.seen() == []
+
+
 def test_fail_open_still_asks_the_backend_about_a_query_session(
     load: Callable[..., Bridge], server: FakeServer
 ) -> None:
