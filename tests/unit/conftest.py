@@ -21,7 +21,9 @@ from moto import mock_aws
 from ws_bridge import aws, backend_client, logs
 
 # Hypothesis: one setting for the number of generated cases per property, FUZZ_EXAMPLES:
-# modest by default (`make test`), large in `make fuzz`.
+# modest by default (`make test`), more in `make fuzz` (sized to stay well inside the 300 s
+# per-test timeout on 2 cores). Derandomized, without an example database: every run, in CI
+# or on a laptop, generates the same cases, so a failure repeats and a pass means the same.
 DEFAULT_FUZZ_EXAMPLES = 60
 
 
@@ -42,6 +44,8 @@ settings.register_profile(
     "ws_bridge",
     max_examples=fuzz_examples(),
     deadline=None,
+    derandomize=True,
+    database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.load_profile("ws_bridge")
