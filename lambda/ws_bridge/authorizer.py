@@ -174,7 +174,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         value = request.get(name)
         return value if isinstance(value, str) else None
 
-    with logs.bind(
+    with logs.invocation(
+        context,
         connectionId=field("connectionId"),
         requestId=field("requestId"),
         routeKey=field("routeKey"),

@@ -19,7 +19,6 @@ import contextlib
 import contextvars
 import enum
 import functools
-import json
 import re
 import socket
 import threading
@@ -35,12 +34,12 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError
 
 from ws_bridge import logs
+from ws_bridge.json_codec import encode_json
 from ws_bridge.settings import MAX_MESSAGE_BYTES, HandlerSettings
 
 __all__ = [
     "BackendResult",
     "Outcome",
-    "encode_json",
     "forward_message",
     "notify_disconnect",
     "pool",
@@ -71,13 +70,6 @@ class BackendResult:
     @property
     def ok(self) -> bool:
         return self.outcome is Outcome.RESPONDED and 200 <= self.status < 300
-
-
-def encode_json(value: Any) -> bytes:
-    """Strict JSON in UTF-8: ``ValueError`` for NaN/Infinity or a lone surrogate."""
-    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode(
-        "utf-8"
-    )
 
 
 # Visible ASCII, space and tab: what every HTTP stack sends unchanged in a header value.

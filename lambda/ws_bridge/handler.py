@@ -16,16 +16,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import urllib3
 
-from ws_bridge import backend_client, logs
+from ws_bridge import backend_client, json_codec, logs
 from ws_bridge.aws import REGISTRY_BUDGET_SECONDS
 from ws_bridge.backend_client import BackendResult, Outcome
 from ws_bridge.connections_table import (
@@ -35,11 +33,14 @@ from ws_bridge.connections_table import (
     new_connection,
     put_connection,
 )
+from ws_bridge.events import RequestInfo
+from ws_bridge.json_codec import MAX_JSON_DEPTH
 from ws_bridge.settings import MAX_MESSAGE_BYTES, HandlerSettings
 from ws_bridge.token_sources import bearer_offered, find_tokens
 
 __all__ = [
     "ERRORS",
+    "MAX_JSON_DEPTH",
     "RequestInfo",
     "connect",
     "disconnect",
@@ -48,7 +49,6 @@ __all__ = [
     "message",
 ]
 
-MAX_JSON_DEPTH = 64
 # Kept free at the end of an invocation to log and answer after the last call.
 ANSWER_MARGIN_SECONDS = 0.5
 
@@ -95,66 +95,10 @@ REJECTIONS: dict[str, int] = {
 log = logs.get_logger("handler")
 
 
-def _str(mapping: Mapping[str, Any], name: str) -> str:
-    value = mapping.get(name)
-    return value if isinstance(value, str) else ""
-
-
-def _int(mapping: Mapping[str, Any], name: str) -> int | None:
-    value = mapping.get(name)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-@dataclass(frozen=True, slots=True)
-class RequestInfo:
-    """The fields of an API Gateway WebSocket event that the handler uses."""
-
-    route_key: str
-    event_type: str
-    connection_id: str
-    request_id: str
-    connected_at: int | None
-    user_id: str  # from the authorizer context: never from the client
-    session_id: str  # from the authorizer context: never from the client
-    session_source: str  # "token" (a claim of the verified token), "query" or ""
-    disconnect_status_code: int | None
-    disconnect_reason: str
-
-    @classmethod
-    def from_event(cls, event: Mapping[str, Any]) -> RequestInfo:
-        context = event.get("requestContext")
-        context = context if isinstance(context, Mapping) else {}
-        authorizer = context.get("authorizer")
-        authorizer = authorizer if isinstance(authorizer, Mapping) else {}
-        return cls(
-            route_key=_str(context, "routeKey"),
-            event_type=_str(context, "eventType"),
-            connection_id=_str(context, "connectionId"),
-            request_id=_str(context, "requestId"),
-            connected_at=_int(context, "connectedAt"),
-            user_id=_str(authorizer, "userId"),
-            session_id=_str(authorizer, "sessionId"),
-            session_source=_str(authorizer, "sessionSource"),
-            disconnect_status_code=_int(context, "disconnectStatusCode"),
-            disconnect_reason=_str(context, "disconnectReason"),
-        )
-
-    @property
-    def kind(self) -> Literal["connect", "disconnect", "message"]:
-        if self.route_key == "$connect" or (not self.route_key and self.event_type == "CONNECT"):
-            return "connect"
-        if self.route_key == "$disconnect" or (
-            not self.route_key and self.event_type == "DISCONNECT"
-        ):
-            return "disconnect"
-        return "message"
-
-
 # ---------------------------------------------------------------------------- responses
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+_json = json_codec.encode
 
 
 def error_reply(code: ErrorCode, request_id: str) -> dict[str, Any]:
@@ -335,48 +279,6 @@ def disconnect(
 # ---------------------------------------------------------------------------- messages
 
 
-def _is_text(value: str) -> bool:
-    """False for a string holding a lone surrogate, which the JSON escape ``\\ud800``
-    produces: it has no UTF-8 form, so it can be neither forwarded nor stored."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _interchangeable(value: Any) -> bool:
-    """Nesting within MAX_JSON_DEPTH and every string (keys too) valid text, so the value
-    re-encodes as the strict UTF-8 JSON the backend receives."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, str):
-            if not _is_text(item):
-                return False
-        elif isinstance(item, dict | list):
-            if depth > MAX_JSON_DEPTH:
-                return False
-            if isinstance(item, dict) and not all(_is_text(key) for key in item):
-                return False
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
-    return True
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite_float(text: str) -> float:
-    """A JSON number beyond the double range (``1e999``) reads as inf, which has no JSON
-    form (``json.dumps`` would write ``Infinity``): refuse it like ``Infinity`` itself."""
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text[:32]} is out of range")
-    return value
-
-
 class _Refused(Exception):
     """Internal signal carrying an error code; never leaves this module."""
 
@@ -420,13 +322,11 @@ def parse_message(event: Mapping[str, Any]) -> dict[str, Any] | ErrorCode:
     except _Refused as refused:
         return refused.code
     try:
-        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
-    except (ValueError, RecursionError):  # also integers beyond Python's 4300 digits
+        value = json_codec.decode(text)
+    except ValueError:
         return "invalid_json"
     if not isinstance(value, dict):
         return "not_an_object"
-    if not _interchangeable(value):
-        return "invalid_json"
     return value
 
 
@@ -471,8 +371,9 @@ def message(
         return error_reply(_message_failure(result), info.request_id)
     try:
         reply = result.body.decode("utf-8")
-        json.loads(reply, parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
+    except UnicodeDecodeError:
+        return error_reply("backend_invalid_reply", info.request_id)
+    if not json_codec.is_json(reply):
         return error_reply("backend_invalid_reply", info.request_id)
     return {"statusCode": 200, "body": reply}
 
@@ -498,7 +399,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     deadline = None if left is None else time.monotonic() + left
     event = event if isinstance(event, Mapping) else {}
     info = RequestInfo.from_event(event)
-    with logs.bind(
+    with logs.invocation(
+        context,
         connectionId=info.connection_id, requestId=info.request_id, routeKey=info.route_key
     ):
         try:

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ws_bridge import aws, logs
-from ws_bridge.backend_client import encode_json
 from ws_bridge.connections_table import (
     Connection,
     RegistryError,
@@ -32,6 +31,7 @@ from ws_bridge.connections_table import (
     connections_for_user,
     delete_connection,
 )
+from ws_bridge.json_codec import encode_json
 from ws_bridge.settings import MAX_MESSAGE_BYTES
 
 if TYPE_CHECKING:

@@ -8,6 +8,10 @@ moto throughout.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -19,6 +23,7 @@ from bridge_fakes import REGION, FakeServer, Reply, scan
 from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 
+import ws_bridge
 from ws_bridge import aws, connections_table, push
 from ws_bridge.push import PostOutcome, PushResult
 
@@ -186,3 +191,21 @@ def test_messages_that_are_not_strict_json_are_refused_before_any_call(
     with pytest.raises(ValueError, match=r"not JSON compliant|surrogates not allowed"):
         push.push_to_session(table, "s1", message, endpoint_url=ENDPOINT)
     assert received("A=") == b""
+
+
+def test_push_needs_neither_the_backend_client_nor_urllib3() -> None:
+    # Backends import ws_bridge.push: it must not drag the handler's HTTP client along.
+    code = (
+        "import sys, ws_bridge.push; "
+        "print(sorted(m for m in ('ws_bridge.backend_client', 'ws_bridge.handler') "
+        "if m in sys.modules))"
+    )
+    package_root = str(Path(ws_bridge.__file__).parent.parent)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": package_root},
+    ).stdout
+    assert out.strip() == "[]"
