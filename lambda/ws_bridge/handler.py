@@ -400,8 +400,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     event = event if isinstance(event, Mapping) else {}
     info = RequestInfo.from_event(event)
     with logs.invocation(
-        context,
-        connectionId=info.connection_id, requestId=info.request_id, routeKey=info.route_key
+        context, connectionId=info.connection_id, requestId=info.request_id, routeKey=info.route_key
     ):
         try:
             if info.kind == "connect":

@@ -2,8 +2,8 @@
 
 Every line carries the invocation's ``connectionId``, ``requestId`` and ``routeKey`` once
 :func:`bind` has set them, and inside :func:`invocation` Lambda's ``aws_request_id`` and
-``cold_start`` (true on the container's first invocation only). Callers pass only identifiers, statuses and error codes in
-``extra``: never a token, a secret or a message body.
+``cold_start`` (true on the container's first invocation only). Callers pass only
+identifiers, statuses and error codes in ``extra``: never a token, a secret or a message body.
 """
 
 from __future__ import annotations
