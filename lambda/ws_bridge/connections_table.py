@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ws_bridge import aws
+from ws_bridge.settings import MAX_CONNECTION_SECONDS
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -78,11 +79,12 @@ def new_connection(
     session_id: str,
     user_id: str,
     *,
-    ttl_seconds: int,
+    ttl_seconds: int = MAX_CONNECTION_SECONDS,
     connected_at_ms: int | None = None,
     now: float | None = None,
 ) -> Connection:
-    """A record that expires ``ttl_seconds`` from ``now`` (epoch seconds, as TTL requires)."""
+    """A record that expires ``ttl_seconds`` (default: the 2 hours API Gateway lets a
+    connection live) from ``now`` (epoch seconds, as TTL requires)."""
     now = time.time() if now is None else now
     return Connection(
         connection_id=connection_id,

@@ -35,7 +35,7 @@ from ws_bridge.connections_table import (
 )
 from ws_bridge.events import RequestInfo
 from ws_bridge.json_codec import MAX_JSON_DEPTH
-from ws_bridge.settings import MAX_MESSAGE_BYTES, HandlerSettings
+from ws_bridge.settings import MAX_CONNECTION_SECONDS, MAX_MESSAGE_BYTES, HandlerSettings
 from ws_bridge.token_sources import bearer_offered, find_tokens
 
 __all__ = [
@@ -220,7 +220,7 @@ def connect(
         info.connection_id,
         info.session_id,
         info.user_id,
-        ttl_seconds=settings.connection_ttl_seconds,
+        ttl_seconds=MAX_CONNECTION_SECONDS,
         connected_at_ms=info.connected_at,
         now=now(),
     )

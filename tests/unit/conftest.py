@@ -70,7 +70,7 @@ CONTRACT_VARIABLES = (
     "BACKEND_TIMEOUT_SECONDS",
     "BACKEND_FAIL_OPEN",
     "DISCONNECT_TIMEOUT_SECONDS",
-    "CONNECTION_TTL_SECONDS",
+    "CONNECTION_TTL_SECONDS",  # no longer read: records always live 2 hours
 )
 
 

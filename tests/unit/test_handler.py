@@ -151,12 +151,15 @@ def test_connect_validates_then_stores(bridge: Bridge) -> None:
     assert before + 7200 <= record["expiresAt"] <= int(time.time()) + 7200
 
 
-def test_connect_ttl_is_configurable(load: Callable[..., Bridge]) -> None:
+def test_connect_record_lives_as_long_as_api_gateway_keeps_a_connection(
+    load: Callable[..., Bridge],
+) -> None:
+    # The old setting is gone: a short TTL would silently stop pushes to live connections.
     bridge = load(CONNECTION_TTL_SECONDS="600")
     bridge.server.reply("GET", VALIDATE, Reply(200, {}))
     bridge(connect_event())
     expires = scan()[CONNECTION_ID]["expiresAt"]
-    assert abs(expires - (time.time() + 600)) < 5
+    assert abs(expires - (time.time() + 7200)) < 5
 
 
 def test_connect_echoes_the_bearer_subprotocol(bridge: Bridge) -> None:
