@@ -26,7 +26,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -35,6 +35,7 @@ from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError
 
 from ws_bridge import logs
 from ws_bridge.json_codec import encode_json
+from ws_bridge.request_signing import SigningKey, SigningKeyUnavailableError, sign_request
 from ws_bridge.settings import MAX_MESSAGE_BYTES, HandlerSettings
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "forward_message",
     "notify_disconnect",
     "pool",
+    "signing_key",
     "validate_session",
 ]
 
@@ -58,6 +60,7 @@ class Outcome(enum.Enum):
     UNREACHABLE = "unreachable"  # no connection, or it broke before an answer
     TOO_LARGE = "too_large"  # the answer's body exceeded the limit
     UNSENDABLE = "unsendable"  # a header or the path could not be sent as given: not sent
+    NOT_SIGNED = "not_signed"  # the signing key could not be read: not sent unsigned
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +168,12 @@ def pool() -> urllib3.PoolManager:
     return manager
 
 
+@functools.cache
+def signing_key(secret_id: str) -> SigningKey:
+    """The container's signing key for ``BACKEND_SIGNING_SECRET_ARN`` (re-read every 5 min)."""
+    return SigningKey(secret_id)
+
+
 # ---------------------------------------------------------------------------- calls
 
 
@@ -183,6 +192,7 @@ def _read_body(response: Any, max_body: int) -> tuple[Outcome, bytes]:
 
 def _request(
     http: urllib3.PoolManager,
+    settings: HandlerSettings,
     method: str,
     url: str,
     *,
@@ -196,6 +206,14 @@ def _request(
     if not _sendable(headers):
         log.warning("request not sent: a header value is not printable ASCII")
         return BackendResult(Outcome.UNSENDABLE)
+    if settings.backend_signing_secret_arn is not None:
+        try:
+            key = signing_key(settings.backend_signing_secret_arn).get()
+        except SigningKeyUnavailableError as exc:
+            log.error("request not sent: no signing key", extra={"reason": str(exc)})
+            return BackendResult(Outcome.NOT_SIGNED)
+        signature = sign_request(key, method, urlsplit(url).path, body or b"")
+        headers = {**headers, **signature}
     started = time.monotonic()
     watchdog = _Watchdog(timeout_seconds)
     context = _WATCHDOG.set(watchdog)
@@ -265,6 +283,7 @@ def validate_session(
     path = settings.backend_validate_path.replace("{sessionId}", segment)
     return _request(
         http,
+        settings,
         "GET",
         settings.backend_url + path,
         timeout_seconds=_timeout(timeout_seconds, settings.backend_timeout_seconds),
@@ -287,6 +306,7 @@ def forward_message(
     """
     return _request(
         http,
+        settings,
         "POST",
         settings.backend_url + settings.backend_message_path,
         timeout_seconds=_timeout(timeout_seconds, settings.backend_timeout_seconds),
@@ -310,6 +330,7 @@ def notify_disconnect(
     (default ``DISCONNECT_TIMEOUT_SECONDS``)."""
     return _request(
         http,
+        settings,
         "POST",
         settings.backend_url + settings.backend_disconnect_path,
         timeout_seconds=_timeout(timeout_seconds, settings.disconnect_timeout_seconds),

@@ -117,6 +117,8 @@ def _connect_rejection(result: BackendResult, fail_open: bool) -> str | None:
     """The rejection reason for a validate answer, or None to accept the connection."""
     if result.outcome is Outcome.UNSENDABLE:  # never sent: nothing to fail open on
         return "invalid_request"
+    if result.outcome is Outcome.NOT_SIGNED:  # our fault, not the backend's: never fail open
+        return "backend_unavailable"
     if result.outcome in (Outcome.RESPONDED, Outcome.TOO_LARGE):
         if 200 <= result.status < 300:
             return None
@@ -137,7 +139,7 @@ def _message_failure(result: BackendResult) -> ErrorCode:
         return "invalid_request"
     if result.outcome is Outcome.TIMEOUT:
         return "backend_timeout"
-    if result.outcome is Outcome.UNREACHABLE:
+    if result.outcome in (Outcome.UNREACHABLE, Outcome.NOT_SIGNED):
         return "backend_unavailable"
     if result.outcome is Outcome.TOO_LARGE:
         return "backend_invalid_reply"

@@ -236,6 +236,7 @@ class HandlerSettings:
     backend_timeout_seconds: float = 10.0
     backend_fail_open: bool = False
     disconnect_timeout_seconds: float = 2.0
+    backend_signing_secret_arn: str | None = None
     log_level: int = logging.INFO
 
     @classmethod
@@ -257,5 +258,6 @@ class HandlerSettings:
             disconnect_timeout_seconds=_seconds(
                 env, "DISCONNECT_TIMEOUT_SECONDS", 2.0, MAX_BACKEND_TIMEOUT_SECONDS
             ),
+            backend_signing_secret_arn=_get(env, "BACKEND_SIGNING_SECRET_ARN"),
             log_level=_log_level(env),
         )

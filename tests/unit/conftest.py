@@ -71,6 +71,11 @@ CONTRACT_VARIABLES = (
     "BACKEND_FAIL_OPEN",
     "DISCONNECT_TIMEOUT_SECONDS",
     "CONNECTION_TTL_SECONDS",  # no longer read: records always live 2 hours
+    "BACKEND_SIGNING_SECRET_ARN",
+    "TOKEN_EXPIRY_ENFORCED",
+    "METRICS_NAMESPACE",
+    "METRICS_SERVICE",
+    "JWT_SECRET_JSON_KEY",
 )
 
 
@@ -79,6 +84,7 @@ def _forget_clients() -> None:
     if backend_client.pool.cache_info().currsize:
         backend_client.pool().clear()
     backend_client.pool.cache_clear()
+    backend_client.signing_key.cache_clear()
 
 
 @pytest.fixture(autouse=True)
