@@ -36,7 +36,7 @@ from ws_bridge.connections_table import (
 from ws_bridge.events import RequestInfo
 from ws_bridge.json_codec import MAX_JSON_DEPTH
 from ws_bridge.settings import MAX_CONNECTION_SECONDS, MAX_MESSAGE_BYTES, HandlerSettings
-from ws_bridge.token_sources import bearer_offered, find_tokens
+from ws_bridge.token_sources import bearer_protocol, find_tokens
 
 __all__ = [
     "ERRORS",
@@ -234,9 +234,11 @@ def connect(
 
     log.info("connected", extra={"userId": info.user_id, "sessionId": info.session_id})
     response: dict[str, Any] = {"statusCode": 200, "body": ""}
-    if bearer_offered(event):
-        # A browser that sent its token as a subprotocol drops the socket unless it is echoed.
-        response["headers"] = {"Sec-WebSocket-Protocol": "bearer"}
+    protocol = bearer_protocol(event)
+    if protocol is not None:
+        # A browser that sent its token as a subprotocol drops the socket unless the answer
+        # names one it offered, byte for byte.
+        response["headers"] = {"Sec-WebSocket-Protocol": protocol}
     return response
 
 

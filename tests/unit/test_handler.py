@@ -176,6 +176,13 @@ def test_connect_echoes_the_bearer_subprotocol(bridge: Bridge) -> None:
     assert bridge.server.seen()[0].headers["Authorization"] == f"Bearer {token}"
 
 
+@pytest.mark.parametrize("offered", ["Bearer", "BEARER", "bearer"])
+def test_connect_echoes_the_subprotocol_exactly_as_offered(bridge: Bridge, offered: str) -> None:
+    bridge.server.reply("GET", VALIDATE, Reply(200, {}))
+    event = set_header(load_event("connect"), "Sec-WebSocket-Protocol", f"{offered}, {hs_token()}")
+    assert bridge(event)["headers"] == {"Sec-WebSocket-Protocol": offered}
+
+
 def test_connect_with_the_authorization_header(bridge: Bridge) -> None:
     bridge.server.reply("GET", VALIDATE, Reply(200, {}))
     token = hs_token()
