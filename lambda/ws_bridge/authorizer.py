@@ -22,14 +22,12 @@ from typing import Any, Literal
 import jwt.algorithms
 
 from ws_bridge import logs
+from ws_bridge.events import is_safe_id
 from ws_bridge.jwt_verifier import Claims, InvalidTokenError, KeyUnavailableError, TokenVerifier
 from ws_bridge.settings import AuthorizerSettings, SettingsError
 from ws_bridge.token_sources import find_tokens, query_values
 
 __all__ = ["Allow", "Deny", "authorize", "handler", "policy"]
-
-# Longest userId / sessionId accepted (DynamoDB index keys hold at most 2048 bytes).
-MAX_ID_LENGTH = 512
 
 log = logs.get_logger("authorizer")
 
@@ -67,12 +65,12 @@ def _source_allowed(settings: AuthorizerSettings, source_ip: str | None) -> bool
 
 
 def _identifier(value: object) -> str | None:
-    """A claim usable as an id: a non-empty string (or integer) of reasonable length."""
+    """A claim usable as an id: a string (or integer) matching ``events.SAFE_ID``."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         value = str(value)
-    if isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH:
+    if isinstance(value, str) and is_safe_id(value):
         return value
     return None
 

@@ -34,6 +34,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError
 
 from ws_bridge import logs
+from ws_bridge.events import is_safe_id
 from ws_bridge.json_codec import encode_json
 from ws_bridge.request_signing import SigningKey, SigningKeyUnavailableError, sign_request
 from ws_bridge.settings import MAX_MESSAGE_BYTES, HandlerSettings
@@ -276,10 +277,11 @@ def validate_session(
 
     ``timeout_seconds`` (default ``BACKEND_TIMEOUT_SECONDS``) is the call's total deadline.
     """
-    try:
-        segment = quote(session_id, safe="")
-    except UnicodeEncodeError:  # a lone surrogate has no UTF-8 form
+    if not is_safe_id(session_id):
+        # "..", "/" and the like would change which path the request reaches.
+        log.warning("request not sent: the session id is not a safe path segment")
         return BackendResult(Outcome.UNSENDABLE)
+    segment = quote(session_id, safe="")
     path = settings.backend_validate_path.replace("{sessionId}", segment)
     return _request(
         http,

@@ -6,11 +6,24 @@ comes from API Gateway, but the handler must answer well even for one it did not
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["RequestInfo"]
+__all__ = ["MAX_ID_LENGTH", "SAFE_ID", "RequestInfo", "is_safe_id"]
+
+# User and session ids: what identity providers use (UUIDs, e-mail addresses, Auth0's
+# "auth0|…", Cognito's "region:uuid") and nothing that means something in a URL path or a
+# log: no "/", no "?", "#", "%", no whitespace, and never "." or ".." (a first character
+# other than "." excludes both). The authorizer refuses other ids, and the backend client
+# checks again before it puts a session id in a path.
+MAX_ID_LENGTH = 128
+SAFE_ID = re.compile(r"[A-Za-z0-9_@:+=|-][A-Za-z0-9_.@:+=|-]{0,127}")
+
+
+def is_safe_id(value: str) -> bool:
+    return SAFE_ID.fullmatch(value) is not None
 
 
 def _str(mapping: Mapping[str, Any], name: str) -> str:

@@ -130,8 +130,38 @@ def test_token_for_another_session_is_denied(authorizer: ModuleType) -> None:
 
 
 def test_oversized_query_session_is_denied(authorizer: ModuleType) -> None:
-    answer = authorizer.handler(request(hs_token(sessionId=None), sessionId="s" * 513), None)
+    answer = authorizer.handler(request(hs_token(sessionId=None), sessionId="s" * 129), None)
     assert_denied(answer)
+    answer = authorizer.handler(request(hs_token(sessionId=None), sessionId="s" * 128), None)
+    assert answer["context"]["sessionId"] == "s" * 128
+
+
+@pytest.mark.parametrize(
+    "session_id", ["..", ".", "a/b", "../admin", "a b", "a?b", "a#b", "a%2Fb", ".x", "é"]
+)
+def test_a_query_session_that_could_change_a_path_is_denied(
+    authorizer: ModuleType, session_id: str
+) -> None:
+    # "?sessionId=.." once turned the validate call into GET /api/labs/validate.
+    assert_denied(authorizer.handler(request(hs_token(sessionId=None), sessionId=session_id), None))
+
+
+@pytest.mark.parametrize("claim", ["sub", "sessionId"])
+@pytest.mark.parametrize("value", ["..", "a/b", "x" * 129])
+def test_a_token_id_that_could_change_a_path_is_unauthorized(
+    authorizer: ModuleType, claim: str, value: str
+) -> None:
+    assert_unauthorized(authorizer, request(hs_token(**{claim: value})))
+
+
+@pytest.mark.parametrize(
+    "user_id", ["auth0|5f7c8ec7c33c6c004bbafe82", "eu-west-1:7d5c1e2a-0b9f", "a.b@example.com"]
+)
+def test_ids_of_common_identity_providers_are_accepted(
+    authorizer: ModuleType, user_id: Any
+) -> None:
+    answer = authorizer.handler(request(hs_token(sub=user_id)), None)
+    assert answer["context"]["userId"] == user_id
 
 
 def test_missing_token_is_unauthorized(authorizer: ModuleType) -> None:

@@ -243,13 +243,13 @@ def test_every_backend_call_is_signed_and_verifies(server: FakeServer, signing_s
     )
     server.default = Reply(200, {"type": "ok"})
     http = backend_client.pool()
-    assert backend_client.validate_session(http, settings, "lab 1", "tok").ok
+    assert backend_client.validate_session(http, settings, "lab:1", "tok").ok
     assert backend_client.forward_message(http, settings, "c", {"type": "x", "n": "é"}).ok
     assert backend_client.notify_disconnect(http, settings, {"connectionId": "c"}).ok
     check = RequestVerifier([KEY])
     seen = server.seen()
     assert [call.method for call in seen] == ["GET", "POST", "POST"]
-    assert seen[0].path == "/api/labs/session/lab%201/validate"
+    assert seen[0].path == "/api/labs/session/lab%3A1/validate"
     for call in seen:
         check.verify(call.method, call.path.split("?")[0], call.headers, call.body)
     # What a forger would send (no key) and what a replay would send are both refused.
