@@ -5,8 +5,11 @@ Answers (docs/design.md, "Authorizer → handler context"):
 * no token, or a token that fails verification → ``raise Exception("Unauthorized")``,
   API Gateway's documented way to answer 401;
 * a valid token that is not allowed (two sources disagree, the ``sessionId`` query parameter
-  contradicts the token, the source address is outside ``ALLOWED_SOURCE_CIDRS``), or a fault
-  while fetching the key → Deny policy (403: fail closed);
+  contradicts the token, the source address is outside ``ALLOWED_SOURCE_CIDRS``) → Deny
+  policy (403: fail closed);
+* a fault while fetching the key (Secrets Manager, SSM or the JWKS endpoint unavailable) →
+  :class:`KeyFetchError` raised, which API Gateway answers with 500: the client may retry
+  later, and the token is not called wrong when it may be fine;
 * otherwise Allow on the event's ``methodArn`` with context ``userId``, ``sessionId``,
   ``sessionSource`` (strings only).
 """
@@ -27,9 +30,14 @@ from ws_bridge.jwt_verifier import Claims, InvalidTokenError, KeyUnavailableErro
 from ws_bridge.settings import AuthorizerSettings, SettingsError
 from ws_bridge.token_sources import find_tokens, query_values
 
-__all__ = ["Allow", "Deny", "authorize", "handler", "policy"]
+__all__ = ["Allow", "Deny", "KeyFetchError", "authorize", "handler", "policy"]
 
 log = logs.get_logger("authorizer")
+
+
+class KeyFetchError(Exception):
+    """Raised out of the handler when the verification key cannot be had: any exception
+    other than ``Exception("Unauthorized")`` makes API Gateway answer 500, not 401/403."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,10 +193,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
             # The exact message API Gateway turns into 401; the reason stays in our log.
             raise Exception("Unauthorized") from None
         except KeyUnavailableError as exc:
-            log.error(
-                "verification key unavailable", extra={"decision": "deny", "reason": str(exc)}
-            )
-            decision = Deny("key_unavailable")
+            log.error("verification key unavailable", extra={"decision": "500", "reason": str(exc)})
+            raise KeyFetchError("verification key unavailable") from None
         except Exception:
             log.exception("authorizer failed", extra={"decision": "deny"})
             decision = Deny("internal_error")

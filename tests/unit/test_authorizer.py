@@ -260,13 +260,20 @@ def test_outside_the_allow_list_is_denied_even_without_a_token(
     assert_denied(authorizer.handler(request(), None))
 
 
-def test_unreadable_secret_fails_closed(
-    load_authorizer: Callable[..., ModuleType], moto: None
+def test_unreadable_secret_is_a_server_fault_not_a_refusal(
+    load_authorizer: Callable[..., ModuleType], moto: None, captured_logs: Callable[[], str]
 ) -> None:
     authorizer = load_authorizer(
         JWT_SECRET_ARN="arn:aws:secretsmanager:eu-west-1:123456789012:secret:gone-AbCdEf"
     )
-    assert_denied(authorizer.handler(request(hs_token()), None))
+    captured_logs()
+    # Any exception but Exception("Unauthorized") is API Gateway's 500: retry later. Nothing
+    # is allowed, and a fine token is not called bad (401) or forbidden (403).
+    with pytest.raises(authorizer.KeyFetchError) as caught:
+        authorizer.handler(request(hs_token()), None)
+    assert str(caught.value) != "Unauthorized"
+    (line,) = log_records(captured_logs())
+    assert (line["message"], line["decision"]) == ("verification key unavailable", "500")
 
 
 def test_unexpected_failure_fails_closed(
