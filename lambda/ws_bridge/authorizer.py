@@ -11,7 +11,7 @@ Answers (docs/design.md, "Authorizer → handler context"):
   :class:`KeyFetchError` raised, which API Gateway answers with 500: the client may retry
   later, and the token is not called wrong when it may be fine;
 * otherwise Allow on the event's ``methodArn`` with context ``userId``, ``sessionId``,
-  ``sessionSource`` (strings only).
+  ``sessionSource`` and ``exp`` (the token's expiry, epoch seconds), all strings.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ class Allow:
     user_id: str
     session_id: str
     session_source: Literal["token", "query", ""]
+    expires_at: int | None = None  # the token's exp, epoch seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +102,9 @@ def authorize(
     if user_id is None:
         raise InvalidTokenError("bad_user_claim")
 
+    exp = claims.get("exp")  # required and checked numeric by PyJWT
+    expires = int(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
+
     token_session: str | None = None
     if settings.session_claim in claims:
         token_session = _identifier(claims[settings.session_claim])
@@ -117,10 +121,10 @@ def authorize(
     if token_session is not None:
         if query_session is not None and query_session != token_session:
             return Deny("session_mismatch", user_id)
-        return Allow(user_id, token_session, "token")
+        return Allow(user_id, token_session, "token", expires)
     if query_session is not None:
-        return Allow(user_id, query_session, "query")
-    return Allow(user_id, "", "")
+        return Allow(user_id, query_session, "query", expires)
+    return Allow(user_id, "", "", expires)
 
 
 def policy(decision: Allow | Deny, method_arn: str) -> dict[str, Any]:
@@ -145,6 +149,9 @@ def policy(decision: Allow | Deny, method_arn: str) -> dict[str, Any]:
             "sessionId": decision.session_id,
             "sessionSource": decision.session_source,
         }
+        if decision.expires_at is not None:
+            # Digits as a string: API Gateway may deliver context numbers as strings anyway.
+            answer["context"]["exp"] = str(decision.expires_at)
     return answer
 
 

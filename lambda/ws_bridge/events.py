@@ -36,6 +36,17 @@ def _int(mapping: Mapping[str, Any], name: str) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def _epoch(mapping: Mapping[str, Any], name: str) -> int | None:
+    """An epoch-seconds value the authorizer put in its context: API Gateway may deliver it
+    as a number or as a string of digits."""
+    value = mapping.get(name)
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 12:
+        return int(value)
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < 1e12:
+        return int(value)
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class RequestInfo:
     """The fields of an API Gateway WebSocket event that the handler uses."""
@@ -50,6 +61,9 @@ class RequestInfo:
     session_source: str  # "token" (a claim of the verified token), "query" or ""
     disconnect_status_code: int | None
     disconnect_reason: str
+    token_expires_at: int | None = None  # the token's exp (epoch seconds), from the authorizer
+    api_id: str = ""
+    stage: str = ""
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> RequestInfo:
@@ -68,6 +82,9 @@ class RequestInfo:
             session_source=_str(authorizer, "sessionSource"),
             disconnect_status_code=_int(context, "disconnectStatusCode"),
             disconnect_reason=_str(context, "disconnectReason"),
+            token_expires_at=_epoch(authorizer, "exp"),
+            api_id=_str(context, "apiId"),
+            stage=_str(context, "stage"),
         )
 
     @property

@@ -17,13 +17,15 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import os
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import urllib3
+from botocore.exceptions import BotoCoreError, ClientError
 
-from ws_bridge import backend_client, json_codec, logs
+from ws_bridge import aws, backend_client, json_codec, logs
 from ws_bridge.aws import REGISTRY_BUDGET_SECONDS
 from ws_bridge.backend_client import BackendResult, Outcome
 from ws_bridge.connections_table import (
@@ -57,6 +59,7 @@ type ErrorCode = Literal[
     "not_an_object",
     "message_too_large",
     "invalid_request",
+    "token_expired",
     "backend_unavailable",
     "backend_timeout",
     "backend_error",
@@ -71,6 +74,7 @@ ERRORS: dict[ErrorCode, tuple[int, str]] = {
     "not_an_object": (400, "The message must be a JSON object."),
     "message_too_large": (413, "The message is larger than 128 KB."),
     "invalid_request": (400, "The request holds text that cannot be sent to the backend."),
+    "token_expired": (401, "The token has expired: reconnect with a fresh one."),
     "backend_unavailable": (502, "The backend cannot be reached."),
     "backend_timeout": (504, "The backend did not answer in time."),
     "backend_error": (502, "The backend could not handle the message."),
@@ -334,6 +338,43 @@ def parse_message(event: Mapping[str, Any]) -> dict[str, Any] | ErrorCode:
     return value
 
 
+def management_endpoint(info: RequestInfo) -> str | None:
+    """The ``@connections`` base URL: ``AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI`` when set
+    (a local gateway sets it for its workers), else the stage's execute-api URL."""
+    configured = os.environ.get("AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI", "").strip()
+    if configured:
+        return configured
+    region = os.environ.get("AWS_REGION", "").strip()
+    if not (info.api_id and info.stage and region):
+        return None
+    return f"https://{info.api_id}.execute-api.{region}.amazonaws.com/{info.stage}"
+
+
+def close_connection(info: RequestInfo, farewell: str) -> None:
+    """Send ``farewell`` to the connection, then close it (``DELETE @connections/{id}``).
+    Best effort: a failure is logged; the connection ends at the latest after 2 hours."""
+    endpoint = management_endpoint(info)
+    if endpoint is None or not info.connection_id:
+        log.error("connection not closed: no @connections endpoint")
+        return
+    management = aws.management_api(endpoint)
+    for step in ("post", "delete"):
+        try:
+            if step == "post":
+                management.post_to_connection(
+                    ConnectionId=info.connection_id, Data=farewell.encode("utf-8")
+                )
+            else:
+                management.delete_connection(ConnectionId=info.connection_id)
+        except (ClientError, BotoCoreError) as exc:
+            code = (
+                str(exc.response.get("Error", {}).get("Code", "Unknown"))
+                if isinstance(exc, ClientError)
+                else type(exc).__name__
+            )
+            log.warning("closing an expired connection failed", extra={"step": step, "code": code})
+
+
 def message(
     event: Mapping[str, Any],
     info: RequestInfo,
@@ -341,7 +382,16 @@ def message(
     http: urllib3.PoolManager,
     now: Callable[[], float] = time.time,
     deadline: float | None = None,
+    close: Callable[[RequestInfo, str], None] = close_connection,
 ) -> dict[str, Any]:
+    expires_at = info.token_expires_at
+    if settings.token_expiry_enforced and expires_at is not None and now() >= expires_at:
+        # The connection must not outlive its token: say why, then close it, so the client
+        # reconnects with a fresh token (and the authorizer checks that one).
+        log.info("token expired, connection closed", extra={"expiredAt": expires_at})
+        expired = error_reply("token_expired", info.request_id)
+        close(info, expired["body"])
+        return expired
     parsed = parse_message(event)
     if isinstance(parsed, str):
         log.info("message refused", extra={"error": parsed})

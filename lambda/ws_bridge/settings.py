@@ -237,6 +237,7 @@ class HandlerSettings:
     backend_fail_open: bool = False
     disconnect_timeout_seconds: float = 2.0
     backend_signing_secret_arn: str | None = None
+    token_expiry_enforced: bool = True
     log_level: int = logging.INFO
 
     @classmethod
@@ -259,5 +260,6 @@ class HandlerSettings:
                 env, "DISCONNECT_TIMEOUT_SECONDS", 2.0, MAX_BACKEND_TIMEOUT_SECONDS
             ),
             backend_signing_secret_arn=_get(env, "BACKEND_SIGNING_SECRET_ARN"),
+            token_expiry_enforced=_bool(env, "TOKEN_EXPIRY_ENFORCED", True),
             log_level=_log_level(env),
         )

@@ -55,7 +55,9 @@ def statement(answer: dict[str, Any]) -> dict[str, Any]:
 def assert_allowed(answer: dict[str, Any], user: str, session: str, source: str) -> None:
     assert statement(answer)["Effect"] == "Allow"
     assert answer["principalId"] == user
-    assert answer["context"] == {"userId": user, "sessionId": session, "sessionSource": source}
+    context = dict(answer["context"])
+    assert context.pop("exp").isdigit()  # the token's expiry, checked below
+    assert context == {"userId": user, "sessionId": session, "sessionSource": source}
     assert all(isinstance(value, str) for value in answer["context"].values())
 
 
@@ -127,6 +129,12 @@ def test_matching_query_session_is_allowed(authorizer: ModuleType) -> None:
 def test_token_for_another_session_is_denied(authorizer: ModuleType) -> None:
     answer = authorizer.handler(request(hs_token(sessionId="s-1"), sessionId="s-2"), None)
     assert_denied(answer)
+
+
+def test_the_context_carries_the_token_expiry_as_digits(authorizer: ModuleType) -> None:
+    expires = int(time.time()) + 123
+    answer = authorizer.handler(request(hs_token(exp=expires)), None)
+    assert answer["context"]["exp"] == str(expires)
 
 
 def test_oversized_query_session_is_denied(authorizer: ModuleType) -> None:

@@ -327,7 +327,8 @@ def test_authorizer_answers_a_policy_or_unauthorized(
         method_arn = event.get("methodArn")
         assert statement["Resource"] == (method_arn if isinstance(method_arn, str) else "")
         if statement["Effect"] == "Allow":
-            assert set(answer["context"]) == {"userId", "sessionId", "sessionSource"}
+            assert set(answer["context"]) == {"userId", "sessionId", "sessionSource", "exp"}
+            assert answer["context"]["exp"].isdigit()
             assert all(isinstance(v, str) for v in answer["context"].values())
             assert answer["context"]["userId"] == "user-1"
         else:

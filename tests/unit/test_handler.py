@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from botocore.retries.standard import ExponentialBackoff
@@ -779,3 +780,64 @@ def test_malformed_events_get_well_formed_answers(
     else:
         assert json.loads(response["body"])["error"] == error
     assert messages.server.seen("GET") == []
+
+
+# ---------------------------------------------------------------------------- token expiry
+
+
+@pytest.fixture
+def management(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeServer]:
+    """A fake @connections endpoint, as the local gateway provides one to its workers."""
+    fake = FakeServer().start()
+    fake.default = Reply(200, b"")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI", fake.url)
+    aws.reset_clients()
+    yield fake
+    fake.stop()
+
+
+def expiring_message(exp: Any) -> dict[str, Any]:
+    event = message_event({"type": "command"})
+    event["requestContext"]["authorizer"] = {"userId": "user-1", "sessionId": "sess-1", "exp": exp}
+    return event
+
+
+@pytest.mark.parametrize("exp", [str(int(time.time()) - 1), int(time.time()) - 1])
+def test_a_message_after_the_token_expired_gets_token_expired_and_the_connection_closes(
+    messages: Bridge, management: FakeServer, exp: Any
+) -> None:
+    event = expiring_message(exp)
+    reply = error_of(messages(event), "token_expired", 401)
+    assert messages.server.seen() == []  # nothing reaches the backend
+    post, delete = management.seen()
+    connection = event["requestContext"]["connectionId"]
+    assert (post.method, unquote(post.path)) == ("POST", f"/@connections/{connection}")
+    assert json.loads(post.body) == reply  # the client learns why before the close
+    assert (delete.method, unquote(delete.path)) == ("DELETE", f"/@connections/{connection}")
+
+
+def test_a_message_before_expiry_is_forwarded(messages: Bridge, management: FakeServer) -> None:
+    messages.server.reply("POST", MESSAGE, Reply(200, {"type": "ok"}))
+    response = messages(expiring_message(str(int(time.time()) + 60)))
+    assert json.loads(response["body"]) == {"type": "ok"}
+    assert management.seen() == []
+
+
+def test_expiry_is_not_enforced_when_turned_off(
+    load_without_aws: Callable[..., Bridge], management: FakeServer
+) -> None:
+    bridge = load_without_aws(TOKEN_EXPIRY_ENFORCED="false")
+    bridge.server.reply("POST", MESSAGE, Reply(200, {"type": "ok"}))
+    response = bridge(expiring_message(str(int(time.time()) - 60)))
+    assert json.loads(response["body"]) == {"type": "ok"}
+    assert management.seen() == []
+
+
+def test_the_management_endpoint_comes_from_the_event_on_aws(
+    messages: Bridge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI", raising=False)
+    info = messages.module.RequestInfo.from_event(load_event("message"))
+    assert messages.module.management_endpoint(info) == (
+        f"https://{info.api_id}.execute-api.eu-west-1.amazonaws.com/{info.stage}"
+    )
