@@ -171,6 +171,7 @@ class AuthorizerSettings:
     algorithms: tuple[str, ...] = ("HS256",)
     secret_arn: str | None = None
     secret_parameter: str | None = None
+    secret_json_key: str | None = None
     jwks_url: str | None = None
     issuer: str | None = None
     audience: str | None = None
@@ -213,6 +214,7 @@ class AuthorizerSettings:
             algorithms=algorithms,
             secret_arn=secret_arn,
             secret_parameter=secret_parameter,
+            secret_json_key=_get(env, "JWT_SECRET_JSON_KEY"),
             jwks_url=jwks_url,
             issuer=_get(env, "JWT_ISSUER"),
             audience=_get(env, "JWT_AUDIENCE"),

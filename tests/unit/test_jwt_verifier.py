@@ -344,3 +344,109 @@ def test_headers_only_in_single_value_form() -> None:
     del event["multiValueHeaders"]
     event["headers"]["AUTHORIZATION"] = "bearer   tok  "
     assert find_tokens(event) == [FoundToken("authorization", "tok")]
+
+
+# ---------------------------------------------------------------- key rotation and JSON secrets
+
+
+def test_a_json_secret_is_read_by_the_named_field(moto: None) -> None:
+    client = boto3.client("secretsmanager", region_name=REGION)
+    arn = client.create_secret(Name="json", SecretString=json.dumps({"jwt": SECRET, "x": "y"}))[
+        "ARN"
+    ]
+    verifier = TokenVerifier(AuthorizerSettings(secret_arn=arn, secret_json_key="jwt"))
+    assert verifier.verify(hs_token())["sub"] == "user-1"
+    with pytest.raises(KeyUnavailableError, match=r"'other'.*JWT_SECRET_JSON_KEY"):
+        TokenVerifier(AuthorizerSettings(secret_arn=arn, secret_json_key="other")).verify(
+            hs_token()
+        )
+
+
+def test_a_json_secret_without_a_named_field_is_refused_clearly(
+    load_authorizer: Any, moto: None, captured_logs: Any
+) -> None:
+    client = boto3.client("secretsmanager", region_name=REGION)
+    arn = client.create_secret(Name="json", SecretString=json.dumps({"jwt": SECRET}))["ARN"]
+    authorizer = load_authorizer(JWT_SECRET_ARN=arn)
+    captured_logs()
+    with pytest.raises(authorizer.KeyFetchError):
+        authorizer.handler(set_query(load_event("authorizer_request"), token=hs_token()), None)
+    text = captured_logs()
+    assert "set JWT_SECRET_JSON_KEY" in text
+    assert SECRET not in text
+
+
+def test_tokens_signed_with_the_current_or_previous_key_pass_during_a_rotation(
+    moto: None,
+) -> None:
+    client = boto3.client("secretsmanager", region_name=REGION)
+    arn = client.create_secret(Name="rotating", SecretString=SECRET)["ARN"]
+    new_secret = SECRET[::-1]
+    client.put_secret_value(SecretId=arn, SecretString=new_secret)
+    verifier = TokenVerifier(AuthorizerSettings(secret_arn=arn))
+    assert verifier.verify(hs_token(SECRET))["sub"] == "user-1"
+    assert verifier.verify(hs_token(new_secret))["sub"] == "user-1"
+    assert reason(verifier, hs_token("a-third-secret-0123456789-0123456789-abcdefg")) == (
+        "bad_signature"
+    )
+
+
+class KeyStore:
+    def __init__(self) -> None:
+        self.reads = 0
+        self.secret = SECRET
+
+    def __call__(self, settings: AuthorizerSettings) -> bytes:
+        self.reads += 1
+        return self.secret.encode()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_hmac_key_is_re_read_after_a_bounded_time() -> None:
+    store, clock = KeyStore(), Clock()
+    verifier = TokenVerifier(AuthorizerSettings(secret_arn="a"), secret_loader=store, clock=clock)
+    verifier.verify(hs_token())
+    clock.now += 299
+    verifier.verify(hs_token())
+    assert store.reads == 1
+    clock.now += 2
+    verifier.verify(hs_token())
+    assert store.reads == 2
+
+
+def test_a_signature_mismatch_re_reads_the_key_once_and_rate_limited() -> None:
+    store, clock = KeyStore(), Clock()
+    verifier = TokenVerifier(AuthorizerSettings(secret_arn="a"), secret_loader=store, clock=clock)
+    verifier.verify(hs_token())
+    rotated = SECRET.upper()
+    store.secret = rotated  # rotated elsewhere; this container still holds the old key
+    clock.now += 31
+    assert verifier.verify(hs_token(rotated))["sub"] == "user-1"  # one re-read found it
+    assert store.reads == 2
+    forged = hs_token("forged-secret-0123456789-0123456789-abcdefghij")
+    for _ in range(5):  # forged tokens cannot make it hammer Secrets Manager
+        assert reason(verifier, forged) == "bad_signature"
+    assert store.reads == 2
+    clock.now += 31
+    assert reason(verifier, forged) == "bad_signature"
+    assert store.reads == 3
+
+
+def test_a_failed_re_read_keeps_the_last_good_key() -> None:
+    store, clock = KeyStore(), Clock()
+    verifier = TokenVerifier(AuthorizerSettings(secret_arn="a"), secret_loader=store, clock=clock)
+    verifier.verify(hs_token())
+
+    def broken(settings: AuthorizerSettings) -> bytes:
+        raise KeyUnavailableError("outage")
+
+    verifier._secret_loader = broken
+    clock.now += 301
+    assert verifier.verify(hs_token())["sub"] == "user-1"
