@@ -11,6 +11,7 @@ signature is always verified, ``exp`` is required, ``nbf``/``iss``/``aud`` are e
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -34,6 +35,9 @@ __all__ = [
 MAX_TOKEN_BYTES = 8 * 1024
 JWKS_TIMEOUT_SECONDS = 3.0
 JWKS_CACHE_SECONDS = 300.0
+# Through a JWKS outage the last key set fetched stays in use this long: tokens signed with
+# keys it holds keep passing; a token naming an unknown kid is a key fault meanwhile.
+JWKS_GRACE_SECONDS = 3600.0
 HMAC_REFRESH_SECONDS = 300.0
 HMAC_REREAD_ON_FAILURE_SECONDS = 30.0
 
@@ -135,6 +139,21 @@ def load_hmac_secret(
     return load_hmac_keys(settings, secretsmanager, ssm)[0]
 
 
+def _fault(exc: BaseException) -> str:
+    """What went wrong fetching the JWKS, naming a TLS failure as such (a private CA the
+    function does not trust, an expired or mismatched certificate)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        reason = getattr(seen, "reason", None)
+        for candidate in (seen, reason):
+            if isinstance(candidate, ssl.SSLCertVerificationError):
+                return f"TLS certificate verification failed ({candidate.verify_message})"
+            if isinstance(candidate, ssl.SSLError):
+                return f"TLS failed ({type(candidate).__name__})"
+        seen = seen.__cause__ or seen.__context__
+    return type(exc).__name__
+
+
 class TokenVerifier:
     """Verifies tokens for one :class:`AuthorizerSettings`; keeps its key for the container.
 
@@ -158,6 +177,8 @@ class TokenVerifier:
         self._clock = clock
         self._lock = threading.Lock()
         self._jwks_client = jwks_client
+        self._last_jwks: jwt.PyJWKSet | None = None
+        self._last_jwks_at = 0.0
 
     def _load_keys(self) -> tuple[bytes, ...]:
         loaded = self._secret_loader(self._settings)
@@ -197,10 +218,16 @@ class TokenVerifier:
             raise InvalidTokenError("missing_kid")
         try:
             # Fetch (or reuse) the key set first: a failure here is ours, not the token's.
-            self._jwks_client.get_jwk_set()
+            self._last_jwks = self._jwks_client.get_jwk_set()
+            self._last_jwks_at = self._clock()
         except (jwt.PyJWKClientError, jwt.PyJWKSetError, jwt.PyJWKError, ValueError) as exc:
             # ValueError: PyJWKClient lets a body that is not JSON through as JSONDecodeError.
-            raise KeyUnavailableError(f"JWKS unavailable: {type(exc).__name__}") from exc
+            last = self._last_jwks
+            if last is not None and self._clock() - self._last_jwks_at < JWKS_GRACE_SECONDS:
+                for key in last.keys:
+                    if key.key_id == kid:
+                        return key
+            raise KeyUnavailableError(f"JWKS unavailable: {_fault(exc)}") from exc
         try:
             return self._jwks_client.get_signing_key(kid)
         except (jwt.PyJWKClientConnectionError, ValueError) as exc:

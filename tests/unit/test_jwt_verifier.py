@@ -4,7 +4,9 @@ made here, HMAC secrets in moto's Secrets Manager/SSM and a real JWKS endpoint."
 from __future__ import annotations
 
 import json
+import ssl
 import time
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -26,6 +28,7 @@ from bridge_fakes import (
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+from trickle_server import self_signed_certificate
 
 from ws_bridge.jwt_verifier import (
     MAX_TOKEN_BYTES,
@@ -450,3 +453,55 @@ def test_a_failed_re_read_keeps_the_last_good_key() -> None:
     verifier._secret_loader = broken
     clock.now += 301
     assert verifier.verify(hs_token())["sub"] == "user-1"
+
+
+# ---------------------------------------------------------------- JWKS outages
+
+
+class MonotonicClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_last_good_key_set_carries_through_a_jwks_outage(
+    jwks: str, server: FakeServer, rsa_key: rsa.RSAPrivateKey
+) -> None:
+    clock = MonotonicClock()
+    client = jwt.PyJWKClient(jwks, cache_jwk_set=True, lifespan=0.05)
+    verifier = TokenVerifier(
+        AuthorizerSettings(algorithms=("RS256",), jwks_url=jwks), jwks_client=client, clock=clock
+    )
+    token = jwt.encode(claims(), rsa_key, algorithm="RS256", headers={"kid": "rsa-1"})
+    assert verifier.verify(token)["sub"] == "user-1"
+    server.reply("GET", JWKS_PATH, Reply(503, "down"))
+    time.sleep(0.1)  # the client's own cache has expired: it must fetch, and fails
+    clock.now = 3599
+    assert verifier.verify(token)["sub"] == "user-1"
+    assert len(server.seen("GET", JWKS_PATH)) >= 2  # it did try to refresh
+    unknown = jwt.encode(claims(), rsa_key, algorithm="RS256", headers={"kid": "rsa-9"})
+    with pytest.raises(KeyUnavailableError):  # cannot tell a new key from a bad one: 5xx
+        verifier.verify(unknown)
+    clock.now = 3601  # past the grace period
+    with pytest.raises(KeyUnavailableError, match="JWKS unavailable"):
+        verifier.verify(token)
+
+
+def test_a_tls_failure_of_the_jwks_fetch_is_named_as_such(
+    tmp_path: Path, server: FakeServer, rsa_key: rsa.RSAPrivateKey
+) -> None:
+    cert, key = self_signed_certificate(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    tls = FakeServer()
+    tls._server.socket = context.wrap_socket(tls._server.socket, server_side=True)
+    tls.start()
+    try:
+        port = tls._server.server_address[1]
+        token = jwt.encode(claims(), rsa_key, algorithm="RS256", headers={"kid": "rsa-1"})
+        with pytest.raises(KeyUnavailableError, match="TLS certificate verification failed"):
+            jwks_verifier(f"https://127.0.0.1:{port}{JWKS_PATH}").verify(token)
+    finally:
+        tls.stop()
