@@ -129,15 +129,31 @@ def put_connection(
 
 
 def delete_connection(
-    table_name: str, connection_id: str, *, dynamodb: DynamoDBClient | None = None
-) -> None:
-    """Delete one record; deleting a record that is already gone succeeds."""
+    table_name: str,
+    connection_id: str,
+    *,
+    dynamodb: DynamoDBClient | None = None,
+    connected_before_ms: int | None = None,
+) -> bool:
+    """Delete one record; deleting a record that is already gone succeeds. With
+    ``connected_before_ms`` only a record whose ``connectedAt`` is older is deleted (a
+    conditional delete); False when a younger record was kept."""
+    arguments: dict[str, Any] = {
+        "TableName": table_name,
+        "Key": {"connectionId": {"S": connection_id}},
+    }
+    if connected_before_ms is not None:
+        arguments["ConditionExpression"] = "attribute_not_exists(connectedAt) OR connectedAt < :t"
+        arguments["ExpressionAttributeValues"] = {":t": {"N": str(connected_before_ms)}}
     try:
-        _client(dynamodb).delete_item(
-            TableName=table_name, Key={"connectionId": {"S": connection_id}}
-        )
-    except (ClientError, BotoCoreError) as exc:
+        _client(dynamodb).delete_item(**arguments)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
         raise _failure("DeleteItem", exc) from exc
+    except BotoCoreError as exc:
+        raise _failure("DeleteItem", exc) from exc
+    return True
 
 
 def _parse(item: Mapping[str, Any]) -> Connection | None:

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -30,9 +31,15 @@ from ws_bridge.push import PostOutcome, PushResult
 ENDPOINT = "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/prod"
 
 
-def add(table: str, connection_id: str, session: str = "s1", user: str = "u1") -> None:
+def add(
+    table: str, connection_id: str, session: str = "s1", user: str = "u1", age: float = 60
+) -> None:
+    """A record of a connection made ``age`` seconds ago."""
     connections_table.put_connection(
-        table, connections_table.new_connection(connection_id, session, user, ttl_seconds=600)
+        table,
+        connections_table.new_connection(
+            connection_id, session, user, ttl_seconds=600, now=time.time() - age
+        ),
     )
 
 
@@ -95,6 +102,24 @@ def test_gone_connection_loses_its_record_and_only_its_record(table: str) -> Non
         stub.assert_no_pending_responses()
     assert result == PushResult(sent=1, gone=1, failed=0)
     assert set(scan()) == {"live=", "other="}
+
+
+def test_gone_while_connect_may_still_be_running_keeps_the_record(table: str) -> None:
+    # API Gateway answers 410 to a post that lands before $connect has answered: deleting the
+    # record then would lose a connection that is about to be live.
+    add(table, "young=", age=5)
+    add(table, "old=", age=31)
+    client = management_client()
+    with Stubber(client) as stub:
+        for _ in range(2):
+            stub.add_client_error(
+                "post_to_connection", service_error_code="GoneException", http_status_code=410
+            )
+        assert push.post_to_connection(client, "young=", b"x", table_name=table) is (
+            PostOutcome.GONE
+        )
+        assert push.post_to_connection(client, "old=", b"x", table_name=table) is (PostOutcome.GONE)
+    assert set(scan()) == {"young="}
 
 
 @pytest.mark.parametrize(
