@@ -5,10 +5,13 @@ Answers (docs/design.md, "Authorizer → handler context"):
 * no token, or a token that fails verification → ``raise Exception("Unauthorized")``,
   API Gateway's documented way to answer 401;
 * a valid token that is not allowed (two sources disagree, the ``sessionId`` query parameter
-  contradicts the token, the source address is outside ``ALLOWED_SOURCE_CIDRS``), or a fault
-  while fetching the key → Deny policy (403: fail closed);
+  contradicts the token, the source address is outside ``ALLOWED_SOURCE_CIDRS``) → Deny
+  policy (403: fail closed);
+* a fault while fetching the key (Secrets Manager, SSM or the JWKS endpoint unavailable) →
+  :class:`KeyFetchError` raised, which API Gateway answers with 500: the client may retry
+  later, and the token is not called wrong when it may be fine;
 * otherwise Allow on the event's ``methodArn`` with context ``userId``, ``sessionId``,
-  ``sessionSource`` (strings only).
+  ``sessionSource`` and ``exp`` (the token's expiry, epoch seconds), all strings.
 """
 
 from __future__ import annotations
@@ -22,16 +25,19 @@ from typing import Any, Literal
 import jwt.algorithms
 
 from ws_bridge import logs
+from ws_bridge.events import is_safe_id
 from ws_bridge.jwt_verifier import Claims, InvalidTokenError, KeyUnavailableError, TokenVerifier
 from ws_bridge.settings import AuthorizerSettings, SettingsError
 from ws_bridge.token_sources import find_tokens, query_values
 
-__all__ = ["Allow", "Deny", "authorize", "handler", "policy"]
-
-# Longest userId / sessionId accepted (DynamoDB index keys hold at most 2048 bytes).
-MAX_ID_LENGTH = 512
+__all__ = ["Allow", "Deny", "KeyFetchError", "authorize", "handler", "policy"]
 
 log = logs.get_logger("authorizer")
+
+
+class KeyFetchError(Exception):
+    """Raised out of the handler when the verification key cannot be had: any exception
+    other than ``Exception("Unauthorized")`` makes API Gateway answer 500, not 401/403."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +45,7 @@ class Allow:
     user_id: str
     session_id: str
     session_source: Literal["token", "query", ""]
+    expires_at: int | None = None  # the token's exp, epoch seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,12 +74,12 @@ def _source_allowed(settings: AuthorizerSettings, source_ip: str | None) -> bool
 
 
 def _identifier(value: object) -> str | None:
-    """A claim usable as an id: a non-empty string (or integer) of reasonable length."""
+    """A claim usable as an id: a string (or integer) matching ``events.SAFE_ID``."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         value = str(value)
-    if isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH:
+    if isinstance(value, str) and is_safe_id(value):
         return value
     return None
 
@@ -95,6 +102,9 @@ def authorize(
     if user_id is None:
         raise InvalidTokenError("bad_user_claim")
 
+    exp = claims.get("exp")  # required and checked numeric by PyJWT
+    expires = int(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
+
     token_session: str | None = None
     if settings.session_claim in claims:
         token_session = _identifier(claims[settings.session_claim])
@@ -111,10 +121,10 @@ def authorize(
     if token_session is not None:
         if query_session is not None and query_session != token_session:
             return Deny("session_mismatch", user_id)
-        return Allow(user_id, token_session, "token")
+        return Allow(user_id, token_session, "token", expires)
     if query_session is not None:
-        return Allow(user_id, query_session, "query")
-    return Allow(user_id, "", "")
+        return Allow(user_id, query_session, "query", expires)
+    return Allow(user_id, "", "", expires)
 
 
 def policy(decision: Allow | Deny, method_arn: str) -> dict[str, Any]:
@@ -139,6 +149,9 @@ def policy(decision: Allow | Deny, method_arn: str) -> dict[str, Any]:
             "sessionId": decision.session_id,
             "sessionSource": decision.session_source,
         }
+        if decision.expires_at is not None:
+            # Digits as a string: API Gateway may deliver context numbers as strings anyway.
+            answer["context"]["exp"] = str(decision.expires_at)
     return answer
 
 
@@ -174,7 +187,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         value = request.get(name)
         return value if isinstance(value, str) else None
 
-    with logs.bind(
+    with logs.invocation(
+        context,
         connectionId=field("connectionId"),
         requestId=field("requestId"),
         routeKey=field("routeKey"),
@@ -186,10 +200,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
             # The exact message API Gateway turns into 401; the reason stays in our log.
             raise Exception("Unauthorized") from None
         except KeyUnavailableError as exc:
-            log.error(
-                "verification key unavailable", extra={"decision": "deny", "reason": str(exc)}
-            )
-            decision = Deny("key_unavailable")
+            log.error("verification key unavailable", extra={"decision": "500", "reason": str(exc)})
+            raise KeyFetchError("verification key unavailable") from None
         except Exception:
             log.exception("authorizer failed", extra={"decision": "deny"})
             decision = Deny("internal_error")

@@ -19,14 +19,14 @@ import contextlib
 import contextvars
 import enum
 import functools
-import json
+import re
 import socket
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -34,15 +34,18 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError
 
 from ws_bridge import logs
+from ws_bridge.events import is_safe_id
+from ws_bridge.json_codec import encode_json
+from ws_bridge.request_signing import SigningKey, SigningKeyUnavailableError, sign_request
 from ws_bridge.settings import MAX_MESSAGE_BYTES, HandlerSettings
 
 __all__ = [
     "BackendResult",
     "Outcome",
-    "encode_json",
     "forward_message",
     "notify_disconnect",
     "pool",
+    "signing_key",
     "validate_session",
 ]
 
@@ -57,6 +60,8 @@ class Outcome(enum.Enum):
     TIMEOUT = "timeout"  # no complete answer within the deadline
     UNREACHABLE = "unreachable"  # no connection, or it broke before an answer
     TOO_LARGE = "too_large"  # the answer's body exceeded the limit
+    UNSENDABLE = "unsendable"  # a header or the path could not be sent as given: not sent
+    NOT_SIGNED = "not_signed"  # the signing key could not be read: not sent unsigned
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +76,14 @@ class BackendResult:
         return self.outcome is Outcome.RESPONDED and 200 <= self.status < 300
 
 
-def encode_json(value: Any) -> bytes:
-    """Strict JSON in UTF-8: ``ValueError`` for NaN/Infinity or a lone surrogate."""
-    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode(
-        "utf-8"
-    )
+# Visible ASCII, space and tab: what every HTTP stack sends unchanged in a header value.
+# urllib3/http.client encode headers as latin-1 and refuse CR/LF; a token or id outside this
+# set is refused here instead of raising out of the request.
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
+
+
+def _sendable(headers: Mapping[str, str]) -> bool:
+    return all(_HEADER_VALUE.fullmatch(value) is not None for value in headers.values())
 
 
 # ---------------------------------------------------------------------------- deadline
@@ -161,6 +169,12 @@ def pool() -> urllib3.PoolManager:
     return manager
 
 
+@functools.cache
+def signing_key(secret_id: str) -> SigningKey:
+    """The container's signing key for ``BACKEND_SIGNING_SECRET_ARN`` (re-read every 5 min)."""
+    return SigningKey(secret_id)
+
+
 # ---------------------------------------------------------------------------- calls
 
 
@@ -179,6 +193,7 @@ def _read_body(response: Any, max_body: int) -> tuple[Outcome, bytes]:
 
 def _request(
     http: urllib3.PoolManager,
+    settings: HandlerSettings,
     method: str,
     url: str,
     *,
@@ -189,6 +204,17 @@ def _request(
 ) -> BackendResult:
     if timeout_seconds <= 0:  # no time left at all: do not start what cannot finish
         return BackendResult(Outcome.TIMEOUT)
+    if not _sendable(headers):
+        log.warning("request not sent: a header value is not printable ASCII")
+        return BackendResult(Outcome.UNSENDABLE)
+    if settings.backend_signing_secret_arn is not None:
+        try:
+            key = signing_key(settings.backend_signing_secret_arn).get()
+        except SigningKeyUnavailableError as exc:
+            log.error("request not sent: no signing key", extra={"reason": str(exc)})
+            return BackendResult(Outcome.NOT_SIGNED)
+        signature = sign_request(key, method, urlsplit(url).path, body or b"")
+        headers = {**headers, **signature}
     started = time.monotonic()
     watchdog = _Watchdog(timeout_seconds)
     context = _WATCHDOG.set(watchdog)
@@ -215,6 +241,10 @@ def _request(
         outcome = Outcome.TIMEOUT
     except (HTTPError, OSError):
         outcome = Outcome.UNREACHABLE
+    except (UnicodeError, ValueError):
+        # Anything http.client refuses to put on the wire (a header or a path it cannot
+        # encode): nothing was sent, and the caller gets an answer rather than an exception.
+        outcome = Outcome.UNSENDABLE
     finally:
         expired = watchdog.stop()
         _WATCHDOG.reset(context)
@@ -247,9 +277,15 @@ def validate_session(
 
     ``timeout_seconds`` (default ``BACKEND_TIMEOUT_SECONDS``) is the call's total deadline.
     """
-    path = settings.backend_validate_path.replace("{sessionId}", quote(session_id, safe=""))
+    if not is_safe_id(session_id):
+        # "..", "/" and the like would change which path the request reaches.
+        log.warning("request not sent: the session id is not a safe path segment")
+        return BackendResult(Outcome.UNSENDABLE)
+    segment = quote(session_id, safe="")
+    path = settings.backend_validate_path.replace("{sessionId}", segment)
     return _request(
         http,
+        settings,
         "GET",
         settings.backend_url + path,
         timeout_seconds=_timeout(timeout_seconds, settings.backend_timeout_seconds),
@@ -272,6 +308,7 @@ def forward_message(
     """
     return _request(
         http,
+        settings,
         "POST",
         settings.backend_url + settings.backend_message_path,
         timeout_seconds=_timeout(timeout_seconds, settings.backend_timeout_seconds),
@@ -295,6 +332,7 @@ def notify_disconnect(
     (default ``DISCONNECT_TIMEOUT_SECONDS``)."""
     return _request(
         http,
+        settings,
         "POST",
         settings.backend_url + settings.backend_disconnect_path,
         timeout_seconds=_timeout(timeout_seconds, settings.disconnect_timeout_seconds),

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ws_bridge import aws
+from ws_bridge.settings import MAX_CONNECTION_SECONDS
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -78,11 +79,12 @@ def new_connection(
     session_id: str,
     user_id: str,
     *,
-    ttl_seconds: int,
+    ttl_seconds: int = MAX_CONNECTION_SECONDS,
     connected_at_ms: int | None = None,
     now: float | None = None,
 ) -> Connection:
-    """A record that expires ``ttl_seconds`` from ``now`` (epoch seconds, as TTL requires)."""
+    """A record that expires ``ttl_seconds`` (default: the 2 hours API Gateway lets a
+    connection live) from ``now`` (epoch seconds, as TTL requires)."""
     now = time.time() if now is None else now
     return Connection(
         connection_id=connection_id,
@@ -127,15 +129,31 @@ def put_connection(
 
 
 def delete_connection(
-    table_name: str, connection_id: str, *, dynamodb: DynamoDBClient | None = None
-) -> None:
-    """Delete one record; deleting a record that is already gone succeeds."""
+    table_name: str,
+    connection_id: str,
+    *,
+    dynamodb: DynamoDBClient | None = None,
+    connected_before_ms: int | None = None,
+) -> bool:
+    """Delete one record; deleting a record that is already gone succeeds. With
+    ``connected_before_ms`` only a record whose ``connectedAt`` is older is deleted (a
+    conditional delete); False when a younger record was kept."""
+    arguments: dict[str, Any] = {
+        "TableName": table_name,
+        "Key": {"connectionId": {"S": connection_id}},
+    }
+    if connected_before_ms is not None:
+        arguments["ConditionExpression"] = "attribute_not_exists(connectedAt) OR connectedAt < :t"
+        arguments["ExpressionAttributeValues"] = {":t": {"N": str(connected_before_ms)}}
     try:
-        _client(dynamodb).delete_item(
-            TableName=table_name, Key={"connectionId": {"S": connection_id}}
-        )
-    except (ClientError, BotoCoreError) as exc:
+        _client(dynamodb).delete_item(**arguments)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
         raise _failure("DeleteItem", exc) from exc
+    except BotoCoreError as exc:
+        raise _failure("DeleteItem", exc) from exc
+    return True
 
 
 def _parse(item: Mapping[str, Any]) -> Connection | None:

@@ -16,16 +16,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import math
+import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import urllib3
+from botocore.exceptions import BotoCoreError, ClientError
 
-from ws_bridge import backend_client, logs
+from ws_bridge import aws, backend_client, json_codec, logs
 from ws_bridge.aws import REGISTRY_BUDGET_SECONDS
 from ws_bridge.backend_client import BackendResult, Outcome
 from ws_bridge.connections_table import (
@@ -35,11 +35,14 @@ from ws_bridge.connections_table import (
     new_connection,
     put_connection,
 )
-from ws_bridge.settings import MAX_MESSAGE_BYTES, HandlerSettings
-from ws_bridge.token_sources import bearer_offered, find_tokens
+from ws_bridge.events import RequestInfo
+from ws_bridge.json_codec import MAX_JSON_DEPTH
+from ws_bridge.settings import MAX_CONNECTION_SECONDS, MAX_MESSAGE_BYTES, HandlerSettings
+from ws_bridge.token_sources import bearer_protocol, find_tokens
 
 __all__ = [
     "ERRORS",
+    "MAX_JSON_DEPTH",
     "RequestInfo",
     "connect",
     "disconnect",
@@ -48,7 +51,6 @@ __all__ = [
     "message",
 ]
 
-MAX_JSON_DEPTH = 64
 # Kept free at the end of an invocation to log and answer after the last call.
 ANSWER_MARGIN_SECONDS = 0.5
 
@@ -56,6 +58,8 @@ type ErrorCode = Literal[
     "invalid_json",
     "not_an_object",
     "message_too_large",
+    "invalid_request",
+    "token_expired",
     "backend_unavailable",
     "backend_timeout",
     "backend_error",
@@ -69,6 +73,8 @@ ERRORS: dict[ErrorCode, tuple[int, str]] = {
     "invalid_json": (400, "The message must be UTF-8 JSON."),
     "not_an_object": (400, "The message must be a JSON object."),
     "message_too_large": (413, "The message is larger than 128 KB."),
+    "invalid_request": (400, "The request holds text that cannot be sent to the backend."),
+    "token_expired": (401, "The token has expired: reconnect with a fresh one."),
     "backend_unavailable": (502, "The backend cannot be reached."),
     "backend_timeout": (504, "The backend did not answer in time."),
     "backend_error": (502, "The backend could not handle the message."),
@@ -80,6 +86,7 @@ ERRORS: dict[ErrorCode, tuple[int, str]] = {
 REJECTIONS: dict[str, int] = {
     "not_authorized": 401,  # no authorizer identity or no token (should not pass the authorizer)
     "session_required": 400,
+    "invalid_request": 400,  # a token or session id that cannot be sent in a request
     "backend_unauthorized": 401,
     "backend_forbidden": 403,
     "backend_rejected": 400,  # 404 and other 4xx from the validate endpoint
@@ -92,66 +99,10 @@ REJECTIONS: dict[str, int] = {
 log = logs.get_logger("handler")
 
 
-def _str(mapping: Mapping[str, Any], name: str) -> str:
-    value = mapping.get(name)
-    return value if isinstance(value, str) else ""
-
-
-def _int(mapping: Mapping[str, Any], name: str) -> int | None:
-    value = mapping.get(name)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-@dataclass(frozen=True, slots=True)
-class RequestInfo:
-    """The fields of an API Gateway WebSocket event that the handler uses."""
-
-    route_key: str
-    event_type: str
-    connection_id: str
-    request_id: str
-    connected_at: int | None
-    user_id: str  # from the authorizer context: never from the client
-    session_id: str  # from the authorizer context: never from the client
-    session_source: str  # "token" (a claim of the verified token), "query" or ""
-    disconnect_status_code: int | None
-    disconnect_reason: str
-
-    @classmethod
-    def from_event(cls, event: Mapping[str, Any]) -> RequestInfo:
-        context = event.get("requestContext")
-        context = context if isinstance(context, Mapping) else {}
-        authorizer = context.get("authorizer")
-        authorizer = authorizer if isinstance(authorizer, Mapping) else {}
-        return cls(
-            route_key=_str(context, "routeKey"),
-            event_type=_str(context, "eventType"),
-            connection_id=_str(context, "connectionId"),
-            request_id=_str(context, "requestId"),
-            connected_at=_int(context, "connectedAt"),
-            user_id=_str(authorizer, "userId"),
-            session_id=_str(authorizer, "sessionId"),
-            session_source=_str(authorizer, "sessionSource"),
-            disconnect_status_code=_int(context, "disconnectStatusCode"),
-            disconnect_reason=_str(context, "disconnectReason"),
-        )
-
-    @property
-    def kind(self) -> Literal["connect", "disconnect", "message"]:
-        if self.route_key == "$connect" or (not self.route_key and self.event_type == "CONNECT"):
-            return "connect"
-        if self.route_key == "$disconnect" or (
-            not self.route_key and self.event_type == "DISCONNECT"
-        ):
-            return "disconnect"
-        return "message"
-
-
 # ---------------------------------------------------------------------------- responses
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+_json = json_codec.encode
 
 
 def error_reply(code: ErrorCode, request_id: str) -> dict[str, Any]:
@@ -168,6 +119,10 @@ def _reject(reason: str) -> dict[str, Any]:
 
 def _connect_rejection(result: BackendResult, fail_open: bool) -> str | None:
     """The rejection reason for a validate answer, or None to accept the connection."""
+    if result.outcome is Outcome.UNSENDABLE:  # never sent: nothing to fail open on
+        return "invalid_request"
+    if result.outcome is Outcome.NOT_SIGNED:  # our fault, not the backend's: never fail open
+        return "backend_unavailable"
     if result.outcome in (Outcome.RESPONDED, Outcome.TOO_LARGE):
         if 200 <= result.status < 300:
             return None
@@ -184,9 +139,11 @@ def _connect_rejection(result: BackendResult, fail_open: bool) -> str | None:
 
 
 def _message_failure(result: BackendResult) -> ErrorCode:
+    if result.outcome is Outcome.UNSENDABLE:
+        return "invalid_request"
     if result.outcome is Outcome.TIMEOUT:
         return "backend_timeout"
-    if result.outcome is Outcome.UNREACHABLE:
+    if result.outcome in (Outcome.UNREACHABLE, Outcome.NOT_SIGNED):
         return "backend_unavailable"
     if result.outcome is Outcome.TOO_LARGE:
         return "backend_invalid_reply"
@@ -269,7 +226,7 @@ def connect(
         info.connection_id,
         info.session_id,
         info.user_id,
-        ttl_seconds=settings.connection_ttl_seconds,
+        ttl_seconds=MAX_CONNECTION_SECONDS,
         connected_at_ms=info.connected_at,
         now=now(),
     )
@@ -281,9 +238,11 @@ def connect(
 
     log.info("connected", extra={"userId": info.user_id, "sessionId": info.session_id})
     response: dict[str, Any] = {"statusCode": 200, "body": ""}
-    if bearer_offered(event):
-        # A browser that sent its token as a subprotocol drops the socket unless it is echoed.
-        response["headers"] = {"Sec-WebSocket-Protocol": "bearer"}
+    protocol = bearer_protocol(event)
+    if protocol is not None:
+        # A browser that sent its token as a subprotocol drops the socket unless the answer
+        # names one it offered, byte for byte.
+        response["headers"] = {"Sec-WebSocket-Protocol": protocol}
     return response
 
 
@@ -326,48 +285,6 @@ def disconnect(
 
 
 # ---------------------------------------------------------------------------- messages
-
-
-def _is_text(value: str) -> bool:
-    """False for a string holding a lone surrogate, which the JSON escape ``\\ud800``
-    produces: it has no UTF-8 form, so it can be neither forwarded nor stored."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _interchangeable(value: Any) -> bool:
-    """Nesting within MAX_JSON_DEPTH and every string (keys too) valid text, so the value
-    re-encodes as the strict UTF-8 JSON the backend receives."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, str):
-            if not _is_text(item):
-                return False
-        elif isinstance(item, dict | list):
-            if depth > MAX_JSON_DEPTH:
-                return False
-            if isinstance(item, dict) and not all(_is_text(key) for key in item):
-                return False
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
-    return True
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite_float(text: str) -> float:
-    """A JSON number beyond the double range (``1e999``) reads as inf, which has no JSON
-    form (``json.dumps`` would write ``Infinity``): refuse it like ``Infinity`` itself."""
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text[:32]} is out of range")
-    return value
 
 
 class _Refused(Exception):
@@ -413,14 +330,49 @@ def parse_message(event: Mapping[str, Any]) -> dict[str, Any] | ErrorCode:
     except _Refused as refused:
         return refused.code
     try:
-        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
-    except (ValueError, RecursionError):  # also integers beyond Python's 4300 digits
+        value = json_codec.decode(text)
+    except ValueError:
         return "invalid_json"
     if not isinstance(value, dict):
         return "not_an_object"
-    if not _interchangeable(value):
-        return "invalid_json"
     return value
+
+
+def management_endpoint(info: RequestInfo) -> str | None:
+    """The ``@connections`` base URL: ``AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI`` when set
+    (a local gateway sets it for its workers), else the stage's execute-api URL."""
+    configured = os.environ.get("AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI", "").strip()
+    if configured:
+        return configured
+    region = os.environ.get("AWS_REGION", "").strip()
+    if not (info.api_id and info.stage and region):
+        return None
+    return f"https://{info.api_id}.execute-api.{region}.amazonaws.com/{info.stage}"
+
+
+def close_connection(info: RequestInfo, farewell: str) -> None:
+    """Send ``farewell`` to the connection, then close it (``DELETE @connections/{id}``).
+    Best effort: a failure is logged; the connection ends at the latest after 2 hours."""
+    endpoint = management_endpoint(info)
+    if endpoint is None or not info.connection_id:
+        log.error("connection not closed: no @connections endpoint")
+        return
+    management = aws.management_api(endpoint)
+    for step in ("post", "delete"):
+        try:
+            if step == "post":
+                management.post_to_connection(
+                    ConnectionId=info.connection_id, Data=farewell.encode("utf-8")
+                )
+            else:
+                management.delete_connection(ConnectionId=info.connection_id)
+        except (ClientError, BotoCoreError) as exc:
+            code = (
+                str(exc.response.get("Error", {}).get("Code", "Unknown"))
+                if isinstance(exc, ClientError)
+                else type(exc).__name__
+            )
+            log.warning("closing an expired connection failed", extra={"step": step, "code": code})
 
 
 def message(
@@ -430,7 +382,16 @@ def message(
     http: urllib3.PoolManager,
     now: Callable[[], float] = time.time,
     deadline: float | None = None,
+    close: Callable[[RequestInfo, str], None] = close_connection,
 ) -> dict[str, Any]:
+    expires_at = info.token_expires_at
+    if settings.token_expiry_enforced and expires_at is not None and now() >= expires_at:
+        # The connection must not outlive its token: say why, then close it, so the client
+        # reconnects with a fresh token (and the authorizer checks that one).
+        log.info("token expired, connection closed", extra={"expiredAt": expires_at})
+        expired = error_reply("token_expired", info.request_id)
+        close(info, expired["body"])
+        return expired
     parsed = parse_message(event)
     if isinstance(parsed, str):
         log.info("message refused", extra={"error": parsed})
@@ -464,8 +425,9 @@ def message(
         return error_reply(_message_failure(result), info.request_id)
     try:
         reply = result.body.decode("utf-8")
-        json.loads(reply, parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
+    except UnicodeDecodeError:
+        return error_reply("backend_invalid_reply", info.request_id)
+    if not json_codec.is_json(reply):
         return error_reply("backend_invalid_reply", info.request_id)
     return {"statusCode": 200, "body": reply}
 
@@ -491,8 +453,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     deadline = None if left is None else time.monotonic() + left
     event = event if isinstance(event, Mapping) else {}
     info = RequestInfo.from_event(event)
-    with logs.bind(
-        connectionId=info.connection_id, requestId=info.request_id, routeKey=info.route_key
+    with logs.invocation(
+        context, connectionId=info.connection_id, requestId=info.request_id, routeKey=info.route_key
     ):
         try:
             if info.kind == "connect":

@@ -1,8 +1,9 @@
 """Structured JSON log lines.
 
 Every line carries the invocation's ``connectionId``, ``requestId`` and ``routeKey`` once
-:func:`bind` has set them. Callers pass only identifiers, statuses and error codes in
-``extra``: never a token, a secret or a message body.
+:func:`bind` has set them, and inside :func:`invocation` Lambda's ``aws_request_id`` and
+``cold_start`` (true on the container's first invocation only). Callers pass only
+identifiers, statuses and error codes in ``extra``: never a token, a secret or a message body.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["JsonFormatter", "bind", "configure", "get_logger"]
+__all__ = ["JsonFormatter", "bind", "configure", "get_logger", "invocation"]
 
 LOGGER_NAME = "ws_bridge"
 
-_context: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
+_context: contextvars.ContextVar[Mapping[str, str | bool] | None] = contextvars.ContextVar(
     "ws_bridge_log_context", default=None
 )
 
@@ -88,11 +89,30 @@ def get_logger(name: str) -> logging.Logger:
 
 
 @contextmanager
-def bind(**fields: str | None) -> Iterator[None]:
-    """Attach identifiers (connectionId, requestId, routeKey…) to every line logged inside."""
-    values = {key: value for key, value in fields.items() if value}
+def bind(**fields: str | bool | None) -> Iterator[None]:
+    """Attach identifiers (connectionId, requestId, routeKey…) to every line logged inside;
+    None and "" are left out."""
+    values = {key: value for key, value in fields.items() if value is not None and value != ""}
     token = _context.set({**(_context.get() or {}), **values})
     try:
         yield
     finally:
         _context.reset(token)
+
+
+_cold_start = True
+
+
+@contextmanager
+def invocation(context: Any, **fields: str | None) -> Iterator[None]:
+    """Bind one Lambda invocation: ``aws_request_id`` from the context object (when it has
+    one), ``cold_start`` (true once per container, for its first invocation) and ``fields``."""
+    global _cold_start
+    cold, _cold_start = _cold_start, False
+    request_id = getattr(context, "aws_request_id", None)
+    with bind(
+        aws_request_id=request_id if isinstance(request_id, str) else None,
+        cold_start=cold,
+        **fields,
+    ):
+        yield

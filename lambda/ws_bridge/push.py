@@ -17,6 +17,7 @@ have been delivered, so it is reported as ``FAILED``, never sent twice.
 from __future__ import annotations
 
 import enum
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ws_bridge import aws, logs
-from ws_bridge.backend_client import encode_json
 from ws_bridge.connections_table import (
     Connection,
     RegistryError,
@@ -32,6 +32,7 @@ from ws_bridge.connections_table import (
     connections_for_user,
     delete_connection,
 )
+from ws_bridge.json_codec import encode_json
 from ws_bridge.settings import MAX_MESSAGE_BYTES
 
 if TYPE_CHECKING:
@@ -50,6 +51,10 @@ __all__ = [
 ]
 
 type Message = Mapping[str, Any] | str | bytes
+
+# A record younger than this survives a 410: its $connect may not have answered yet (the
+# handler's $connect takes at most its Lambda timeout, 29 s behind API Gateway's limit).
+GONE_GRACE_SECONDS = 30
 
 log = logs.get_logger("push")
 
@@ -97,15 +102,27 @@ def post_to_connection(
     try:
         management.post_to_connection(ConnectionId=connection_id, Data=data)
     except management.exceptions.GoneException:
-        # The narrow case first: GoneException is a ClientError too.
+        # The narrow case first: GoneException is a ClientError too. API Gateway also answers
+        # 410 while $connect is still running (the record is stored just before it answers):
+        # only a record older than the grace window is stale.
+        cutoff_ms = int(time.time() * 1000) - GONE_GRACE_SECONDS * 1000
         try:
-            delete_connection(table_name, connection_id, dynamodb=dynamodb)
+            deleted = delete_connection(
+                table_name, connection_id, dynamodb=dynamodb, connected_before_ms=cutoff_ms
+            )
         except RegistryError as exc:
             log.warning(
                 "stale record not deleted",
                 extra={"target": connection_id, "code": exc.code},
             )
-        log.info("connection gone, record deleted", extra={"target": connection_id})
+        else:
+            if deleted:
+                log.info("connection gone, record deleted", extra={"target": connection_id})
+            else:
+                log.info(
+                    "connection gone but just connected, record kept",
+                    extra={"target": connection_id},
+                )
         return PostOutcome.GONE
     except ClientError as exc:
         code = str(exc.response.get("Error", {}).get("Code", "Unknown"))

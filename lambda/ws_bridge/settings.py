@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 __all__ = [
     "ASYMMETRIC_ALGORITHMS",
     "HMAC_ALGORITHMS",
+    "MAX_CONNECTION_SECONDS",
     "MAX_MESSAGE_BYTES",
     "AuthorizerSettings",
     "HandlerSettings",
@@ -31,9 +32,9 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # API Gateway ends an integration after 29 s; a backend call must end well before.
 MAX_BACKEND_TIMEOUT_SECONDS = 25.0
 MAX_LEEWAY_SECONDS = 300
-MIN_TTL_SECONDS = 60
-# API Gateway closes every connection after 2 hours: no record needs to outlive that.
-MAX_TTL_SECONDS = 2 * 3600
+# API Gateway closes every connection after 2 hours: a record expires (DynamoDB TTL) that
+# long after its connect, never sooner, so a live connection always has its record.
+MAX_CONNECTION_SECONDS = 2 * 3600
 # API Gateway's largest WebSocket message (frame payload), both ways: a client's message,
 # the backend's reply sent back to it, and a push through @connections.
 MAX_MESSAGE_BYTES = 128 * 1024
@@ -170,6 +171,7 @@ class AuthorizerSettings:
     algorithms: tuple[str, ...] = ("HS256",)
     secret_arn: str | None = None
     secret_parameter: str | None = None
+    secret_json_key: str | None = None
     jwks_url: str | None = None
     issuer: str | None = None
     audience: str | None = None
@@ -212,6 +214,7 @@ class AuthorizerSettings:
             algorithms=algorithms,
             secret_arn=secret_arn,
             secret_parameter=secret_parameter,
+            secret_json_key=_get(env, "JWT_SECRET_JSON_KEY"),
             jwks_url=jwks_url,
             issuer=_get(env, "JWT_ISSUER"),
             audience=_get(env, "JWT_AUDIENCE"),
@@ -235,7 +238,8 @@ class HandlerSettings:
     backend_timeout_seconds: float = 10.0
     backend_fail_open: bool = False
     disconnect_timeout_seconds: float = 2.0
-    connection_ttl_seconds: int = 7200
+    backend_signing_secret_arn: str | None = None
+    token_expiry_enforced: bool = True
     log_level: int = logging.INFO
 
     @classmethod
@@ -257,8 +261,7 @@ class HandlerSettings:
             disconnect_timeout_seconds=_seconds(
                 env, "DISCONNECT_TIMEOUT_SECONDS", 2.0, MAX_BACKEND_TIMEOUT_SECONDS
             ),
-            connection_ttl_seconds=_int(
-                env, "CONNECTION_TTL_SECONDS", 7200, MIN_TTL_SECONDS, MAX_TTL_SECONDS
-            ),
+            backend_signing_secret_arn=_get(env, "BACKEND_SIGNING_SECRET_ARN"),
+            token_expiry_enforced=_bool(env, "TOKEN_EXPIRY_ENFORCED", True),
             log_level=_log_level(env),
         )

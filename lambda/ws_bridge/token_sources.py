@@ -10,7 +10,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["FoundToken", "TokenSource", "bearer_offered", "find_tokens", "query_values"]
+__all__ = [
+    "FoundToken",
+    "TokenSource",
+    "bearer_offered",
+    "bearer_protocol",
+    "find_tokens",
+    "query_values",
+]
 
 type TokenSource = Literal["query", "authorization", "protocol"]
 
@@ -68,9 +75,16 @@ def _offered_protocols(event: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def bearer_protocol(event: Mapping[str, Any]) -> str | None:
+    """The ``bearer`` subprotocol exactly as the client spelled it (``Bearer``, ``bearer``…),
+    or None. The handler echoes this: a browser drops a socket whose answered subprotocol is
+    not byte for byte one it offered."""
+    return next((item for item in _offered_protocols(event) if item.lower() == "bearer"), None)
+
+
 def bearer_offered(event: Mapping[str, Any]) -> bool:
     """Whether the client offered the ``bearer`` subprotocol (the handler must echo it)."""
-    return any(item.lower() == "bearer" for item in _offered_protocols(event))
+    return bearer_protocol(event) is not None
 
 
 def _protocol_tokens(event: Mapping[str, Any]) -> Iterator[str]:

@@ -55,7 +55,9 @@ def statement(answer: dict[str, Any]) -> dict[str, Any]:
 def assert_allowed(answer: dict[str, Any], user: str, session: str, source: str) -> None:
     assert statement(answer)["Effect"] == "Allow"
     assert answer["principalId"] == user
-    assert answer["context"] == {"userId": user, "sessionId": session, "sessionSource": source}
+    context = dict(answer["context"])
+    assert context.pop("exp").isdigit()  # the token's expiry, checked below
+    assert context == {"userId": user, "sessionId": session, "sessionSource": source}
     assert all(isinstance(value, str) for value in answer["context"].values())
 
 
@@ -129,9 +131,45 @@ def test_token_for_another_session_is_denied(authorizer: ModuleType) -> None:
     assert_denied(answer)
 
 
+def test_the_context_carries_the_token_expiry_as_digits(authorizer: ModuleType) -> None:
+    expires = int(time.time()) + 123
+    answer = authorizer.handler(request(hs_token(exp=expires)), None)
+    assert answer["context"]["exp"] == str(expires)
+
+
 def test_oversized_query_session_is_denied(authorizer: ModuleType) -> None:
-    answer = authorizer.handler(request(hs_token(sessionId=None), sessionId="s" * 513), None)
+    answer = authorizer.handler(request(hs_token(sessionId=None), sessionId="s" * 129), None)
     assert_denied(answer)
+    answer = authorizer.handler(request(hs_token(sessionId=None), sessionId="s" * 128), None)
+    assert answer["context"]["sessionId"] == "s" * 128
+
+
+@pytest.mark.parametrize(
+    "session_id", ["..", ".", "a/b", "../admin", "a b", "a?b", "a#b", "a%2Fb", ".x", "é"]
+)
+def test_a_query_session_that_could_change_a_path_is_denied(
+    authorizer: ModuleType, session_id: str
+) -> None:
+    # "?sessionId=.." once turned the validate call into GET /api/labs/validate.
+    assert_denied(authorizer.handler(request(hs_token(sessionId=None), sessionId=session_id), None))
+
+
+@pytest.mark.parametrize("claim", ["sub", "sessionId"])
+@pytest.mark.parametrize("value", ["..", "a/b", "x" * 129])
+def test_a_token_id_that_could_change_a_path_is_unauthorized(
+    authorizer: ModuleType, claim: str, value: str
+) -> None:
+    assert_unauthorized(authorizer, request(hs_token(**{claim: value})))
+
+
+@pytest.mark.parametrize(
+    "user_id", ["auth0|5f7c8ec7c33c6c004bbafe82", "eu-west-1:7d5c1e2a-0b9f", "a.b@example.com"]
+)
+def test_ids_of_common_identity_providers_are_accepted(
+    authorizer: ModuleType, user_id: Any
+) -> None:
+    answer = authorizer.handler(request(hs_token(sub=user_id)), None)
+    assert answer["context"]["userId"] == user_id
 
 
 def test_missing_token_is_unauthorized(authorizer: ModuleType) -> None:
@@ -230,13 +268,20 @@ def test_outside_the_allow_list_is_denied_even_without_a_token(
     assert_denied(authorizer.handler(request(), None))
 
 
-def test_unreadable_secret_fails_closed(
-    load_authorizer: Callable[..., ModuleType], moto: None
+def test_unreadable_secret_is_a_server_fault_not_a_refusal(
+    load_authorizer: Callable[..., ModuleType], moto: None, captured_logs: Callable[[], str]
 ) -> None:
     authorizer = load_authorizer(
         JWT_SECRET_ARN="arn:aws:secretsmanager:eu-west-1:123456789012:secret:gone-AbCdEf"
     )
-    assert_denied(authorizer.handler(request(hs_token()), None))
+    captured_logs()
+    # Any exception but Exception("Unauthorized") is API Gateway's 500: retry later. Nothing
+    # is allowed, and a fine token is not called bad (401) or forbidden (403).
+    with pytest.raises(authorizer.KeyFetchError) as caught:
+        authorizer.handler(request(hs_token()), None)
+    assert str(caught.value) != "Unauthorized"
+    (line,) = log_records(captured_logs())
+    assert (line["message"], line["decision"]) == ("verification key unavailable", "500")
 
 
 def test_unexpected_failure_fails_closed(

@@ -28,16 +28,32 @@ def test_one_pool_per_container() -> None:
 def test_validate_session_sends_the_bearer_token_and_encodes_the_session(
     server: FakeServer,
 ) -> None:
-    server.reply("GET", "/api/labs/session/a%2Fb%20c%3F/validate", Reply(200, {"valid": True}))
+    server.reply(
+        "GET", "/api/labs/session/a%40b%7C1%3A%2B%3D/validate", Reply(200, {"valid": True})
+    )
     result = backend_client.validate_session(
-        backend_client.pool(), settings_for(server.url), "a/b c?", "tok"
+        backend_client.pool(), settings_for(server.url), "a@b|1:+=", "tok"
     )
     assert result.ok
     assert result.status == 200
     (seen,) = server.seen()
     assert seen.method == "GET"
-    assert seen.path == "/api/labs/session/a%2Fb%20c%3F/validate"
+    assert seen.path == "/api/labs/session/a%40b%7C1%3A%2B%3D/validate"
     assert seen.headers["Authorization"] == "Bearer tok"
+
+
+@pytest.mark.parametrize(
+    "session_id", ["..", ".", "a/b", "../../admin", "a b", "a?b", "a%2F", "", "x" * 129, ".hidden"]
+)
+def test_a_session_id_that_could_change_the_path_is_never_sent(
+    server: FakeServer, session_id: str
+) -> None:
+    # "?sessionId=.." once made the validate call GET /api/labs/validate.
+    result = backend_client.validate_session(
+        backend_client.pool(), settings_for(server.url), session_id, "tok"
+    )
+    assert result.outcome is Outcome.UNSENDABLE
+    assert server.seen() == []
 
 
 def test_forward_message_posts_json_with_the_connection_header(server: FakeServer) -> None:
@@ -61,11 +77,11 @@ def test_paths_are_configurable(server: FakeServer) -> None:
         backend_message_path="/m",
         backend_disconnect_path="/d",
     )
-    backend_client.validate_session(backend_client.pool(), settings, "s 1", "t")
+    backend_client.validate_session(backend_client.pool(), settings, "s:1", "t")
     backend_client.forward_message(backend_client.pool(), settings, "c", {})
     backend_client.notify_disconnect(backend_client.pool(), settings, {"connectionId": "c"})
     assert [(r.method, r.path) for r in server.seen()] == [
-        ("GET", "/v/s%201/ok"),
+        ("GET", "/v/s%3A1/ok"),
         ("POST", "/m"),
         ("POST", "/d"),
     ]
@@ -267,4 +283,42 @@ def test_non_json_numbers_are_never_sent(server: FakeServer) -> None:
             backend_client.forward_message(
                 backend_client.pool(), settings_for(server.url), "c", {"n": value}
             )
+    assert server.seen() == []
+
+
+# Header values http.client cannot send as given: outside latin-1 (UnicodeEncodeError inside
+# urllib3), latin-1 but not ASCII (sent as bytes no backend reads alike), CR/LF (ValueError).
+UNSENDABLE = ["tok✓", "tök", "tok\r\nX-Injected: 1", "tok\x00", "\ud800"]
+
+
+@pytest.mark.parametrize("value", UNSENDABLE)
+def test_a_token_that_cannot_be_a_header_is_refused_not_raised(
+    server: FakeServer, value: str
+) -> None:
+    result = backend_client.validate_session(
+        backend_client.pool(), settings_for(server.url), "s", value
+    )
+    assert result.outcome is Outcome.UNSENDABLE
+    assert not result.ok
+    assert server.seen() == []
+
+
+@pytest.mark.parametrize("value", UNSENDABLE)
+def test_a_connection_id_that_cannot_be_a_header_is_refused_not_raised(
+    server: FakeServer, value: str
+) -> None:
+    http = backend_client.pool()
+    result = backend_client.forward_message(http, settings_for(server.url), value, {"a": 1})
+    assert result.outcome is Outcome.UNSENDABLE
+    assert server.seen() == []
+    # The pool still works afterwards.
+    server.default = Reply(200, {"type": "ok"})
+    assert backend_client.forward_message(http, settings_for(server.url), "c", {"a": 1}).ok
+
+
+def test_a_session_id_without_a_utf8_form_is_refused_not_raised(server: FakeServer) -> None:
+    result = backend_client.validate_session(
+        backend_client.pool(), settings_for(server.url), "s\ud800", "tok"
+    )
+    assert result.outcome is Outcome.UNSENDABLE
     assert server.seen() == []

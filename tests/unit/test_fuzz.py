@@ -7,7 +7,10 @@ answers 200, identity always comes from the authorizer context, and the safety n
 an unexpected exception into ``internal_error`` is never needed.
 
 The number of cases per property is ``FUZZ_EXAMPLES`` (see conftest.py): modest by default,
-``make fuzz`` runs thousands.
+more in ``make fuzz``; generation is derandomized, so a run repeats exactly. Properties about
+tokens also draw realistic events carrying a valid, a forged or no token, count the branches
+they reach and fail when one is never reached: a property that never gets past the first
+refusal proves nothing about what lies behind it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections import Counter
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -30,6 +34,8 @@ from bridge_fakes import (
     hs_token,
     load_event,
     scan,
+    set_header,
+    set_query,
 )
 from hypothesis import given
 from hypothesis import strategies as st
@@ -142,6 +148,69 @@ def events(tokens: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
     return event | st.tuples(realistic, bodies()).map(lambda pair: {**pair[0], "body": pair[1]})
 
 
+# ---------------------------------------------------------------------------- realistic events
+
+TOKEN_KINDS = ("valid", "forged", "missing", "junk")
+
+
+def token_for(kind: str) -> st.SearchStrategy[str | None]:
+    """A token of the given kind: valid (signed with the test secret), forged (signed with
+    another key, tampered, expired, unsigned) or missing; junk is any text at all."""
+    if kind == "valid":
+        return st.builds(hs_token)
+    if kind == "forged":
+        return (
+            st.sampled_from(["another-key-0123456789-0123456789-abcdefghij", None]).flatmap(
+                lambda key: st.just(hs_token(key)) if key else st.builds(lambda: hs_token() + "x")
+            )
+            | st.builds(lambda: hs_token(exp=1))
+            | st.just("a.b.c")
+        )
+    if kind == "missing":
+        return st.none()
+    # Anything a client can type, including text no HTTP header can carry.
+    return st.text(max_size=40).filter(bool)
+
+
+def place_token(event: dict[str, Any], token: str | None, where: str) -> dict[str, Any]:
+    if token is None:
+        return event
+    if where == "query":
+        return set_query(event, token=token)
+    if where == "authorization":
+        return set_header(event, "Authorization", f"Bearer {token}")
+    return set_header(event, "Sec-WebSocket-Protocol", f"bearer, {token}")
+
+
+def token_events(name: str) -> st.SearchStrategy[tuple[str, dict[str, Any]]]:
+    """(kind, event): the recorded ``name`` event with a token of that kind in one place."""
+
+    def build(kind: str) -> st.SearchStrategy[tuple[str, dict[str, Any]]]:
+        return st.tuples(
+            st.just(kind),
+            st.builds(
+                lambda token, where: place_token(load_event(name), token, where),
+                token_for(kind),
+                st.sampled_from(["query", "authorization", "protocol"]),
+            ),
+        )
+
+    return st.sampled_from(TOKEN_KINDS).flatmap(build)
+
+
+def mostly(
+    realistic: st.SearchStrategy[tuple[str, Any]], generated: st.SearchStrategy[Any]
+) -> st.SearchStrategy[tuple[str, Any]]:
+    """Three realistic events (valid, forged, missing, junk tokens) for one generated one."""
+    tagged = generated.map(lambda event: ("generated", event))
+    return st.integers(0, 3).flatmap(lambda n: tagged if n == 0 else realistic)
+
+
+def assert_reached(reached: Counter[str], expected: set[str]) -> None:
+    missing = expected - set(reached)
+    assert not missing, f"branches never reached: {sorted(missing)} (reached: {dict(reached)})"
+
+
 def routed(tokens: st.SearchStrategy[str], route_key: str) -> st.SearchStrategy[dict[str, Any]]:
     """Generated events that API Gateway delivers on ``route_key`` (the rest still junk)."""
 
@@ -223,15 +292,29 @@ def test_authorizer_answers_a_policy_or_unauthorized(
     good = hs_token()
     tokens = st.sampled_from([good, good + "x", hs_token(exp=1), "a.b.c"]) | st.text(max_size=40)
     capsys.readouterr()
+    reached: Counter[str] = Counter()
 
-    @given(event=events(tokens))
-    def check(event: Any) -> None:
+    @given(drawn=mostly(token_events("authorizer_request"), events(tokens)))
+    def check(drawn: tuple[str, Any]) -> None:
+        kind, event = drawn
         failure: Exception | None = None
         try:
             answer = module.handler(event, None)
         except Exception as exc:  # noqa: BLE001 - the property is about what escapes
             failure = exc
         assert_no_safety_net(capsys.readouterr().out, "authorizer failed")
+        decision = (
+            "unauthorized"
+            if failure is not None
+            else "allow"
+            if (answer["policyDocument"]["Statement"][0]["Effect"] == "Allow")
+            else "deny"
+        )
+        reached[f"{kind}:{decision}"] += 1
+        if kind == "valid":
+            assert decision == "allow"
+        elif kind in ("forged", "missing"):
+            assert decision == "unauthorized"
         if failure is not None:
             assert type(failure) is Exception
             assert str(failure) == "Unauthorized"
@@ -244,13 +327,15 @@ def test_authorizer_answers_a_policy_or_unauthorized(
         method_arn = event.get("methodArn")
         assert statement["Resource"] == (method_arn if isinstance(method_arn, str) else "")
         if statement["Effect"] == "Allow":
-            assert set(answer["context"]) == {"userId", "sessionId", "sessionSource"}
+            assert set(answer["context"]) == {"userId", "sessionId", "sessionSource", "exp"}
+            assert answer["context"]["exp"].isdigit()
             assert all(isinstance(v, str) for v in answer["context"].values())
             assert answer["context"]["userId"] == "user-1"
         else:
             assert "context" not in answer
 
     check()
+    assert_reached(reached, {"valid:allow", "forged:unauthorized", "missing:unauthorized"})
 
 
 # ---------------------------------------------------------------------------- $connect
@@ -275,12 +360,16 @@ def test_connect_stores_a_record_exactly_when_it_accepts(
         CONNECTIONS_TABLE=table, BACKEND_URL=server.url, BACKEND_TIMEOUT_SECONDS="0.5"
     )
     capsys.readouterr()
+    reached: Counter[str] = Counter()
+    generated = routed(st.just(hs_token()) | st.text(max_size=40), "$connect")
 
     @given(
-        event=routed(st.just(hs_token()) | st.text(max_size=40), "$connect"),
-        validate_status=st.sampled_from(sorted(VALIDATE_OUTCOMES)),
+        drawn=mostly(token_events("connect"), generated),
+        # "valid" often: the accepted branch needs the backend's 200.
+        validate_status=st.just(200) | st.sampled_from(sorted(VALIDATE_OUTCOMES)),
     )
-    def check(event: dict[str, Any], validate_status: int) -> None:
+    def check(drawn: tuple[str, dict[str, Any]], validate_status: int) -> None:
+        kind, event = drawn
         server.default = Reply(validate_status, {"valid": validate_status == 200})
         calls_before = len(server.seen())
         started = int(time.time())
@@ -291,6 +380,13 @@ def test_connect_stores_a_record_exactly_when_it_accepts(
         records = scan(table)
         clear_table(table)
         status = response["statusCode"]
+        asked = len(server.seen()) > calls_before
+        reached[f"{kind}:{'asked' if asked else 'not-asked'}"] += 1
+        reached[f"{kind}:{'accepted' if status == 200 else 'refused'}"] += 1
+        if kind == "missing":  # the authorizer let it through, but there is no token to send
+            assert (status, asked) == (401, False)
+        elif kind in ("valid", "forged"):  # the handler hands any token to the backend
+            assert asked
         if status == 200:
             assert validate_status == 200
             assert set(records) == {info.connection_id}
@@ -305,10 +401,11 @@ def test_connect_stores_a_record_exactly_when_it_accepts(
         assert records == {}
         reason = json.loads(response["body"])["error"]
         assert module.REJECTIONS[reason] == status
-        if len(server.seen()) > calls_before:  # the backend was asked: its answer decided
+        if asked:  # the backend was asked: its answer decided
             assert status == VALIDATE_OUTCOMES[validate_status]
 
     check()
+    assert_reached(reached, {"valid:accepted", "valid:asked", "forged:asked", "missing:refused"})
 
 
 # ---------------------------------------------------------------------------- $disconnect

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from botocore.retries.standard import ExponentialBackoff
@@ -151,12 +152,15 @@ def test_connect_validates_then_stores(bridge: Bridge) -> None:
     assert before + 7200 <= record["expiresAt"] <= int(time.time()) + 7200
 
 
-def test_connect_ttl_is_configurable(load: Callable[..., Bridge]) -> None:
+def test_connect_record_lives_as_long_as_api_gateway_keeps_a_connection(
+    load: Callable[..., Bridge],
+) -> None:
+    # The old setting is gone: a short TTL would silently stop pushes to live connections.
     bridge = load(CONNECTION_TTL_SECONDS="600")
     bridge.server.reply("GET", VALIDATE, Reply(200, {}))
     bridge(connect_event())
     expires = scan()[CONNECTION_ID]["expiresAt"]
-    assert abs(expires - (time.time() + 600)) < 5
+    assert abs(expires - (time.time() + 7200)) < 5
 
 
 def test_connect_echoes_the_bearer_subprotocol(bridge: Bridge) -> None:
@@ -171,6 +175,13 @@ def test_connect_echoes_the_bearer_subprotocol(bridge: Bridge) -> None:
         "headers": {"Sec-WebSocket-Protocol": "bearer"},
     }
     assert bridge.server.seen()[0].headers["Authorization"] == f"Bearer {token}"
+
+
+@pytest.mark.parametrize("offered", ["Bearer", "BEARER", "bearer"])
+def test_connect_echoes_the_subprotocol_exactly_as_offered(bridge: Bridge, offered: str) -> None:
+    bridge.server.reply("GET", VALIDATE, Reply(200, {}))
+    event = set_header(load_event("connect"), "Sec-WebSocket-Protocol", f"{offered}, {hs_token()}")
+    assert bridge(event)["headers"] == {"Sec-WebSocket-Protocol": offered}
 
 
 def test_connect_with_the_authorization_header(bridge: Bridge) -> None:
@@ -283,6 +294,27 @@ def test_fail_open_trusts_only_a_session_named_by_the_token(
     else:
         assert json.loads(response["body"]) == {"error": "backend_unavailable"}
         assert scan() == {}
+
+
+def test_connect_with_a_token_that_cannot_be_a_header_is_refused_even_failing_open(
+    load: Callable[..., Bridge], server: FakeServer
+) -> None:
+    # Nothing was sent, so there is no backend outage to fail open on.
+    bridge = load(BACKEND_FAIL_OPEN="true")
+    response = bridge(connect_event(token="abc✓"))
+    assert response["statusCode"] == 400
+    assert json.loads(response["body"]) == {"error": "invalid_request"}
+    assert server.seen() == []
+    assert scan() == {}
+
+
+def test_a_message_from_a_connection_id_that_cannot_be_a_header_gets_an_error(
+    messages: Bridge,
+) -> None:
+    event = message_event({"type": "command"})
+    event["requestContext"]["connectionId"] = "id✓"
+    error_of(messages(event), "invalid_request", 400)
+    assert messages.server.seen() == []
 
 
 def test_fail_open_still_asks_the_backend_about_a_query_session(
@@ -748,3 +780,64 @@ def test_malformed_events_get_well_formed_answers(
     else:
         assert json.loads(response["body"])["error"] == error
     assert messages.server.seen("GET") == []
+
+
+# ---------------------------------------------------------------------------- token expiry
+
+
+@pytest.fixture
+def management(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeServer]:
+    """A fake @connections endpoint, as the local gateway provides one to its workers."""
+    fake = FakeServer().start()
+    fake.default = Reply(200, b"")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI", fake.url)
+    aws.reset_clients()
+    yield fake
+    fake.stop()
+
+
+def expiring_message(exp: Any) -> dict[str, Any]:
+    event = message_event({"type": "command"})
+    event["requestContext"]["authorizer"] = {"userId": "user-1", "sessionId": "sess-1", "exp": exp}
+    return event
+
+
+@pytest.mark.parametrize("exp", [str(int(time.time()) - 1), int(time.time()) - 1])
+def test_a_message_after_the_token_expired_gets_token_expired_and_the_connection_closes(
+    messages: Bridge, management: FakeServer, exp: Any
+) -> None:
+    event = expiring_message(exp)
+    reply = error_of(messages(event), "token_expired", 401)
+    assert messages.server.seen() == []  # nothing reaches the backend
+    post, delete = management.seen()
+    connection = event["requestContext"]["connectionId"]
+    assert (post.method, unquote(post.path)) == ("POST", f"/@connections/{connection}")
+    assert json.loads(post.body) == reply  # the client learns why before the close
+    assert (delete.method, unquote(delete.path)) == ("DELETE", f"/@connections/{connection}")
+
+
+def test_a_message_before_expiry_is_forwarded(messages: Bridge, management: FakeServer) -> None:
+    messages.server.reply("POST", MESSAGE, Reply(200, {"type": "ok"}))
+    response = messages(expiring_message(str(int(time.time()) + 60)))
+    assert json.loads(response["body"]) == {"type": "ok"}
+    assert management.seen() == []
+
+
+def test_expiry_is_not_enforced_when_turned_off(
+    load_without_aws: Callable[..., Bridge], management: FakeServer
+) -> None:
+    bridge = load_without_aws(TOKEN_EXPIRY_ENFORCED="false")
+    bridge.server.reply("POST", MESSAGE, Reply(200, {"type": "ok"}))
+    response = bridge(expiring_message(str(int(time.time()) - 60)))
+    assert json.loads(response["body"]) == {"type": "ok"}
+    assert management.seen() == []
+
+
+def test_the_management_endpoint_comes_from_the_event_on_aws(
+    messages: Bridge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI", raising=False)
+    info = messages.module.RequestInfo.from_event(load_event("message"))
+    assert messages.module.management_endpoint(info) == (
+        f"https://{info.api_id}.execute-api.eu-west-1.amazonaws.com/{info.stage}"
+    )

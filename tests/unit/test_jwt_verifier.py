@@ -4,7 +4,9 @@ made here, HMAC secrets in moto's Secrets Manager/SSM and a real JWKS endpoint."
 from __future__ import annotations
 
 import json
+import ssl
 import time
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -26,6 +28,7 @@ from bridge_fakes import (
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+from trickle_server import self_signed_certificate
 
 from ws_bridge.jwt_verifier import (
     MAX_TOKEN_BYTES,
@@ -102,17 +105,13 @@ def test_secret_is_read_once_per_container() -> None:
 
 
 def test_missing_secret_is_a_key_fault_and_is_retried(moto: None) -> None:
-    settings = AuthorizerSettings(
-        secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:absent-AbCdEf"
-    )
-    verifier = TokenVerifier(settings)
+    verifier = TokenVerifier(AuthorizerSettings(secret_arn="absent"))
     with pytest.raises(KeyUnavailableError):
         verifier.verify(hs_token())
     boto3.client("secretsmanager", region_name=REGION).create_secret(
         Name="absent", SecretString=SECRET
     )
-    # A failed read is not remembered: the next request reads again (by name this time).
-    verifier = TokenVerifier(AuthorizerSettings(secret_arn="absent"))
+    # A failed read is not remembered: the same verifier reads again on the next request.
     assert verifier.verify(hs_token())["sub"] == "user-1"
 
 
@@ -348,3 +347,161 @@ def test_headers_only_in_single_value_form() -> None:
     del event["multiValueHeaders"]
     event["headers"]["AUTHORIZATION"] = "bearer   tok  "
     assert find_tokens(event) == [FoundToken("authorization", "tok")]
+
+
+# ---------------------------------------------------------------- key rotation and JSON secrets
+
+
+def test_a_json_secret_is_read_by_the_named_field(moto: None) -> None:
+    client = boto3.client("secretsmanager", region_name=REGION)
+    arn = client.create_secret(Name="json", SecretString=json.dumps({"jwt": SECRET, "x": "y"}))[
+        "ARN"
+    ]
+    verifier = TokenVerifier(AuthorizerSettings(secret_arn=arn, secret_json_key="jwt"))
+    assert verifier.verify(hs_token())["sub"] == "user-1"
+    with pytest.raises(KeyUnavailableError, match=r"'other'.*JWT_SECRET_JSON_KEY"):
+        TokenVerifier(AuthorizerSettings(secret_arn=arn, secret_json_key="other")).verify(
+            hs_token()
+        )
+
+
+def test_a_json_secret_without_a_named_field_is_refused_clearly(
+    load_authorizer: Any, moto: None, captured_logs: Any
+) -> None:
+    client = boto3.client("secretsmanager", region_name=REGION)
+    arn = client.create_secret(Name="json", SecretString=json.dumps({"jwt": SECRET}))["ARN"]
+    authorizer = load_authorizer(JWT_SECRET_ARN=arn)
+    captured_logs()
+    with pytest.raises(authorizer.KeyFetchError):
+        authorizer.handler(set_query(load_event("authorizer_request"), token=hs_token()), None)
+    text = captured_logs()
+    assert "set JWT_SECRET_JSON_KEY" in text
+    assert SECRET not in text
+
+
+def test_tokens_signed_with_the_current_or_previous_key_pass_during_a_rotation(
+    moto: None,
+) -> None:
+    client = boto3.client("secretsmanager", region_name=REGION)
+    arn = client.create_secret(Name="rotating", SecretString=SECRET)["ARN"]
+    new_secret = SECRET[::-1]
+    client.put_secret_value(SecretId=arn, SecretString=new_secret)
+    verifier = TokenVerifier(AuthorizerSettings(secret_arn=arn))
+    assert verifier.verify(hs_token(SECRET))["sub"] == "user-1"
+    assert verifier.verify(hs_token(new_secret))["sub"] == "user-1"
+    assert reason(verifier, hs_token("a-third-secret-0123456789-0123456789-abcdefg")) == (
+        "bad_signature"
+    )
+
+
+class KeyStore:
+    def __init__(self) -> None:
+        self.reads = 0
+        self.secret = SECRET
+
+    def __call__(self, settings: AuthorizerSettings) -> bytes:
+        self.reads += 1
+        return self.secret.encode()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_hmac_key_is_re_read_after_a_bounded_time() -> None:
+    store, clock = KeyStore(), Clock()
+    verifier = TokenVerifier(AuthorizerSettings(secret_arn="a"), secret_loader=store, clock=clock)
+    verifier.verify(hs_token())
+    clock.now += 299
+    verifier.verify(hs_token())
+    assert store.reads == 1
+    clock.now += 2
+    verifier.verify(hs_token())
+    assert store.reads == 2
+
+
+def test_a_signature_mismatch_re_reads_the_key_once_and_rate_limited() -> None:
+    store, clock = KeyStore(), Clock()
+    verifier = TokenVerifier(AuthorizerSettings(secret_arn="a"), secret_loader=store, clock=clock)
+    verifier.verify(hs_token())
+    rotated = SECRET.upper()
+    store.secret = rotated  # rotated elsewhere; this container still holds the old key
+    clock.now += 31
+    assert verifier.verify(hs_token(rotated))["sub"] == "user-1"  # one re-read found it
+    assert store.reads == 2
+    forged = hs_token("forged-secret-0123456789-0123456789-abcdefghij")
+    for _ in range(5):  # forged tokens cannot make it hammer Secrets Manager
+        assert reason(verifier, forged) == "bad_signature"
+    assert store.reads == 2
+    clock.now += 31
+    assert reason(verifier, forged) == "bad_signature"
+    assert store.reads == 3
+
+
+def test_a_failed_re_read_keeps_the_last_good_key() -> None:
+    store, clock = KeyStore(), Clock()
+    verifier = TokenVerifier(AuthorizerSettings(secret_arn="a"), secret_loader=store, clock=clock)
+    verifier.verify(hs_token())
+
+    def broken(settings: AuthorizerSettings) -> bytes:
+        raise KeyUnavailableError("outage")
+
+    verifier._secret_loader = broken
+    clock.now += 301
+    assert verifier.verify(hs_token())["sub"] == "user-1"
+
+
+# ---------------------------------------------------------------- JWKS outages
+
+
+class MonotonicClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_last_good_key_set_carries_through_a_jwks_outage(
+    jwks: str, server: FakeServer, rsa_key: rsa.RSAPrivateKey
+) -> None:
+    clock = MonotonicClock()
+    client = jwt.PyJWKClient(jwks, cache_jwk_set=True, lifespan=0.05)
+    verifier = TokenVerifier(
+        AuthorizerSettings(algorithms=("RS256",), jwks_url=jwks), jwks_client=client, clock=clock
+    )
+    token = jwt.encode(claims(), rsa_key, algorithm="RS256", headers={"kid": "rsa-1"})
+    assert verifier.verify(token)["sub"] == "user-1"
+    server.reply("GET", JWKS_PATH, Reply(503, "down"))
+    time.sleep(0.1)  # the client's own cache has expired: it must fetch, and fails
+    clock.now = 3599
+    assert verifier.verify(token)["sub"] == "user-1"
+    assert len(server.seen("GET", JWKS_PATH)) >= 2  # it did try to refresh
+    unknown = jwt.encode(claims(), rsa_key, algorithm="RS256", headers={"kid": "rsa-9"})
+    with pytest.raises(KeyUnavailableError):  # cannot tell a new key from a bad one: 5xx
+        verifier.verify(unknown)
+    clock.now = 3601  # past the grace period
+    with pytest.raises(KeyUnavailableError, match="JWKS unavailable"):
+        verifier.verify(token)
+
+
+def test_a_tls_failure_of_the_jwks_fetch_is_named_as_such(
+    tmp_path: Path, server: FakeServer, rsa_key: rsa.RSAPrivateKey
+) -> None:
+    cert, key = self_signed_certificate(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    tls = FakeServer()
+    tls._server.socket = context.wrap_socket(tls._server.socket, server_side=True)
+    tls.start()
+    try:
+        port = tls._server.server_address[1]
+        token = jwt.encode(claims(), rsa_key, algorithm="RS256", headers={"kid": "rsa-1"})
+        with pytest.raises(KeyUnavailableError, match="TLS certificate verification failed"):
+            jwks_verifier(f"https://127.0.0.1:{port}{JWKS_PATH}").verify(token)
+    finally:
+        tls.stop()

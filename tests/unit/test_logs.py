@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from types import ModuleType
 
+import pytest
 from bridge_fakes import SECRET, FakeServer, Reply, hs_token, load_event, log_records, set_query
 
 from ws_bridge import logs
@@ -118,3 +119,49 @@ def test_a_line_stays_one_ascii_line_whatever_the_client_sent() -> None:
     assert text.isascii()
     assert len(text.splitlines()) == 1
     assert json.loads(text)["sessionId"] == hostile
+
+
+class Context:
+    """The parts of Lambda's context object the functions read."""
+
+    def __init__(self, request_id: str) -> None:
+        self.aws_request_id = request_id
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+def test_lines_carry_the_lambda_request_id_and_cold_start_once_per_container(
+    load_handler: Callable[..., ModuleType],
+    load_authorizer: Callable[..., ModuleType],
+    secret_arn: str,
+    server: FakeServer,
+    captured_logs: Callable[[], str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    handler = load_handler(CONNECTIONS_TABLE="t", BACKEND_URL=server.url)
+    monkeypatch.setattr(logs, "_cold_start", True)  # a new container
+    captured_logs()
+    for request_id in ("req-1", "req-2"):
+        handler.handler(message_body("not json"), Context(request_id))
+    first, second = (record for record in log_records(captured_logs()))
+    assert (first["aws_request_id"], first["cold_start"]) == ("req-1", True)
+    assert (second["aws_request_id"], second["cold_start"]) == ("req-2", False)
+
+    authorizer = load_authorizer(JWT_SECRET_ARN=secret_arn)
+    monkeypatch.setattr(logs, "_cold_start", True)
+    event = set_query(load_event("authorizer_request"), token=hs_token())
+    authorizer.handler(event, Context("auth-1"))
+    (line,) = log_records(captured_logs())
+    assert (line["aws_request_id"], line["cold_start"]) == ("auth-1", True)
+    # Outside Lambda (no context object) the lines simply go without the request id.
+    authorizer.handler(event, None)
+    (line,) = log_records(captured_logs())
+    assert "aws_request_id" not in line
+    assert line["cold_start"] is False
+
+
+def message_body(body: str) -> dict[str, object]:
+    event = load_event("message")
+    event["body"] = body
+    return event

@@ -8,6 +8,11 @@ moto throughout.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -19,15 +24,22 @@ from bridge_fakes import REGION, FakeServer, Reply, scan
 from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 
+import ws_bridge
 from ws_bridge import aws, connections_table, push
 from ws_bridge.push import PostOutcome, PushResult
 
 ENDPOINT = "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/prod"
 
 
-def add(table: str, connection_id: str, session: str = "s1", user: str = "u1") -> None:
+def add(
+    table: str, connection_id: str, session: str = "s1", user: str = "u1", age: float = 60
+) -> None:
+    """A record of a connection made ``age`` seconds ago."""
     connections_table.put_connection(
-        table, connections_table.new_connection(connection_id, session, user, ttl_seconds=600)
+        table,
+        connections_table.new_connection(
+            connection_id, session, user, ttl_seconds=600, now=time.time() - age
+        ),
     )
 
 
@@ -90,6 +102,24 @@ def test_gone_connection_loses_its_record_and_only_its_record(table: str) -> Non
         stub.assert_no_pending_responses()
     assert result == PushResult(sent=1, gone=1, failed=0)
     assert set(scan()) == {"live=", "other="}
+
+
+def test_gone_while_connect_may_still_be_running_keeps_the_record(table: str) -> None:
+    # API Gateway answers 410 to a post that lands before $connect has answered: deleting the
+    # record then would lose a connection that is about to be live.
+    add(table, "young=", age=5)
+    add(table, "old=", age=31)
+    client = management_client()
+    with Stubber(client) as stub:
+        for _ in range(2):
+            stub.add_client_error(
+                "post_to_connection", service_error_code="GoneException", http_status_code=410
+            )
+        assert push.post_to_connection(client, "young=", b"x", table_name=table) is (
+            PostOutcome.GONE
+        )
+        assert push.post_to_connection(client, "old=", b"x", table_name=table) is (PostOutcome.GONE)
+    assert set(scan()) == {"young="}
 
 
 @pytest.mark.parametrize(
@@ -186,3 +216,21 @@ def test_messages_that_are_not_strict_json_are_refused_before_any_call(
     with pytest.raises(ValueError, match=r"not JSON compliant|surrogates not allowed"):
         push.push_to_session(table, "s1", message, endpoint_url=ENDPOINT)
     assert received("A=") == b""
+
+
+def test_push_needs_neither_the_backend_client_nor_urllib3() -> None:
+    # Backends import ws_bridge.push: it must not drag the handler's HTTP client along.
+    code = (
+        "import sys, ws_bridge.push; "
+        "print(sorted(m for m in ('ws_bridge.backend_client', 'ws_bridge.handler') "
+        "if m in sys.modules))"
+    )
+    package_root = str(Path(ws_bridge.__file__).parent.parent)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": package_root},
+    ).stdout
+    assert out.strip() == "[]"

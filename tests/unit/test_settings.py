@@ -102,7 +102,6 @@ def test_handler_defaults() -> None:
     assert settings.backend_timeout_seconds == 10.0
     assert settings.backend_fail_open is False
     assert settings.disconnect_timeout_seconds == 2.0
-    assert settings.connection_ttl_seconds == 7200
 
 
 def test_handler_reads_every_variable() -> None:
@@ -115,7 +114,6 @@ def test_handler_reads_every_variable() -> None:
             "BACKEND_TIMEOUT_SECONDS": "2.5",
             "BACKEND_FAIL_OPEN": "TRUE",
             "DISCONNECT_TIMEOUT_SECONDS": "1",
-            "CONNECTION_TTL_SECONDS": "3600",
             "LOG_LEVEL": "WARNING",
         }
     )
@@ -124,13 +122,14 @@ def test_handler_reads_every_variable() -> None:
     assert settings.backend_timeout_seconds == 2.5
     assert settings.backend_fail_open is True
     assert settings.disconnect_timeout_seconds == 1.0
-    assert settings.connection_ttl_seconds == 3600
     assert settings.log_level == logging.WARNING
 
 
-def test_handler_accepts_the_longest_ttl() -> None:
-    settings = HandlerSettings.from_env({**HANDLER_ENV, "CONNECTION_TTL_SECONDS": "7200"})
-    assert settings.connection_ttl_seconds == 7200
+def test_the_record_lifetime_is_not_configurable() -> None:
+    # A TTL shorter than the connection's life would stop pushes to live connections.
+    assert not hasattr(HandlerSettings, "connection_ttl_seconds")
+    settings = HandlerSettings.from_env({**HANDLER_ENV, "CONNECTION_TTL_SECONDS": "60"})
+    assert settings == HandlerSettings.from_env(HANDLER_ENV)
 
 
 @pytest.mark.parametrize(
@@ -147,16 +146,12 @@ def test_handler_accepts_the_longest_ttl() -> None:
         ({**HANDLER_ENV, "BACKEND_TIMEOUT_SECONDS": "soon"}, "number of seconds"),
         ({**HANDLER_ENV, "DISCONNECT_TIMEOUT_SECONDS": "-2"}, "greater than 0"),
         ({**HANDLER_ENV, "BACKEND_FAIL_OPEN": "yes"}, "true or false"),
-        ({**HANDLER_ENV, "CONNECTION_TTL_SECONDS": "7200000"}, "between 60 and 7200"),
-        ({**HANDLER_ENV, "CONNECTION_TTL_SECONDS": "7201"}, "between 60 and 7200"),
-        ({**HANDLER_ENV, "CONNECTION_TTL_SECONDS": "59"}, "between 60 and 7200"),
         (
             {**HANDLER_ENV, "BACKEND_VALIDATE_PATH": "/v?id={sessionId}"},
             "BACKEND_VALIDATE_PATH must be a path only, without '\\?' or '#'",
         ),
         ({**HANDLER_ENV, "BACKEND_MESSAGE_PATH": "/m?x=1"}, "BACKEND_MESSAGE_PATH must be a path"),
         ({**HANDLER_ENV, "BACKEND_DISCONNECT_PATH": "/d#end"}, "BACKEND_DISCONNECT_PATH must be"),
-        ({**HANDLER_ENV, "CONNECTION_TTL_SECONDS": "2h"}, "whole number"),
     ],
 )
 def test_handler_rejects_bad_values(env: dict[str, str], message: str) -> None:

@@ -1,0 +1,98 @@
+"""The API Gateway WebSocket event model: the fields the handler reads, typed and defaulted.
+
+Every field is read defensively (a missing or mistyped value becomes "" or None): the event
+comes from API Gateway, but the handler must answer well even for one it did not expect.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+__all__ = ["MAX_ID_LENGTH", "SAFE_ID", "RequestInfo", "is_safe_id"]
+
+# User and session ids: what identity providers use (UUIDs, e-mail addresses, Auth0's
+# "auth0|…", Cognito's "region:uuid") and nothing that means something in a URL path or a
+# log: no "/", no "?", "#", "%", no whitespace, and never "." or ".." (a first character
+# other than "." excludes both). The authorizer refuses other ids, and the backend client
+# checks again before it puts a session id in a path.
+MAX_ID_LENGTH = 128
+SAFE_ID = re.compile(r"[A-Za-z0-9_@:+=|-][A-Za-z0-9_.@:+=|-]{0,127}")
+
+
+def is_safe_id(value: str) -> bool:
+    return SAFE_ID.fullmatch(value) is not None
+
+
+def _str(mapping: Mapping[str, Any], name: str) -> str:
+    value = mapping.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def _int(mapping: Mapping[str, Any], name: str) -> int | None:
+    value = mapping.get(name)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _epoch(mapping: Mapping[str, Any], name: str) -> int | None:
+    """An epoch-seconds value the authorizer put in its context: API Gateway may deliver it
+    as a number or as a string of digits."""
+    value = mapping.get(name)
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 12:
+        return int(value)
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < 1e12:
+        return int(value)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestInfo:
+    """The fields of an API Gateway WebSocket event that the handler uses."""
+
+    route_key: str
+    event_type: str
+    connection_id: str
+    request_id: str
+    connected_at: int | None
+    user_id: str  # from the authorizer context: never from the client
+    session_id: str  # from the authorizer context: never from the client
+    session_source: str  # "token" (a claim of the verified token), "query" or ""
+    disconnect_status_code: int | None
+    disconnect_reason: str
+    token_expires_at: int | None = None  # the token's exp (epoch seconds), from the authorizer
+    api_id: str = ""
+    stage: str = ""
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, Any]) -> RequestInfo:
+        context = event.get("requestContext")
+        context = context if isinstance(context, Mapping) else {}
+        authorizer = context.get("authorizer")
+        authorizer = authorizer if isinstance(authorizer, Mapping) else {}
+        return cls(
+            route_key=_str(context, "routeKey"),
+            event_type=_str(context, "eventType"),
+            connection_id=_str(context, "connectionId"),
+            request_id=_str(context, "requestId"),
+            connected_at=_int(context, "connectedAt"),
+            user_id=_str(authorizer, "userId"),
+            session_id=_str(authorizer, "sessionId"),
+            session_source=_str(authorizer, "sessionSource"),
+            disconnect_status_code=_int(context, "disconnectStatusCode"),
+            disconnect_reason=_str(context, "disconnectReason"),
+            token_expires_at=_epoch(authorizer, "exp"),
+            api_id=_str(context, "apiId"),
+            stage=_str(context, "stage"),
+        )
+
+    @property
+    def kind(self) -> Literal["connect", "disconnect", "message"]:
+        if self.route_key == "$connect" or (not self.route_key and self.event_type == "CONNECT"):
+            return "connect"
+        if self.route_key == "$disconnect" or (
+            not self.route_key and self.event_type == "DISCONNECT"
+        ):
+            return "disconnect"
+        return "message"
