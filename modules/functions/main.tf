@@ -34,7 +34,7 @@ locals {
     JWT_LEEWAY_SECONDS   = tostring(var.jwt.leeway_seconds)
     JWT_USER_CLAIM       = var.jwt.user_claim
     JWT_SESSION_CLAIM    = var.jwt.session_claim
-    ALLOWED_SOURCE_CIDRS = join(",", var.allowed_source_cidrs)
+    ALLOWED_SOURCE_CIDRS = length(var.allowed_source_cidrs) == 0 ? null : join(",", var.allowed_source_cidrs)
     LOG_LEVEL            = var.log_level
   }
 
@@ -58,7 +58,6 @@ locals {
       memory_size          = var.authorizer.memory_size
       timeout              = var.authorizer.timeout
       reserved_concurrency = var.authorizer.reserved_concurrency
-      environment          = { for key, value in local.authorizer_environment : key => value if value != null && value != "" }
     }
     connection_handler = {
       description          = "Handles $connect, $disconnect and messages of the WebSocket API by calling the backend."
@@ -66,8 +65,17 @@ locals {
       memory_size          = var.connection_handler.memory_size
       timeout              = var.connection_handler.timeout
       reserved_concurrency = var.connection_handler.reserved_concurrency
-      environment          = tomap(local.connection_handler_environment)
     }
+  }
+
+  # Kept apart from local.functions, whose keys and types every for_each needs at plan time:
+  # a value from a resource the caller creates beside the module (a secret's ARN, a pool's
+  # issuer) is unknown until apply, and so is whether it is null. Unset values are dropped
+  # with the condition on the value alone, so an unknown value only makes the map unknown,
+  # never of another type.
+  environments = {
+    authorizer         = tomap({ for key, value in local.authorizer_environment : key => value if value != null })
+    connection_handler = tomap(local.connection_handler_environment)
   }
 
   function_names = { for key in keys(local.functions) : key => "${var.name}-${replace(key, "_", "-")}" }
@@ -240,7 +248,7 @@ resource "aws_lambda_function" "this" {
   layers                         = each.key == "authorizer" ? aws_lambda_layer_version.crypto[*].arn : []
 
   environment {
-    variables = each.value.environment
+    variables = local.environments[each.key]
   }
 
   tracing_config {
