@@ -97,7 +97,7 @@ def emulator() -> Iterator[str]:
     port = free_port()
     env = clean_environment()
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "lambda"), str(ROOT / "local")])
-    process = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
+    process = subprocess.Popen(
         [sys.executable, "-m", "wslocal.emulator", "--port", str(port)],
         env=env,
         stdin=subprocess.DEVNULL,
@@ -122,8 +122,8 @@ def test_readme_snippet_plans_applies_and_destroys(emulator: str, tmp_path: Path
     env["AWS_ENDPOINT_URL"] = emulator
 
     def terraform(*args: str, timeout: float = 300) -> str:
-        result = subprocess.run(  # noqa: S603 - terraform with fixed arguments
-            ["terraform", *args, "-no-color"],  # noqa: S607 - terraform from PATH, as make does
+        result = subprocess.run(
+            ["terraform", *args, "-no-color"],
             cwd=tmp_path,
             env=env,
             capture_output=True,
