@@ -31,7 +31,7 @@ TF_INIT_FLAGS := -backend=false -input=false $(if $(TF_PROVIDER_MIRROR),-plugin-
 PACKAGES := $(shell $(PYTHON) tools/build_package.py --list 2>/dev/null)
 
 .PHONY: help venv checkov-venv package ship-packages fmt lint mypy tf-fmt tf-init tf-validate \
-        tf-test checkov docs unit integration test demo fuzz bench clean
+        tf-test tf-test-rules checkov docs unit integration test demo fuzz bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -85,6 +85,9 @@ tf-validate: tf-init ## terraform validate the root module and every example
 tf-test: tf-init ## terraform test (mocked AWS provider, plan only)
 	$(TERRAFORM) test -test-directory=tests/terraform -no-color
 
+tf-test-rules: $(VENV)/.installed ## Each expect_failures run of terraform test trips exactly one rule
+	TERRAFORM=$(TERRAFORM) $(BIN)/python tools/check_expect_failures.py
+
 checkov: $(CHECKOV_VENV)/.installed ## Static security checks of the module (failed checks fail)
 	$(CHECKOV_VENV)/bin/checkov --directory . --framework terraform --quiet --compact --skip-download \
 	  --skip-path .venv --skip-path .venv-checkov --skip-path build --skip-path examples/local
@@ -98,7 +101,7 @@ unit: $(VENV)/.installed ## Python unit tests (moto in-process)
 integration: $(VENV)/.installed ## The whole stack over real WebSockets (emulator, gateway, backend)
 	$(BIN)/pytest -m integration tests/integration $(PYTEST_ARGS)
 
-test: lint tf-validate tf-test checkov ## Everything CI runs: lint, validate, terraform test, checkov, pytest
+test: lint tf-validate tf-test tf-test-rules checkov ## Everything CI runs: lint, validate, terraform test, checkov, pytest
 	$(BIN)/pytest tests $(PYTEST_ARGS)
 
 demo: $(VENV)/.installed ## Deploy to a local emulator and hold a scripted WebSocket session

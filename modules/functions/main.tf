@@ -78,6 +78,22 @@ locals {
     connection_handler = tomap(local.connection_handler_environment)
   }
 
+  # The handler's $connect budget besides the backend call (see the precondition below) and
+  # the longest timeout API Gateway leaves a function (its 29 s integration limit).
+  dynamodb_budget_seconds = 7
+  max_function_timeout    = 28
+  # The least whole handler timeout above the budget, and the longest backend timeout the
+  # current handler timeout allows (both strictly: backend + 7 < handler).
+  least_handler_timeout = floor(var.backend.timeout_seconds + local.dynamodb_budget_seconds) + 1
+  backend_timeout_below = var.connection_handler.timeout - local.dynamodb_budget_seconds
+  handler_timeout_advice = join(" ", [
+    "connection_handler.timeout (${var.connection_handler.timeout} s) must be more than backend.timeout_seconds + ${local.dynamodb_budget_seconds} (${var.backend.timeout_seconds + local.dynamodb_budget_seconds} s):",
+    "on $connect the handler may wait backend.timeout_seconds for the backend and then up to about ${local.dynamodb_budget_seconds} s for DynamoDB before it answers, and Lambda must not end it first.",
+    local.least_handler_timeout <= local.max_function_timeout
+    ? "Set connection_handler.timeout to ${local.least_handler_timeout} or more (at most ${local.max_function_timeout})${local.backend_timeout_below > 0 ? ", or lower backend.timeout_seconds below ${local.backend_timeout_below}" : ""}."
+    : "No connection_handler.timeout fits a ${var.backend.timeout_seconds} s backend (${local.max_function_timeout} s at most): lower backend.timeout_seconds below ${local.max_function_timeout - local.dynamodb_budget_seconds} and set connection_handler.timeout to ${local.max_function_timeout}${local.backend_timeout_below > 0 && var.connection_handler.timeout < local.max_function_timeout ? ", or keep connection_handler.timeout and lower backend.timeout_seconds below ${local.backend_timeout_below}" : ""}.",
+  ])
+
   function_names = { for key in keys(local.functions) : key => "${var.name}-${replace(key, "_", "-")}" }
 
   # Every statement has the same shape (lists of actions and resources) so that optional
@@ -276,15 +292,16 @@ resource "aws_lambda_function" "this" {
   lifecycle {
     # On $connect the handler may wait backend.timeout_seconds for the validate call, then
     # up to about 7 s for DynamoDB's worst case (3 attempts of 1 s connect + 1 s read, plus
-    # backoff), and must still answer before Lambda ends it.
+    # backoff), and must still answer before Lambda ends it. Checked on the handler's
+    # instance only, so that a plan prints each message once.
     precondition {
-      condition     = var.backend.timeout_seconds + 7 < var.connection_handler.timeout
-      error_message = "connection_handler.timeout (${var.connection_handler.timeout} s) must be more than backend.timeout_seconds + 7 (${var.backend.timeout_seconds + 7} s): on $connect the handler may wait backend.timeout_seconds for the backend and then up to about 7 s for DynamoDB (3 attempts of 1 s connect + 1 s read, plus backoff) before it answers, and Lambda must not end it first. Raise connection_handler.timeout (at most 28) or lower backend.timeout_seconds."
+      condition     = each.key != "connection_handler" || var.backend.timeout_seconds + local.dynamodb_budget_seconds < var.connection_handler.timeout
+      error_message = local.handler_timeout_advice
     }
 
     precondition {
-      condition     = var.backend.disconnect_timeout_seconds < var.connection_handler.timeout
-      error_message = "backend.disconnect_timeout_seconds (${var.backend.disconnect_timeout_seconds}) must be below connection_handler.timeout (${var.connection_handler.timeout})."
+      condition     = each.key != "connection_handler" || var.backend.disconnect_timeout_seconds < var.connection_handler.timeout
+      error_message = "backend.disconnect_timeout_seconds (${var.backend.disconnect_timeout_seconds} s) must be below connection_handler.timeout (${var.connection_handler.timeout} s), so that the disconnect notice ends before Lambda ends the handler: lower backend.disconnect_timeout_seconds below ${var.connection_handler.timeout} or raise connection_handler.timeout (at most 28)."
     }
   }
 }

@@ -587,7 +587,9 @@ run "disconnect_timeout_must_be_below_the_function_timeout" {
   }
 
   variables {
-    connection_handler = { memory_size = 256, timeout = 3, reserved_concurrency = null }
+    # 2 s + 7 s fits a 10 s handler: only the disconnect notice, as long as the handler's
+    # whole timeout, breaks a rule.
+    connection_handler = { memory_size = 256, timeout = 10, reserved_concurrency = null }
     backend = {
       url = "https://backend.example.com"
       paths = {
@@ -597,7 +599,7 @@ run "disconnect_timeout_must_be_below_the_function_timeout" {
       }
       timeout_seconds            = 2
       fail_open                  = false
-      disconnect_timeout_seconds = 3
+      disconnect_timeout_seconds = 10
     }
   }
 

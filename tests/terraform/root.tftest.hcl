@@ -30,11 +30,21 @@ override_resource {
   }
 }
 
+# Each function's log group has its own ARN, so that a policy naming the other function's
+# group fails the assertions below.
 override_resource {
-  target          = module.functions.aws_cloudwatch_log_group.this
+  target          = module.functions.aws_cloudwatch_log_group.this["authorizer"]
   override_during = plan
   values = {
-    arn = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/demo"
+    arn = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/demo-authorizer"
+  }
+}
+
+override_resource {
+  target          = module.functions.aws_cloudwatch_log_group.this["connection_handler"]
+  override_during = plan
+  values = {
+    arn = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/demo-connection-handler"
   }
 }
 
@@ -135,7 +145,7 @@ run "minimal_call" {
     condition = toset(flatten([
       for statement in jsondecode(module.functions.connection_handler_policy_json).Statement : statement.Resource
       ])) == toset([
-      "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/demo:*",
+      "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/demo-connection-handler:*",
       "arn:aws:dynamodb:eu-west-1:123456789012:table/demo-connections",
     ])
     error_message = "The connection handler's policy must be scoped to the module's own table and log group."
@@ -145,7 +155,7 @@ run "minimal_call" {
     condition = toset(flatten([
       for statement in jsondecode(module.functions.authorizer_policy_json).Statement : statement.Resource
       ])) == toset([
-      "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/demo:*",
+      "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/demo-authorizer:*",
       "arn:aws:secretsmanager:eu-west-1:123456789012:secret:demo/jwt-AbCdEf",
     ])
     error_message = "The authorizer's policy must be scoped to its log group and the configured secret."

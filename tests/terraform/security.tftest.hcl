@@ -65,10 +65,18 @@ override_resource {
 }
 
 override_resource {
-  target          = module.functions.aws_cloudwatch_log_group.this
+  target          = module.functions.aws_cloudwatch_log_group.this["authorizer"]
   override_during = plan
   values = {
-    arn = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/demo"
+    arn = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/demo-authorizer"
+  }
+}
+
+override_resource {
+  target          = module.functions.aws_cloudwatch_log_group.this["connection_handler"]
+  override_during = plan
+  values = {
+    arn = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/demo-connection-handler"
   }
 }
 
