@@ -13,7 +13,7 @@ resource "aws_dynamodb_table" "this" {
   read_capacity               = local.provisioned ? var.read_capacity : null
   write_capacity              = local.provisioned ? var.write_capacity : null
   hash_key                    = "connectionId"
-  deletion_protection_enabled = var.enable_deletion_protection
+  deletion_protection_enabled = var.deletion_protection_enabled
 
   attribute {
     name = "connectionId"
@@ -54,7 +54,7 @@ resource "aws_dynamodb_table" "this" {
   }
 
   point_in_time_recovery {
-    enabled = var.enable_point_in_time_recovery
+    enabled = var.point_in_time_recovery_enabled
   }
 
   server_side_encryption {

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
@@ -45,10 +46,17 @@ def readme_snippet() -> str:
 
 
 def local_source(snippet: str) -> str:
-    """The snippet with its git source replaced by this checkout."""
-    pattern = r'source\s*=\s*"git::[^"]*apigw-websocket-bridge\.git[^"]*"'
-    replaced, count = re.subn(pattern, f'source = "{ROOT.as_posix()}"', snippet)
-    assert count == 1, "the snippet must call the module once, from its git source"
+    """The snippet with its git sources (the module, and sub-modules by `//<path>`) replaced
+    by this checkout."""
+    pattern = r'source\s*=\s*"git::[^"]*apigw-websocket-bridge\.git(?://([^"?]+))?(?:\?[^"]*)?"'
+
+    def local(match: re.Match[str]) -> str:
+        path = ROOT / match.group(1) if match.group(1) else ROOT
+        return f'source = "{path.as_posix()}"'
+
+    replaced, count = re.subn(pattern, local, snippet)
+    assert count >= 1, "the snippet must call the module from its git source"
+    assert "git::" not in replaced, "every git source must have been replaced"
     return replaced
 
 
@@ -146,5 +154,20 @@ def test_readme_snippet_plans_applies_and_destroys(emulator: str, tmp_path: Path
         terraform("apply", "-input=false", "tfplan", timeout=600)
         url = terraform("output", "-raw", "websocket_url").strip()
         assert url.startswith("wss://") or url.startswith("ws://"), url
+        # The module created the request-signing key: a random value in Secrets Manager,
+        # written through a write-only argument, so neither the state nor the plan holds it.
+        secret_arn = terraform("output", "-raw", "backend_signing_secret_arn").strip()
+        secrets = boto3.client(
+            "secretsmanager",
+            endpoint_url=emulator,
+            region_name=REGION,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+        key = secrets.get_secret_value(SecretId=secret_arn)["SecretString"]
+        assert re.fullmatch(r"[0-9a-f]{64}", key), "the signing key must be 64 hex characters"
+        state = terraform("show", "-json")
+        assert key not in state, "the signing key must not be in the state"
+        assert key not in plan
     finally:
         terraform("destroy", "-auto-approve", "-input=false", timeout=600)
