@@ -92,8 +92,9 @@ checkov: $(CHECKOV_VENV)/.installed ## Static security checks of the module (fai
 	$(CHECKOV_VENV)/bin/checkov --directory . --framework terraform --quiet --compact --skip-download \
 	  --skip-path .venv --skip-path .venv-checkov --skip-path build --skip-path examples/local
 
-docs: $(VENV)/.installed ## Regenerate the README's inputs and outputs tables
+docs: $(VENV)/.installed ## Regenerate the terraform-docs blocks of the README and each sub-module's README
 	$(BIN)/python tools/terraform_docs.py --write README.md
+	@for dir in modules/*/; do $(BIN)/python tools/terraform_docs.py --write $${dir}README.md --module $$dir; done
 
 unit: $(VENV)/.installed ## Python unit tests (moto in-process)
 	$(BIN)/pytest tests/unit tests/local tests/packaging $(PYTEST_ARGS)
