@@ -2,10 +2,10 @@
 # value is unknown (the README's own call creates the JWT secret beside the module). Each run
 # plans the root module through tests/terraform/fixtures/unknown with exactly one input
 # unknown until apply; a run fails when any expression of the module cannot plan with it.
-# The fixture passes its own request-signing secret: Terraform's mock providers cannot mock
-# the ephemeral resource that draws a created secret's value (the README's snippet, which
-# lets the module create it, is applied on the emulator by
-# tests/integration/test_readme_snippet.py).
+# The fixture passes its own request-signing secret (with create_secret = false, as a caller
+# whose secret's ARN is unknown must) unless own_signing_secret = false; the README's
+# snippet, which lets the module create it, is also applied on the emulator by
+# tests/integration/test_readme_snippet.py.
 
 mock_provider "aws" {
   source = "./tests/terraform/mocks"
@@ -228,5 +228,18 @@ run "unknown_account_cloudwatch_role_arn" {
 
   variables {
     unknown = "cloudwatch_role_arn"
+  }
+}
+
+run "unknown_signing_kms_key_arn_of_created_secret" {
+  command = plan
+
+  module {
+    source = "./tests/terraform/fixtures/unknown"
+  }
+
+  variables {
+    unknown            = "signing_kms_key_arn"
+    own_signing_secret = false
   }
 }
