@@ -34,7 +34,7 @@ TF_INIT_FLAGS := -backend=false -input=false $(if $(TF_PROVIDER_MIRROR),-plugin-
 PACKAGES := $(shell $(PYTHON) tools/build_package.py --list 2>/dev/null)
 
 .PHONY: help venv checkov-venv package ship-packages fmt lint mypy tf-fmt tf-init tf-validate \
-        tf-test checkov docs unit unit-urllib3-1 integration test demo fuzz bench clean
+        tf-test tf-test-rules checkov docs unit unit-urllib3-1 integration test demo fuzz bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -93,12 +93,16 @@ tf-validate: tf-init ## terraform validate the root module and every example
 tf-test: tf-init ## terraform test (mocked AWS provider, plan only)
 	$(TERRAFORM) test -test-directory=tests/terraform -no-color
 
+tf-test-rules: $(VENV)/.installed ## Each expect_failures run of terraform test trips exactly one rule
+	TERRAFORM=$(TERRAFORM) $(BIN)/python tools/check_expect_failures.py
+
 checkov: $(CHECKOV_VENV)/.installed ## Static security checks of the module (failed checks fail)
 	$(CHECKOV_VENV)/bin/checkov --directory . --framework terraform --quiet --compact --skip-download \
 	  --skip-path .venv --skip-path .venv-checkov --skip-path .venv-urllib3-1 --skip-path build --skip-path examples/local
 
-docs: $(VENV)/.installed ## Regenerate the README's inputs and outputs tables
+docs: $(VENV)/.installed ## Regenerate the terraform-docs blocks of the README and each sub-module's README
 	$(BIN)/python tools/terraform_docs.py --write README.md
+	@for dir in modules/*/; do $(BIN)/python tools/terraform_docs.py --write $${dir}README.md --module $$dir; done
 
 unit: $(VENV)/.installed ## Python unit tests (moto in-process)
 	$(BIN)/pytest tests/unit tests/local tests/packaging $(PYTEST_ARGS)
@@ -110,7 +114,7 @@ unit-urllib3-1: $(URLLIB3_1_VENV)/.installed ## Lambda unit tests against urllib
 integration: $(VENV)/.installed ## The whole stack over real WebSockets (emulator, gateway, backend)
 	$(BIN)/pytest -m integration tests/integration $(PYTEST_ARGS)
 
-test: lint tf-validate tf-test checkov unit-urllib3-1 ## Everything CI runs: lint, validate, terraform test, checkov, pytest (both urllib3 majors)
+test: lint tf-validate tf-test tf-test-rules checkov unit-urllib3-1 ## Everything CI runs: lint, validate, terraform test, checkov, pytest (both urllib3 majors)
 	$(BIN)/pytest tests $(PYTEST_ARGS)
 
 demo: $(VENV)/.installed ## Deploy to a local emulator and hold a scripted WebSocket session

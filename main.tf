@@ -1,19 +1,23 @@
 # An API Gateway WebSocket API in front of an HTTPS backend (docs/design.md):
-#   websocket_api      API, routes, REQUEST authorizer on $connect, stage, access logs
-#   functions          the authorizer and the connection handler, their roles and log groups
-#   connections_table  the DynamoDB registry of open connections
+#   modules/websocket_api      API, routes, REQUEST authorizer on $connect, stage, access logs
+#   modules/functions          the authorizer and the connection handler, their roles, log
+#                              groups and the backend request-signing secret
+#   modules/connections_table  the DynamoDB registry of open connections
+# The API Gateway account's CloudWatch role is account-wide state: modules/account_cloudwatch_role
+# creates it, outside this module (account_cloudwatch_role_arn). The end of this file builds
+# the policy a backend attaches.
 
 module "connections_table" {
   source = "./modules/connections_table"
 
-  name                          = var.name
-  billing_mode                  = var.table.billing_mode
-  read_capacity                 = var.table.read_capacity
-  write_capacity                = var.table.write_capacity
-  enable_point_in_time_recovery = var.enable_point_in_time_recovery
-  enable_deletion_protection    = var.enable_deletion_protection
-  kms_key_arn                   = var.table.kms_key_arn
-  tags                          = var.tags
+  name                           = var.name
+  billing_mode                   = var.table.billing_mode
+  read_capacity                  = var.table.read_capacity
+  write_capacity                 = var.table.write_capacity
+  point_in_time_recovery_enabled = var.table.point_in_time_recovery_enabled
+  deletion_protection_enabled    = var.table.deletion_protection_enabled
+  kms_key_arn                    = var.table.kms_key_arn
+  tags                           = var.tags
 }
 
 module "functions" {
@@ -36,10 +40,14 @@ module "functions" {
   jwt                     = var.jwt
   allowed_source_cidrs    = var.allowed_source_cidrs
   backend                 = var.backend
-  connection_ttl_seconds  = var.connection_ttl_seconds
   table_name              = module.connections_table.table_name
   table_arn               = module.connections_table.table_arn
-  tags                    = var.tags
+  table_kms_key_arn       = var.table.kms_key_arn
+  # The API does not depend on the functions (its integration does), so the handler's role
+  # may name the API's @connections without a cycle.
+  api_execution_arn = module.websocket_api.api_execution_arn
+  stage_name        = var.stage.name
+  tags              = var.tags
 }
 
 module "websocket_api" {
@@ -49,16 +57,8 @@ module "websocket_api" {
   route_selection_expression       = var.route_selection_expression
   route_keys                       = var.route_keys
   identity_sources                 = var.identity_sources
-  stage_name                       = var.stage_name
-  throttling_rate_limit            = var.throttling_rate_limit
-  throttling_burst_limit           = var.throttling_burst_limit
-  route_throttling                 = var.route_throttling
-  enable_access_logs               = var.enable_access_logs
-  execution_logging_level          = var.execution_logging_level
-  enable_data_trace                = var.enable_data_trace
-  enable_detailed_metrics          = var.enable_detailed_metrics
-  create_account_cloudwatch_role   = var.create_account_cloudwatch_role
-  account_has_cloudwatch_role      = var.account_has_cloudwatch_role
+  stage                            = var.stage
+  account_cloudwatch_role_arn      = var.account_cloudwatch_role_arn
   log_retention_days               = var.log_retention_days
   log_kms_key_arn                  = var.log_kms_key_arn
   authorizer_function_name         = module.functions.authorizer_function_name
@@ -68,13 +68,16 @@ module "websocket_api" {
   tags                             = var.tags
 }
 
+# The policy a backend attaches (output backend_policy_json). Kept in this file: the local
+# stack links the root's main.tf, variables.tf, outputs.tf and versions.tf only.
+data "aws_region" "current" {}
+
 locals {
-  # What a backend needs to push to clients (ws_bridge.push): find a session's or a user's
-  # connections, post to (or inspect, or close) each, and delete the record of one that is
-  # gone.
-  backend_push_policy = {
-    Version = "2012-10-17"
-    Statement = [
+  # What a backend needs (ws_bridge.push and the request verifier): find a session's or a
+  # user's connections, post to (or inspect, or close) each, delete the record of one that is
+  # gone, read the signing key, and use the customer managed keys behind them.
+  backend_policy_statements = concat(
+    [
       {
         Sid    = "ManageConnections"
         Effect = "Allow"
@@ -99,6 +102,30 @@ locals {
         Action   = ["dynamodb:DeleteItem"]
         Resource = [module.connections_table.table_arn]
       },
-    ]
-  }
+    ],
+    var.table.kms_key_arn == null ? [] : [{
+      Sid      = "UseTableKeyThroughDynamoDB"
+      Effect   = "Allow"
+      Action   = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*"]
+      Resource = [var.table.kms_key_arn]
+      Condition = {
+        StringEquals = { "kms:ViaService" = "dynamodb.${data.aws_region.current.id}.amazonaws.com" }
+      }
+    }],
+    var.backend.request_signing.enabled ? [{
+      Sid      = "ReadSigningSecret"
+      Effect   = "Allow"
+      Action   = ["secretsmanager:GetSecretValue"]
+      Resource = [module.functions.backend_signing_secret_arn]
+    }] : [],
+    var.backend.request_signing.kms_key_arn == null ? [] : [{
+      Sid      = "DecryptSigningSecretThroughSecretsManager"
+      Effect   = "Allow"
+      Action   = ["kms:Decrypt"]
+      Resource = [var.backend.request_signing.kms_key_arn]
+      Condition = {
+        StringEquals = { "kms:ViaService" = "secretsmanager.${data.aws_region.current.id}.amazonaws.com" }
+      }
+    }],
+  )
 }

@@ -69,12 +69,12 @@ output "connection_handler_role_arn" {
 }
 
 output "access_log_group_name" {
-  description = "Name of the stage's access log group; null when enable_access_logs is false."
+  description = "Name of the stage's access log group; null when stage.access_logs_enabled is false."
   value       = module.websocket_api.access_log_group_name
 }
 
 output "execution_log_group_name" {
-  description = "Name of the stage's execution log group; null while execution_logging_level is OFF."
+  description = "Name of the stage's execution log group; null while stage.execution_logging_level is OFF."
   value       = module.websocket_api.execution_log_group_name
 }
 
@@ -88,7 +88,52 @@ output "connection_handler_log_group_name" {
   value       = module.functions.connection_handler_log_group_name
 }
 
-output "backend_push_policy_json" {
-  description = "IAM policy (JSON) for the backend's role: execute-api:ManageConnections (POST, GET, DELETE) on this stage's @connections, dynamodb:Query on the sessionId and userId indexes and dynamodb:DeleteItem on the table."
-  value       = jsonencode(local.backend_push_policy)
+output "backend_policy_json" {
+  description = "IAM policy (JSON) for the backend's role: execute-api:ManageConnections (POST, GET, DELETE) on this stage's @connections, dynamodb:Query on the sessionId and userId indexes, dynamodb:DeleteItem on the table, secretsmanager:GetSecretValue on the request-signing secret (to verify requests), and, with customer managed keys, their use through DynamoDB and Secrets Manager only."
+  value       = jsonencode({ Version = "2012-10-17", Statement = local.backend_policy_statements })
+}
+
+output "backend_signing_secret_arn" {
+  description = "ARN of the Secrets Manager secret whose value (SecretString, UTF-8) is the HMAC key signing every request to the backend: the one the module created, or backend.request_signing.secret_arn; null while signing is off."
+  value       = module.functions.backend_signing_secret_arn
+}
+
+output "authorizer_id" {
+  description = "ID of the API's REQUEST authorizer on $connect."
+  value       = module.websocket_api.authorizer_id
+}
+
+output "authorizer_role_name" {
+  description = "Name of the authorizer function's execution role, for attaching more policies."
+  value       = module.functions.authorizer_role_name
+}
+
+output "connection_handler_role_name" {
+  description = "Name of the connection-handler function's execution role, for attaching more policies."
+  value       = module.functions.connection_handler_role_name
+}
+
+output "authorizer_log_group_arn" {
+  description = "ARN of the authorizer function's log group (for subscriptions and metric filters)."
+  value       = module.functions.authorizer_log_group_arn
+}
+
+output "connection_handler_log_group_arn" {
+  description = "ARN of the connection-handler function's log group (for subscriptions and metric filters)."
+  value       = module.functions.connection_handler_log_group_arn
+}
+
+output "access_log_group_arn" {
+  description = "ARN of the stage's access log group; null when stage.access_logs_enabled is false."
+  value       = module.websocket_api.access_log_group_arn
+}
+
+output "crypto_layer_arn" {
+  description = "ARN of the cryptography layer version attached to the authorizer; null with HS* algorithms."
+  value       = module.functions.crypto_layer_arn
+}
+
+output "metrics_namespace" {
+  description = "CloudWatch namespace of both functions' embedded metrics (dimension Service = name)."
+  value       = module.functions.metrics_namespace
 }

@@ -68,107 +68,64 @@ variable "identity_sources" {
   }
 }
 
-variable "stage_name" {
-  description = "Name of the stage; it ends the WebSocket URL (wss://…/<stage_name>)."
-  type        = string
-  default     = "prod"
-  nullable    = false
-
-  validation {
-    condition     = can(regex("^[A-Za-z0-9_-]{1,128}$", var.stage_name))
-    error_message = "stage_name must be 1 to 128 letters, digits, hyphens or underscores."
-  }
-}
-
-variable "throttling_rate_limit" {
-  description = "Steady-state requests per second of every route that has no entry in route_throttling."
-  type        = number
-  default     = 100
-  nullable    = false
-
-  validation {
-    condition     = var.throttling_rate_limit >= 0
-    error_message = "throttling_rate_limit must be 0 or more requests per second."
-  }
-}
-
-variable "throttling_burst_limit" {
-  description = "Burst of requests of every route that has no entry in route_throttling."
-  type        = number
-  default     = 200
-  nullable    = false
-
-  validation {
-    condition     = var.throttling_burst_limit >= 0 && floor(var.throttling_burst_limit) == var.throttling_burst_limit
-    error_message = "throttling_burst_limit must be a whole number of 0 or more."
-  }
-}
-
-variable "route_throttling" {
-  description = "Throttling of single routes, by route key (`$connect`, `$disconnect`, `$default` or a key of route_keys)."
-  type = map(object({
-    rate_limit  = number
-    burst_limit = number
-  }))
+variable "stage" {
+  description = "The stage. name: ends the WebSocket URL (wss://…/<name>). throttling_rate_limit/throttling_burst_limit: requests per second and burst of every route without an entry in route_throttling (by route key: `$connect`, `$disconnect`, `$default` or a key of route_keys). access_logs_enabled: JSON access logs (ids, routes, statuses; never a token or message body) in `/aws/apigateway/<name>/<stage name>`. execution_logging_level: OFF, ERROR or INFO. Access logs and execution logging need the account's CloudWatch role for API Gateway (account_cloudwatch_role_arn). data_trace_enabled: full message bodies in execution logs (keep it off in production: messages may hold personal data). detailed_metrics_enabled: per-route CloudWatch metrics (charged as custom metrics)."
+  type = object({
+    name                   = optional(string, "prod")
+    throttling_rate_limit  = optional(number, 100)
+    throttling_burst_limit = optional(number, 200)
+    route_throttling = optional(map(object({
+      rate_limit  = number
+      burst_limit = number
+    })), {})
+    access_logs_enabled      = optional(bool, true)
+    execution_logging_level  = optional(string, "OFF")
+    data_trace_enabled       = optional(bool, false)
+    detailed_metrics_enabled = optional(bool, false)
+  })
   default  = {}
   nullable = false
 
   validation {
-    condition     = alltrue([for route in values(var.route_throttling) : route.rate_limit >= 0])
-    error_message = "route_throttling rate_limit values must be 0 or more requests per second."
+    condition     = can(regex("^[A-Za-z0-9_-]{1,128}$", var.stage.name))
+    error_message = "stage.name must be 1 to 128 letters, digits, hyphens or underscores, for example prod."
   }
 
   validation {
-    condition     = alltrue([for route in values(var.route_throttling) : route.burst_limit >= 0 && floor(route.burst_limit) == route.burst_limit])
-    error_message = "route_throttling burst_limit values must be whole numbers of 0 or more."
+    condition     = var.stage.throttling_rate_limit >= 0
+    error_message = "stage.throttling_rate_limit must be 0 or more requests per second, for example 100."
+  }
+
+  validation {
+    condition     = var.stage.throttling_burst_limit >= 0 && floor(var.stage.throttling_burst_limit) == var.stage.throttling_burst_limit
+    error_message = "stage.throttling_burst_limit must be a whole number of 0 or more, for example 200."
+  }
+
+  validation {
+    condition     = alltrue([for route in values(var.stage.route_throttling) : route.rate_limit >= 0])
+    error_message = "stage.route_throttling rate_limit values must be 0 or more requests per second."
+  }
+
+  validation {
+    condition     = alltrue([for route in values(var.stage.route_throttling) : route.burst_limit >= 0 && floor(route.burst_limit) == route.burst_limit])
+    error_message = "stage.route_throttling burst_limit values must be whole numbers of 0 or more."
+  }
+
+  validation {
+    condition     = contains(["OFF", "ERROR", "INFO"], var.stage.execution_logging_level)
+    error_message = "stage.execution_logging_level must be OFF, ERROR or INFO."
   }
 }
 
-variable "enable_access_logs" {
-  description = "Whether the stage writes JSON access logs (ids, routes, statuses; never a token or message body) to `/aws/apigateway/<name>/<stage_name>`. Like execution logging, access logs need the account's CloudWatch role for API Gateway: see create_account_cloudwatch_role and account_has_cloudwatch_role."
-  type        = bool
-  default     = true
-  nullable    = false
-}
-
-variable "execution_logging_level" {
-  description = "Execution logging of the stage. ERROR and INFO need the account's CloudWatch role for API Gateway, as access logs do (see create_account_cloudwatch_role and account_has_cloudwatch_role)."
+variable "account_cloudwatch_role_arn" {
+  description = "ARN of the CloudWatch role named in this region's API Gateway account settings, which access logs and execution logging need (one per account and region; Terraform cannot read it). Pass the `cloudwatch_role_arn` output of modules/account_cloudwatch_role (which also orders the stage after the setting), or the ARN `aws apigateway get-account --query cloudwatchRoleArn` prints when another stack or an administrator set it. Null: the plan fails while any stage log is on."
   type        = string
-  default     = "OFF"
-  nullable    = false
+  default     = null
 
   validation {
-    condition     = contains(["OFF", "ERROR", "INFO"], var.execution_logging_level)
-    error_message = "execution_logging_level must be OFF, ERROR or INFO."
+    condition     = var.account_cloudwatch_role_arn == null ? true : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", var.account_cloudwatch_role_arn))
+    error_message = "account_cloudwatch_role_arn must be null or an IAM role ARN (arn:<partition>:iam::<account>:role/<name>), for example the cloudwatch_role_arn output of modules/account_cloudwatch_role."
   }
-}
-
-variable "enable_data_trace" {
-  description = "Whether execution logs carry full message bodies. Keep it off in production: messages may hold personal data."
-  type        = bool
-  default     = false
-  nullable    = false
-}
-
-variable "enable_detailed_metrics" {
-  description = "Whether CloudWatch receives per-route metrics (charged as custom metrics)."
-  type        = bool
-  default     = false
-  nullable    = false
-}
-
-variable "create_account_cloudwatch_role" {
-  description = "Whether to create the IAM role API Gateway logs with and set it in the region's account settings, which access logs and execution logging need. It is one setting per account and region: turn it on in one stack only, and set account_has_cloudwatch_role in the others."
-  type        = bool
-  default     = false
-  nullable    = false
-}
-
-variable "account_has_cloudwatch_role" {
-  description = "Whether the region's API Gateway account settings already name a CloudWatch role, set by another stack or an administrator (`aws apigateway get-account --query cloudwatchRoleArn` prints its ARN). Terraform cannot read that setting, so while any log is on (enable_access_logs, execution_logging_level) the plan fails unless this or create_account_cloudwatch_role is true."
-  type        = bool
-  default     = false
-  nullable    = false
 }
 
 # ---------------------------------------------------------------------------------------
@@ -215,12 +172,14 @@ variable "log_level" {
 # ---------------------------------------------------------------------------------------
 
 variable "table" {
-  description = "The DynamoDB connections table: billing mode, capacity when PROVISIONED (table and each index), and a customer managed KMS key (null: the AWS managed key aws/dynamodb). Server-side encryption is always on."
+  description = "The DynamoDB connections table: billing mode, capacity when PROVISIONED (table and each index), a customer managed KMS key (null: the AWS managed key aws/dynamodb; with a key, the handler's role and backend_policy_json may use it through DynamoDB only), point-in-time recovery (continuous backups for 35 days) and deletion protection (turn it off before `terraform destroy`). Server-side encryption is always on; records expire through the TTL attribute `expiresAt` 2 hours after connecting."
   type = object({
-    billing_mode   = optional(string, "PAY_PER_REQUEST")
-    read_capacity  = optional(number, 5)
-    write_capacity = optional(number, 5)
-    kms_key_arn    = optional(string)
+    billing_mode                   = optional(string, "PAY_PER_REQUEST")
+    read_capacity                  = optional(number, 5)
+    write_capacity                 = optional(number, 5)
+    kms_key_arn                    = optional(string)
+    point_in_time_recovery_enabled = optional(bool, true)
+    deletion_protection_enabled    = optional(bool, false)
   })
   default  = {}
   nullable = false
@@ -243,32 +202,6 @@ variable "table" {
   validation {
     condition     = var.table.kms_key_arn == null ? true : can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.table.kms_key_arn))
     error_message = "table.kms_key_arn must be null or a KMS key ARN (arn:<partition>:kms:<region>:<account>:key/<id>)."
-  }
-}
-
-variable "enable_point_in_time_recovery" {
-  description = "Whether the connections table has point-in-time recovery (continuous backups for 35 days)."
-  type        = bool
-  default     = true
-  nullable    = false
-}
-
-variable "enable_deletion_protection" {
-  description = "Whether DynamoDB refuses to delete the connections table (turn it off before `terraform destroy`)."
-  type        = bool
-  default     = false
-  nullable    = false
-}
-
-variable "connection_ttl_seconds" {
-  description = "Lifetime of a connection record (expiresAt = connect time + this, epoch seconds). API Gateway closes a connection after 2 hours at most."
-  type        = number
-  default     = 7200
-  nullable    = false
-
-  validation {
-    condition     = var.connection_ttl_seconds >= 60 && var.connection_ttl_seconds <= 7200 && floor(var.connection_ttl_seconds) == var.connection_ttl_seconds
-    error_message = "connection_ttl_seconds must be a whole number from 60 to 7200 (the 2-hour connection limit)."
   }
 }
 
@@ -421,18 +354,21 @@ variable "connection_handler" {
 # ---------------------------------------------------------------------------------------
 
 variable "jwt" {
-  description = "How the authorizer verifies tokens. algorithms: allow-list, HS* (HMAC key from secret_arn, a Secrets Manager secret, or secret_parameter_name, an SSM SecureString; exactly one) or asymmetric (keys from jwks_url), never both kinds. secret_kms_key_arn: the customer managed key of that secret, if any. issuer/audience: required `iss`/`aud` (null: not checked). leeway_seconds: clock skew allowed for exp/nbf. user_claim/session_claim: claims carrying the user and session ids. The secret's value never passes through Terraform."
+  description = "How the authorizer verifies tokens. algorithms: allow-list, HS* (HMAC key from secret_arn, a Secrets Manager secret, or secret_parameter_name, an SSM SecureString; exactly one) or asymmetric (keys from jwks_url), never both kinds. secret_json_key: when the secret holds JSON key/value pairs (the Secrets Manager console's form), the key whose value is the HMAC key (null: the whole value is the key). secret_kms_key_arn: the customer managed key of that secret, if any (the authorizer may decrypt with it through Secrets Manager or SSM only). issuer/audience: required `iss`/`aud` (null: not checked); with asymmetric algorithms both are required unless unchecked_issuer_audience_enabled is true, because a JWKS (a Cognito pool, an Auth0 or Entra tenant) usually signs tokens of many apps. leeway_seconds: clock skew allowed for exp/nbf. user_claim/session_claim: claims carrying the user and session ids. expiry_enforcement_enabled: a message after the token's `exp` gets the error `token_expired` and the handler closes the connection, so the client reconnects with a fresh token. The secret's value never passes through Terraform."
   type = object({
-    algorithms            = optional(list(string), ["HS256"])
-    secret_arn            = optional(string)
-    secret_parameter_name = optional(string)
-    secret_kms_key_arn    = optional(string)
-    jwks_url              = optional(string)
-    issuer                = optional(string)
-    audience              = optional(string)
-    leeway_seconds        = optional(number, 30)
-    user_claim            = optional(string, "sub")
-    session_claim         = optional(string, "sessionId")
+    algorithms                        = optional(list(string), ["HS256"])
+    secret_arn                        = optional(string)
+    secret_parameter_name             = optional(string)
+    secret_json_key                   = optional(string)
+    secret_kms_key_arn                = optional(string)
+    jwks_url                          = optional(string)
+    issuer                            = optional(string)
+    audience                          = optional(string)
+    unchecked_issuer_audience_enabled = optional(bool, false)
+    leeway_seconds                    = optional(number, 30)
+    user_claim                        = optional(string, "sub")
+    session_claim                     = optional(string, "sessionId")
+    expiry_enforcement_enabled        = optional(bool, true)
   })
   nullable = false
 
@@ -492,6 +428,16 @@ variable "jwt" {
   }
 
   validation {
+    condition     = var.jwt.secret_json_key == null ? true : (var.jwt.secret_arn != null || var.jwt.secret_parameter_name != null) && trimspace(coalesce(var.jwt.secret_json_key, " ")) != ""
+    error_message = "jwt.secret_json_key must be null, or name the JSON key holding the HMAC key of jwt.secret_arn or jwt.secret_parameter_name (HS* algorithms only)."
+  }
+
+  validation {
+    condition     = alltrue([for algorithm in var.jwt.algorithms : startswith(algorithm, "HS")]) || var.jwt.unchecked_issuer_audience_enabled || (var.jwt.issuer != null && var.jwt.audience != null)
+    error_message = "jwt: asymmetric algorithms need jwt.issuer and jwt.audience, because the keys at jwks_url usually sign tokens of other apps too: set both to your app's values, or set jwt.unchecked_issuer_audience_enabled = true to accept any token those keys signed."
+  }
+
+  validation {
     condition     = var.jwt.leeway_seconds >= 0 && var.jwt.leeway_seconds <= 300 && floor(var.jwt.leeway_seconds) == var.jwt.leeway_seconds
     error_message = "jwt.leeway_seconds must be a whole number from 0 to 300."
   }
@@ -524,7 +470,7 @@ variable "allowed_source_cidrs" {
 # ---------------------------------------------------------------------------------------
 
 variable "backend" {
-  description = "The HTTPS backend behind the WebSocket API (the backend contract in docs/design.md). url: base URL, https:// (http:// only for 127.0.0.1, localhost or host.docker.internal, for local use). paths: validate (GET, `{sessionId}` substituted), message and disconnect (POST). timeout_seconds: total time of one backend call. fail_open: accept a connection when the backend cannot be reached, only for a session named by the token's claim (a session named in the query string always needs the backend's yes). disconnect_timeout_seconds: total time of the best-effort disconnect notice."
+  description = "The HTTPS backend behind the WebSocket API (the backend contract in docs/design.md). url: base URL, https:// (http:// only for 127.0.0.1, localhost or host.docker.internal, for local use). paths: validate (GET, `{sessionId}` substituted), message and disconnect (POST). timeout_seconds: total time of one backend call (at most 25; connection_handler.timeout must exceed it by more than 7 s). fail_open_enabled: accept a connection when the backend cannot be reached, only for a session named by the token's claim (a session named in the query string always needs the backend's yes). disconnect_timeout_seconds: total time of the best-effort disconnect notice. request_signing: every request to the backend carries an HMAC-SHA256 signature (X-Bridge-Timestamp, X-Bridge-Nonce, X-Bridge-Signature) with a key in Secrets Manager: the module creates that secret (its random value never enters the state) unless secret_arn names one; kms_key_arn: the customer managed key of that secret (also used to encrypt the one the module creates). create_secret: null decides by secret_arn (null: create); set it to false when secret_arn comes from a resource of the same configuration, whose ARN is unknown at plan time. Turn it off (enabled = false) only when the backend is reachable from the handler alone."
   type = object({
     url = string
     paths = optional(object({
@@ -533,8 +479,14 @@ variable "backend" {
       disconnect = optional(string, "/api/ws/disconnect")
     }), {})
     timeout_seconds            = optional(number, 10)
-    fail_open                  = optional(bool, false)
+    fail_open_enabled          = optional(bool, false)
     disconnect_timeout_seconds = optional(number, 2)
+    request_signing = optional(object({
+      enabled       = optional(bool, true)
+      secret_arn    = optional(string)
+      kms_key_arn   = optional(string)
+      create_secret = optional(bool)
+    }), {})
   })
   nullable = false
 
@@ -561,5 +513,25 @@ variable "backend" {
   validation {
     condition     = var.backend.disconnect_timeout_seconds > 0 && var.backend.disconnect_timeout_seconds <= 25
     error_message = "backend.disconnect_timeout_seconds must be greater than 0 and at most 25."
+  }
+
+  validation {
+    condition     = var.backend.request_signing.secret_arn == null ? true : can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+-[A-Za-z0-9]{6}$", var.backend.request_signing.secret_arn))
+    error_message = "backend.request_signing.secret_arn must be null (the module creates the signing secret) or the secret's full ARN, with the 6-character suffix Secrets Manager appends (arn:<partition>:secretsmanager:<region>:<account>:secret:<name>-<6 characters>)."
+  }
+
+  validation {
+    condition     = var.backend.request_signing.kms_key_arn == null ? true : can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.backend.request_signing.kms_key_arn))
+    error_message = "backend.request_signing.kms_key_arn must be null or a KMS key ARN (arn:<partition>:kms:<region>:<account>:key/<id>)."
+  }
+
+  validation {
+    condition     = var.backend.request_signing.enabled || (var.backend.request_signing.secret_arn == null && var.backend.request_signing.kms_key_arn == null)
+    error_message = "backend.request_signing.secret_arn and kms_key_arn apply to signed requests only: leave them null with backend.request_signing.enabled = false, or turn signing on."
+  }
+
+  validation {
+    condition     = var.backend.request_signing.create_secret == null ? true : (var.backend.request_signing.create_secret == (var.backend.request_signing.secret_arn == null))
+    error_message = "backend.request_signing: create_secret = true makes a new secret and takes no secret_arn; create_secret = false needs secret_arn (the secret holding the HMAC key). Leave create_secret null to decide by secret_arn."
   }
 }

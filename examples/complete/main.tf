@@ -46,6 +46,13 @@ resource "aws_kms_key" "this" {
   })
 }
 
+# One per account and region: keep it in the stack that owns account-wide settings.
+module "account_cloudwatch_role" {
+  source = "../../modules/account_cloudwatch_role"
+
+  tags = { project = "websocket-bridge" }
+}
+
 module "websocket" {
   source = "../../"
 
@@ -53,37 +60,38 @@ module "websocket" {
   tags = { project = "websocket-bridge", environment = "production" }
 
   # WebSocket API
-  route_selection_expression     = "$request.body.action"
-  route_keys                     = ["subscribe", "unsubscribe"]
-  identity_sources               = ["route.request.querystring.token"]
-  stage_name                     = "live"
-  throttling_rate_limit          = 200
-  throttling_burst_limit         = 400
-  enable_access_logs             = true
-  execution_logging_level        = "ERROR"
-  enable_data_trace              = false
-  enable_detailed_metrics        = true
-  create_account_cloudwatch_role = true
-  account_has_cloudwatch_role    = false # true instead of the line above when another stack sets the role
-  route_throttling = {
-    "$connect" = { rate_limit = 50, burst_limit = 100 }
-    subscribe  = { rate_limit = 20, burst_limit = 40 }
+  route_selection_expression = "$request.body.action"
+  route_keys                 = ["subscribe", "unsubscribe"]
+  identity_sources           = ["route.request.querystring.token"]
+  stage = {
+    name                   = "live"
+    throttling_rate_limit  = 200
+    throttling_burst_limit = 400
+    route_throttling = {
+      "$connect" = { rate_limit = 50, burst_limit = 100 }
+      subscribe  = { rate_limit = 20, burst_limit = 40 }
+    }
+    access_logs_enabled      = true
+    execution_logging_level  = "ERROR"
+    data_trace_enabled       = false
+    detailed_metrics_enabled = true
   }
+  # Or the ARN `aws apigateway get-account --query cloudwatchRoleArn` prints when another
+  # stack of this account and region set it.
+  account_cloudwatch_role_arn = module.account_cloudwatch_role.cloudwatch_role_arn
 
-  # Logs
   log_retention_days = 365
   log_kms_key_arn    = aws_kms_key.this.arn
   log_level          = "INFO"
 
   # Connections table
-  connection_ttl_seconds        = 7200
-  enable_point_in_time_recovery = true
-  enable_deletion_protection    = false # true in production; off here so that the example can be destroyed
   table = {
-    billing_mode   = "PAY_PER_REQUEST"
-    read_capacity  = 5
-    write_capacity = 5
-    kms_key_arn    = aws_kms_key.this.arn
+    billing_mode                   = "PAY_PER_REQUEST"
+    read_capacity                  = 5
+    write_capacity                 = 5
+    kms_key_arn                    = aws_kms_key.this.arn
+    point_in_time_recovery_enabled = true
+    deletion_protection_enabled    = false # true in production; off here so that the example can be destroyed
   }
 
   # Functions
@@ -110,16 +118,19 @@ module "websocket" {
 
   # Authentication
   jwt = {
-    algorithms            = ["RS256"]
-    secret_arn            = null
-    secret_parameter_name = null
-    secret_kms_key_arn    = null
-    jwks_url              = var.jwks_url
-    issuer                = var.issuer
-    audience              = var.audience
-    leeway_seconds        = 30
-    user_claim            = "sub"
-    session_claim         = "sessionId"
+    algorithms                        = ["RS256"]
+    secret_arn                        = null
+    secret_parameter_name             = null
+    secret_json_key                   = null
+    secret_kms_key_arn                = null
+    jwks_url                          = var.jwks_url
+    issuer                            = var.issuer   # required with RS256 unless
+    audience                          = var.audience # unchecked_issuer_audience_enabled
+    unchecked_issuer_audience_enabled = false
+    leeway_seconds                    = 30
+    user_claim                        = "sub"
+    session_claim                     = "sessionId"
+    expiry_enforcement_enabled        = true
   }
   allowed_source_cidrs = var.allowed_source_cidrs
 
@@ -132,7 +143,12 @@ module "websocket" {
       disconnect = "/api/ws/disconnect"
     }
     timeout_seconds            = 10 # + about 7 s for DynamoDB must stay below connection_handler.timeout
-    fail_open                  = false
+    fail_open_enabled          = false
     disconnect_timeout_seconds = 2
+    request_signing = {
+      enabled     = true
+      secret_arn  = null # the module creates the secret (backend_signing_secret_arn)
+      kms_key_arn = aws_kms_key.this.arn
+    }
   }
 }

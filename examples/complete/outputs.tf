@@ -13,9 +13,14 @@ output "table_name" {
   value       = module.websocket.table_name
 }
 
-output "backend_push_policy_json" {
-  description = "Policy to attach to the backend's role so that it can push to clients."
-  value       = module.websocket.backend_push_policy_json
+output "backend_policy_json" {
+  description = "Policy to attach to the backend's role: push to clients, find and delete records, read the signing key, use the KMS key through DynamoDB and Secrets Manager."
+  value       = module.websocket.backend_policy_json
+}
+
+output "backend_signing_secret_arn" {
+  description = "Secret whose value is the HMAC key the backend verifies requests with."
+  value       = module.websocket.backend_signing_secret_arn
 }
 
 output "log_group_names" {

@@ -13,11 +13,18 @@ provider "aws" {
   skip_metadata_api_check = true
 }
 
+# API Gateway's CloudWatch role is one setting per account and region; the emulator starts
+# empty, like a fresh account, so this configuration sets it, as a platform stack would.
+module "account_cloudwatch_role" {
+  source = "../../modules/account_cloudwatch_role"
+
+  name = "${var.name}-apigateway-cloudwatch"
+}
+
 module "websocket" {
   source = "../../"
 
   name                       = var.name
-  stage_name                 = var.stage_name
   route_selection_expression = var.route_selection_expression
   route_keys                 = var.route_keys
   identity_sources           = var.identity_sources
@@ -26,19 +33,28 @@ module "websocket" {
   log_level                  = "DEBUG"
   allowed_source_cidrs       = var.allowed_source_cidrs
 
-  # Access logs need API Gateway's CloudWatch role in the account settings; the emulator
-  # starts empty, like a fresh account.
-  create_account_cloudwatch_role = true
+  stage = {
+    name = var.stage_name
+  }
+
+  # Access logs need API Gateway's CloudWatch role in the account settings; passing the
+  # module's output also orders the stage after the setting.
+  account_cloudwatch_role_arn = module.account_cloudwatch_role.cloudwatch_role_arn
 
   jwt = {
     algorithms = ["HS256"]
     secret_arn = var.jwt_secret_arn
     issuer     = var.jwt_issuer
     audience   = var.jwt_audience
+
+    expiry_enforcement_enabled = var.token_expiry_enforced
   }
 
   backend = {
     url = var.backend_url
+    request_signing = {
+      enabled = var.request_signing_enabled
+    }
   }
 
   tags = {

@@ -47,3 +47,23 @@ output "local_callback_url" {
   description = "@connections base URL of the local gateway: the endpoint_url of boto3's apigatewaymanagementapi client."
   value       = "http://127.0.0.1:${var.connections_port}/${module.websocket.stage_name}"
 }
+
+output "backend_signing_secret_arn" {
+  description = "Secret whose value is the HMAC key the handler signs backend requests with; null while signing is off."
+  value       = module.websocket.backend_signing_secret_arn
+}
+
+output "backend_policy_json" {
+  description = "Policy the reference backend's role carries (push, find and delete records, read the signing key)."
+  value       = module.websocket.backend_policy_json
+}
+
+output "connection_handler_role_name" {
+  description = "Name of the connection handler's role."
+  value       = module.websocket.connection_handler_role_name
+}
+
+output "authorizer_role_name" {
+  description = "Name of the authorizer's role."
+  value       = module.websocket.authorizer_role_name
+}

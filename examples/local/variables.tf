@@ -98,3 +98,17 @@ variable "allowed_source_cidrs" {
   default     = []
   nullable    = false
 }
+
+variable "request_signing_enabled" {
+  description = "Whether the handler signs its requests to the backend with a key in a secret the module creates (backend_signing_secret_arn)."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "token_expiry_enforced" {
+  description = "Whether a message after the token's exp closes the connection (TOKEN_EXPIRY_ENFORCED)."
+  type        = bool
+  default     = true
+  nullable    = false
+}

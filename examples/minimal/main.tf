@@ -4,6 +4,11 @@ provider "aws" {
   region = var.region
 }
 
+# One per account and region: keep it in the stack that owns account-wide settings.
+module "account_cloudwatch_role" {
+  source = "../../modules/account_cloudwatch_role"
+}
+
 module "websocket" {
   source = "../../"
 
@@ -12,7 +17,7 @@ module "websocket" {
   # Access logs need API Gateway's CloudWatch role, one per account and region. This creates
   # it; when another stack of the account already sets it, use
   # account_has_cloudwatch_role = true instead.
-  create_account_cloudwatch_role = true
+  account_cloudwatch_role_arn = module.account_cloudwatch_role.cloudwatch_role_arn
 
   backend = {
     url = var.backend_url

@@ -13,7 +13,7 @@ output "table_name" {
   value       = module.websocket.table_name
 }
 
-output "backend_push_policy_json" {
-  description = "Policy to attach to the backend's role so that it can push to clients."
-  value       = module.websocket.backend_push_policy_json
+output "backend_policy_json" {
+  description = "Policy to attach to the backend's role: push to clients, find and delete records, read the signing key."
+  value       = module.websocket.backend_policy_json
 }

@@ -25,13 +25,13 @@ variable "write_capacity" {
   nullable    = false
 }
 
-variable "enable_point_in_time_recovery" {
+variable "point_in_time_recovery_enabled" {
   description = "Whether point-in-time recovery is on."
   type        = bool
   nullable    = false
 }
 
-variable "enable_deletion_protection" {
+variable "deletion_protection_enabled" {
   description = "Whether DynamoDB refuses to delete the table."
   type        = bool
   nullable    = false

@@ -67,3 +67,33 @@ output "crypto_layer_arn" {
   description = "ARN of the cryptography layer version attached to the authorizer; null with HS* algorithms."
   value       = one(aws_lambda_layer_version.crypto[*].arn)
 }
+
+output "authorizer_role_name" {
+  description = "Name of the authorizer's execution role."
+  value       = aws_iam_role.this["authorizer"].name
+}
+
+output "connection_handler_role_name" {
+  description = "Name of the connection handler's execution role."
+  value       = aws_iam_role.this["connection_handler"].name
+}
+
+output "authorizer_log_group_arn" {
+  description = "ARN of the authorizer's log group."
+  value       = aws_cloudwatch_log_group.this["authorizer"].arn
+}
+
+output "connection_handler_log_group_arn" {
+  description = "ARN of the connection handler's log group."
+  value       = aws_cloudwatch_log_group.this["connection_handler"].arn
+}
+
+output "backend_signing_secret_arn" {
+  description = "ARN of the secret holding the backend request-signing key (created here or given); null while signing is off."
+  value       = local.signing_secret_arn
+}
+
+output "metrics_namespace" {
+  description = "CloudWatch namespace of both functions' embedded metrics."
+  value       = local.metrics_namespace
+}

@@ -99,16 +99,19 @@ variable "connection_handler" {
 variable "jwt" {
   description = "How the authorizer verifies tokens; the attributes map to the JWT_* environment variables (docs/design.md)."
   type = object({
-    algorithms            = list(string)
-    secret_arn            = string
-    secret_parameter_name = string
-    secret_kms_key_arn    = string
-    jwks_url              = string
-    issuer                = string
-    audience              = string
-    leeway_seconds        = number
-    user_claim            = string
-    session_claim         = string
+    algorithms                        = list(string)
+    secret_arn                        = string
+    secret_parameter_name             = string
+    secret_json_key                   = optional(string)
+    secret_kms_key_arn                = string
+    jwks_url                          = string
+    issuer                            = string
+    audience                          = string
+    unchecked_issuer_audience_enabled = optional(bool, false)
+    leeway_seconds                    = number
+    user_claim                        = string
+    session_claim                     = string
+    expiry_enforcement_enabled        = optional(bool, true)
   })
   nullable = false
 }
@@ -130,16 +133,16 @@ variable "backend" {
       disconnect = string
     })
     timeout_seconds            = number
-    fail_open                  = bool
+    fail_open_enabled          = bool
     disconnect_timeout_seconds = number
+    request_signing = optional(object({
+      enabled       = optional(bool, true)
+      secret_arn    = optional(string)
+      kms_key_arn   = optional(string)
+      create_secret = optional(bool)
+    }), {})
   })
   nullable = false
-}
-
-variable "connection_ttl_seconds" {
-  description = "Seconds after which a connection record expires (CONNECTION_TTL_SECONDS)."
-  type        = number
-  nullable    = false
 }
 
 variable "table_name" {
@@ -150,6 +153,24 @@ variable "table_name" {
 
 variable "table_arn" {
   description = "ARN of the connections table."
+  type        = string
+  nullable    = false
+}
+
+variable "table_kms_key_arn" {
+  description = "ARN of the table's customer managed KMS key; null: the AWS managed key. The handler may use it through DynamoDB only."
+  type        = string
+  default     = null
+}
+
+variable "api_execution_arn" {
+  description = "Execution ARN of the WebSocket API: the handler may close this stage's connections (DELETE @connections) when jwt.expiry_enforcement_enabled."
+  type        = string
+  nullable    = false
+}
+
+variable "stage_name" {
+  description = "Name of the API's stage."
   type        = string
   nullable    = false
 }

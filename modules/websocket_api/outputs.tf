@@ -39,16 +39,16 @@ output "authorizer_id" {
 }
 
 output "access_log_group_name" {
-  description = "Name of the stage's access log group; null when enable_access_logs is false."
+  description = "Name of the stage's access log group; null when stage.access_logs_enabled is false."
   value       = one(aws_cloudwatch_log_group.access[*].name)
 }
 
 output "execution_log_group_name" {
-  description = "Name of the stage's execution log group; null while execution_logging_level is OFF."
+  description = "Name of the stage's execution log group; null while stage.execution_logging_level is OFF."
   value       = one(aws_cloudwatch_log_group.execution[*].name)
 }
 
-output "account_cloudwatch_role_arn" {
-  description = "ARN of the account's API Gateway CloudWatch role; null unless create_account_cloudwatch_role."
-  value       = one(aws_iam_role.cloudwatch[*].arn)
+output "access_log_group_arn" {
+  description = "ARN of the stage's access log group; null when stage.access_logs_enabled is false."
+  value       = one(aws_cloudwatch_log_group.access[*].arn)
 }

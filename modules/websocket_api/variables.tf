@@ -26,70 +26,29 @@ variable "identity_sources" {
   nullable    = false
 }
 
-variable "stage_name" {
-  description = "Name of the stage."
-  type        = string
-  nullable    = false
-}
-
-variable "throttling_rate_limit" {
-  description = "Steady-state requests per second of every route without its own entry in route_throttling."
-  type        = number
-  nullable    = false
-}
-
-variable "throttling_burst_limit" {
-  description = "Burst of requests of every route without its own entry in route_throttling."
-  type        = number
-  nullable    = false
-}
-
-variable "route_throttling" {
-  description = "Throttling of single routes, by route key."
-  type = map(object({
-    rate_limit  = number
-    burst_limit = number
-  }))
+variable "stage" {
+  description = "The stage: name, default throttling, per-route throttling (by route key), access logs, execution logging level (OFF, ERROR, INFO), data trace, detailed metrics. Logging needs account_cloudwatch_role_arn."
+  type = object({
+    name                   = optional(string, "prod")
+    throttling_rate_limit  = optional(number, 100)
+    throttling_burst_limit = optional(number, 200)
+    route_throttling = optional(map(object({
+      rate_limit  = number
+      burst_limit = number
+    })), {})
+    access_logs_enabled      = optional(bool, true)
+    execution_logging_level  = optional(string, "OFF")
+    data_trace_enabled       = optional(bool, false)
+    detailed_metrics_enabled = optional(bool, false)
+  })
   default  = {}
   nullable = false
 }
 
-variable "enable_access_logs" {
-  description = "Whether the stage writes JSON access logs to its own log group (needs the account's CloudWatch role)."
-  type        = bool
-  default     = true
-  nullable    = false
-}
-
-variable "execution_logging_level" {
-  description = "Execution logging of the stage: OFF, ERROR or INFO (ERROR and INFO need the account's CloudWatch role)."
+variable "account_cloudwatch_role_arn" {
+  description = "ARN of the CloudWatch role in API Gateway's account settings of this region; required while any stage log is on (Terraform cannot read the setting)."
   type        = string
-  nullable    = false
-}
-
-variable "enable_data_trace" {
-  description = "Whether execution logs carry full message bodies."
-  type        = bool
-  nullable    = false
-}
-
-variable "enable_detailed_metrics" {
-  description = "Whether CloudWatch receives per-route metrics."
-  type        = bool
-  nullable    = false
-}
-
-variable "create_account_cloudwatch_role" {
-  description = "Whether to create the IAM role API Gateway logs with and set it in the region's account settings (a per-region singleton)."
-  type        = bool
-  nullable    = false
-}
-
-variable "account_has_cloudwatch_role" {
-  description = "Whether the region's API Gateway account settings already name a CloudWatch role, set outside this module (Terraform cannot read them). With logging on, this or create_account_cloudwatch_role must be true."
-  type        = bool
-  default     = false
-  nullable    = false
+  default     = null
 }
 
 variable "log_retention_days" {

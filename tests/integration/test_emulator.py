@@ -34,12 +34,14 @@ TWO_WAY = {"$default", "ping"}
 AUTHORIZER_ENV = {
     "JWT_ALGORITHMS", "JWT_SECRET_ARN", "JWT_SECRET_PARAMETER", "JWT_JWKS_URL", "JWT_ISSUER",
     "JWT_AUDIENCE", "JWT_LEEWAY_SECONDS", "JWT_USER_CLAIM", "JWT_SESSION_CLAIM",
-    "ALLOWED_SOURCE_CIDRS", "LOG_LEVEL",
+    "ALLOWED_SOURCE_CIDRS", "LOG_LEVEL", "JWT_SECRET_JSON_KEY", "METRICS_NAMESPACE",
+    "METRICS_SERVICE",
 }  # fmt: skip
 HANDLER_ENV = {
     "CONNECTIONS_TABLE", "BACKEND_URL", "BACKEND_VALIDATE_PATH", "BACKEND_MESSAGE_PATH",
     "BACKEND_DISCONNECT_PATH", "BACKEND_TIMEOUT_SECONDS", "BACKEND_FAIL_OPEN",
-    "DISCONNECT_TIMEOUT_SECONDS", "CONNECTION_TTL_SECONDS", "LOG_LEVEL",
+    "DISCONNECT_TIMEOUT_SECONDS", "LOG_LEVEL", "BACKEND_SIGNING_SECRET_ARN",
+    "TOKEN_EXPIRY_ENFORCED", "METRICS_NAMESPACE", "METRICS_SERVICE",
 }  # fmt: skip
 
 
@@ -234,9 +236,15 @@ def test_roles_grant_the_secret_and_this_table_only(deployed: Deployed) -> None:
     assert resources_of(authorizer, "secretsmanager:GetSecretValue") == {
         deployed.stack.jwt_secret_arn
     }
-    assert resources_of(handler, "secretsmanager:GetSecretValue") == set()
-    # The handler only stores and deletes records; pushing is the backend's business.
-    assert resources_of(handler, "execute-api:ManageConnections") == set()
+    # The handler reads the key that signs its backend requests (the secret the module
+    # created), and may only close connections of its stage (expired tokens); pushing is the
+    # backend's business.
+    handler_env = deployed.function(out.connection_handler_function_name)["Environment"]
+    signing_secret = handler_env["Variables"]["BACKEND_SIGNING_SECRET_ARN"]
+    assert resources_of(handler, "secretsmanager:GetSecretValue") == {signing_secret}
+    assert resources_of(handler, "execute-api:ManageConnections") == {
+        f"{out.api_execution_arn}/{out.stage_name}/DELETE/@connections/*"
+    }
     table_arn = deployed.stack.client("dynamodb").describe_table(TableName=out.table_name)["Table"][
         "TableArn"
     ]

@@ -3,14 +3,14 @@
 mock_provider "aws" {}
 
 variables {
-  name                          = "demo"
-  billing_mode                  = "PAY_PER_REQUEST"
-  read_capacity                 = 5
-  write_capacity                = 5
-  enable_point_in_time_recovery = true
-  enable_deletion_protection    = false
-  kms_key_arn                   = null
-  tags                          = { team = "platform" }
+  name                           = "demo"
+  billing_mode                   = "PAY_PER_REQUEST"
+  read_capacity                  = 5
+  write_capacity                 = 5
+  point_in_time_recovery_enabled = true
+  deletion_protection_enabled    = false
+  kms_key_arn                    = null
+  tags                           = { team = "platform" }
 }
 
 run "record_layout" {
@@ -58,7 +58,7 @@ run "record_layout" {
 
   assert {
     condition     = aws_dynamodb_table.this.point_in_time_recovery[0].enabled
-    error_message = "Point-in-time recovery must follow enable_point_in_time_recovery (true)."
+    error_message = "Point-in-time recovery must follow point_in_time_recovery_enabled (true)."
   }
 
   assert {
@@ -73,7 +73,7 @@ run "record_layout" {
 
   assert {
     condition     = aws_dynamodb_table.this.deletion_protection_enabled == false
-    error_message = "Deletion protection must follow enable_deletion_protection (false)."
+    error_message = "Deletion protection must follow deletion_protection_enabled (false)."
   }
 
   assert {
@@ -90,12 +90,12 @@ run "provisioned_with_customer_key" {
   }
 
   variables {
-    billing_mode                  = "PROVISIONED"
-    read_capacity                 = 7
-    write_capacity                = 3
-    enable_point_in_time_recovery = false
-    enable_deletion_protection    = true
-    kms_key_arn                   = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    billing_mode                   = "PROVISIONED"
+    read_capacity                  = 7
+    write_capacity                 = 3
+    point_in_time_recovery_enabled = false
+    deletion_protection_enabled    = true
+    kms_key_arn                    = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
   }
 
   assert {

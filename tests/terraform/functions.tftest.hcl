@@ -31,6 +31,14 @@ override_resource {
   }
 }
 
+override_resource {
+  target          = aws_secretsmanager_secret.signing
+  override_during = plan
+  values = {
+    arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:demo-backend-signing-20260101-AbCdEf"
+  }
+}
+
 variables {
   name                    = "demo"
   runtime                 = "python3.12"
@@ -67,13 +75,14 @@ variables {
       disconnect = "/api/ws/disconnect"
     }
     timeout_seconds            = 10
-    fail_open                  = false
+    fail_open_enabled          = false
     disconnect_timeout_seconds = 2
   }
-  connection_ttl_seconds = 7200
-  table_name             = "demo-connections"
-  table_arn              = "arn:aws:dynamodb:eu-west-1:123456789012:table/demo-connections"
-  tags                   = { team = "platform" }
+  table_name        = "demo-connections"
+  table_arn         = "arn:aws:dynamodb:eu-west-1:123456789012:table/demo-connections"
+  api_execution_arn = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5"
+  stage_name        = "prod"
+  tags              = { team = "platform" }
 }
 
 run "hmac_secret_in_secrets_manager" {
@@ -91,6 +100,8 @@ run "hmac_secret_in_secrets_manager" {
       JWT_USER_CLAIM     = "sub"
       JWT_SESSION_CLAIM  = "sessionId"
       LOG_LEVEL          = "INFO"
+      METRICS_NAMESPACE  = "WebSocketBridge"
+      METRICS_SERVICE    = "demo"
     })
     error_message = "The authorizer's environment must be exactly the contract's variables that are set (docs/design.md)."
   }
@@ -104,11 +115,14 @@ run "hmac_secret_in_secrets_manager" {
       BACKEND_DISCONNECT_PATH    = "/api/ws/disconnect"
       BACKEND_TIMEOUT_SECONDS    = "10"
       BACKEND_FAIL_OPEN          = "false"
+      BACKEND_SIGNING_SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:demo-backend-signing-20260101-AbCdEf"
       DISCONNECT_TIMEOUT_SECONDS = "2"
-      CONNECTION_TTL_SECONDS     = "7200"
+      TOKEN_EXPIRY_ENFORCED      = "true"
       LOG_LEVEL                  = "INFO"
+      METRICS_NAMESPACE          = "WebSocketBridge"
+      METRICS_SERVICE            = "demo"
     })
-    error_message = "The connection handler's environment must be exactly the contract's variables (BACKEND_URL without trailing slash)."
+    error_message = "The connection handler's environment must be exactly the contract's variables (BACKEND_URL without trailing slash, the signing secret the module created, token expiry enforced)."
   }
 
   assert {
@@ -191,8 +205,16 @@ run "hmac_secret_in_secrets_manager" {
         action   = ["dynamodb:DeleteItem", "dynamodb:PutItem"]
         resource = ["arn:aws:dynamodb:eu-west-1:123456789012:table/demo-connections"]
       }
+      ReadSigningSecret = {
+        action   = ["secretsmanager:GetSecretValue"]
+        resource = ["arn:aws:secretsmanager:eu-west-1:123456789012:secret:demo-backend-signing-20260101-AbCdEf"]
+      }
+      CloseExpiredConnections = {
+        action   = ["execute-api:ManageConnections"]
+        resource = ["arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/prod/DELETE/@connections/*"]
+      }
     }
-    error_message = "The connection handler may write its own log group and put/delete records of this table, nothing else."
+    error_message = "The connection handler may write its own log group, put/delete records of this table, read the signing key and close (DELETE only) connections of this stage, nothing else."
   }
 
   assert {
@@ -214,6 +236,8 @@ run "hmac_secret_in_secrets_manager" {
               "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/demo-",
               "arn:aws:dynamodb:eu-west-1:123456789012:table/demo-connections",
               "arn:aws:secretsmanager:eu-west-1:123456789012:secret:demo/jwt-AbCdEf",
+              "arn:aws:secretsmanager:eu-west-1:123456789012:secret:demo-backend-signing-",
+              "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/prod/DELETE/@connections/",
             ] : startswith(resource, own)
           ])
         ]
@@ -263,17 +287,20 @@ run "hmac_secret_in_ssm_with_every_option" {
     vpc_config              = { subnet_ids = ["subnet-1", "subnet-2"], security_group_ids = ["sg-1"] }
     allowed_source_cidrs    = ["203.0.113.0/24", "2001:db8::/32"]
     jwt = {
-      algorithms            = ["HS256", "HS512"]
-      secret_arn            = null
-      secret_parameter_name = "/demo/jwt-secret"
-      secret_kms_key_arn    = "arn:aws:kms:eu-west-1:123456789012:key/secret-key"
-      jwks_url              = null
-      issuer                = "https://issuer.example.com/"
-      audience              = "demo-clients"
-      leeway_seconds        = 0
-      user_claim            = "uid"
-      session_claim         = "sid"
+      algorithms                 = ["HS256", "HS512"]
+      secret_arn                 = null
+      secret_parameter_name      = "/demo/jwt-secret"
+      secret_json_key            = "hmac"
+      secret_kms_key_arn         = "arn:aws:kms:eu-west-1:123456789012:key/secret-key"
+      jwks_url                   = null
+      issuer                     = "https://issuer.example.com/"
+      audience                   = "demo-clients"
+      leeway_seconds             = 0
+      user_claim                 = "uid"
+      session_claim              = "sid"
+      expiry_enforcement_enabled = false
     }
+    table_kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/table-key"
     backend = {
       url = "http://127.0.0.1:8080"
       paths = {
@@ -282,16 +309,20 @@ run "hmac_secret_in_ssm_with_every_option" {
         disconnect = "/disconnects"
       }
       timeout_seconds            = 2.5
-      fail_open                  = true
+      fail_open_enabled          = true
       disconnect_timeout_seconds = 1
+      request_signing = {
+        secret_arn  = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:demo/signing-AbCdEf"
+        kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/signing-key"
+      }
     }
-    connection_ttl_seconds = 600
   }
 
   assert {
     condition = aws_lambda_function.this["authorizer"].environment[0].variables == tomap({
       JWT_ALGORITHMS       = "HS256,HS512"
       JWT_SECRET_PARAMETER = "/demo/jwt-secret"
+      JWT_SECRET_JSON_KEY  = "hmac"
       JWT_ISSUER           = "https://issuer.example.com/"
       JWT_AUDIENCE         = "demo-clients"
       JWT_LEEWAY_SECONDS   = "0"
@@ -299,6 +330,8 @@ run "hmac_secret_in_ssm_with_every_option" {
       JWT_SESSION_CLAIM    = "sid"
       ALLOWED_SOURCE_CIDRS = "203.0.113.0/24,2001:db8::/32"
       LOG_LEVEL            = "DEBUG"
+      METRICS_NAMESPACE    = "WebSocketBridge"
+      METRICS_SERVICE      = "demo"
     })
     error_message = "The authorizer's environment must carry every set JWT option under its contract name."
   }
@@ -312,9 +345,12 @@ run "hmac_secret_in_ssm_with_every_option" {
       BACKEND_DISCONNECT_PATH    = "/disconnects"
       BACKEND_TIMEOUT_SECONDS    = "2.5"
       BACKEND_FAIL_OPEN          = "true"
+      BACKEND_SIGNING_SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:demo/signing-AbCdEf"
       DISCONNECT_TIMEOUT_SECONDS = "1"
-      CONNECTION_TTL_SECONDS     = "600"
+      TOKEN_EXPIRY_ENFORCED      = "false"
       LOG_LEVEL                  = "DEBUG"
+      METRICS_NAMESPACE          = "WebSocketBridge"
+      METRICS_SERVICE            = "demo"
     })
     error_message = "The connection handler's environment must carry every backend option under its contract name."
   }
@@ -338,6 +374,53 @@ run "hmac_secret_in_ssm_with_every_option" {
       }
     }
     error_message = "The authorizer may read the one SSM parameter (ARN in the table's region and account) and decrypt with its key, nothing else."
+  }
+
+  assert {
+    condition = [
+      for statement in jsondecode(aws_iam_role_policy.this["authorizer"].policy).Statement : statement.Condition
+      if statement.Sid == "DecryptJwtSecret"
+    ] == [{ StringEquals = { "kms:ViaService" = ["ssm.eu-west-1.amazonaws.com"] } }]
+    error_message = "The authorizer may decrypt with the JWT secret's key only through SSM, where the parameter lives."
+  }
+
+  assert {
+    condition = {
+      for statement in jsondecode(aws_iam_role_policy.this["connection_handler"].policy).Statement :
+      statement.Sid => { action = statement.Action, resource = statement.Resource, condition = lookup(statement, "Condition", null) }
+      } == {
+      WriteOwnLogGroup = {
+        action    = ["logs:CreateLogStream", "logs:PutLogEvents"]
+        resource  = ["arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/demo-connection-handler:*"]
+        condition = null
+      }
+      ConnectionRecords = {
+        action    = ["dynamodb:DeleteItem", "dynamodb:PutItem"]
+        resource  = ["arn:aws:dynamodb:eu-west-1:123456789012:table/demo-connections"]
+        condition = null
+      }
+      UseTableKeyThroughDynamoDB = {
+        action    = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*"]
+        resource  = ["arn:aws:kms:eu-west-1:123456789012:key/table-key"]
+        condition = { StringEquals = { "kms:ViaService" = ["dynamodb.eu-west-1.amazonaws.com"] } }
+      }
+      ReadSigningSecret = {
+        action    = ["secretsmanager:GetSecretValue"]
+        resource  = ["arn:aws:secretsmanager:eu-west-1:123456789012:secret:demo/signing-AbCdEf"]
+        condition = null
+      }
+      DecryptSigningSecret = {
+        action    = ["kms:Decrypt"]
+        resource  = ["arn:aws:kms:eu-west-1:123456789012:key/signing-key"]
+        condition = { StringEquals = { "kms:ViaService" = ["secretsmanager.eu-west-1.amazonaws.com"] } }
+      }
+    }
+    error_message = "With customer managed keys the handler may use the table's key through DynamoDB and the signing secret's key through Secrets Manager only; with token expiry off it may not close connections; it reads the caller's signing secret and creates none."
+  }
+
+  assert {
+    condition     = length(aws_secretsmanager_secret.signing) == 0 && length(aws_secretsmanager_secret_version.signing) == 0 && output.backend_signing_secret_arn == "arn:aws:secretsmanager:eu-west-1:123456789012:secret:demo/signing-AbCdEf"
+    error_message = "With backend.request_signing.secret_arn the module must use that secret and create none."
   }
 
   assert {
@@ -421,6 +504,8 @@ run "asymmetric_algorithms_deploy_the_crypto_package" {
       JWT_USER_CLAIM     = "sub"
       JWT_SESSION_CLAIM  = "sessionId"
       LOG_LEVEL          = "INFO"
+      METRICS_NAMESPACE  = "WebSocketBridge"
+      METRICS_SERVICE    = "demo"
     })
     error_message = "With a JWKS the authorizer's environment must carry JWT_JWKS_URL and no secret."
   }
@@ -587,7 +672,9 @@ run "disconnect_timeout_must_be_below_the_function_timeout" {
   }
 
   variables {
-    connection_handler = { memory_size = 256, timeout = 3, reserved_concurrency = null }
+    # 2 s + 7 s fits a 10 s handler: only the disconnect notice, as long as the handler's
+    # whole timeout, breaks a rule.
+    connection_handler = { memory_size = 256, timeout = 10, reserved_concurrency = null }
     backend = {
       url = "https://backend.example.com"
       paths = {
@@ -596,8 +683,8 @@ run "disconnect_timeout_must_be_below_the_function_timeout" {
         disconnect = "/api/ws/disconnect"
       }
       timeout_seconds            = 2
-      fail_open                  = false
-      disconnect_timeout_seconds = 3
+      fail_open_enabled          = false
+      disconnect_timeout_seconds = 10
     }
   }
 

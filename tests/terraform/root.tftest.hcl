@@ -30,18 +30,52 @@ override_resource {
   }
 }
 
+# Each function's log group has its own ARN, so that a policy naming the other function's
+# group fails the assertions below.
 override_resource {
-  target          = module.functions.aws_cloudwatch_log_group.this
+  target          = module.functions.aws_cloudwatch_log_group.this["authorizer"]
   override_during = plan
   values = {
-    arn = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/demo"
+    arn = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/demo-authorizer"
+  }
+}
+
+override_resource {
+  target          = module.functions.aws_cloudwatch_log_group.this["connection_handler"]
+  override_during = plan
+  values = {
+    arn = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/demo-connection-handler"
+  }
+}
+
+override_resource {
+  target          = module.functions.aws_secretsmanager_secret.signing
+  override_during = plan
+  values = {
+    arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:demo-backend-signing-20260101-AbCdEf"
+  }
+}
+
+override_resource {
+  target          = module.websocket_api.aws_apigatewayv2_authorizer.this
+  override_during = plan
+  values = {
+    id = "auth42"
+  }
+}
+
+override_resource {
+  target          = module.websocket_api.aws_cloudwatch_log_group.access
+  override_during = plan
+  values = {
+    arn = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/apigateway/demo/live"
   }
 }
 
 variables {
   name                        = "demo"
-  stage_name                  = "live"
-  account_has_cloudwatch_role = true
+  stage                       = { name = "live" }
+  account_cloudwatch_role_arn = "arn:aws:iam::123456789012:role/apigateway-cloudwatch-eu-west-1"
   backend = {
     url = "https://backend.example.com"
   }
@@ -98,7 +132,7 @@ run "minimal_call" {
   }
 
   assert {
-    condition = jsondecode(output.backend_push_policy_json) == {
+    condition = jsondecode(output.backend_policy_json) == {
       Version = "2012-10-17"
       Statement = [
         {
@@ -126,29 +160,57 @@ run "minimal_call" {
           Action   = ["dynamodb:DeleteItem"]
           Resource = ["arn:aws:dynamodb:eu-west-1:123456789012:table/demo-connections"]
         },
+        {
+          Sid      = "ReadSigningSecret"
+          Effect   = "Allow"
+          Action   = ["secretsmanager:GetSecretValue"]
+          Resource = ["arn:aws:secretsmanager:eu-west-1:123456789012:secret:demo-backend-signing-20260101-AbCdEf"]
+        },
       ]
     }
-    error_message = "backend_push_policy_json must grant exactly @connections POST/GET/DELETE on this stage, Query on the sessionId and userId indexes (ws_bridge.push queries both) and DeleteItem on this table."
+    error_message = "backend_policy_json must grant exactly @connections POST/GET/DELETE on this stage, Query on the sessionId and userId indexes (ws_bridge.push queries both) DeleteItem on this table and reading the signing secret the module created, to verify requests."
   }
 
   assert {
     condition = toset(flatten([
       for statement in jsondecode(module.functions.connection_handler_policy_json).Statement : statement.Resource
       ])) == toset([
-      "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/demo:*",
+      "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/demo-connection-handler:*",
       "arn:aws:dynamodb:eu-west-1:123456789012:table/demo-connections",
+      "arn:aws:secretsmanager:eu-west-1:123456789012:secret:demo-backend-signing-20260101-AbCdEf",
+      "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/live/DELETE/@connections/*",
     ])
-    error_message = "The connection handler's policy must be scoped to the module's own table and log group."
+    error_message = "The connection handler's policy must be scoped to the module's own table, log group, signing secret and this stage's connections (DELETE)."
   }
 
   assert {
     condition = toset(flatten([
       for statement in jsondecode(module.functions.authorizer_policy_json).Statement : statement.Resource
       ])) == toset([
-      "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/demo:*",
+      "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/demo-authorizer:*",
       "arn:aws:secretsmanager:eu-west-1:123456789012:secret:demo/jwt-AbCdEf",
     ])
     error_message = "The authorizer's policy must be scoped to its log group and the configured secret."
+  }
+
+  assert {
+    condition = [
+      output.authorizer_role_name, output.connection_handler_role_name,
+      output.authorizer_log_group_arn, output.connection_handler_log_group_arn,
+      output.backend_signing_secret_arn, output.metrics_namespace,
+      ] == [
+      "demo-authorizer-eu-west-1", "demo-handler-eu-west-1",
+      "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/demo-authorizer",
+      "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/demo-connection-handler",
+      "arn:aws:secretsmanager:eu-west-1:123456789012:secret:demo-backend-signing-20260101-AbCdEf",
+      "WebSocketBridge",
+    ]
+    error_message = "The root must expose each role's name (with the region: IAM names are global), each function's log group ARN, the signing secret, the metrics namespace and (null with HS*) the crypto layer."
+  }
+
+  assert {
+    condition     = output.authorizer_id == "auth42" && output.access_log_group_arn == "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/apigateway/demo/live" && output.crypto_layer_arn == null
+    error_message = "The root must expose the authorizer's id and the access log group's ARN."
   }
 
   assert {
@@ -173,11 +235,13 @@ run "asymmetric_call_adds_the_crypto_layer" {
     jwt = {
       algorithms = ["ES256"]
       jwks_url   = "https://issuer.example.com/.well-known/jwks.json"
+      issuer     = "https://issuer.example.com/"
+      audience   = "demo"
     }
   }
 
   assert {
-    condition     = module.functions.package_path == "./packages/ws_bridge.zip" && module.functions.crypto_layer_arn == "arn:aws:lambda:eu-west-1:123456789012:layer:demo-jwt-crypto:3"
+    condition     = module.functions.package_path == "./packages/ws_bridge.zip" && output.crypto_layer_arn == "arn:aws:lambda:eu-west-1:123456789012:layer:demo-jwt-crypto:3"
     error_message = "Asymmetric algorithms must keep the shipped handler package and add the cryptography layer."
   }
 }
@@ -185,19 +249,19 @@ run "asymmetric_call_adds_the_crypto_layer" {
 # Access logs are on by default and need the account's CloudWatch role for API Gateway, which
 # Terraform cannot read. A call that neither creates it nor says it exists stops at plan
 # (tests/terraform/websocket_api.tftest.hcl: expect_failures cannot name a nested resource);
-# minimal_call passes only because account_has_cloudwatch_role reaches the stage. Without
-# any log, no word on the role is needed.
+# minimal_call passes only because account_cloudwatch_role_arn reaches the stage. Without
+# any log, no role is needed.
 run "logs_off_need_no_account_role" {
   command = plan
 
   variables {
-    enable_access_logs          = false
-    account_has_cloudwatch_role = false
+    stage                       = { name = "live", access_logs_enabled = false }
+    account_cloudwatch_role_arn = null
   }
 
   assert {
     condition     = output.access_log_group_name == null
-    error_message = "enable_access_logs = false must leave the stage without an access log group."
+    error_message = "stage.access_logs_enabled = false must leave the stage without an access log group."
   }
 }
 
@@ -212,5 +276,77 @@ run "default_handler_timeout_fits_a_12_second_backend" {
       url             = "https://backend.example.com"
       timeout_seconds = 12
     }
+  }
+}
+
+# A customer managed key on the table and on the signing secret: whoever calls DynamoDB or
+# reads the secret needs that key, through that service only (the backend as the handler).
+run "customer_managed_keys_reach_the_backend_policy" {
+  command = plan
+
+  variables {
+    table = {
+      kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/table-key"
+    }
+    backend = {
+      url = "https://backend.example.com"
+      request_signing = {
+        kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/signing-key"
+      }
+    }
+  }
+
+  assert {
+    condition = [
+      for statement in jsondecode(output.backend_policy_json).Statement : statement
+      if startswith(statement.Sid, "UseTableKey") || startswith(statement.Sid, "DecryptSigningSecret")
+      ] == [
+      {
+        Sid       = "UseTableKeyThroughDynamoDB"
+        Effect    = "Allow"
+        Action    = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*"]
+        Resource  = ["arn:aws:kms:eu-west-1:123456789012:key/table-key"]
+        Condition = { StringEquals = { "kms:ViaService" = "dynamodb.eu-west-1.amazonaws.com" } }
+      },
+      {
+        Sid       = "DecryptSigningSecretThroughSecretsManager"
+        Effect    = "Allow"
+        Action    = ["kms:Decrypt"]
+        Resource  = ["arn:aws:kms:eu-west-1:123456789012:key/signing-key"]
+        Condition = { StringEquals = { "kms:ViaService" = "secretsmanager.eu-west-1.amazonaws.com" } }
+      },
+    ]
+    error_message = "With customer managed keys, backend_policy_json must let the backend use the table's key through DynamoDB and decrypt the signing secret through Secrets Manager, and nothing more."
+  }
+
+  assert {
+    condition = [
+      for statement in jsondecode(module.functions.connection_handler_policy_json).Statement : statement.Resource
+      if statement.Sid == "UseTableKeyThroughDynamoDB"
+    ] == [["arn:aws:kms:eu-west-1:123456789012:key/table-key"]]
+    error_message = "The handler must be able to use the table's key (every connect writes a record)."
+  }
+
+  assert {
+    condition     = module.functions.backend_signing_secret_arn == output.backend_signing_secret_arn
+    error_message = "The root must expose the signing secret the functions use."
+  }
+}
+
+# The same name in a second region: every IAM name carries the region.
+run "role_names_carry_the_region" {
+  command = plan
+
+  override_data {
+    target = module.functions.data.aws_region.current
+    values = {
+      id   = "us-west-2"
+      name = "us-west-2"
+    }
+  }
+
+  assert {
+    condition     = [output.authorizer_role_name, output.connection_handler_role_name] == ["demo-authorizer-us-west-2", "demo-handler-us-west-2"]
+    error_message = "Role names must carry the region, so that the same name applies in a second region of the account."
   }
 }

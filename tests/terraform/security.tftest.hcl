@@ -1,7 +1,7 @@
 # Every IAM policy document the module creates, reviewed for wildcards with every option that
 # adds permissions turned on: the two function roles (inline policies, X-Ray, VPC), the
 # opt-in account CloudWatch role, the Lambda permissions API Gateway invokes through, and
-# backend_push_policy_json.
+# backend_policy_json.
 #
 # No action may contain "*". A resource may contain "*" only as the last path element of a
 # resource this module owns: the log streams of a function's own log group (":*") and the
@@ -65,15 +65,39 @@ override_resource {
 }
 
 override_resource {
-  target          = module.functions.aws_cloudwatch_log_group.this
+  target          = module.functions.aws_cloudwatch_log_group.this["authorizer"]
   override_during = plan
   values = {
-    arn = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/demo"
+    arn = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/demo-authorizer"
+  }
+}
+
+override_resource {
+  target          = module.functions.aws_cloudwatch_log_group.this["connection_handler"]
+  override_during = plan
+  values = {
+    arn = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/demo-connection-handler"
   }
 }
 
 # The functions module with everything that adds a permission: Active tracing (X-Ray), a VPC
 # (network interfaces), the secret in SSM with its own KMS key.
+override_resource {
+  target          = aws_secretsmanager_secret.signing
+  override_during = plan
+  values = {
+    arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:demo-backend-signing-20260101-AbCdEf"
+  }
+}
+
+override_resource {
+  target          = module.functions.aws_secretsmanager_secret.signing
+  override_during = plan
+  values = {
+    arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:demo-backend-signing-20260101-AbCdEf"
+  }
+}
+
 run "function_roles_with_every_permission_option" {
   command = plan
 
@@ -117,13 +141,18 @@ run "function_roles_with_every_permission_option" {
         disconnect = "/api/ws/disconnect"
       }
       timeout_seconds            = 10
-      fail_open                  = false
+      fail_open_enabled          = false
       disconnect_timeout_seconds = 2
+      request_signing = {
+        kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/signing-key"
+      }
     }
-    connection_ttl_seconds = 7200
-    table_name             = "demo-connections"
-    table_arn              = "arn:aws:dynamodb:eu-west-1:123456789012:table/demo-connections"
-    tags                   = {}
+    table_name        = "demo-connections"
+    table_arn         = "arn:aws:dynamodb:eu-west-1:123456789012:table/demo-connections"
+    api_execution_arn = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5"
+    stage_name        = "prod"
+    table_kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/table-key"
+    tags              = {}
   }
 
   assert {
@@ -142,11 +171,11 @@ run "function_roles_with_every_permission_option" {
     condition = alltrue(flatten([
       for policy in concat(values(aws_iam_role_policy.this), values(aws_iam_role_policy.xray)) : [
         for statement in jsondecode(policy.policy).Statement : [
-          for action in flatten([statement.Action]) : !strcontains(action, "*")
+          for action in flatten([statement.Action]) : !strcontains(action, "*") || action == "kms:GenerateDataKey*"
         ]
       ]
     ]))
-    error_message = "No action of the function roles may contain a wildcard."
+    error_message = "No action of the function roles may contain a wildcard (but kms:GenerateDataKey*, DynamoDB's data-key calls with and without plaintext)."
   }
 
   assert {
@@ -155,12 +184,25 @@ run "function_roles_with_every_permission_option" {
         for statement in jsondecode(policy.policy).Statement : [
           for resource in flatten([statement.Resource]) : (
             can(regex("^arn:aws:(dynamodb|secretsmanager|ssm|kms):eu-west-1:123456789012:[^*]+$", resource)) ||
+            resource == "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/prod/DELETE/@connections/*" ||
             resource == "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/demo-${replace(key, "_", "-")}:*"
           )
         ]
       ]
     ]))
-    error_message = "Each function role's resources must be named ARNs of this account and region without a wildcard, except the log streams of the function's own log group."
+    error_message = "Each function role's resources must be named ARNs of this account and region without a wildcard, except the log streams of the function's own log group and any connection of this stage (DELETE only)."
+  }
+
+  assert {
+    condition = alltrue(flatten([
+      for policy in aws_iam_role_policy.this : [
+        for statement in jsondecode(policy.policy).Statement : [
+          for resource in flatten([statement.Resource]) :
+          lookup(statement, "Condition", null) != null if startswith(resource, "arn:aws:kms:")
+        ]
+      ]
+    ]))
+    error_message = "Every KMS grant of the function roles must be limited by kms:ViaService to the service holding the data."
   }
 
   assert {
@@ -251,13 +293,14 @@ run "authorizer_role_without_a_secret" {
         disconnect = "/api/ws/disconnect"
       }
       timeout_seconds            = 10
-      fail_open                  = false
+      fail_open_enabled          = false
       disconnect_timeout_seconds = 2
     }
-    connection_ttl_seconds = 7200
-    table_name             = "demo-connections"
-    table_arn              = "arn:aws:dynamodb:eu-west-1:123456789012:table/demo-connections"
-    tags                   = {}
+    table_name        = "demo-connections"
+    table_arn         = "arn:aws:dynamodb:eu-west-1:123456789012:table/demo-connections"
+    api_execution_arn = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5"
+    stage_name        = "prod"
+    tags              = {}
   }
 
   assert {
@@ -276,8 +319,8 @@ run "authorizer_role_without_a_secret" {
   }
 }
 
-# The WebSocket API module: the opt-in account role and the Lambda permissions.
-run "account_cloudwatch_role_and_invoke_permissions" {
+# The WebSocket API module: the Lambda permissions.
+run "invoke_permissions" {
   command = plan
 
   module {
@@ -285,18 +328,21 @@ run "account_cloudwatch_role_and_invoke_permissions" {
   }
 
   variables {
-    name                             = "demo"
-    route_selection_expression       = "$request.body.action"
-    route_keys                       = ["subscribe"]
-    identity_sources                 = ["route.request.querystring.token"]
-    stage_name                       = "prod"
-    throttling_rate_limit            = 100
-    throttling_burst_limit           = 200
-    route_throttling                 = {}
-    execution_logging_level          = "ERROR"
-    enable_data_trace                = false
-    enable_detailed_metrics          = false
-    create_account_cloudwatch_role   = true
+    name                       = "demo"
+    route_selection_expression = "$request.body.action"
+    route_keys                 = ["subscribe"]
+    identity_sources           = ["route.request.querystring.token"]
+    stage = {
+      name                     = "prod"
+      throttling_rate_limit    = 100
+      throttling_burst_limit   = 200
+      route_throttling         = {}
+      access_logs_enabled      = true
+      execution_logging_level  = "ERROR"
+      data_trace_enabled       = false
+      detailed_metrics_enabled = false
+    }
+    account_cloudwatch_role_arn      = "arn:aws:iam::123456789012:role/apigateway-cloudwatch-eu-west-1"
     log_retention_days               = 365
     log_kms_key_arn                  = null
     authorizer_function_name         = "demo-authorizer"
@@ -304,22 +350,6 @@ run "account_cloudwatch_role_and_invoke_permissions" {
     connection_handler_function_name = "demo-connection-handler"
     connection_handler_invoke_arn    = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:123456789012:function:demo-connection-handler/invocations"
     tags                             = {}
-  }
-
-  assert {
-    condition = jsondecode(aws_iam_role.cloudwatch[0].assume_role_policy).Statement == [{
-      Effect    = "Allow"
-      Action    = "sts:AssumeRole"
-      Principal = { Service = "apigateway.amazonaws.com" }
-    }]
-    error_message = "The account CloudWatch role must be assumable by API Gateway only."
-  }
-
-  assert {
-    condition = [for attachment in aws_iam_role_policy_attachment.cloudwatch : attachment.policy_arn] == [
-      "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
-    ]
-    error_message = "The account CloudWatch role must carry AWS's API Gateway logging policy and no policy document of the module's own."
   }
 
   assert {
@@ -339,15 +369,43 @@ run "account_cloudwatch_role_and_invoke_permissions" {
   }
 }
 
-# The root module: the policy a backend attaches to push, and the function policies as wired.
-run "backend_push_policy_and_wired_function_policies" {
+# The account's CloudWatch role for API Gateway, in its own module.
+run "account_cloudwatch_role" {
+  command = plan
+
+  module {
+    source = "./modules/account_cloudwatch_role"
+  }
+
+  assert {
+    condition = jsondecode(aws_iam_role.this.assume_role_policy).Statement == [{
+      Effect    = "Allow"
+      Action    = "sts:AssumeRole"
+      Principal = { Service = "apigateway.amazonaws.com" }
+    }]
+    error_message = "The account CloudWatch role must be assumable by API Gateway only."
+  }
+
+  assert {
+    condition     = aws_iam_role_policy_attachment.this.policy_arn == "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+    error_message = "The account CloudWatch role must carry AWS's API Gateway logging policy and no policy document of the module's own."
+  }
+
+  assert {
+    condition     = aws_iam_role.this.name == "apigateway-cloudwatch-eu-west-1"
+    error_message = "The role's name must carry the region: IAM names are global, the account setting is per region."
+  }
+}
+
+# The root module: the policy a backend attaches (push, find, verify signatures), and the function policies as wired.
+run "backend_policy_and_wired_function_policies" {
   command = plan
 
   variables {
     name                        = "demo"
-    stage_name                  = "live"
+    stage                       = { name = "live" }
     tracing_mode                = "Active"
-    account_has_cloudwatch_role = true
+    account_cloudwatch_role_arn = "arn:aws:iam::123456789012:role/apigateway-cloudwatch-eu-west-1"
     backend = {
       url = "https://backend.example.com"
     }
@@ -358,22 +416,23 @@ run "backend_push_policy_and_wired_function_policies" {
 
   assert {
     condition = alltrue(flatten([
-      for document in [output.backend_push_policy_json, module.functions.authorizer_policy_json, module.functions.connection_handler_policy_json] : [
+      for document in [output.backend_policy_json, module.functions.authorizer_policy_json, module.functions.connection_handler_policy_json] : [
         for statement in jsondecode(document).Statement : concat(
           [statement.Effect == "Allow"],
           [for action in flatten([statement.Action]) : !strcontains(action, "*")],
         )
       ]
     ]))
-    error_message = "backend_push_policy_json and the function policies must allow named actions only."
+    error_message = "backend_policy_json and the function policies must allow named actions only."
   }
 
   assert {
     condition = alltrue(flatten([
-      for statement in jsondecode(output.backend_push_policy_json).Statement : [
+      for statement in jsondecode(output.backend_policy_json).Statement : [
         for resource in flatten([statement.Resource]) : (
           can(regex("^arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/live/(POST|GET|DELETE)/@connections/\\*$", resource)) ||
           contains([
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:demo-backend-signing-20260101-AbCdEf",
             "arn:aws:dynamodb:eu-west-1:123456789012:table/demo-connections",
             "arn:aws:dynamodb:eu-west-1:123456789012:table/demo-connections/index/sessionId-index",
             "arn:aws:dynamodb:eu-west-1:123456789012:table/demo-connections/index/userId-index",
@@ -381,7 +440,7 @@ run "backend_push_policy_and_wired_function_policies" {
         )
       ]
     ]))
-    error_message = "backend_push_policy_json may name only this stage's @connections (any connection id) and this table or its session index."
+    error_message = "backend_policy_json may name only this stage's @connections (any connection id), this table or its indexes, and the signing secret."
   }
 
   assert {
@@ -389,12 +448,14 @@ run "backend_push_policy_and_wired_function_policies" {
       for document in [module.functions.authorizer_policy_json, module.functions.connection_handler_policy_json] : [
         for statement in jsondecode(document).Statement : [
           for resource in flatten([statement.Resource]) : (
-            !strcontains(trimsuffix(resource, ":*"), "*") &&
-            (!endswith(resource, ":*") || startswith(resource, "arn:aws:logs:eu-west-1:123456789012:log-group:"))
+            resource == "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/live/DELETE/@connections/*" || (
+              !strcontains(trimsuffix(resource, ":*"), "*") &&
+              (!endswith(resource, ":*") || startswith(resource, "arn:aws:logs:eu-west-1:123456789012:log-group:"))
+            )
           )
         ]
       ]
     ]))
-    error_message = "The wired function policies may use a wildcard only for the log streams of their own log group."
+    error_message = "The wired function policies may use a wildcard only for the log streams of their own log group, and for any connection id of this stage's DELETE @connections (closing expired connections)."
   }
 }

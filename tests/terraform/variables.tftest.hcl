@@ -3,9 +3,17 @@
 
 mock_provider "aws" {}
 
+override_resource {
+  target          = module.functions.aws_secretsmanager_secret.signing
+  override_during = plan
+  values = {
+    arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:demo-backend-signing-20260101-AbCdEf"
+  }
+}
+
 variables {
   name                        = "demo"
-  account_has_cloudwatch_role = true
+  account_cloudwatch_role_arn = "arn:aws:iam::123456789012:role/apigateway-cloudwatch-eu-west-1"
   backend = {
     url = "https://backend.example.com"
   }
@@ -72,60 +80,60 @@ run "stage_name_pattern" {
   command = plan
 
   variables {
-    stage_name = "$default"
+    stage = { name = "$default" }
   }
 
-  expect_failures = [var.stage_name]
+  expect_failures = [var.stage]
 }
 
-run "throttling_rate_limit_negative" {
+run "stage_throttling_rate_limit_negative" {
   command = plan
 
   variables {
-    throttling_rate_limit = -1
+    stage = { throttling_rate_limit = -1 }
   }
 
-  expect_failures = [var.throttling_rate_limit]
+  expect_failures = [var.stage]
 }
 
-run "throttling_burst_limit_fraction" {
+run "stage_throttling_burst_limit_fraction" {
   command = plan
 
   variables {
-    throttling_burst_limit = 1.5
+    stage = { throttling_burst_limit = 1.5 }
   }
 
-  expect_failures = [var.throttling_burst_limit]
+  expect_failures = [var.stage]
 }
 
-run "route_throttling_rate_negative" {
+run "stage_route_throttling_rate_negative" {
   command = plan
 
   variables {
-    route_throttling = { "$default" = { rate_limit = -1, burst_limit = 1 } }
+    stage = { route_throttling = { "$default" = { rate_limit = -1, burst_limit = 1 } } }
   }
 
-  expect_failures = [var.route_throttling]
+  expect_failures = [var.stage]
 }
 
-run "route_throttling_burst_negative" {
+run "stage_route_throttling_burst_negative" {
   command = plan
 
   variables {
-    route_throttling = { "$default" = { rate_limit = 1, burst_limit = -2 } }
+    stage = { route_throttling = { "$default" = { rate_limit = 1, burst_limit = -2 } } }
   }
 
-  expect_failures = [var.route_throttling]
+  expect_failures = [var.stage]
 }
 
-run "execution_logging_level_value" {
+run "stage_execution_logging_level_value" {
   command = plan
 
   variables {
-    execution_logging_level = "DEBUG"
+    stage = { execution_logging_level = "DEBUG" }
   }
 
-  expect_failures = [var.execution_logging_level]
+  expect_failures = [var.stage]
 }
 
 run "log_retention_days_value" {
@@ -196,16 +204,6 @@ run "table_kms_key_arn_alias" {
   }
 
   expect_failures = [var.table]
-}
-
-run "connection_ttl_seconds_above_two_hours" {
-  command = plan
-
-  variables {
-    connection_ttl_seconds = 86400
-  }
-
-  expect_failures = [var.connection_ttl_seconds]
 }
 
 run "runtime_value" {
@@ -372,7 +370,7 @@ run "jwt_algorithms_mixed" {
   command = plan
 
   variables {
-    jwt = { algorithms = ["HS256", "RS256"] }
+    jwt = { algorithms = ["HS256", "RS256"], unchecked_issuer_audience_enabled = true }
   }
 
   expect_failures = [var.jwt]
@@ -402,7 +400,7 @@ run "jwt_asymmetric_without_jwks_url" {
   command = plan
 
   variables {
-    jwt = { algorithms = ["RS256"] }
+    jwt = { algorithms = ["RS256"], unchecked_issuer_audience_enabled = true }
   }
 
   expect_failures = [var.jwt]
@@ -422,7 +420,7 @@ run "jwt_asymmetric_with_secret" {
   command = plan
 
   variables {
-    jwt = { algorithms = ["RS256"], jwks_url = "https://issuer.example.com/jwks", secret_parameter_name = "/demo/jwt" }
+    jwt = { algorithms = ["RS256"], jwks_url = "https://issuer.example.com/jwks", secret_parameter_name = "/demo/jwt", unchecked_issuer_audience_enabled = true }
   }
 
   expect_failures = [var.jwt]
@@ -432,7 +430,7 @@ run "jwt_jwks_url_not_https" {
   command = plan
 
   variables {
-    jwt = { algorithms = ["RS256"], jwks_url = "http://issuer.example.com/jwks" }
+    jwt = { algorithms = ["RS256"], jwks_url = "http://issuer.example.com/jwks", unchecked_issuer_audience_enabled = true }
   }
 
   expect_failures = [var.jwt]
@@ -577,6 +575,116 @@ run "backend_disconnect_timeout_seconds_zero" {
 
   variables {
     backend = { url = "https://backend.example.com", disconnect_timeout_seconds = 0 }
+  }
+
+  expect_failures = [var.backend]
+}
+
+run "account_cloudwatch_role_arn_form" {
+  command = plan
+
+  variables {
+    account_cloudwatch_role_arn = "apigateway-cloudwatch"
+  }
+
+  expect_failures = [var.account_cloudwatch_role_arn]
+}
+
+run "jwt_secret_json_key_without_a_secret" {
+  command = plan
+
+  variables {
+    jwt = {
+      algorithms      = ["RS256"]
+      jwks_url        = "https://issuer.example.com/jwks.json"
+      issuer          = "https://issuer.example.com/"
+      audience        = "demo"
+      secret_json_key = "hmac"
+    }
+  }
+
+  expect_failures = [var.jwt]
+}
+
+run "jwt_asymmetric_without_issuer_and_audience" {
+  command = plan
+
+  variables {
+    jwt = {
+      algorithms = ["RS256"]
+      jwks_url   = "https://issuer.example.com/jwks.json"
+      issuer     = "https://issuer.example.com/"
+    }
+  }
+
+  expect_failures = [var.jwt]
+}
+
+run "jwt_asymmetric_with_explicit_opt_out" {
+  command = plan
+
+  variables {
+    jwt = {
+      algorithms                        = ["RS256"]
+      jwks_url                          = "https://issuer.example.com/jwks.json"
+      unchecked_issuer_audience_enabled = true
+    }
+  }
+}
+
+run "backend_request_signing_secret_arn_form" {
+  command = plan
+
+  variables {
+    backend = {
+      url             = "https://backend.example.com"
+      request_signing = { secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:signing" }
+    }
+  }
+
+  expect_failures = [var.backend]
+}
+
+run "backend_request_signing_kms_key_arn_form" {
+  command = plan
+
+  variables {
+    backend = {
+      url             = "https://backend.example.com"
+      request_signing = { kms_key_arn = "alias/signing" }
+    }
+  }
+
+  expect_failures = [var.backend]
+}
+
+run "backend_request_signing_off_with_a_secret" {
+  command = plan
+
+  variables {
+    backend = {
+      url = "https://backend.example.com"
+      request_signing = {
+        enabled    = false
+        secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:signing-AbCdEf"
+      }
+    }
+  }
+
+  expect_failures = [var.backend]
+}
+
+run "backend_request_signing_create_secret_with_a_secret" {
+  command = plan
+
+  variables {
+    backend = {
+      url = "https://backend.example.com"
+      request_signing = {
+        create_secret = true
+        secret_arn    = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:signing-AbCdEf"
+      }
+    }
   }
 
   expect_failures = [var.backend]

@@ -79,16 +79,8 @@ variables {
   route_selection_expression       = "$request.body.action"
   route_keys                       = []
   identity_sources                 = ["route.request.querystring.token"]
-  stage_name                       = "prod"
-  throttling_rate_limit            = 100
-  throttling_burst_limit           = 200
-  route_throttling                 = {}
-  enable_access_logs               = true
-  execution_logging_level          = "OFF"
-  enable_data_trace                = false
-  enable_detailed_metrics          = false
-  create_account_cloudwatch_role   = false
-  account_has_cloudwatch_role      = true
+  stage                            = { name = "prod" }
+  account_cloudwatch_role_arn      = "arn:aws:iam::123456789012:role/apigateway-cloudwatch-eu-west-1"
   log_retention_days               = 365
   log_kms_key_arn                  = null
   authorizer_function_name         = "demo-authorizer"
@@ -161,7 +153,7 @@ run "defaults" {
 
   assert {
     condition     = aws_apigatewayv2_stage.this.deployment_id == "dep1" && aws_apigatewayv2_stage.this.name == "prod"
-    error_message = "The stage must be named stage_name and serve the module's deployment."
+    error_message = "The stage must be named stage.name and serve the module's deployment."
   }
 
   assert {
@@ -186,12 +178,12 @@ run "defaults" {
 
   assert {
     condition     = aws_apigatewayv2_stage.this.default_route_settings[0].throttling_rate_limit == 100 && aws_apigatewayv2_stage.this.default_route_settings[0].throttling_burst_limit == 200
-    error_message = "Default-route throttling must follow throttling_rate_limit and throttling_burst_limit."
+    error_message = "Default-route throttling must follow stage.throttling_rate_limit and stage.throttling_burst_limit."
   }
 
   assert {
     condition     = length(aws_apigatewayv2_stage.this.route_settings) == 0
-    error_message = "Without route_throttling there must be no per-route settings."
+    error_message = "Without stage.route_throttling there must be no per-route settings."
   }
 
   assert {
@@ -235,11 +227,6 @@ run "defaults" {
   }
 
   assert {
-    condition     = length(aws_api_gateway_account.this) == 0 && length(aws_iam_role.cloudwatch) == 0 && output.account_cloudwatch_role_arn == null
-    error_message = "The account-level CloudWatch role must be opt-in (off by default)."
-  }
-
-  assert {
     condition     = output.websocket_url == "wss://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/prod"
     error_message = "websocket_url must be the stage's wss:// URL."
   }
@@ -263,16 +250,16 @@ run "custom_routes_throttling_and_logging" {
   }
 
   variables {
-    route_keys                     = ["subscribe", "unsubscribe"]
-    identity_sources               = []
-    execution_logging_level        = "INFO"
-    enable_detailed_metrics        = true
-    create_account_cloudwatch_role = true
-    account_has_cloudwatch_role    = false
-    log_retention_days             = 30
-    route_throttling = {
-      "$connect" = { rate_limit = 10, burst_limit = 20 }
-      subscribe  = { rate_limit = 5, burst_limit = 5 }
+    route_keys         = ["subscribe", "unsubscribe"]
+    identity_sources   = []
+    log_retention_days = 30
+    stage = {
+      execution_logging_level  = "INFO"
+      detailed_metrics_enabled = true
+      route_throttling = {
+        "$connect" = { rate_limit = 10, burst_limit = 20 }
+        subscribe  = { rate_limit = 5, burst_limit = 5 }
+      }
     }
   }
 
@@ -304,7 +291,7 @@ run "custom_routes_throttling_and_logging" {
       "$connect" = "10/20/INFO/false"
       subscribe  = "5/5/INFO/false"
     }
-    error_message = "route_throttling must become per-route settings with the stage's logging level and data trace off."
+    error_message = "stage.route_throttling must become per-route settings with the stage's logging level and data trace off."
   }
 
   assert {
@@ -322,15 +309,6 @@ run "custom_routes_throttling_and_logging" {
     error_message = "The access log group must take log_retention_days."
   }
 
-  assert {
-    condition     = length(aws_api_gateway_account.this) == 1 && jsondecode(aws_iam_role.cloudwatch[0].assume_role_policy).Statement[0].Principal.Service == "apigateway.amazonaws.com"
-    error_message = "create_account_cloudwatch_role must create a role API Gateway can assume and set it in the account settings."
-  }
-
-  assert {
-    condition     = endswith(aws_iam_role_policy_attachment.cloudwatch[0].policy_arn, ":iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs")
-    error_message = "The account role must have AWS's API Gateway logging policy."
-  }
 }
 
 run "throttling_of_an_unknown_route_is_refused" {
@@ -341,16 +319,16 @@ run "throttling_of_an_unknown_route_is_refused" {
   }
 
   variables {
-    route_keys       = ["subscribe"]
-    route_throttling = { publish = { rate_limit = 1, burst_limit = 1 } }
+    route_keys = ["subscribe"]
+    stage      = { route_throttling = { publish = { rate_limit = 1, burst_limit = 1 } } }
   }
 
   expect_failures = [aws_apigatewayv2_stage.this]
 }
 
 # Access logs and execution logs need the CloudWatch role in API Gateway's account settings,
-# which Terraform cannot read: without create_account_cloudwatch_role or
-# account_has_cloudwatch_role the plan must stop (AWS would refuse the stage at apply).
+# which Terraform cannot read: without account_cloudwatch_role_arn the plan must stop (AWS
+# would refuse the stage at apply).
 run "access_logs_without_the_account_role_are_refused_at_plan" {
   command = plan
 
@@ -359,7 +337,7 @@ run "access_logs_without_the_account_role_are_refused_at_plan" {
   }
 
   variables {
-    account_has_cloudwatch_role = false
+    account_cloudwatch_role_arn = null
   }
 
   expect_failures = [aws_apigatewayv2_stage.this]
@@ -373,9 +351,8 @@ run "execution_logs_without_the_account_role_are_refused_at_plan" {
   }
 
   variables {
-    enable_access_logs          = false
-    execution_logging_level     = "ERROR"
-    account_has_cloudwatch_role = false
+    stage                       = { access_logs_enabled = false, execution_logging_level = "ERROR" }
+    account_cloudwatch_role_arn = null
   }
 
   expect_failures = [aws_apigatewayv2_stage.this]
@@ -389,57 +366,17 @@ run "without_logs_no_account_role_is_needed" {
   }
 
   variables {
-    enable_access_logs          = false
-    account_has_cloudwatch_role = false
+    stage                       = { access_logs_enabled = false }
+    account_cloudwatch_role_arn = null
   }
 
   assert {
     condition     = length(aws_apigatewayv2_stage.this.access_log_settings) == 0 && length(aws_cloudwatch_log_group.access) == 0 && output.access_log_group_name == null
-    error_message = "With enable_access_logs = false the stage must have no access log settings and no access log group."
+    error_message = "With stage.access_logs_enabled = false the stage must have no access log settings and no access log group."
   }
 
-  assert {
-    condition     = length(aws_api_gateway_account.this) == 0 && length(aws_iam_role.cloudwatch) == 0
-    error_message = "Without logs the module must not touch the account's CloudWatch role."
-  }
 }
 
-run "creating_the_account_role_lets_the_stage_log" {
-  command = plan
-
-  module {
-    source = "./modules/websocket_api"
-  }
-
-  variables {
-    create_account_cloudwatch_role = true
-    account_has_cloudwatch_role    = false
-  }
-
-  assert {
-    condition     = length(aws_api_gateway_account.this) == 1 && length(aws_apigatewayv2_stage.this.access_log_settings) == 1
-    error_message = "create_account_cloudwatch_role must set the account's role, and the stage must then keep its access logs."
-  }
-}
-
-run "creating_and_having_the_account_role_exclude_each_other" {
-  command = plan
-
-  module {
-    source = "./modules/websocket_api"
-  }
-
-  variables {
-    create_account_cloudwatch_role = true
-    account_has_cloudwatch_role    = true
-  }
-
-  expect_failures = [aws_api_gateway_account.this]
-}
-
-# The deployment trigger: the same inputs give the same value (no redeploy on every plan),
-# and each thing a deployment snapshots changes it. IDs are pinned above, so only what the
-# module hashes besides them can tell these runs apart.
 run "deployment_trigger_baseline" {
   command = plan
 
