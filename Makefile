@@ -41,31 +41,38 @@ $(VENV)/.installed: requirements/dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
 	touch $@
 
+# lambda/ and local/ on the virtualenv's path (a .pth file, no network): `wslocal` and
+# `ws_bridge` import from $(BIN)/python without PYTHONPATH.
+$(VENV)/.paths: $(VENV)/.installed Makefile
+	printf '%s\n' "$(CURDIR)/lambda" "$(CURDIR)/local" \
+	  > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/apigw-websocket-bridge.pth"
+	touch $@
+
 $(CHECKOV_VENV)/.installed: requirements/checkov.txt
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/checkov.txt
 	touch $@
 
-venv: $(VENV)/.installed ## Create the development virtualenv from pinned requirements
+venv: $(VENV)/.paths ## Create the development virtualenv from pinned requirements
 
 checkov-venv: $(CHECKOV_VENV)/.installed ## Create checkov's own virtualenv (its pins clash with moto's)
 
-package: $(VENV)/.installed ## Build the Lambda zips under build/ (deterministic)
+package: $(VENV)/.paths ## Build the Lambda zips under build/ (deterministic)
 	$(BIN)/python tools/build_package.py --out $(BUILD)
 
 ship-packages: package ## Copy the built zips to packages/, which the module uses by default
 	cp $(addprefix $(BUILD)/,$(PACKAGES)) packages/
 
-fmt: $(VENV)/.installed ## Format Python and Terraform in place
+fmt: $(VENV)/.paths ## Format Python and Terraform in place
 	$(BIN)/ruff format lambda local tools tests
 	$(BIN)/ruff check --fix lambda local tools tests
 	$(TERRAFORM) fmt -recursive
 
-lint: $(VENV)/.installed tf-fmt mypy ## ruff, ruff format --check, mypy --strict, terraform fmt -check
+lint: $(VENV)/.paths tf-fmt mypy ## ruff, ruff format --check, mypy --strict, terraform fmt -check
 	$(BIN)/ruff check lambda local tools tests
 	$(BIN)/ruff format --check lambda local tools tests
 
-mypy: $(VENV)/.installed
+mypy: $(VENV)/.paths
 	$(BIN)/mypy lambda/ws_bridge local/wslocal tools
 
 tf-fmt:
@@ -89,25 +96,25 @@ checkov: $(CHECKOV_VENV)/.installed ## Static security checks of the module (fai
 	$(CHECKOV_VENV)/bin/checkov --directory . --framework terraform --quiet --compact --skip-download \
 	  --skip-path .venv --skip-path .venv-checkov --skip-path build --skip-path examples/local
 
-docs: $(VENV)/.installed ## Regenerate the README's inputs and outputs tables
+docs: $(VENV)/.paths ## Regenerate the README's inputs and outputs tables
 	$(BIN)/python tools/terraform_docs.py --write README.md
 
-unit: $(VENV)/.installed ## Python unit tests (moto in-process)
+unit: $(VENV)/.paths ## Python unit tests (moto in-process)
 	$(BIN)/pytest tests/unit tests/local tests/packaging $(PYTEST_ARGS)
 
-integration: $(VENV)/.installed ## The whole stack over real WebSockets (emulator, gateway, backend)
+integration: $(VENV)/.paths ## The whole stack over real WebSockets (emulator, gateway, backend)
 	$(BIN)/pytest -m integration tests/integration $(PYTEST_ARGS)
 
 test: lint tf-validate tf-test checkov ## Everything CI runs: lint, validate, terraform test, checkov, pytest
 	$(BIN)/pytest tests $(PYTEST_ARGS)
 
-demo: $(VENV)/.installed ## Deploy to a local emulator and hold a scripted WebSocket session
+demo: $(VENV)/.paths ## Deploy to a local emulator and hold a scripted WebSocket session
 	$(BIN)/python -m wslocal.demo
 
-fuzz: $(VENV)/.installed ## Property-based fuzzing of every handler entry point, many cases
+fuzz: $(VENV)/.paths ## Property-based fuzzing of every handler entry point, many cases
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/unit -k fuzz $(PYTEST_ARGS)
 
-bench: $(VENV)/.installed ## Load through the local stack: 500 connections x 20 messages
+bench: $(VENV)/.paths ## Load through the local stack: 500 connections x 20 messages
 	$(BIN)/python -m wslocal.bench
 
 clean: ## Remove build output, caches and Terraform working files

@@ -178,8 +178,14 @@ class Transcript:
 
 
 def port_is_free(port: int) -> bool:
-    """Whether 127.0.0.1:`port` can be bound right now."""
+    """Whether a server could bind 127.0.0.1:`port` right now, the way the services bind.
+
+    The emulator, the backend and the gateway all set SO_REUSEADDR, so sockets of an earlier
+    run left in TIME_WAIT do not keep them from binding; the probe sets it too, or it would
+    call such a port taken for a minute after every run. A listener still refuses the bind.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
