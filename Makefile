@@ -15,6 +15,8 @@ TF_PROVIDER_MIRROR ?= $(firstword $(wildcard /opt/tf-plugins $(HOME)/.terraform.
 # Generated cases per hypothesis test: modest in `make test`, large in `make fuzz`.
 FUZZ_EXAMPLES ?= 10000
 PYTEST_ARGS ?=
+# Flags of `python -m wslocal.stack` for `make stack`, e.g. STACK_ARGS="--jwt-issuer https://id.test/".
+STACK_ARGS ?=
 
 export TF_PROVIDER_MIRROR
 export PYTHONPATH := $(CURDIR)/lambda:$(CURDIR)/local
@@ -31,7 +33,7 @@ TF_INIT_FLAGS := -backend=false -input=false $(if $(TF_PROVIDER_MIRROR),-plugin-
 PACKAGES := $(shell $(PYTHON) tools/build_package.py --list 2>/dev/null)
 
 .PHONY: help venv checkov-venv package ship-packages fmt lint mypy tf-fmt tf-init tf-validate \
-        tf-test checkov docs unit integration test demo fuzz bench clean
+        tf-test checkov docs unit integration test demo stack fuzz bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -110,6 +112,9 @@ test: lint tf-validate tf-test checkov ## Everything CI runs: lint, validate, te
 
 demo: $(VENV)/.paths ## Deploy to a local emulator and hold a scripted WebSocket session
 	$(BIN)/python -m wslocal.demo
+
+stack: $(VENV)/.paths ## Hold the local stack up until Ctrl-C (flags: STACK_ARGS="--help")
+	$(BIN)/python -m wslocal.stack $(STACK_ARGS)
 
 fuzz: $(VENV)/.paths ## Property-based fuzzing of every handler entry point, many cases
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/unit -k fuzz $(PYTEST_ARGS)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from wslocal.demo import port_is_free
+from wslocal.stack.ports import port_is_free
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
