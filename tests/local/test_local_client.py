@@ -21,7 +21,7 @@ from wslocal.client import (
     WsClient,
     with_query,
 )
-from wslocal.devtoken import TokenVerifier
+from wslocal.devtoken import TokenCheck
 
 StartServer = Callable[[WsBehaviour], WsServer]
 FAST = Backoff(base_seconds=0.01, max_seconds=0.04, max_attempts=3)
@@ -316,7 +316,7 @@ def test_cli_connect_reads_stdin_and_mints_a_token(
     ]
     header = server.behaviour.authorization[0]
     assert header is not None
-    claims = TokenVerifier(secret).verify(header.removeprefix("Bearer "))
+    claims = TokenCheck.with_secret(secret).identify(header.removeprefix("Bearer ")).claims
     assert (claims["sub"], claims["sessionId"]) == ("alice", "lab-1")
 
 
