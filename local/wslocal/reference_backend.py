@@ -799,7 +799,9 @@ def token_check(args: argparse.Namespace) -> TokenCheck:
 def signed_requests(secret_arn: str) -> SignedRequests:
     """``ws_bridge.request_signing``'s verifier with the secret's current and previous keys."""
     signing = importlib.import_module("ws_bridge.request_signing")
-    verifier: SignedRequests = signing.RequestVerifier(signing.load_signing_keys(secret_arn))
+    # AWSCURRENT, then AWSPREVIOUS when the secret has one (both valid during a rotation).
+    load = getattr(signing, "load_verification_keys", None) or signing.load_signing_keys
+    verifier: SignedRequests = signing.RequestVerifier(load(secret_arn))
     return verifier
 
 

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import boto3
 import jwt
 import pytest
 import urllib3
@@ -582,3 +583,66 @@ def test_without_a_signing_secret_requests_are_not_checked(backend: BackendHandl
     assert backend.message({"type": "ping", "connectionId": "conn-1"}).status == 200
     counts = json.loads(backend.request("GET", "/api/admin/signatures").data)
     assert counts == {"signing": False, "verified": 0, "refused": {}}
+
+
+# -- with ws_bridge.request_signing itself (once the handler's signing is part of the tree) ---
+
+
+@pytest.fixture
+def request_signing() -> Any:
+    return pytest.importorskip(
+        "ws_bridge.request_signing", reason="ws_bridge.request_signing is not in this tree yet"
+    )
+
+
+SIGNING_KEY = b"a-signing-key-of-the-handler-0123456789"
+
+
+def test_the_backend_refuses_what_request_verifier_refuses(request_signing: Any) -> None:
+    backend = Backend(
+        TokenCheck.with_secret(SECRET),
+        sessions=[("lab-1", "alice")],
+        signed_requests=request_signing.RequestVerifier([SIGNING_KEY]),
+    )
+    body = json.dumps({"type": "ping", "connectionId": "c-1"}).encode()
+    path = "/api/ws/message"
+
+    def send(headers: dict[str, str], payload: bytes = body) -> int:
+        return backend.handle("POST", path, {"x-connection-id": "c-1", **headers}, payload)[
+            1
+        ].status
+
+    good = request_signing.sign_request(SIGNING_KEY, "POST", path, body)
+    assert send(good) == 200
+    assert send(good) == 401  # replayed
+    assert send({}) == 401  # unsigned
+    wrong = request_signing.sign_request(b"another-key-another-key-another-key", "POST", path, body)
+    assert send(wrong) == 401
+    stale = request_signing.sign_request(SIGNING_KEY, "POST", path, body, now=time.time() - 301)
+    assert send(stale) == 401
+    tampered = request_signing.sign_request(SIGNING_KEY, "POST", path, body)
+    assert send(tampered, body.replace(b"ping", b"pong")) == 401
+    _, counts = backend.handle("GET", "/api/admin/signatures", {}, b"")
+    answer = json.loads(counts.body)
+    assert answer["verified"] == 1
+    assert sum(answer["refused"].values()) == 5
+    assert {"replayed", "stale", "bad_signature"} <= set(answer["refused"])
+
+
+def test_signed_requests_reads_the_current_and_previous_keys(
+    request_signing: Any, aws_env: None
+) -> None:
+    from moto import mock_aws
+
+    from wslocal.reference_backend import signed_requests
+
+    with mock_aws():
+        secrets_manager = boto3.client("secretsmanager")
+        arn = secrets_manager.create_secret(Name="ws/sign", SecretString="old-key-0123456789")[
+            "ARN"
+        ]
+        secrets_manager.put_secret_value(SecretId=arn, SecretString=SIGNING_KEY.decode())
+        verifier = signed_requests(arn)
+    for key in (SIGNING_KEY, b"old-key-0123456789"):
+        headers = request_signing.sign_request(key, "GET", "/api/admin/x", b"")
+        verifier.verify("GET", "/api/admin/x", headers, b"")
