@@ -431,7 +431,30 @@ async def _session_on(demo: Demo, client: WsClient) -> None:
         f"unexpected disconnect notice {told}",
     )
     out.note(f"backend notice: {json.dumps({k: v for k, v in told.items() if k != 'receivedAt'})}")
+    out.note(_signatures_seen(demo))
     out.ok("$disconnect removed the record and notified the backend")
+
+
+# The backend calls of steps 5-11: validate, the command and resize messages, disconnect.
+SIGNED_CALLS: Final = 4
+
+
+def _signatures_seen(demo: Demo) -> str:
+    """What the backend's signature check saw (``DemoFailed`` when it refused any)."""
+    seen = demo.backend("GET", "/api/admin/signatures")
+    if not seen.get("signing"):
+        return "backend request signatures: off (examples/local outputs no signing secret)"
+    refused = seen.get("refused") or {}
+    check(not refused, f"the backend refused handler requests: {refused}")
+    check(
+        seen.get("verified") == SIGNED_CALLS,
+        f"expected {SIGNED_CALLS} signed requests (validate, 2 messages, disconnect), "
+        f"the backend verified {seen.get('verified')}",
+    )
+    return (
+        f"backend request signatures: {SIGNED_CALLS} verified (validate, 2 messages, "
+        "disconnect), 0 refused"
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -452,6 +475,12 @@ def _services_ready(demo: Demo) -> None:
     demo.transcript.note(f"backend      {demo.backend_url}")
     demo.transcript.note(f"gateway      {demo.ws_url}")
     demo.transcript.note(f"@connections {stack.outputs.local_callback_url}")
+    signing = stack.outputs.backend_signing_secret_arn
+    demo.transcript.note(
+        f"signing      handler->backend requests signed with {signing}"
+        if signing
+        else "signing      off: examples/local outputs no backend_signing_secret_arn"
+    )
 
 
 def _exploration_commands(demo: Demo) -> str:
