@@ -3,6 +3,7 @@ printout names what a user needs next."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shlex
 import sys
@@ -182,3 +183,25 @@ def test_the_printout_says_when_signing_is_on(tmp_path: Path) -> None:
     assert "backend signing   on, secret arn:aws:secretsmanager:x:sign" in summary(
         stack, None, None
     )
+
+
+def test_the_backend_is_started_with_the_jwt_settings_and_the_signing_secret(
+    tmp_path: Path,
+) -> None:
+    config, _ = config_of(
+        ["--jwt-issuer", "https://id.test/", "--jwt-audience", "labs", "--session", "s:u"]
+    )
+    variables = {**config.variables, "jwt_algorithms": ["HS512"]}
+    config = dataclasses.replace(config, variables=variables)
+    stack = _applied_stack(tmp_path, config)
+    backend = next(s for s in config.services if s.name == "backend")
+    argv = list(backend.argv(stack.info))
+    assert argv[argv.index("--jwt-issuer") + 1] == "https://id.test/"
+    assert argv[argv.index("--jwt-audience") + 1] == "labs"
+    assert argv[argv.index("--jwt-algorithm") + 1] == "HS512"
+    assert argv[argv.index("--session") + 1] == "s:u"
+    assert "--signing-secret-arn" not in argv
+    raw = dict(stack.outputs.raw, backend_signing_secret_arn="arn:aws:secretsmanager:x:sign")
+    stack._outputs = StackOutputs.from_terraform({k: {"value": v} for k, v in raw.items()})
+    argv = list(backend.argv(stack.info))
+    assert argv[argv.index("--signing-secret-arn") + 1] == "arn:aws:secretsmanager:x:sign"

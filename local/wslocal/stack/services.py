@@ -39,6 +39,8 @@ def backend_service(sessions: Sequence[str] = DEFAULT_SESSIONS) -> Service:
             value = config.variables.get(name)
             if value:
                 command += [flag, str(value)]
+        for algorithm in config.variables.get("jwt_algorithms") or ():
+            command += ["--jwt-algorithm", str(algorithm)]
         signing_secret = info.outputs.backend_signing_secret_arn
         if signing_secret:
             command += ["--signing-secret-arn", signing_secret]
