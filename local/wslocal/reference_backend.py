@@ -818,7 +818,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level, handlers=[handler], force=True)
 
     tokens = token_check(args)
-    signing = signed_requests(args.signing_secret_arn) if args.signing_secret_arn else None
+    try:
+        signing = signed_requests(args.signing_secret_arn) if args.signing_secret_arn else None
+    except ModuleNotFoundError:
+        _parser().error("--signing-secret-arn needs ws_bridge.request_signing in lambda/")
     pusher = ws_bridge_pusher(args.table, args.callback_url) if args.table else None
     backend = Backend(tokens, pusher=pusher, sessions=sessions, signed_requests=signing)
     server = BackendServer(backend, args.port)

@@ -646,3 +646,19 @@ def test_signed_requests_reads_the_current_and_previous_keys(
     for key in (SIGNING_KEY, b"old-key-0123456789"):
         headers = request_signing.sign_request(key, "GET", "/api/admin/x", b"")
         verifier.verify("GET", "/api/admin/x", headers, b"")
+
+
+def test_signing_without_the_verifier_module_is_a_clear_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wslocal import reference_backend
+
+    def missing(name: str) -> Any:
+        raise ModuleNotFoundError(name)
+
+    monkeypatch.setattr(reference_backend.importlib, "import_module", missing)
+    argv = ["--jwt-secret", SECRET, "--signing-secret-arn", "arn:aws:secretsmanager:x:sign"]
+    with pytest.raises(SystemExit) as exited:
+        reference_backend.main(argv)
+    assert exited.value.code == 2
+    assert "--signing-secret-arn needs ws_bridge.request_signing" in capsys.readouterr().err
