@@ -18,6 +18,8 @@ TF_PROVIDER_MIRROR ?= $(firstword $(wildcard /opt/tf-plugins $(HOME)/.terraform.
 # near 4 minutes on 2 cores, far inside pytest's 300 s per-test timeout.
 FUZZ_EXAMPLES ?= 2000
 PYTEST_ARGS ?=
+# Flags of `python -m wslocal.stack` for `make stack`, e.g. STACK_ARGS="--jwt-issuer https://id.test/".
+STACK_ARGS ?=
 
 export TF_PROVIDER_MIRROR
 export PYTHONPATH := $(CURDIR)/lambda:$(CURDIR)/local
@@ -34,7 +36,8 @@ TF_INIT_FLAGS := -backend=false -input=false $(if $(TF_PROVIDER_MIRROR),-plugin-
 PACKAGES := $(shell $(PYTHON) tools/build_package.py --list 2>/dev/null)
 
 .PHONY: help venv checkov-venv package ship-packages fmt lint mypy tf-fmt tf-init tf-validate \
-        tf-test tf-test-rules checkov docs unit unit-urllib3-1 integration test demo fuzz bench clean
+        tf-test tf-test-rules checkov docs unit unit-urllib3-1 integration test demo stack fuzz \
+        bench bench-handler clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -42,6 +45,13 @@ help: ## List the targets
 $(VENV)/.installed: requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	touch $@
+
+# lambda/ and local/ on the virtualenv's path (a .pth file, no network): `wslocal` and
+# `ws_bridge` import from $(BIN)/python without PYTHONPATH.
+$(VENV)/.paths: $(VENV)/.installed Makefile
+	printf '%s\n' "$(CURDIR)/lambda" "$(CURDIR)/local" \
+	  > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/apigw-websocket-bridge.pth"
 	touch $@
 
 $(CHECKOV_VENV)/.installed: requirements/checkov.txt
@@ -54,26 +64,25 @@ $(URLLIB3_1_VENV)/.installed: requirements/unit-urllib3-1.txt
 	$(URLLIB3_1_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/unit-urllib3-1.txt
 	touch $@
 
-venv: $(VENV)/.installed ## Create the development virtualenv from pinned requirements
-
+venv: $(VENV)/.paths ## Create the development virtualenv from pinned requirements
 checkov-venv: $(CHECKOV_VENV)/.installed ## Create checkov's own virtualenv (its pins clash with moto's)
 
-package: $(VENV)/.installed ## Build the Lambda zips under build/ (deterministic)
+package: $(VENV)/.paths ## Build the Lambda zips under build/ (deterministic)
 	$(BIN)/python tools/build_package.py --out $(BUILD)
 
 ship-packages: package ## Copy the built zips to packages/, which the module uses by default
 	cp $(addprefix $(BUILD)/,$(PACKAGES)) packages/
 
-fmt: $(VENV)/.installed ## Format Python and Terraform in place
+fmt: $(VENV)/.paths ## Format Python and Terraform in place
 	$(BIN)/ruff format lambda local tools tests
 	$(BIN)/ruff check --fix lambda local tools tests
 	$(TERRAFORM) fmt -recursive
 
-lint: $(VENV)/.installed tf-fmt mypy ## ruff, ruff format --check, mypy --strict, terraform fmt -check
+lint: $(VENV)/.paths tf-fmt mypy ## ruff, ruff format --check, mypy --strict, terraform fmt -check
 	$(BIN)/ruff check lambda local tools tests
 	$(BIN)/ruff format --check lambda local tools tests
 
-mypy: $(VENV)/.installed
+mypy: $(VENV)/.paths
 	$(BIN)/mypy lambda/ws_bridge local/wslocal tools
 
 tf-fmt:
@@ -93,38 +102,44 @@ tf-validate: tf-init ## terraform validate the root module and every example
 tf-test: tf-init ## terraform test (mocked AWS provider, plan only)
 	$(TERRAFORM) test -test-directory=tests/terraform -no-color
 
-tf-test-rules: $(VENV)/.installed ## Each expect_failures run of terraform test trips exactly one rule
+tf-test-rules: $(VENV)/.paths ## Each expect_failures run of terraform test trips exactly one rule
 	TERRAFORM=$(TERRAFORM) $(BIN)/python tools/check_expect_failures.py
 
 checkov: $(CHECKOV_VENV)/.installed ## Static security checks of the module (failed checks fail)
 	$(CHECKOV_VENV)/bin/checkov --directory . --framework terraform --quiet --compact --skip-download \
 	  --skip-path .venv --skip-path .venv-checkov --skip-path .venv-urllib3-1 --skip-path build --skip-path examples/local
 
-docs: $(VENV)/.installed ## Regenerate the terraform-docs blocks of the README and each sub-module's README
+docs: $(VENV)/.paths ## Regenerate the terraform-docs blocks of the README and each sub-module's README
 	$(BIN)/python tools/terraform_docs.py --write README.md
 	@for dir in modules/*/; do $(BIN)/python tools/terraform_docs.py --write $${dir}README.md --module $$dir; done
 
-unit: $(VENV)/.installed ## Python unit tests (moto in-process)
+unit: $(VENV)/.paths ## Python unit tests (moto in-process)
 	$(BIN)/pytest tests/unit tests/local tests/packaging $(PYTEST_ARGS)
 
 unit-urllib3-1: $(URLLIB3_1_VENV)/.installed ## Lambda unit tests against urllib3 1.26, the Lambda runtime's major
 	$(URLLIB3_1_VENV)/bin/python -c 'import urllib3, sys; sys.exit(urllib3.__version__[:2] != "1.")'
 	$(URLLIB3_1_VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
 
-integration: $(VENV)/.installed ## The whole stack over real WebSockets (emulator, gateway, backend)
+integration: $(VENV)/.paths ## The whole stack over real WebSockets (emulator, gateway, backend)
 	$(BIN)/pytest -m integration tests/integration $(PYTEST_ARGS)
 
 test: lint tf-validate tf-test tf-test-rules checkov unit-urllib3-1 ## Everything CI runs: lint, validate, terraform test, checkov, pytest (both urllib3 majors)
 	$(BIN)/pytest tests $(PYTEST_ARGS)
 
-demo: $(VENV)/.installed ## Deploy to a local emulator and hold a scripted WebSocket session
+demo: $(VENV)/.paths ## Deploy to a local emulator and hold a scripted WebSocket session
 	$(BIN)/python -m wslocal.demo
 
-fuzz: $(VENV)/.installed ## Property-based fuzzing, 2000 cases per property (about 4 min on 2 cores)
+stack: $(VENV)/.paths ## Hold the local stack up until Ctrl-C (flags: STACK_ARGS="--help")
+	$(BIN)/python -m wslocal.stack $(STACK_ARGS)
+
+fuzz: $(VENV)/.paths ## Property-based fuzzing, 2000 cases per property (about 4 min on 2 cores)
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/unit -k fuzz $(PYTEST_ARGS)
 
-bench: $(VENV)/.installed ## Load through the local stack: 500 connections x 20 messages
+bench: $(VENV)/.paths ## Load through the local stack: 500 connections x 20 messages
 	$(BIN)/python -m wslocal.bench
+
+bench-handler: $(VENV)/.paths ## What the handler costs, as ratios to baselines measured in the same run
+	$(BIN)/python tools/bench_handler.py
 
 clean: ## Remove build output, caches and Terraform working files
 	rm -rf $(BUILD) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -14,10 +14,19 @@ original design's frontend hook, reconnects after a dropped connection with expo
 backoff and jitter, at most ``--max-attempts`` times in a row; the count restarts once a
 connection has received a message or stayed open 10 s (a server that accepts and drops at once
 still ends in "gave up"). It never retries a handshake answered with a 4xx status (401, 403,
-400...), nor a connection the server closed with 1000 (normal) or 1008 (policy violation).
+400...), nor a connection the server closed with 1000 (normal) or 1008 (policy violation), nor
+a first connection that nothing accepts (connection refused, unknown host): a retry cannot
+help there.
 
-Exit status: 0 done; 2 handshake rejected (4xx); 3 gave up reconnecting; 4 closed by the
-server with a code other than 1000; 64 usage error.
+It says why: a refused handshake is explained from the status and the client's own token
+(decoded WITHOUT verification, only to read ``exp``): "the token expired at <time>", "no
+token was sent", "the token is not a JWT", or a 401 for a token that has not expired (wrong
+key, issuer or audience); a 403 is a valid token refused for this user, session or source.
+An AWS error (reading ``--secret-arn``) is one line, never a traceback.
+
+Exit status: 0 done; 2 handshake rejected (4xx); 3 gave up reconnecting, or nothing listens
+at the URL; 4 closed by the server with a code other than 1000; 5 an AWS call failed
+(reading the secret); 64 usage error (a wrong or missing flag, before anything is sent).
 
 Library: ``WsClient`` (one connection: connect / send_json / receive_json / close, with
 ``HandshakeRejected.status`` when the upgrade is refused) and ``ReconnectingSession`` (the
@@ -29,8 +38,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime
+import errno
 import json
 import random
+import socket
 import sys
 import threading
 import time
@@ -40,11 +52,12 @@ from types import TracebackType
 from typing import Any, Final, Literal, Self
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from botocore.exceptions import BotoCoreError, ClientError
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 from websockets.typing import Subprotocol
 
-from wslocal.devtoken import DEFAULT_TTL_SECONDS, mint_token, read_secret
+from wslocal.devtoken import DEFAULT_TTL_SECONDS, mint_token, read_secret, unverified_claims
 
 AuthMode = Literal["query", "header", "subprotocol", "none"]
 AUTH_MODES: Final[tuple[AuthMode, ...]] = ("query", "header", "subprotocol", "none")
@@ -57,7 +70,12 @@ EXIT_OK: Final = 0
 EXIT_REJECTED: Final = 2
 EXIT_GAVE_UP: Final = 3
 EXIT_CLOSED: Final = 4
+EXIT_AWS_ERROR: Final = 5
 EXIT_USAGE: Final = 64
+
+
+class UsageError(ValueError):
+    """The command line cannot work as given (nothing was sent)."""
 
 
 class HandshakeRejected(Exception):
@@ -67,6 +85,63 @@ class HandshakeRejected(Exception):
         super().__init__(f"handshake rejected: HTTP {status}")
         self.status = status
         self.body = body
+
+
+def _utc(epoch: float) -> str:
+    return datetime.datetime.fromtimestamp(epoch, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def token_expiry(token: str | None) -> float | None:
+    """The token's ``exp`` (read WITHOUT verifying the token), None when it has none."""
+    if not token:
+        return None
+    try:
+        exp = unverified_claims(token).get("exp")
+    except ValueError:
+        return None
+    if isinstance(exp, bool) or not isinstance(exp, int | float):
+        return None
+    return float(exp)
+
+
+def explain_rejection(status: int, token: str | None, now: float | None = None) -> str:
+    """Why a handshake was most likely refused, from its status and the client's own token."""
+    now = time.time() if now is None else now
+    if status == 401:
+        if not token:
+            return "HTTP 401: no token was sent"
+        try:
+            unverified_claims(token)
+        except ValueError:
+            return "HTTP 401: the token is not a JWT"
+        exp = token_expiry(token)
+        if exp is not None and exp <= now:
+            return (
+                f"HTTP 401: the token expired at {_utc(exp)} ({now - exp:.0f} s ago); "
+                "mint a new one"
+            )
+        until = f" (it expires at {_utc(exp)})" if exp is not None else ""
+        return (
+            f"HTTP 401: the token was refused although it has not expired{until}: "
+            "a wrong key, issuer, audience or algorithm"
+        )
+    if status == 403:
+        return (
+            "HTTP 403: the token is valid but this connection is not allowed (the backend "
+            "refused this user or session, the query's sessionId contradicts the token, or "
+            "the source address is not allowed)"
+        )
+    if status == 429:
+        return "HTTP 429: throttled"
+    return f"HTTP {status}"
+
+
+def unreachable(error: BaseException) -> bool:
+    """Whether `error` means nothing can answer at the URL (refused, unknown host): a retry
+    right away cannot help."""
+    if isinstance(error, ConnectionRefusedError | socket.gaierror):
+        return True
+    return isinstance(error, OSError) and error.errno == errno.ECONNREFUSED
 
 
 def with_query(url: str, params: Mapping[str, str]) -> str:
@@ -222,11 +297,16 @@ class Backoff:
         return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 
+def _retries(count: int) -> str:
+    return f"{count} {'retry' if count == 1 else 'retries'}"
+
+
 class GaveUp(Exception):
-    """Reconnecting failed ``attempts`` times in a row."""
+    """Connecting failed after ``attempts`` retries in a row (0: not retried, because nothing
+    listens at the URL)."""
 
     def __init__(self, attempts: int, last_error: BaseException) -> None:
-        super().__init__(f"gave up after {attempts} reconnect attempts: {last_error}")
+        super().__init__(f"gave up after {_retries(attempts)}: {last_error}")
         self.attempts = attempts
         self.last_error = last_error
 
@@ -235,7 +315,7 @@ class ConnectionDropped(Exception):
     """The server side ended a connection in a way that calls for a reconnect."""
 
     def __init__(self, code: int | None, reason: str | None) -> None:
-        super().__init__(f"connection dropped (close code {code})")
+        super().__init__(f"close code {code}")
         self.code = code
         self.reason = reason
 
@@ -251,6 +331,12 @@ class SessionResult:
 
 Sleep = Callable[[float], Awaitable[None]]
 _DONE: Final = "done"
+
+
+def _describe(error: BaseException) -> str:
+    """One line for an error: its message, or its type when it has none."""
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
 
 
 def _is_pong(message: str | bytes) -> bool:
@@ -292,22 +378,33 @@ class ReconnectingSession:
     _keepalive_outstanding: int = field(default=0, init=False, repr=False)
     _caught_up: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
 
+    token: str | None = None
+    """The client's own token, read (unverified) to explain a refused handshake."""
+
     async def run(self, outgoing: asyncio.Queue[str | None]) -> SessionResult:
         """Run until the input is done or the server closes; raise ``HandshakeRejected``
         (4xx, never retried) or ``GaveUp``."""
-        failures = 0
+        retries = 0
         while True:
             client = self.factory()
             error: BaseException
+            what = "connection dropped" if self.opened else "connect failed"
             try:
                 await client.connect()
             except HandshakeRejected as err:
                 if 400 <= err.status < 500:
-                    self.on_event(f"rejected: HTTP {err.status}, not retrying")
+                    reason = explain_rejection(err.status, self.token)
+                    self.on_event(f"rejected: {reason}; not retrying")
                     raise
                 error = err
             except (OSError, TimeoutError, InvalidHandshake) as err:
                 error = err
+                if not self.opened and unreachable(err):
+                    self.on_event(
+                        f"nothing listens at {urlsplit(client.url).netloc} "
+                        f"({_describe(err)}); not retrying"
+                    )
+                    raise GaveUp(0, err) from err
             else:
                 self.opened += 1
                 self.on_event("connected" if self.opened == 1 else "reconnected")
@@ -316,22 +413,23 @@ class ReconnectingSession:
                     result = await self._pump(client, outgoing)
                 except ConnectionDropped as err:
                     error = err
+                    what = "connection dropped"
                     lasted = time.monotonic() - opened_at
                     if lasted >= self.backoff.stable_seconds or self.received > received_before:
-                        failures = 0
+                        retries = 0
                 else:
                     return result
                 finally:
                     await client.close()
-            failures += 1
-            if failures > self.backoff.max_attempts:
-                self.on_event(f"giving up: {error}")
-                raise GaveUp(failures - 1, error)
-            delay = self.backoff.delay(failures, self.rng)
+            if retries >= self.backoff.max_attempts:
+                self.on_event(f"{what}: {_describe(error)}; giving up after {_retries(retries)}")
+                raise GaveUp(retries, error)
+            retries += 1
+            delay = self.backoff.delay(retries, self.rng)
             self.delays.append(delay)
             self.on_event(
-                f"{error}; reconnecting in {delay:.2f}s "
-                f"(attempt {failures}/{self.backoff.max_attempts})"
+                f"{what}: {_describe(error)}; retry {retries} of "
+                f"{self.backoff.max_attempts} in {delay:.2f} s"
             )
             await self.sleep(delay)
 
@@ -461,7 +559,7 @@ def _secret(args: argparse.Namespace) -> str:
 
 def _mint(args: argparse.Namespace) -> str:
     if not args.sub:
-        raise ValueError("--sub is required to mint a token")
+        raise UsageError("--sub is required to mint a token")
     return mint_token(
         _secret(args),
         sub=args.sub,
@@ -503,6 +601,14 @@ async def _connect(args: argparse.Namespace) -> int:
     token: str | None = args.token
     if token is None and (args.secret is not None or args.secret_arn is not None):
         token = _mint(args)
+    if token is None and args.auth != "none":
+        raise UsageError(
+            "no token: give --token, or --secret/--secret-arn with --sub "
+            "(or --auth none to connect without one)"
+        )
+    expiry = token_expiry(token)
+    if expiry is not None and expiry <= time.time():
+        _stderr(f"warning: the token expired at {_utc(expiry)}; connecting anyway")
     query = {"sessionId": args.query_session} if args.query_session else {}
     session = ReconnectingSession(
         factory=lambda: WsClient(
@@ -514,6 +620,7 @@ async def _connect(args: argparse.Namespace) -> int:
         keepalive_seconds=args.keepalive or None,
         reply_wait=args.wait,
         listen=args.listen,
+        token=token,
     )
     queue: asyncio.Queue[str | None] = asyncio.Queue()
     if args.send:
@@ -541,9 +648,19 @@ def main(argv: list[str] | None = None) -> int:
             print(_mint(args))
             return EXIT_OK
         return asyncio.run(_connect(args))
-    except ValueError as err:
+    except ValueError as err:  # UsageError too
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
+    except ClientError as err:
+        details = err.response.get("Error", {})
+        line = f"error: AWS {err.operation_name} failed: {details.get('Code', 'Error')}"
+        if details.get("Message"):
+            line += f": {details['Message']}"
+        print(line, file=sys.stderr)
+        return EXIT_AWS_ERROR
+    except BotoCoreError as err:
+        print(f"error: AWS: {_describe(err)}", file=sys.stderr)
+        return EXIT_AWS_ERROR
     except KeyboardInterrupt:
         return 130
 

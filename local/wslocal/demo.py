@@ -43,19 +43,12 @@ import json
 import os
 import secrets
 import shlex
-import shutil
-import signal
-import socket
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from types import FrameType
 from typing import Any, Final, NoReturn, TextIO
 
 from websockets.exceptions import ConnectionClosed
@@ -66,14 +59,17 @@ from wslocal.stack import (
     FAKE_CREDENTIALS,
     REPO_ROOT,
     ManagedProcess,
+    PortTaken,
     Stack,
     StackConfig,
     StackError,
     backend_service,
-    free_port,
     gateway_service,
     port_accepts,
+    save_logs,
 )
+from wslocal.stack import choose_ports as stack_choose_ports
+from wslocal.stack.interrupts import patient_signals, unwind_on_signals
 
 __all__ = ["DEFAULT_PORTS", "STEPS", "DemoFailed", "Transcript", "choose_ports", "main"]
 
@@ -177,46 +173,14 @@ class Transcript:
 # ---------------------------------------------------------------------------------------
 
 
-def port_is_free(port: int) -> bool:
-    """Whether 127.0.0.1:`port` can be bound right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return not port_accepts(port)
-
-
 def choose_ports(requested: Mapping[str, int | None]) -> tuple[dict[str, int], list[str]]:
-    """The port of each service and notes about the ones that differ from the defaults.
-
-    None: the documented default, or a free port (noted) when it is taken; 0: a free port;
-    any other number: that port, which must be free (``DemoFailed`` otherwise).
-    """
-    chosen: dict[str, int] = {}
-    notes: list[str] = []
-
-    def fresh() -> int:
-        while True:
-            port = free_port()
-            if port not in chosen.values() and port not in DEFAULT_PORTS.values():
-                return port
-
-    for name, default in DEFAULT_PORTS.items():
-        asked = requested.get(name)
-        if asked is None:
-            if default in chosen.values() or not port_is_free(default):
-                chosen[name] = fresh()
-                notes.append(f"port {default} ({name}) is taken: using {chosen[name]} instead")
-            else:
-                chosen[name] = default
-        elif asked == 0:
-            chosen[name] = fresh()
-        else:
-            if asked in chosen.values() or not port_is_free(asked):
-                raise DemoFailed(f"port {asked} ({name}) is taken on 127.0.0.1")
-            chosen[name] = asked
-    return chosen, notes
+    """The port of each service and notes about the ones that differ from the defaults
+    (``wslocal.stack.choose_ports`` over ``DEFAULT_PORTS``; ``DemoFailed`` for a taken
+    explicit port)."""
+    try:
+        return stack_choose_ports(requested, DEFAULT_PORTS)
+    except PortTaken as err:
+        raise DemoFailed(str(err)) from None
 
 
 # ---------------------------------------------------------------------------------------
@@ -467,7 +431,30 @@ async def _session_on(demo: Demo, client: WsClient) -> None:
         f"unexpected disconnect notice {told}",
     )
     out.note(f"backend notice: {json.dumps({k: v for k, v in told.items() if k != 'receivedAt'})}")
+    out.note(_signatures_seen(demo))
     out.ok("$disconnect removed the record and notified the backend")
+
+
+# The backend calls of steps 5-11: validate, the command and resize messages, disconnect.
+SIGNED_CALLS: Final = 4
+
+
+def _signatures_seen(demo: Demo) -> str:
+    """What the backend's signature check saw (``DemoFailed`` when it refused any)."""
+    seen = demo.backend("GET", "/api/admin/signatures")
+    if not seen.get("signing"):
+        return "backend request signatures: off (examples/local outputs no signing secret)"
+    refused = seen.get("refused") or {}
+    check(not refused, f"the backend refused handler requests: {refused}")
+    check(
+        seen.get("verified") == SIGNED_CALLS,
+        f"expected {SIGNED_CALLS} signed requests (validate, 2 messages, disconnect), "
+        f"the backend verified {seen.get('verified')}",
+    )
+    return (
+        f"backend request signatures: {SIGNED_CALLS} verified (validate, 2 messages, "
+        "disconnect), 0 refused"
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -488,6 +475,12 @@ def _services_ready(demo: Demo) -> None:
     demo.transcript.note(f"backend      {demo.backend_url}")
     demo.transcript.note(f"gateway      {demo.ws_url}")
     demo.transcript.note(f"@connections {stack.outputs.local_callback_url}")
+    signing = stack.outputs.backend_signing_secret_arn
+    demo.transcript.note(
+        f"signing      handler->backend requests signed with {signing}"
+        if signing
+        else "signing      off: examples/local outputs no backend_signing_secret_arn"
+    )
 
 
 def _exploration_commands(demo: Demo) -> str:
@@ -530,19 +523,6 @@ def _hold() -> NoReturn:
         time.sleep(1)
 
 
-def _save_logs(stack: Stack) -> Path | None:
-    """Copy the stack's logs out of its working directory (removed on close)."""
-    if stack.workdir is None or not stack.workdir.is_dir():
-        return None
-    logs = sorted(stack.workdir.glob("*.log"))
-    if not logs:
-        return None
-    target = Path(tempfile.mkdtemp(prefix="wslocal-demo-logs-"))
-    for log in logs:
-        shutil.copy2(log, target / log.name)
-    return target
-
-
 def _teardown(demo: Demo) -> bool:
     """Step 12: stop the services, terraform destroy, stop the emulator. Whether it passed."""
     out = demo.transcript
@@ -572,25 +552,6 @@ def _describe(error: BaseException) -> str:
     if isinstance(error, DemoFailed | StackError):
         return str(error)
     return f"{type(error).__name__}: {error}"
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
-@contextmanager
-def _teardown_signals(out: Transcript) -> Iterator[None]:
-    """While tearing down, Ctrl-C and SIGTERM only say to wait (every wait is bounded)."""
-
-    def patience(signum: int, frame: FrameType | None) -> None:
-        out.note("tearing down, please wait")
-
-    previous = {s: signal.signal(s, patience) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
 
 
 def run(ports: Mapping[str, int], *, keep_running: bool = False, out: TextIO | None = None) -> int:
@@ -639,13 +600,13 @@ def run(ports: Mapping[str, int], *, keep_running: bool = False, out: TextIO | N
             transcript.begin(transcript.number + 1)
         transcript.fail(_describe(err))
         failed_step = transcript.number
-        saved = _save_logs(stack)
+        saved = save_logs(stack.workdir)
         if saved is not None:
             transcript.note(f"logs kept in {saved}")
         status = EXIT_FAILED
     finally:
         transcript.open = False
-        with _teardown_signals(transcript):
+        with patient_signals(lambda: transcript.note("tearing down, please wait")):
             torn_down = _teardown(demo)
     if not torn_down and status == EXIT_OK:
         status, failed_step = EXIT_FAILED, len(STEPS)
@@ -693,8 +654,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
     # SIGTERM unwinds like Ctrl-C (teardown runs); SIGINT too when inherited as ignored.
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGINT, _interrupt)
+    unwind_on_signals()
     print("wslocal demo: the module applied to a local emulator, one WebSocket session through it")
     print(
         "ports: emulator {emulator}, gateway {gateway} (WebSocket) and {connections} "

@@ -1,4 +1,5 @@
-"""Development JWTs for the local stack: mint, verify, and read the signing secret.
+"""Development JWTs for the local stack: mint, verify (with the authorizer's own code), and
+read the signing secret.
 
 The local stack signs with HS256 and a secret kept in the emulator's Secrets Manager, the same
 secret the deployed authorizer reads through ``JWT_SECRET_ARN``. These helpers are for local
@@ -9,12 +10,15 @@ identity service.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import jwt
+
+from ws_bridge.jwt_verifier import InvalidTokenError, TokenVerifier
+from ws_bridge.settings import AuthorizerSettings
 
 ALGORITHM = "HS256"
 DEFAULT_TTL_SECONDS = 3600
@@ -59,45 +63,105 @@ def mint_token(
 
 
 @dataclass(frozen=True)
-class TokenVerifier:
-    """Verifies HS256 tokens the way the deployed authorizer does (signature, exp, nbf, iss, aud).
+class Identity:
+    """Who a verified token names: the user, and the session when the token carries one."""
 
-    ``user_claim`` and ``session_claim`` mirror ``JWT_USER_CLAIM`` / ``JWT_SESSION_CLAIM``.
+    user_id: str
+    session_id: str | None
+    claims: Mapping[str, Any]
+
+
+def authorizer_settings(
+    *,
+    algorithms: Sequence[str] = (ALGORITHM,),
+    secret_arn: str | None = None,
+    jwks_url: str | None = None,
+    issuer: str | None = None,
+    audience: str | None = None,
+    leeway_seconds: int = 30,
+    user_claim: str = "sub",
+    session_claim: str = "sessionId",
+) -> AuthorizerSettings:
+    """The deployed authorizer's settings, from command-line values instead of its
+    environment (``JWT_ALGORITHMS``, ``JWT_SECRET_ARN``, ``JWT_ISSUER`` ...)."""
+    if not algorithms:
+        raise ValueError("at least one algorithm is required")
+    return AuthorizerSettings(
+        algorithms=tuple(algorithms),
+        secret_arn=secret_arn,
+        jwks_url=jwks_url,
+        issuer=issuer,
+        audience=audience,
+        leeway_seconds=leeway_seconds,
+        user_claim=user_claim,
+        session_claim=session_claim,
+    )
+
+
+# The authorizer's bound on a userId / sessionId (ws_bridge.authorizer.MAX_ID_LENGTH; that
+# module reads its settings from the environment when imported, so it is not imported here;
+# tests/local/test_local_devtoken.py holds the two to the same answers).
+MAX_ID_LENGTH = 512
+
+
+def claim_identifier(value: object) -> str | None:
+    """A claim usable as an id, as the authorizer decides it: a non-empty string (or an
+    integer, as its decimal string) of at most ``MAX_ID_LENGTH`` characters."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        value = str(value)
+    if isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH:
+        return value
+    return None
+
+
+class TokenCheck:
+    """Verifies a token as the deployed authorizer does: ``ws_bridge``'s own
+    ``TokenVerifier`` for the signature and claims, then the authorizer's rule for the user
+    and session ids (a numeric ``sessionId`` claim is session ``"7"`` on both sides).
+
+    ``identify`` raises ``ws_bridge.jwt_verifier.InvalidTokenError`` (its ``reason`` is the
+    authorizer's) or ``KeyUnavailableError`` when the key cannot be had.
     """
 
-    secret: str
-    issuer: str | None = None
-    audience: str | None = None
-    leeway_seconds: int = 30
-    user_claim: str = "sub"
-    session_claim: str = "sessionId"
+    def __init__(self, settings: AuthorizerSettings, verifier: TokenVerifier | None = None):
+        self.settings = settings
+        self._verifier = verifier if verifier is not None else TokenVerifier(settings)
 
-    def verify(self, token: str) -> dict[str, Any]:
-        """Return the verified claims; raise ``jwt.InvalidTokenError`` on any defect.
+    @classmethod
+    def with_secret(cls, secret: str | bytes, **settings: Any) -> TokenCheck:
+        """HMAC with a key given here (tests, ``--jwt-secret``); `settings` as for
+        ``authorizer_settings``."""
+        key = secret.encode() if isinstance(secret, str) else secret
+        if not key:
+            raise ValueError("the signing secret is empty")
+        config = authorizer_settings(**settings)
+        return cls(config, TokenVerifier(config, secret_loader=lambda _settings: key))
 
-        A token without a non-empty string user claim is invalid.
-        """
-        required = ["exp", self.user_claim]
-        if self.issuer is not None:
-            required.append("iss")
-        if self.audience is not None:
-            required.append("aud")
-        claims: dict[str, Any] = jwt.decode(
-            token,
-            self.secret,
-            algorithms=[ALGORITHM],
-            issuer=self.issuer,
-            audience=self.audience,
-            leeway=self.leeway_seconds,
-            options={"require": required, "verify_aud": self.audience is not None},
-        )
-        user = claims.get(self.user_claim)
-        if not isinstance(user, str) or not user:
-            raise jwt.InvalidTokenError(f"claim {self.user_claim!r} is not a non-empty string")
-        session = claims.get(self.session_claim)
-        if session is not None and not isinstance(session, str):
-            raise jwt.InvalidTokenError(f"claim {self.session_claim!r} is not a string")
-        return claims
+    def identify(self, token: str) -> Identity:
+        claims = self._verifier.verify(token)
+        user_id = claim_identifier(claims.get(self.settings.user_claim))
+        if user_id is None:
+            raise InvalidTokenError("bad_user_claim")
+        session_id: str | None = None
+        if self.settings.session_claim in claims:
+            session_id = claim_identifier(claims[self.settings.session_claim])
+            if session_id is None:
+                raise InvalidTokenError("bad_session_claim")
+        return Identity(user_id, session_id, claims)
+
+
+def unverified_claims(token: str) -> dict[str, Any]:
+    """The token's claims WITHOUT verifying anything (to read ``exp`` for a message);
+    ``ValueError`` when it is not a JWT."""
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError as err:
+        raise ValueError("not a JWT") from err
+    if not isinstance(claims, dict):
+        raise ValueError("not a JWT")
+    return claims
 
 
 def read_secret(secret_id: str) -> str:

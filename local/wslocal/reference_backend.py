@@ -13,8 +13,10 @@ from boto3's own ``AWS_ENDPOINT_URL`` handling; ``@connections`` calls go to ``-
 Contract endpoints (see docs/design.md, "Backend contract"):
 
 ``GET /api/labs/session/{sessionId}/validate``
-    Verifies the bearer JWT itself (HS256, the secret the authorizer uses). 401: no token or an
-    invalid one. 404: unknown session. 403: the token's user is not a member of the session, or
+    Verifies the bearer JWT itself, with the authorizer's own code and settings
+    (``wslocal.devtoken.TokenCheck``: ``ws_bridge.jwt_verifier.TokenVerifier`` and
+    ``ws_bridge.authorizer.authorize``). 401: no token or an invalid one. 503: the key cannot
+    be read. 404: unknown session. 403: the token's user is not a member of the session, or
     the token names another session in its session claim. 200: ``{"valid": true, ...}``.
 
 ``POST /api/ws/message``
@@ -57,7 +59,16 @@ without its own authentication):
 - ``GET /api/admin/disconnects``: the disconnect notifications received
 - ``GET /api/admin/messages``: metadata of the messages received: ids and type (``other`` for
   an unknown type), never content
-- ``POST /api/admin/reset``: clears both logs and the fault
+- ``GET /api/admin/validations``: the validate calls received (session id, status; never
+  the token), so a test can tell a refusal by the authorizer (no call) from the backend's
+- ``GET /api/admin/signatures``: ``{"signing": bool, "verified": n, "refused": {reason: n}}``
+- ``POST /api/admin/reset``: clears the logs, the counts and the fault
+
+Request signatures: started with ``--signing-secret-arn ARN``, the backend verifies every
+validate, message and disconnect request with ``ws_bridge.request_signing.RequestVerifier``
+(headers ``X-Bridge-Timestamp``, ``X-Bridge-Nonce``, ``X-Bridge-Signature``; the secret's
+AWSCURRENT and AWSPREVIOUS keys) before anything else, and answers 401
+``bad_request_signature`` to unsigned, wrongly signed, stale and replayed requests.
 
 Logs are JSON lines on stderr with the route template, status, duration and ids; never a
 token, a header value or a message body.
@@ -66,6 +77,7 @@ token, a header value or a message body.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import re
@@ -80,13 +92,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
-from typing import Any, Final
+from typing import Any, Final, Protocol
 from urllib.parse import unquote, urlsplit
 
-import jwt
-
+from ws_bridge.jwt_verifier import InvalidTokenError, KeyUnavailableError, load_hmac_secret
 from ws_bridge.logs import JsonFormatter
-from wslocal.devtoken import TokenVerifier, read_secret
+from wslocal.devtoken import Identity, TokenCheck, authorizer_settings
 
 LOGGER = logging.getLogger("wslocal.reference_backend")
 
@@ -98,6 +109,10 @@ ROWS_RANGE: Final = (1, 1000)
 MAX_FAULT_DELAY_SECONDS: Final = 120.0
 MESSAGE_TYPES: Final = ("ping", "command", "resize")
 CONTRACT_ENDPOINTS: Final = frozenset({"validate", "message", "disconnect"})
+# The routes the connection handler calls: signed when the backend checks signatures.
+SIGNED_ROUTES: Final = frozenset(
+    {"/api/labs/session/{sessionId}/validate", "/api/ws/message", "/api/ws/disconnect"}
+)
 FAULT_MODES: Final[Mapping[str, str]] = {
     "none": "answer normally",
     "slow": "wait delay_seconds, then answer normally",
@@ -119,6 +134,21 @@ class PushOutcome:
 
 Pusher = Callable[[str, bytes], PushOutcome]
 """Sends ``data`` to every connection of a session: ``pusher(session_id, data)``."""
+
+
+class Tokens(Protocol):
+    """How the backend checks the bearer token of a validate call (``wslocal.devtoken.
+    TokenCheck``: the authorizer's own verification, HMAC or JWKS). ``identify`` raises
+    ``InvalidTokenError`` (401) or ``KeyUnavailableError`` (503)."""
+
+    def identify(self, token: str) -> Identity: ...
+
+
+class SignedRequests(Protocol):
+    """Checks the handler's request signature (``ws_bridge.request_signing.RequestVerifier``):
+    ``verify`` raises an exception with a ``reason`` attribute when the request is refused."""
+
+    def verify(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -214,6 +244,8 @@ class _State:
     fault: Fault = field(default_factory=Fault)
     disconnects: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=10_000))
     messages: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=100_000))
+    validations: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=10_000))
+    signatures: dict[str, int] = field(default_factory=dict)
 
 
 _VALIDATE = re.compile(r"^/api/labs/session/([^/]+)/validate$")
@@ -226,13 +258,15 @@ class Backend:
 
     def __init__(
         self,
-        verifier: TokenVerifier,
+        tokens: Tokens,
         *,
         pusher: Pusher | None = None,
         sessions: Iterable[tuple[str, str]] = (),
+        signed_requests: SignedRequests | None = None,
     ) -> None:
-        self._verifier = verifier
+        self._tokens = tokens
         self._pusher = pusher
+        self._signed_requests = signed_requests
         self._lock = threading.Lock()
         self._state = _State()
         self.stopping = threading.Event()
@@ -245,8 +279,11 @@ class Backend:
         self, method: str, raw_path: str, headers: Mapping[str, str], body: bytes
     ) -> tuple[str, Reply]:
         """Answer one request. ``headers`` keys are lower case. Returns (route, reply)."""
-        route, answer = self._route(method, urlsplit(raw_path).path, headers, body)
+        path = urlsplit(raw_path).path
+        route, answer = self._route(method, path, headers, body)
         try:
+            if route in SIGNED_ROUTES:
+                self._check_signature(method, path, headers, body)
             return route, answer()
         except RequestError as err:
             return route, _json(
@@ -260,7 +297,7 @@ class Backend:
         if match := _VALIDATE.match(path):
             session_id = unquote(match[1])
             return "/api/labs/session/{sessionId}/validate", lambda: self._contract(
-                method, "GET", "validate", lambda: self._validate(session_id, headers)
+                method, "GET", "validate", lambda: self._recorded_validate(session_id, headers)
             )
         if path == "/api/ws/message":
             return path, lambda: self._contract(
@@ -276,6 +313,30 @@ class Backend:
         if path.startswith("/api/admin/"):
             return self._admin(method, path, body)
         return "unknown", _not_found
+
+    @property
+    def signing(self) -> bool:
+        """Whether contract requests must carry the handler's signature."""
+        return self._signed_requests is not None
+
+    def _check_signature(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes
+    ) -> None:
+        if self._signed_requests is None:
+            return
+        try:
+            self._signed_requests.verify(method, path, headers, body)
+        except Exception as err:  # noqa: BLE001 - the verifier's refusal, whatever its type
+            reason = str(getattr(err, "reason", "") or "invalid")
+            with self._lock:
+                key = f"refused_{reason}"
+                self._state.signatures[key] = self._state.signatures.get(key, 0) + 1
+            LOGGER.warning("request signature refused", extra={"reason": reason})
+            raise RequestError(
+                401, "bad_request_signature", f"request signature refused: {reason}"
+            ) from None
+        with self._lock:
+            self._state.signatures["verified"] = self._state.signatures.get("verified", 0) + 1
 
     @staticmethod
     def _require(method: str, expected: str) -> None:
@@ -304,16 +365,36 @@ class Backend:
 
     # -- contract ----------------------------------------------------------------------------
 
+    def _recorded_validate(self, session_id: str, headers: Mapping[str, str]) -> Reply:
+        """``_validate``, its outcome kept for ``GET /api/admin/validations`` (no token)."""
+        try:
+            reply = self._validate(session_id, headers)
+        except RequestError as err:
+            status = err.status
+            raise
+        else:
+            status = reply.status
+            return reply
+        finally:
+            with self._lock:
+                self._state.validations.append(
+                    {"sessionId": session_id, "status": status, "receivedAt": _now_ms()}
+                )
+
     def _validate(self, session_id: str, headers: Mapping[str, str]) -> Reply:
         scheme, _, token = headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise RequestError(401, "unauthorized", "a bearer token is required")
         try:
-            claims = self._verifier.verify(token.strip())
-        except jwt.InvalidTokenError as err:
+            identity = self._tokens.identify(token.strip())
+        except InvalidTokenError as err:
+            LOGGER.info("token refused", extra={"reason": err.reason})
             raise RequestError(401, "unauthorized", "the token is not valid") from err
-        user = claims[self._verifier.user_claim]
-        token_session = claims.get(self._verifier.session_claim)
+        except KeyUnavailableError as err:
+            LOGGER.error("token key unavailable", extra={"error": str(err)})
+            raise RequestError(503, "key_unavailable", "the token key is unavailable") from err
+        user = identity.user_id
+        token_session = identity.session_id
         with self._lock:
             members = self._state.sessions.get(session_id)
             known = members is not None
@@ -434,6 +515,10 @@ class Backend:
             "/api/admin/messages": lambda: self._admin_get(
                 method, {"messages": self._snapshot(self._state.messages)}
             ),
+            "/api/admin/validations": lambda: self._admin_get(
+                method, {"validations": self._snapshot(self._state.validations)}
+            ),
+            "/api/admin/signatures": lambda: self._admin_get(method, self._signature_counts()),
             "/api/admin/reset": lambda: self._admin_reset(method),
         }
         if path in answers:
@@ -447,6 +532,12 @@ class Backend:
     def _sessions_listing(self) -> dict[str, Any]:
         with self._lock:
             return {"sessions": {k: sorted(v) for k, v in sorted(self._state.sessions.items())}}
+
+    def _signature_counts(self) -> dict[str, Any]:
+        with self._lock:
+            counts = dict(self._state.signatures)
+        refused = {k.removeprefix("refused_"): v for k, v in counts.items() if k != "verified"}
+        return {"signing": self.signing, "verified": counts.get("verified", 0), "refused": refused}
 
     def _snapshot(self, records: deque[dict[str, Any]]) -> list[dict[str, Any]]:
         with self._lock:
@@ -469,6 +560,8 @@ class Backend:
             self._state.fault = Fault()
             self._state.disconnects.clear()
             self._state.messages.clear()
+            self._state.validations.clear()
+            self._state.signatures.clear()
         return _json(200, {"ok": True})
 
     def _admin_session(self, method: str, session_id: str, body: bytes) -> Reply:
@@ -652,6 +745,14 @@ def _parser() -> argparse.ArgumentParser:
     secret = parser.add_mutually_exclusive_group(required=True)
     secret.add_argument("--jwt-secret", help="HMAC key (visible in the process list: local only)")
     secret.add_argument("--jwt-secret-arn", help="Secrets Manager secret holding the HMAC key")
+    parser.add_argument(
+        "--jwt-algorithm",
+        dest="jwt_algorithms",
+        action="append",
+        metavar="ALG",
+        help="allowed JWT algorithm, as the authorizer's JWT_ALGORITHMS (repeatable; "
+        "default HS256)",
+    )
     parser.add_argument("--jwt-issuer", help="required iss")
     parser.add_argument("--jwt-audience", help="required aud")
     parser.add_argument("--jwt-leeway-seconds", type=int, default=30)
@@ -665,9 +766,43 @@ def _parser() -> argparse.ArgumentParser:
         help="create session ID with member USER (repeatable)",
     )
     parser.add_argument(
+        "--signing-secret-arn",
+        metavar="ARN",
+        help="Secrets Manager secret of the handler's request signatures: validate, message "
+        "and disconnect requests that are unsigned, wrongly signed, stale or replayed get 401",
+    )
+    parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )
     return parser
+
+
+def token_check(args: argparse.Namespace) -> TokenCheck:
+    """The token check the flags describe: the authorizer's verification with these
+    settings (``--jwt-secret``: that key; ``--jwt-secret-arn``: read now, so that a wrong ARN
+    fails at start)."""
+    options: dict[str, Any] = {
+        "algorithms": tuple(args.jwt_algorithms or ("HS256",)),
+        "issuer": args.jwt_issuer,
+        "audience": args.jwt_audience,
+        "leeway_seconds": args.jwt_leeway_seconds,
+        "user_claim": args.user_claim,
+        "session_claim": args.session_claim,
+    }
+    if args.jwt_secret is not None:
+        return TokenCheck.with_secret(args.jwt_secret, **options)
+    settings = authorizer_settings(secret_arn=args.jwt_secret_arn, **options)
+    key = load_hmac_secret(settings)
+    return TokenCheck.with_secret(key, secret_arn=args.jwt_secret_arn, **options)
+
+
+def signed_requests(secret_arn: str) -> SignedRequests:
+    """``ws_bridge.request_signing``'s verifier with the secret's current and previous keys."""
+    signing = importlib.import_module("ws_bridge.request_signing")
+    # AWSCURRENT, then AWSPREVIOUS when the secret has one (both valid during a rotation).
+    load = getattr(signing, "load_verification_keys", None) or signing.load_signing_keys
+    verifier: SignedRequests = signing.RequestVerifier(load(secret_arn))
+    return verifier
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -682,17 +817,14 @@ def main(argv: list[str] | None = None) -> int:
     handler.setFormatter(JsonFormatter())
     logging.basicConfig(level=args.log_level, handlers=[handler], force=True)
 
-    secret = args.jwt_secret if args.jwt_secret is not None else read_secret(args.jwt_secret_arn)
-    verifier = TokenVerifier(
-        secret=secret,
-        issuer=args.jwt_issuer,
-        audience=args.jwt_audience,
-        leeway_seconds=args.jwt_leeway_seconds,
-        user_claim=args.user_claim,
-        session_claim=args.session_claim,
-    )
+    tokens = token_check(args)
+    try:
+        signing = signed_requests(args.signing_secret_arn) if args.signing_secret_arn else None
+    except ModuleNotFoundError:
+        _parser().error("--signing-secret-arn needs ws_bridge.request_signing in lambda/")
     pusher = ws_bridge_pusher(args.table, args.callback_url) if args.table else None
-    server = BackendServer(Backend(verifier, pusher=pusher, sessions=sessions), args.port)
+    backend = Backend(tokens, pusher=pusher, sessions=sessions, signed_requests=signing)
+    server = BackendServer(backend, args.port)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         server.backend.stopping.set()

@@ -45,7 +45,12 @@ STEP_EVIDENCE = {
     8: [r'"type": "resize_ack", "cols": 120, "rows": 40'],
     9: [r'-> \{"sent": 1, "gone": 0, "failed": 0\}', r'<- \{"type": "notice"'],
     10: [r"handshake answered HTTP 401; nothing stored"],
-    11: [r"record removed from the table", r'"disconnectStatusCode": 1000'],
+    11: [
+        r"record removed from the table",
+        r'"disconnectStatusCode": 1000',
+        r"backend request signatures: (4 verified \(validate, 2 messages, disconnect\), "
+        r"0 refused|off \(examples/local outputs no signing secret\))",
+    ],
     12: [r"\. terraform destroy", r"stopped: backend, gateway, emulator"],
 }
 

@@ -192,20 +192,33 @@ def test_missing_query_token_is_401_without_calling_the_authorizer(stack: StackH
     assert [(e["message"], e["reason"]) for e in new] == [("connect unauthorized", "malformed")]
 
 
+def authorizer_lines(stack: StackHandle) -> list[dict[str, Any]]:
+    return [e for e in gateway_log_lines(stack) if e.get("logger") == "ws_bridge.authorizer"]
+
+
+def validate_calls(stack: StackHandle) -> list[dict[str, Any]]:
+    """The validate calls the reference backend received (session id and status)."""
+    calls: list[dict[str, Any]] = stack.backend("GET", "/api/admin/validations")["validations"]
+    return calls
+
+
 @pytest.mark.parametrize(
-    ("case", "status"),
+    ("case", "status", "decision"),
     [
-        ("garbage", 401),
-        ("signed with another key", 401),
-        ("expired", 401),
-        ("not yet valid", 401),
-        ("no subject", 401),
-        ("two different tokens", 403),
+        ("garbage", 401, ("connect unauthorized", "malformed")),
+        ("signed with another key", 401, ("connect unauthorized", "bad_signature")),
+        ("expired", 401, ("connect unauthorized", "expired")),
+        ("not yet valid", 401, ("connect unauthorized", "not_yet_valid")),
+        ("no subject", 401, ("connect unauthorized", "bad_user_claim")),
+        ("two different tokens", 403, ("connect denied", "conflicting_tokens")),
     ],
 )
-def test_bad_tokens_are_refused_and_nothing_is_stored(
-    stack: StackHandle, case: str, status: int
+def test_bad_tokens_are_refused_by_the_authorizer_and_the_backend_is_never_asked(
+    stack: StackHandle, case: str, status: int, decision: tuple[str, str]
 ) -> None:
+    """Who refused: the authorizer, for the reason its log line names; the backend (which
+    would also refuse these tokens) never gets a validate call, so the test cannot pass on
+    the backend's re-check."""
     now = int(time.time())
     headers: dict[str, str] = {}
     makers: dict[str, Callable[[], str]] = {
@@ -223,32 +236,66 @@ def test_bad_tokens_are_refused_and_nothing_is_stored(
     token = makers[case]()
     if case == "two different tokens":
         headers["Authorization"] = f"Bearer {stack.token(sub='bob')}"
+    logged_before = len(authorizer_lines(stack))
+    calls_before = len(validate_calls(stack))
     with nothing_stored(stack):
         assert refusal(stack, token, additional_headers=headers) == status
+    new = wait_for(
+        lambda: authorizer_lines(stack)[logged_before:] or None,
+        "the authorizer logged nothing",
+        timeout=5,
+    )
+    assert [(e["message"], e["reason"]) for e in new] == [decision]
+    assert validate_calls(stack)[calls_before:] == []
+
+
+def test_a_good_token_reaches_the_backend_once(stack: StackHandle) -> None:
+    """The counterpart: the validate log does see the calls the handler makes."""
+    calls_before = len(validate_calls(stack))
+    with open_ws(stack, stack.token()):
+        pass
+    calls = validate_calls(stack)[calls_before:]
+    assert [(c["sessionId"], c["status"]) for c in calls] == [("lab-1", 200)]
 
 
 def test_session_id_query_contradicting_the_token_is_403(stack: StackHandle) -> None:
+    logged_before = len(authorizer_lines(stack))
+    calls_before = len(validate_calls(stack))
     with nothing_stored(stack):
         assert refusal(stack, stack.token(session="lab-1"), query={"sessionId": "lab-2"}) == 403
+    new = wait_for(
+        lambda: authorizer_lines(stack)[logged_before:] or None,
+        "the authorizer logged nothing",
+        timeout=5,
+    )
+    assert [(e["message"], e["reason"]) for e in new] == [("connect denied", "session_mismatch")]
+    assert validate_calls(stack)[calls_before:] == []
 
 
 # -- the handshake: $connect and the backend -------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("user", "session", "status"),
+    ("user", "session", "status", "backend_said"),
     [
-        ("alice", "lab-404", 400),  # the backend does not know the session (404)
-        ("alice", "lab-2", 403),  # lab-2 is carol's (the backend answers 403)
-        ("alice", None, 400),  # no session in the token nor in the query
+        ("alice", "lab-404", 400, [("lab-404", 404)]),  # the backend does not know it
+        ("alice", "lab-2", 403, [("lab-2", 403)]),  # lab-2 is carol's
+        ("alice", None, 400, []),  # no session in the token nor in the query: not asked
     ],
 )
 def test_backend_verdicts_decide_the_handshake(
-    healthy_backend: StackHandle, user: str, session: str | None, status: int
+    healthy_backend: StackHandle,
+    user: str,
+    session: str | None,
+    status: int,
+    backend_said: list[tuple[str, int]],
 ) -> None:
     stack = healthy_backend
+    calls_before = len(validate_calls(stack))
     with nothing_stored(stack):
         assert refusal(stack, stack.token(sub=user, session=session)) == status
+    calls = validate_calls(stack)[calls_before:]
+    assert [(c["sessionId"], c["status"]) for c in calls] == backend_said
 
 
 @pytest.mark.parametrize("fault", [{"mode": "down"}, {"mode": "error_5xx", "status": 503}])

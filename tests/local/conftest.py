@@ -10,7 +10,7 @@ import pytest
 import urllib3
 from local_support import SECRET, BackendFactory, BackendHandle, Mint, WsBehaviour, WsServer
 
-from wslocal.devtoken import TokenVerifier, mint_token
+from wslocal.devtoken import TokenCheck, mint_token
 from wslocal.reference_backend import Backend, BackendServer, Pusher
 
 
@@ -46,7 +46,7 @@ def start_backend() -> Iterator[BackendFactory]:
 
     def start(pusher: Pusher | None = None, **verifier: Any) -> BackendHandle:
         backend = Backend(
-            TokenVerifier(secret=SECRET, **verifier),
+            TokenCheck.with_secret(SECRET, **verifier),
             pusher=pusher,
             sessions=[("lab-1", "alice"), ("lab-1", "bob"), ("lab-2", "carol")],
         )

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import io
 import random
+import re
+import time
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from local_support import WsBehaviour, WsServer
+from moto import mock_aws
 
 from wslocal import client
 from wslocal.client import (
@@ -19,9 +22,11 @@ from wslocal.client import (
     ReconnectingSession,
     SessionResult,
     WsClient,
+    explain_rejection,
     with_query,
 )
-from wslocal.devtoken import TokenVerifier
+from wslocal.devtoken import TokenCheck, mint_token
+from wslocal.stack import free_port
 
 StartServer = Callable[[WsBehaviour], WsServer]
 FAST = Backoff(base_seconds=0.01, max_seconds=0.04, max_attempts=3)
@@ -316,7 +321,7 @@ def test_cli_connect_reads_stdin_and_mints_a_token(
     ]
     header = server.behaviour.authorization[0]
     assert header is not None
-    claims = TokenVerifier(secret).verify(header.removeprefix("Bearer "))
+    claims = TokenCheck.with_secret(secret).identify(header.removeprefix("Bearer ")).claims
     assert (claims["sub"], claims["sessionId"]) == ("alice", "lab-1")
 
 
@@ -348,3 +353,114 @@ def test_cli_connect_to_a_bad_url_does_not_print_the_token(
     captured = capsys.readouterr()
     assert "secret.token.value" not in captured.out + captured.err
     assert "not a ws:// or wss:// URL" in captured.err
+
+
+# -- saying why ---------------------------------------------------------------------------------
+
+SECRET = "a-development-secret-of-at-least-32-bytes"
+
+
+def test_a_refused_handshake_is_explained_from_the_clients_own_token() -> None:
+    now = 2_000_000_000
+    expired = mint_token(SECRET, sub="alice", now=now - 3600 - 90, ttl_seconds=3600)
+    assert explain_rejection(401, expired, now=now) == (
+        "HTTP 401: the token expired at 2033-05-18 03:31:50 UTC (90 s ago); mint a new one"
+    )
+    valid = mint_token(SECRET, sub="alice", now=now, ttl_seconds=60)
+    assert explain_rejection(401, valid, now=now).startswith(
+        "HTTP 401: the token was refused although it has not expired (it expires at "
+        "2033-05-18 03:34:20 UTC): a wrong key"
+    )
+    assert explain_rejection(401, "garbage", now=now) == "HTTP 401: the token is not a JWT"
+    assert explain_rejection(401, None, now=now) == "HTTP 401: no token was sent"
+    assert explain_rejection(403, valid, now=now).startswith("HTTP 403: the token is valid but")
+
+
+def test_the_cli_reports_an_expired_token_as_expired(
+    ws_server: StartServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = ws_server(WsBehaviour(reject_status=401))
+    expired = mint_token(SECRET, sub="alice", now=int(time.time()) - 7200)
+    assert client.main(["connect", server.url, "--token", expired]) == client.EXIT_REJECTED
+    err = capsys.readouterr().err
+    assert "warning: the token expired at " in err
+    assert re.search(r"rejected: HTTP 401: the token expired at .* UTC \(\d+ s ago\)", err), err
+    assert expired not in err
+
+
+def test_a_port_that_refuses_is_given_up_at_once(capsys: pytest.CaptureFixture[str]) -> None:
+    port = free_port()  # nothing listens there
+    started = time.monotonic()
+    code = client.main(["connect", f"ws://127.0.0.1:{port}/local", "--token", "t"])
+    assert code == client.EXIT_GAVE_UP
+    assert time.monotonic() - started < 3  # the default backoff would take 15 s and more
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"[client] nothing listens at 127.0.0.1:{port} (")
+    assert err[-1].endswith("); not retrying")
+    assert not any("retry" in line and "not retrying" not in line for line in err)
+
+
+def test_a_refused_port_after_a_connection_was_open_is_retried() -> None:
+    """A server that restarts: retrying helps, so refusals after a connection are retried."""
+    session = ReconnectingSession(
+        factory=lambda: WsClient(f"ws://127.0.0.1:{free_port()}/x", "t"),
+        on_message=lambda _m: None,
+        backoff=Backoff(0.01, 0.01, 2),
+        sleep=RecordingSleep(),
+    )
+    session.opened = 1
+    with pytest.raises(GaveUp) as caught:
+        asyncio.run(session.run(asyncio.Queue()))
+    assert caught.value.attempts == 2
+
+
+@pytest.mark.parametrize(
+    ("max_attempts", "expected"),
+    [
+        (
+            "1",
+            [
+                "[client] connect failed: handshake rejected: HTTP 502; retry 1 of 1 in 0.01 s",
+                "[client] connect failed: handshake rejected: HTTP 502; giving up after 1 retry",
+            ],
+        ),
+        ("0", ["[client] connect failed: handshake rejected: HTTP 502; giving up after 0 retries"]),
+    ],
+)
+def test_retries_are_counted_as_they_happen(
+    ws_server: StartServer,
+    capsys: pytest.CaptureFixture[str],
+    max_attempts: str,
+    expected: list[str],
+) -> None:
+    server = ws_server(WsBehaviour(reject_status=502))
+    arguments = ["--max-attempts", max_attempts, "--backoff-base", "0.01", "--backoff-max", "0.01"]
+    command = ["connect", server.url, "--token", "t", "--send", "x", *arguments]
+    assert client.main(command) == client.EXIT_GAVE_UP
+    assert capsys.readouterr().err.splitlines() == expected
+    assert server.behaviour.handshakes == int(max_attempts) + 1
+
+
+def test_connecting_without_a_token_is_a_usage_error_not_a_refusal(
+    ws_server: StartServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = ws_server(WsBehaviour(reject_status=401))
+    assert client.main(["connect", server.url]) == client.EXIT_USAGE
+    assert "error: no token: give --token" in capsys.readouterr().err
+    assert server.behaviour.handshakes == 0
+    # Deliberately without one: sent, and the refusal says so.
+    assert client.main(["connect", server.url, "--auth", "none"]) == client.EXIT_REJECTED
+    assert "rejected: HTTP 401: no token was sent; not retrying" in capsys.readouterr().err
+
+
+def test_an_aws_error_is_one_line_without_a_traceback(
+    aws_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf"
+    with mock_aws():
+        code = client.main(["mint", "--secret-arn", arn, "--sub", "alice"])
+    assert code == client.EXIT_AWS_ERROR
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("error: AWS GetSecretValue failed: ResourceNotFoundException")
+    assert "Traceback" not in err

@@ -8,15 +8,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+import boto3
 import jwt
 import pytest
 import urllib3
-from local_support import BackendFactory, BackendHandle, Mint
+from local_support import SECRET, BackendFactory, BackendHandle, Mint
 
 from ws_bridge.logs import JsonFormatter
+from wslocal.devtoken import TokenCheck, mint_token
 from wslocal.reference_backend import (
     COLS_RANGE,
     ROWS_RANGE,
+    Backend,
     PushOutcome,
     parse_fault,
     parse_session_flag,
@@ -465,3 +468,197 @@ def test_logs_hold_no_token_no_header_and_no_body(
     }
     assert all(isinstance(r["status"], int) for r in requests)
     assert [r["status"] for r in requests if r["route"].endswith("/validate")] == [200, 401]
+
+
+# -- who refused: the validate calls the backend received ------------------------------------
+
+
+def test_validate_calls_are_listed_with_their_outcome_and_no_token(
+    backend: BackendHandle, mint: Mint
+) -> None:
+    token = mint()
+    assert backend.validate("lab-1", token).status == 200
+    assert backend.validate("lab-1", "not-a-jwt").status == 401
+    assert backend.validate("nope", token).status == 404
+    listed = json.loads(backend.request("GET", "/api/admin/validations").data)["validations"]
+    assert [(v["sessionId"], v["status"]) for v in listed] == [
+        ("lab-1", 200),
+        ("lab-1", 401),
+        ("nope", 404),
+    ]
+    assert token not in json.dumps(listed)
+    backend.request("POST", "/api/admin/reset")
+    assert json.loads(backend.request("GET", "/api/admin/validations").data) == {"validations": []}
+
+
+# -- request signatures (ws_bridge.request_signing.RequestVerifier's contract) ----------------
+
+
+class SignatureRefused(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ScriptedVerifier:
+    """Stands in for RequestVerifier: records what it is asked, refuses with `refuse`."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, dict[str, str], bytes]] = []
+        self.refuse: str | None = None
+
+    def verify(self, method: str, path: str, headers: Any, body: bytes) -> None:
+        self.calls.append((method, path, dict(headers), body))
+        if self.refuse is not None:
+            raise SignatureRefused(self.refuse)
+
+
+def _signed_backend() -> tuple[Backend, ScriptedVerifier]:
+    verifier = ScriptedVerifier()
+    backend = Backend(
+        TokenCheck.with_secret(SECRET),
+        sessions=[("lab 1", "alice")],
+        signed_requests=verifier,
+    )
+    return backend, verifier
+
+
+def test_every_handler_request_is_verified_with_the_path_as_sent() -> None:
+    backend, verifier = _signed_backend()
+    token = mint_token(SECRET, sub="alice", session_id="lab 1")
+    headers = {"authorization": f"Bearer {token}", "x-bridge-signature": "v1=00"}
+    route, reply = backend.handle("GET", "/api/labs/session/lab%201/validate?x=1", headers, b"")
+    assert (route, reply.status) == ("/api/labs/session/{sessionId}/validate", 200)
+    message = json.dumps({"type": "ping", "connectionId": "c-1"}).encode()
+    _, reply = backend.handle("POST", "/api/ws/message", {"x-connection-id": "c-1"}, message)
+    assert reply.status == 200
+    notice = json.dumps({"connectionId": "c-1"}).encode()
+    _, reply = backend.handle("POST", "/api/ws/disconnect", {}, notice)
+    assert reply.status == 200
+    assert [(m, p, b) for m, p, _, b in verifier.calls] == [
+        ("GET", "/api/labs/session/lab%201/validate", b""),
+        ("POST", "/api/ws/message", message),
+        ("POST", "/api/ws/disconnect", notice),
+    ]
+    assert verifier.calls[0][2]["x-bridge-signature"] == "v1=00"
+    _, counts = backend.handle("GET", "/api/admin/signatures", {}, b"")
+    assert json.loads(counts.body) == {"signing": True, "verified": 3, "refused": {}}
+
+
+@pytest.mark.parametrize("reason", ["missing", "malformed", "stale", "replayed", "bad_signature"])
+def test_a_refused_signature_is_401_before_the_request_is_handled(reason: str) -> None:
+    backend, verifier = _signed_backend()
+    verifier.refuse = reason
+    token = mint_token(SECRET, sub="alice", session_id="lab 1")
+    _, reply = backend.handle(
+        "GET", "/api/labs/session/lab%201/validate", {"authorization": f"Bearer {token}"}, b""
+    )
+    assert reply.status == 401
+    assert json.loads(reply.body)["error"] == "bad_request_signature"
+    message = json.dumps({"type": "ping", "connectionId": "c-1"}).encode()
+    _, reply = backend.handle("POST", "/api/ws/message", {"x-connection-id": "c-1"}, message)
+    assert reply.status == 401
+    _, reply = backend.handle("POST", "/api/ws/disconnect", {}, b'{"connectionId": "c-1"}')
+    assert reply.status == 401
+    # Nothing was handled: no validation, message or disconnect recorded.
+    for path, key in (
+        ("/api/admin/validations", "validations"),
+        ("/api/admin/messages", "messages"),
+        ("/api/admin/disconnects", "disconnects"),
+    ):
+        assert json.loads(backend.handle("GET", path, {}, b"")[1].body)[key] == []
+    _, counts = backend.handle("GET", "/api/admin/signatures", {}, b"")
+    assert json.loads(counts.body) == {"signing": True, "verified": 0, "refused": {reason: 3}}
+
+
+def test_admin_and_push_endpoints_need_no_handler_signature() -> None:
+    backend, verifier = _signed_backend()
+    verifier.refuse = "missing"
+    assert backend.handle("GET", "/api/admin/health", {}, b"")[1].status == 200
+    assert backend.handle("POST", "/api/push/session/lab%201", {}, b"{}")[1].status == 503
+    assert verifier.calls == []
+
+
+def test_without_a_signing_secret_requests_are_not_checked(backend: BackendHandle) -> None:
+    assert backend.message({"type": "ping", "connectionId": "conn-1"}).status == 200
+    counts = json.loads(backend.request("GET", "/api/admin/signatures").data)
+    assert counts == {"signing": False, "verified": 0, "refused": {}}
+
+
+# -- with ws_bridge.request_signing itself (once the handler's signing is part of the tree) ---
+
+
+@pytest.fixture
+def request_signing() -> Any:
+    return pytest.importorskip(
+        "ws_bridge.request_signing", reason="ws_bridge.request_signing is not in this tree yet"
+    )
+
+
+SIGNING_KEY = b"a-signing-key-of-the-handler-0123456789"
+
+
+def test_the_backend_refuses_what_request_verifier_refuses(request_signing: Any) -> None:
+    backend = Backend(
+        TokenCheck.with_secret(SECRET),
+        sessions=[("lab-1", "alice")],
+        signed_requests=request_signing.RequestVerifier([SIGNING_KEY]),
+    )
+    body = json.dumps({"type": "ping", "connectionId": "c-1"}).encode()
+    path = "/api/ws/message"
+
+    def send(headers: dict[str, str], payload: bytes = body) -> int:
+        return backend.handle("POST", path, {"x-connection-id": "c-1", **headers}, payload)[
+            1
+        ].status
+
+    good = request_signing.sign_request(SIGNING_KEY, "POST", path, body)
+    assert send(good) == 200
+    assert send(good) == 401  # replayed
+    assert send({}) == 401  # unsigned
+    wrong = request_signing.sign_request(b"another-key-another-key-another-key", "POST", path, body)
+    assert send(wrong) == 401
+    stale = request_signing.sign_request(SIGNING_KEY, "POST", path, body, now=time.time() - 301)
+    assert send(stale) == 401
+    tampered = request_signing.sign_request(SIGNING_KEY, "POST", path, body)
+    assert send(tampered, body.replace(b"ping", b"pong")) == 401
+    _, counts = backend.handle("GET", "/api/admin/signatures", {}, b"")
+    answer = json.loads(counts.body)
+    assert answer["verified"] == 1
+    assert sum(answer["refused"].values()) == 5
+    assert {"replayed", "stale", "bad_signature"} <= set(answer["refused"])
+
+
+def test_signed_requests_reads_the_current_and_previous_keys(
+    request_signing: Any, aws_env: None
+) -> None:
+    from moto import mock_aws
+
+    from wslocal.reference_backend import signed_requests
+
+    with mock_aws():
+        secrets_manager = boto3.client("secretsmanager")
+        arn = secrets_manager.create_secret(Name="ws/sign", SecretString="old-key-0123456789")[
+            "ARN"
+        ]
+        secrets_manager.put_secret_value(SecretId=arn, SecretString=SIGNING_KEY.decode())
+        verifier = signed_requests(arn)
+    for key in (SIGNING_KEY, b"old-key-0123456789"):
+        headers = request_signing.sign_request(key, "GET", "/api/admin/x", b"")
+        verifier.verify("GET", "/api/admin/x", headers, b"")
+
+
+def test_signing_without_the_verifier_module_is_a_clear_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wslocal import reference_backend
+
+    def missing(name: str) -> Any:
+        raise ModuleNotFoundError(name)
+
+    monkeypatch.setattr(reference_backend.importlib, "import_module", missing)
+    argv = ["--jwt-secret", SECRET, "--signing-secret-arn", "arn:aws:secretsmanager:x:sign"]
+    with pytest.raises(SystemExit) as exited:
+        reference_backend.main(argv)
+    assert exited.value.code == 2
+    assert "--signing-secret-arn needs ws_bridge.request_signing" in capsys.readouterr().err

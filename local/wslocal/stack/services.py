@@ -1,0 +1,82 @@
+"""The processes the stack starts once Terraform has applied: the reference backend and the
+local gateway. Each factory returns a ``Service``; another process (a token issuer, say)
+gets its own module with its own factory and is passed in ``StackConfig.services``."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from wslocal.stack.config import Service, StackInfo
+
+__all__ = ["DEFAULT_SESSIONS", "backend_service", "gateway_service"]
+
+DEFAULT_SESSIONS = ("lab-1:alice", "lab-1:bob")
+
+
+def backend_service(sessions: Sequence[str] = DEFAULT_SESSIONS) -> Service:
+    """The reference backend (`python -m wslocal.reference_backend`), with `sessions` as
+    ``ID:USER``. It verifies the handler's request signatures when examples/local outputs
+    ``backend_signing_secret_arn``."""
+
+    def argv(info: StackInfo) -> list[str]:
+        config = info.config
+        command = [
+            sys.executable,
+            "-m",
+            "wslocal.reference_backend",
+            "--port",
+            str(config.backend_port),
+            "--table",
+            info.outputs.table_name,
+            "--callback-url",
+            info.outputs.local_callback_url,
+            "--jwt-secret-arn",
+            info.jwt_secret_arn,
+        ]
+        for name, flag in (("jwt_issuer", "--jwt-issuer"), ("jwt_audience", "--jwt-audience")):
+            value = config.variables.get(name)
+            if value:
+                command += [flag, str(value)]
+        for algorithm in config.variables.get("jwt_algorithms") or ():
+            command += ["--jwt-algorithm", str(algorithm)]
+        signing_secret = info.outputs.backend_signing_secret_arn
+        if signing_secret:
+            command += ["--signing-secret-arn", signing_secret]
+        for session in sessions:
+            command += ["--session", session]
+        return command
+
+    return Service("backend", argv, lambda config: config.backend_port)
+
+
+def gateway_service(extra_args: Sequence[str] = ()) -> Service:
+    """The local WebSocket gateway (`python -m wslocal.gateway`) for the deployed API: clients
+    on `gateway_port`, `@connections` on `connections_port`, the zips found in the directory of
+    `package_path` (or the module's packages/)."""
+
+    def argv(info: StackInfo) -> list[str]:
+        config = info.config
+        if config.package_path is not None:
+            package_dir = Path(config.package_path).resolve().parent
+        else:
+            package_dir = config.repo_root / "packages"
+        return [
+            sys.executable,
+            "-m",
+            "wslocal.gateway",
+            "--api-id",
+            info.outputs.api_id,
+            "--stage",
+            info.outputs.stage_name,
+            "--ws-port",
+            str(config.gateway_port),
+            "--http-port",
+            str(config.connections_port),
+            "--package-dir",
+            str(package_dir),
+            *extra_args,
+        ]
+
+    return Service("gateway", argv, lambda config: config.gateway_port)

@@ -1,0 +1,132 @@
+"""Terraform for the local stack: examples/local copied into a working directory (the
+repository stays clean), its variables written as tfvars, and ``terraform`` run there with
+bounded waits, every run's output appended to ``terraform.log``."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from wslocal.stack.config import EXAMPLE, ROOT_MODULE_ENTRIES, StackError
+from wslocal.stack.processes import kill_group, preexec, tail
+
+__all__ = ["Terraform", "declared_variables", "prepare_workdir", "write_tfvars"]
+
+_VARIABLE = re.compile(r'^variable\s+"([A-Za-z_][\w-]*)"', re.MULTILINE)
+
+
+def prepare_workdir(root: Path, workdir: Path) -> Path:
+    """examples/local copied into `workdir`, the root module linked beside it; returns the
+    copy's directory."""
+    for entry in ROOT_MODULE_ENTRIES:
+        if (root / entry).exists():
+            (workdir / entry).symlink_to(root / entry)
+    example = workdir / EXAMPLE
+    shutil.copytree(
+        root / EXAMPLE,
+        example,
+        ignore=shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "*.tfstate*"),
+    )
+    return example
+
+
+def declared_variables(example: Path) -> frozenset[str]:
+    """The names of the variables the configuration in `example` declares."""
+    names: set[str] = set()
+    for path in sorted(example.glob("*.tf")):
+        names.update(_VARIABLE.findall(path.read_text()))
+    return frozenset(names)
+
+
+def write_tfvars(example: Path, variables: Mapping[str, Any]) -> Path:
+    path = example / "terraform.tfvars.json"
+    path.write_text(json.dumps(dict(variables), indent=2) + "\n")
+    return path
+
+
+class Terraform:
+    """``terraform`` in one directory, with the environment `env` builds for each run."""
+
+    def __init__(
+        self,
+        binary: str,
+        directory: Path,
+        env: Callable[[], Mapping[str, str]],
+        log: Path,
+        stop_timeout: float,
+    ) -> None:
+        self.binary = binary
+        self.directory = directory
+        self._env = env
+        self.log = log
+        self._stop_timeout = stop_timeout
+
+    def run(
+        self, *args: str, timeout: float, check: bool = True, ok_codes: Sequence[int] = (0,)
+    ) -> subprocess.CompletedProcess[str]:
+        """Run `terraform <args>`; its output goes to the log too."""
+        argv = [self.binary, *args]
+        with subprocess.Popen(  # noqa: S603 - terraform with our arguments, no shell
+            argv,
+            cwd=self.directory,
+            env=dict(self._env()),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+            preexec_fn=preexec(),
+        ) as process:
+            try:
+                output, errors = process.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                kill_group(process, self._stop_timeout)
+                raise StackError(
+                    f"`terraform {args[0]}` did not finish in {timeout:.0f} s"
+                ) from None
+            except BaseException:
+                kill_group(process, self._stop_timeout)
+                raise
+        with self.log.open("a") as log:
+            log.write(f"$ {' '.join(argv)}\n{output}{errors}\n")
+        result = subprocess.CompletedProcess(argv, process.returncode, output, errors)
+        if check and result.returncode not in ok_codes:
+            raise StackError(
+                f"`terraform {' '.join(args)}` exited with {result.returncode}:\n"
+                f"{tail(errors or output, 60)}"
+            )
+        return result
+
+    def init(self, plugin_dir: str | None, timeout: float) -> None:
+        args = ["init", "-backend=false", "-input=false", "-no-color"]
+        if plugin_dir and Path(plugin_dir).is_dir():
+            args.append(f"-plugin-dir={plugin_dir}")
+        self.run(*args, timeout=timeout)
+
+    def apply(self, timeout: float) -> float:
+        """Apply; returns the seconds it took."""
+        started = time.monotonic()
+        self.run("apply", "-auto-approve", "-input=false", "-no-color", timeout=timeout)
+        return time.monotonic() - started
+
+    def plan_changes(self, timeout: float) -> tuple[bool, str]:
+        """`terraform plan -detailed-exitcode`: (whether it plans changes, its output)."""
+        result = self.run(
+            "plan", "-detailed-exitcode", "-input=false", "-no-color", "-lock=false",
+            timeout=timeout, ok_codes=(0, 2),
+        )  # fmt: skip
+        return result.returncode == 2, result.stdout
+
+    def destroy(self, timeout: float) -> None:
+        self.run("destroy", "-auto-approve", "-input=false", "-no-color", timeout=timeout)
+
+    def outputs(self) -> dict[str, Any]:
+        result = self.run("output", "-json", "-no-color", timeout=60)
+        raw: dict[str, Any] = json.loads(result.stdout)
+        return raw

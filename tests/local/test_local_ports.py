@@ -1,0 +1,65 @@
+"""Port probes agree with how the local services bind (SO_REUSEADDR), and `wslocal` imports
+from the development virtualenv without PYTHONPATH."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from wslocal.stack.ports import port_is_free
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _port_in_time_wait() -> int:
+    """A port whose only socket is in TIME_WAIT: the server side closed first."""
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = int(listener.getsockname()[1])
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = listener.accept()
+        accepted.close()  # the active close: this side goes to TIME_WAIT
+        client.recv(1)  # sees the FIN
+        client.close()
+    return port
+
+
+def test_a_port_left_in_time_wait_is_free_for_a_server_that_reuses_addresses() -> None:
+    port = _port_in_time_wait()
+    with socket.socket() as plain, pytest.raises(OSError, match="in use"):
+        plain.bind(("127.0.0.1", port))  # the probe's old way: "taken" for a minute
+    assert port_is_free(port)
+    with socket.socket() as server:  # and a service really can bind it
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", port))
+
+
+def test_a_listening_port_is_taken() -> None:
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        assert not port_is_free(int(listener.getsockname()[1]))
+
+
+def test_the_virtualenv_finds_wslocal_and_ws_bridge_without_pythonpath(tmp_path: Path) -> None:
+    """`make venv` writes a .pth file for lambda/ and local/ (tests run in that venv)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run(
+        [sys.executable, "-c", "import ws_bridge.jwt_verifier, wslocal.stack; print('ok')"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
