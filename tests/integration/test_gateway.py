@@ -274,7 +274,12 @@ def main_api(aws: Aws) -> Api:
 @pytest.fixture(scope="module")
 def gateway(aws: Aws, main_api: Api) -> Iterator[Gateway]:
     settings = GatewaySettings(
-        api_id=main_api.api_id, stage=STAGE, package_dirs=(aws.package_dir,), workers=1
+        api_id=main_api.api_id,
+        stage=STAGE,
+        package_dirs=(aws.package_dir,),
+        workers=1,
+        # Added to every worker; Lambda's reserved variables cannot be replaced.
+        worker_environment={"LOCAL_SETTING": "from the gateway", "AWS_REGION": "eu-west-3"},
     )
     with GatewayThread(settings) as running:
         yield running
@@ -639,6 +644,7 @@ def test_handler_runs_from_the_package_with_its_lambda_environment(
     assert environ["AWS_REGION"] == REGION
     assert environ["AWS_ENDPOINT_URL"] == aws.endpoint
     assert environ["AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI"] == gateway.connections_url
+    assert environ["LOCAL_SETTING"] == "from the gateway"
     assert "PYTHONPATH" not in environ
     assert reply["sys_path"][0] == environ["LAMBDA_TASK_ROOT"]
     assert reply["context"]["function_name"] == "gw-main"
@@ -664,6 +670,49 @@ def test_message_over_128_kb_closes_with_1009(aws: Aws, gateway: Gateway) -> Non
         assert ws.close_code == 1009
     disconnect = aws.wait_for(connection_id, "$disconnect")["event"]["requestContext"]
     assert disconnect["disconnectStatusCode"] == 1009
+
+
+def test_a_frame_over_32_kb_closes_with_1009(aws: Aws, gateway: Gateway) -> None:
+    with _connect(gateway) as ws:
+        connection_id = _connection_id(ws)
+        frame = 32 * 1024
+        ws.send("x" * frame)  # the largest frame passes
+        assert len(json.loads(ws.recv(timeout=15))["event"]["body"]) == frame
+        with contextlib.suppress(ConnectionClosed):
+            ws.send("x" * (frame + 1))  # one message, one frame, well under 128 KB
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=10)
+        assert ws.close_code == 1009
+    disconnect = aws.wait_for(connection_id, "$disconnect")["event"]["requestContext"]
+    assert disconnect["disconnectStatusCode"] == 1009
+
+
+def test_a_url_over_4096_characters_is_414_before_the_authorizer(
+    aws: Aws, gateway: Gateway
+) -> None:
+    def authorizations() -> int:
+        return len([e for e in aws.events() if e["kind"] == "authorize"])
+
+    # `/test?token=good` plus padding: the request target is the URL API Gateway counts.
+    base = f"/{STAGE}?token=good&pad="
+    longest = "x" * (4096 - len(base))
+    before = authorizations()
+    with _connect(gateway, f"token=good&pad={longest}") as ws:
+        assert _connection_id(ws)
+    assert authorizations() == before + 1
+    assert _rejection(gateway, f"token=good&pad={longest}x") == 414
+    assert authorizations() == before + 1
+
+
+def test_worker_env_flag_parses_repeated_name_value_pairs() -> None:
+    from wslocal.gateway.__main__ import parse_args
+
+    required = ["--api-id", "a", "--stage", "s", "--package-dir", "p"]
+    args = parse_args([*required, "--worker-env", "A=1", "--worker-env", "SSL_CERT_FILE=/x=y"])
+    assert dict(args.worker_env) == {"A": "1", "SSL_CERT_FILE": "/x=y"}
+    for wrong in ("NOEQUALS", "=value", "1A=x", "A-B=x"):
+        with pytest.raises(SystemExit):
+            parse_args([*required, "--worker-env", wrong])
 
 
 def test_client_close_fires_disconnect_with_its_code(aws: Aws, gateway: Gateway) -> None:

@@ -28,6 +28,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _variable(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name or not name.replace("_", "a").isalnum() or name[0].isdigit():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, value
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m wslocal.gateway",
@@ -59,6 +66,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--max-message-bytes", type=_positive_int, default=131072, help="bytes (AWS: 131072)"
+    )
+    parser.add_argument(
+        "--worker-env",
+        action="append",
+        default=[],
+        type=_variable,
+        metavar="NAME=VALUE",
+        help="a variable added to every worker's Lambda environment (repeatable)",
     )
     parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -108,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         idle_timeout=args.idle_timeout,
         max_duration=args.max_duration,
         max_message_bytes=args.max_message_bytes,
+        worker_environment=dict(args.worker_env),
     )
     return asyncio.run(serve(settings))
 

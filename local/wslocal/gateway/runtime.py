@@ -77,11 +77,13 @@ def lambda_environment(
     task_root: Path,
     runtime_dir: Path,
     extra: Mapping[str, str] | None = None,
+    overrides: Mapping[str, str] | None = None,
     parent: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The environment Lambda gives `function`: its own variables, Lambda's reserved ones,
     and, from this process, fake credentials and the `AWS_ENDPOINT_URL*` overrides that
-    point its SDK calls at the emulator. `extra` applies unless the function sets it."""
+    point its SDK calls at the emulator. `extra` applies unless the function sets it;
+    `overrides` apply over the function's variables (Lambda's reserved ones still win)."""
     source = os.environ if parent is None else parent
     environment: dict[str, str] = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -94,6 +96,7 @@ def lambda_environment(
     )
     environment.update(extra or {})
     environment.update(function.environment)
+    environment.update(overrides or {})
     day = datetime.now(UTC).strftime("%Y/%m/%d")
     reserved = {
         "AWS_REGION": region,

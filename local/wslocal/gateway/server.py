@@ -72,6 +72,10 @@ __all__ = ["Gateway", "GatewayError", "GatewaySettings"]
 log = logging.getLogger("wslocal.gateway")
 
 AUTHORIZER_RESULT_MAX_BYTES = 8 * 1024
+# API Gateway's fixed WebSocket quotas: a longer request URL is refused before anything
+# runs; a larger frame closes the connection with 1009 (messages may be larger, in frames).
+MAX_URL_CHARACTERS = 4096
+MAX_FRAME_BYTES = 32 * 1024
 _CLOSE_REASONS = {
     1000: "Connection Closed Normally",
     1001: "Going away",
@@ -112,12 +116,17 @@ class GatewaySettings:
     idle_timeout: float = 600.0
     max_duration: float = 7200.0
     max_message_bytes: int = 128 * 1024
+    max_frame_bytes: int = MAX_FRAME_BYTES
+    max_url_characters: int = MAX_URL_CHARACTERS
     shutdown_timeout: float = 15.0
     # How long an invocation waits for a free worker before it fails as a throttled
     # Lambda invocation; None: the function's own Timeout.
     queue_timeout: float | None = None
     # The longest a Lambda authorizer may take, as API Gateway's integration limit.
     authorizer_timeout: float = 29.0
+    # Added to every worker's Lambda environment (over the function's own variables; Lambda's
+    # reserved variables still win), e.g. SSL_CERT_FILE for a local certificate authority.
+    worker_environment: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(eq=False)
@@ -266,7 +275,7 @@ class Gateway:
             process_response=self._process_response,
             select_subprotocol=self._select_subprotocol,
             compression=None,
-            max_size=settings.max_message_bytes,
+            max_size=(settings.max_message_bytes, settings.max_frame_bytes),
             ping_interval=None,
             open_timeout=120,
             close_timeout=5,
@@ -327,6 +336,7 @@ class Gateway:
                 task_root=task_root,
                 runtime_dir=runtime_dir,
                 extra={"AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": self.connections_url},
+                overrides=settings.worker_environment,
             )
             self._pools[arn] = FunctionPool(
                 function,
@@ -448,6 +458,8 @@ class Gateway:
 
     async def _process_request(self, ws: ServerConnection, request: Request) -> Response | None:
         path, _, query = request.path.partition("?")
+        if len(request.path) > self.settings.max_url_characters:
+            return _json_response(414, {"message": "Request-URI Too Long"})
         if path.rstrip("/") != f"/{self.settings.stage}":
             return _json_response(403, {"message": "Forbidden"})
         if request.headers.get("Upgrade", "").lower() != "websocket":
