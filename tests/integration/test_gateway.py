@@ -34,14 +34,13 @@ from typing import Any
 import boto3
 import jwt
 import pytest
+from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives.asymmetric import rsa
-from moto.apigatewayv2.responses import ApiGatewayV2Response
 from moto.awslambda.responses import LambdaResponse
-from moto.core.common_types import TYPE_RESPONSE
-from moto.server import ThreadedMotoServer
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
+from wslocal.emulator import start_emulator
 from wslocal.emulator_lambda import get_layer_version_by_arn
 from wslocal.gateway import Gateway, GatewayError, GatewaySettings, GatewayThread, runtime
 from wslocal.gateway.control_plane import LambdaFunction
@@ -57,14 +56,6 @@ LIMIT = 128 * 1024
 
 
 # -- the control plane -----------------------------------------------------------------------
-
-
-def _get_route_responses(self: ApiGatewayV2Response) -> TYPE_RESPONSE:
-    """GetRouteResponses, which moto 5.2 lacks (the local emulator adds it too)."""
-    parts = self.path.split("/")
-    route = self.apigatewayv2_backend.get_route(parts[-4], parts[-2])
-    items = [r.to_json() for r in route.route_responses.values()]
-    return 200, {}, json.dumps({"items": items})
 
 
 @dataclass
@@ -105,11 +96,9 @@ class Aws:
 
 @pytest.fixture(scope="module")
 def aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Aws]:
-    if not hasattr(ApiGatewayV2Response, "get_route_responses"):
-        ApiGatewayV2Response.get_route_responses = _get_route_responses  # type: ignore[attr-defined]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
+    # The local emulator, in this process (the layer tests patch its Lambda API).
+    emulator = start_emulator(0)
+    host, port = "127.0.0.1", emulator.port
     workdir = tmp_path_factory.mktemp("gateway")
     package_dir = workdir / "packages"
     package_dir.mkdir()
@@ -164,7 +153,7 @@ def aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Aws]:
                 Environment={"Variables": {"EVENT_LOG": str(env.event_log), "FLAVOUR": name}},
             )["FunctionArn"]
         yield env
-    server.stop()
+    emulator.stop()
 
 
 def _uri(function_arn: str) -> str:
@@ -778,6 +767,71 @@ def test_connections_calls_must_be_signed(gateway: Gateway) -> None:
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.urlopen(request, timeout=5)  # noqa: S310
     assert caught.value.code == 403
+
+
+def _management_as(gateway: Gateway, key: str, secret: str, token: str | None = None) -> Any:
+    return boto3.client(
+        "apigatewaymanagementapi",
+        endpoint_url=gateway.connections_url,
+        region_name=REGION,
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
+        aws_session_token=token,
+    )
+
+
+def _user_allowed(aws: Aws, name: str, resource: str) -> tuple[str, str]:
+    """An IAM user allowed execute-api:ManageConnections on `resource`; its key."""
+    iam = aws.client("iam")
+    iam.create_user(UserName=name)
+    statement = {"Effect": "Allow", "Action": "execute-api:ManageConnections", "Resource": resource}
+    iam.put_user_policy(
+        UserName=name,
+        PolicyName="push",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+    )
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return key["AccessKeyId"], key["SecretAccessKey"]
+
+
+def test_connections_refuses_a_wrong_secret(gateway: Gateway) -> None:
+    client = _management_as(gateway, "testing", "not-the-secret")
+    with _connect(gateway) as ws:
+        connection_id = _connection_id(ws)
+        with pytest.raises(ClientError) as refused:
+            client.post_to_connection(ConnectionId=connection_id, Data=b"forged")
+        assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+        assert refused.value.response["Error"]["Code"] == "ForbiddenException"
+        _management(gateway).post_to_connection(ConnectionId=connection_id, Data=b"signed")
+        assert ws.recv(timeout=5) == "signed"  # the forged message never arrived
+
+
+def test_connections_requires_manage_connections_on_this_stage(
+    aws: Aws, gateway: Gateway, main_api: Api
+) -> None:
+    stage_arn = f"{main_api.execution_arn}/{STAGE}"
+    pusher = _management_as(gateway, *_user_allowed(aws, "pusher", f"{stage_arn}/POST/*"))
+    elsewhere = _management_as(
+        gateway, *_user_allowed(aws, "elsewhere", f"{main_api.execution_arn}/prod/*")
+    )
+    with _connect(gateway) as ws:
+        connection_id = _connection_id(ws)
+        pusher.post_to_connection(ConnectionId=connection_id, Data=b"allowed")
+        assert ws.recv(timeout=5) == "allowed"
+        for call in (
+            lambda: pusher.get_connection(ConnectionId=connection_id),  # POST only
+            lambda: elsewhere.post_to_connection(ConnectionId=connection_id, Data=b"x"),
+        ):
+            with pytest.raises(ClientError) as refused:
+                call()
+            assert refused.value.response["Error"]["Code"] == "ForbiddenException"
+            assert "execute-api:ManageConnections" in refused.value.response["Error"]["Message"]
+    # permission is checked before the connection is looked up
+    with pytest.raises(ClientError) as refused:
+        elsewhere.delete_connection(ConnectionId="AAAAAAAAAAAAAAA=")
+    assert refused.value.response["Error"]["Code"] == "ForbiddenException"
+    with pytest.raises(pusher.exceptions.GoneException):
+        pusher.post_to_connection(ConnectionId="AAAAAAAAAAAAAAA=", Data=b"x")
 
 
 def test_connections_call_during_connect_is_gone(aws: Aws, gateway: Gateway) -> None:

@@ -26,6 +26,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
+from wslocal.gateway import caller_auth
 from wslocal.gateway.control_plane import (
     ApiDefinition,
     ControlPlaneError,
@@ -255,12 +256,20 @@ class Gateway:
             if route.integration_id is None and route.route_key not in {"$connect", "$disconnect"}:
                 log.warning("route %s has no integration", route.route_key)
 
+        caller_check = await caller_auth.probe(self._endpoint_url())
+        if caller_check is None:
+            log.warning(
+                "the control plane cannot check @connections callers: their SigV4 signature "
+                "and execute-api:ManageConnections permission are not verified"
+            )
         self._management = ManagementServer(
             self,
             settings.stage,
             host=settings.host,
             port=settings.http_port,
             max_payload_bytes=settings.max_message_bytes,
+            caller_check=caller_check,
+            resource_prefix=f"{api.execution_arn}/{api.stage}",
         )
         await self._management.start()
         self.http_port = self._management.port
@@ -286,6 +295,14 @@ class Gateway:
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
         for note in api.notes:
             log.warning("%s", note)
+
+    def _endpoint_url(self) -> str | None:
+        """The control plane's endpoint (AWS_ENDPOINT_URL, as boto3 resolves it)."""
+        session = self._boto_session or boto3.session.Session()
+        url: str | None = session.client("sts").meta.endpoint_url
+        if url is None or url.endswith(".amazonaws.com"):
+            return None
+        return url
 
     async def _start_pools(self, api: ApiDefinition) -> None:
         settings = self.settings
