@@ -335,6 +335,8 @@ def _check(
         )
     iam_request.check_signature()
     principal = _principal_arn(iam_request)
+    if action == "sts:GetCallerIdentity":
+        return principal  # always allowed on AWS, whatever the policies say
     documents = _documents(iam_request)
     context = _context(principal, account, region)
     for resource in resources:

@@ -134,6 +134,23 @@ def aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Aws]:
                 }
             ),
         )["Role"]["Arn"]
+        # The functions run with this role's credentials: the probe of $connect pushes.
+        env.client("iam").put_role_policy(
+            RoleName="gateway-test",
+            PolicyName="push",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "execute-api:ManageConnections",
+                            "Resource": "arn:aws:execute-api:*:*:*/*/POST/@connections/*",
+                        }
+                    ],
+                }
+            ),
+        )
         code = package.read_bytes()
         for name, handler, timeout in (
             ("auth", "handlers.authorize", 5),
@@ -638,6 +655,60 @@ def test_handler_runs_from_the_package_with_its_lambda_environment(
     assert reply["sys_path"][0] == environ["LAMBDA_TASK_ROOT"]
     assert reply["context"]["function_name"] == "gw-main"
     assert 0 < reply["context"]["remaining_ms"] <= 10_000
+
+
+def _inspect(gateway: Gateway) -> dict[str, str]:
+    with _connect(gateway) as ws:
+        environ: dict[str, str] = _ask(ws, json.dumps({"action": "inspect"}))["environ"]
+    return environ
+
+
+def _caller(environ: Mapping[str, str]) -> str:
+    sts = boto3.client(
+        "sts",
+        region_name=REGION,
+        aws_access_key_id=environ["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=environ["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=environ["AWS_SESSION_TOKEN"],
+    )
+    arn: str = sts.get_caller_identity()["Arn"]
+    return arn
+
+
+def test_functions_run_with_temporary_credentials_of_their_role(aws: Aws, gateway: Gateway) -> None:
+    environ = _inspect(gateway)
+    assert environ["AWS_ACCESS_KEY_ID"].startswith("ASIA")  # issued by sts:AssumeRole
+    assert environ["AWS_ACCESS_KEY_ID"] != os.environ["AWS_ACCESS_KEY_ID"]
+    assert _caller(environ) == f"arn:aws:sts::{aws.account}:assumed-role/gateway-test/gw-main"
+
+
+def test_function_credentials_are_renewed_and_workers_replaced(aws: Aws, main_api: Api) -> None:
+    settings = GatewaySettings(
+        api_id=main_api.api_id,
+        stage=STAGE,
+        package_dirs=(aws.package_dir,),
+        workers=1,
+        credentials_refresh_seconds=1.0,
+    )
+    with GatewayThread(settings) as running:
+        first = _inspect(running)
+        deadline = time.monotonic() + 15
+        while (later := _inspect(running))["AWS_ACCESS_KEY_ID"] == first["AWS_ACCESS_KEY_ID"]:
+            assert time.monotonic() < deadline, "the credentials were never renewed"
+            time.sleep(0.5)
+        assert _caller(later).endswith(":assumed-role/gateway-test/gw-main")
+
+
+def test_gateway_credentials_mode_passes_this_process_credentials(aws: Aws, main_api: Api) -> None:
+    settings = GatewaySettings(
+        api_id=main_api.api_id,
+        stage=STAGE,
+        package_dirs=(aws.package_dir,),
+        workers=1,
+        function_credentials="gateway",
+    )
+    with GatewayThread(settings) as running:
+        assert _inspect(running)["AWS_ACCESS_KEY_ID"] == os.environ["AWS_ACCESS_KEY_ID"]
 
 
 def _fragments(size: int, frame: int = 32 * 1024) -> list[str]:

@@ -76,6 +76,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="a variable added to every worker's Lambda environment (repeatable)",
     )
     parser.add_argument(
+        "--function-credentials",
+        choices=["role", "gateway"],
+        default="role",
+        help="role: each function runs with its execution role's temporary credentials "
+        "(sts:AssumeRole, as on Lambda); gateway: with this process's credentials",
+    )
+    parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )
     return parser.parse_args(argv)
@@ -124,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         max_duration=args.max_duration,
         max_message_bytes=args.max_message_bytes,
         worker_environment=dict(args.worker_env),
+        function_credentials=args.function_credentials,
     )
     return asyncio.run(serve(settings))
 

@@ -69,6 +69,7 @@ class LambdaFunction:
     code_sha256: str
     policy: Mapping[str, Any] | None
     layers: tuple[LambdaLayer, ...] = ()
+    role: str = ""  # the execution role's ARN
 
 
 @dataclass(frozen=True)
@@ -327,6 +328,7 @@ class _Loader:
             code_sha256=config.get("CodeSha256", ""),
             policy=policy,
             layers=layers,
+            role=str(config.get("Role") or ""),
         )
 
     def _layer(self, arn: str) -> LambdaLayer:

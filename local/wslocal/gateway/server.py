@@ -34,6 +34,7 @@ from wslocal.gateway.control_plane import (
     Route,
     load_api,
 )
+from wslocal.gateway.credentials import CredentialsError, RoleCredentials, assume_role
 from wslocal.gateway.events import (
     ConnectionInfo,
     HandshakeRequest,
@@ -128,6 +129,11 @@ class GatewaySettings:
     # Added to every worker's Lambda environment (over the function's own variables; Lambda's
     # reserved variables still win), e.g. SSL_CERT_FILE for a local certificate authority.
     worker_environment: Mapping[str, str] = field(default_factory=dict)
+    # "role": each function runs with temporary credentials of its execution role
+    # (sts:AssumeRole on the control plane), as on Lambda; "gateway": with this process's.
+    function_credentials: Literal["role", "gateway"] = "role"
+    # How often a function's role is assumed again (its credentials last an hour).
+    credentials_refresh_seconds: float = 45 * 60.0
 
 
 @dataclass(eq=False)
@@ -198,6 +204,8 @@ class Gateway:
         self._ws_server: Server | None = None
         self._management: ManagementServer | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        self._refresher: asyncio.Task[None] | None = None
+        self._credentials: dict[str, RoleCredentials] = {}
         self._workdir: Path | None = None
         self._stopping = False
         self.ws_port = settings.ws_port
@@ -343,6 +351,17 @@ class Gateway:
                 )
         except PackageError as exc:
             raise GatewayError(str(exc)) from exc
+        if settings.function_credentials == "role":
+            try:
+                issued = await asyncio.gather(
+                    *(
+                        assume_role(self._boto_session, fn.role, fn.name)
+                        for fn in api.functions.values()
+                    )
+                )
+            except CredentialsError as exc:
+                raise GatewayError(str(exc)) from exc
+            self._credentials = dict(zip(api.functions, issued, strict=True))
         for arn, function in api.functions.items():
             task_root = task_roots[zips[function.name]]
             stack = tuple(zips[layer_keys[layer.arn]] for layer in function.layers)
@@ -354,6 +373,9 @@ class Gateway:
                 runtime_dir=runtime_dir,
                 extra={"AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": self.connections_url},
                 overrides=settings.worker_environment,
+                credentials=(
+                    self._credentials[arn].environment() if arn in self._credentials else None
+                ),
             )
             self._pools[arn] = FunctionPool(
                 function,
@@ -368,10 +390,32 @@ class Gateway:
             await asyncio.gather(*(pool.start() for pool in self._pools.values()))
         except WorkerStartError as exc:
             raise GatewayError(str(exc)) from exc
+        if self._credentials:
+            self._refresher = asyncio.get_running_loop().create_task(self._refresh_credentials())
+
+    async def _refresh_credentials(self) -> None:
+        """Assume each function's role again before its credentials expire; new
+        invocations run with the fresh ones (workers are replaced)."""
+        while True:
+            await asyncio.sleep(self.settings.credentials_refresh_seconds)
+            for arn, pool in list(self._pools.items()):
+                function = self.api.functions[arn]
+                try:
+                    fresh = await assume_role(self._boto_session, function.role, function.name)
+                except CredentialsError as exc:
+                    log.error("%s; the function keeps its current credentials", exc)
+                    continue
+                self._credentials[arn] = fresh
+                pool.set_environment({**pool.environment, **fresh.environment()})
 
     async def stop(self) -> None:
         """Close every connection (firing `$disconnect`), then stop the workers."""
         self._stopping = True
+        if self._refresher is not None:
+            self._refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresher
+            self._refresher = None
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
