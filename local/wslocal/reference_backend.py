@@ -638,6 +638,33 @@ def ws_bridge_pusher(table_name: str, callback_url: str) -> Pusher:
     return pusher
 
 
+def assume_backend_role(role_arn: str) -> None:
+    """Make this process's boto3 clients use temporary credentials of `role_arn`
+    (sts:AssumeRole, renewed before they expire), as a backend on AWS runs with its role."""
+    import boto3
+    import botocore.session
+    from botocore.credentials import RefreshableCredentials
+
+    sts = boto3.client("sts")
+
+    def fetch() -> dict[str, str]:
+        issued = sts.assume_role(RoleArn=role_arn, RoleSessionName="reference-backend")
+        credentials = issued["Credentials"]
+        return {
+            "access_key": credentials["AccessKeyId"],
+            "secret_key": credentials["SecretAccessKey"],
+            "token": credentials["SessionToken"],
+            "expiry_time": credentials["Expiration"].isoformat(),
+        }
+
+    session = botocore.session.get_session()
+    session._credentials = RefreshableCredentials.create_from_metadata(  # type: ignore[attr-defined]
+        fetch(), fetch, "sts-assume-role"
+    )
+    boto3.setup_default_session(botocore_session=session)
+    LOGGER.info("pushing as role %s", role_arn)
+
+
 # -- CLI ---------------------------------------------------------------------------------------
 
 
@@ -649,6 +676,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free)")
     parser.add_argument("--table", help="connections table (enables push)")
     parser.add_argument("--callback-url", help="@connections base URL: http://127.0.0.1:M/STAGE")
+    parser.add_argument(
+        "--role-arn", help="push (DynamoDB, @connections) with this role's temporary credentials"
+    )
     secret = parser.add_mutually_exclusive_group(required=True)
     secret.add_argument("--jwt-secret", help="HMAC key (visible in the process list: local only)")
     secret.add_argument("--jwt-secret-arn", help="Secrets Manager secret holding the HMAC key")
@@ -691,6 +721,8 @@ def main(argv: list[str] | None = None) -> int:
         user_claim=args.user_claim,
         session_claim=args.session_claim,
     )
+    if args.role_arn:
+        assume_backend_role(args.role_arn)  # after the JWT secret is read with our own keys
     pusher = ws_bridge_pusher(args.table, args.callback_url) if args.table else None
     server = BackendServer(Backend(verifier, pusher=pusher, sessions=sessions), args.port)
 
