@@ -9,8 +9,6 @@ import contextlib
 import http
 import json
 import logging
-import shutil
-import tempfile
 import time
 import weakref
 from collections.abc import Mapping, Sequence
@@ -30,11 +28,9 @@ from wslocal.gateway import caller_auth
 from wslocal.gateway.control_plane import (
     ApiDefinition,
     ControlPlaneError,
-    LambdaLayer,
     Route,
     load_api,
 )
-from wslocal.gateway.credentials import CredentialsError, RoleCredentials, assume_role
 from wslocal.gateway.events import (
     ConnectionInfo,
     HandshakeRequest,
@@ -46,15 +42,8 @@ from wslocal.gateway.events import (
     new_request_id,
     now_ms,
 )
+from wslocal.gateway.lambda_host import HostError, HostSettings, LambdaHost
 from wslocal.gateway.management import ConnectionGone, ConnectionStatus, ManagementServer
-from wslocal.gateway.packages import (
-    PackageError,
-    extract_package,
-    layer_paths,
-    make_opt_dir,
-    make_runtime_dir,
-    packages_for,
-)
 from wslocal.gateway.policy import (
     authorizer_policy_allows,
     lambda_policy_allows,
@@ -65,8 +54,6 @@ from wslocal.gateway.runtime import (
     FunctionPool,
     Invocation,
     InvocationError,
-    WorkerStartError,
-    lambda_environment,
 )
 
 __all__ = ["Gateway", "GatewayError", "GatewaySettings"]
@@ -194,7 +181,7 @@ class Gateway:
         self._boto_session = session
         self._api: ApiDefinition | None = None
         self._selector: RouteSelector | None = None
-        self._pools: dict[str, FunctionPool] = {}
+        self._host: LambdaHost | None = None
         self._permissions: dict[tuple[str, str], bool] = {}
         self._handshakes: weakref.WeakKeyDictionary[ServerConnection, _Session] = (
             weakref.WeakKeyDictionary()
@@ -204,9 +191,6 @@ class Gateway:
         self._ws_server: Server | None = None
         self._management: ManagementServer | None = None
         self._sweeper: asyncio.Task[None] | None = None
-        self._refresher: asyncio.Task[None] | None = None
-        self._credentials: dict[str, RoleCredentials] = {}
-        self._workdir: Path | None = None
         self._stopping = False
         self.ws_port = settings.ws_port
         self.http_port = settings.http_port
@@ -229,7 +213,7 @@ class Gateway:
 
     @property
     def worker_pids(self) -> list[int]:
-        return [pid for pool in self._pools.values() for pid in pool.pids]
+        return self._host.pids if self._host is not None else []
 
     @property
     def open_connection_ids(self) -> list[str]:
@@ -282,7 +266,25 @@ class Gateway:
         await self._management.start()
         self.http_port = self._management.port
 
-        await self._start_pools(api)
+        self._host = LambdaHost(
+            api,
+            HostSettings(
+                package_dirs=settings.package_dirs,
+                workers=settings.workers,
+                queue_timeout=settings.queue_timeout,
+                worker_environment=settings.worker_environment,
+                function_credentials=settings.function_credentials,
+                credentials_refresh_seconds=settings.credentials_refresh_seconds,
+                extra_environment={
+                    "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": self.connections_url
+                },
+            ),
+            session=self._boto_session,
+        )
+        try:
+            await self._host.start()
+        except HostError as exc:
+            raise GatewayError(str(exc)) from exc
 
         self._ws_server = await serve(
             self._handler,
@@ -304,6 +306,11 @@ class Gateway:
         for note in api.notes:
             log.warning("%s", note)
 
+    def _pools(self) -> dict[str, FunctionPool]:
+        if self._host is None:
+            raise RuntimeError("the gateway is not started")
+        return self._host.pools
+
     def _endpoint_url(self) -> str | None:
         """The control plane's endpoint (AWS_ENDPOINT_URL, as boto3 resolves it)."""
         session = self._boto_session or boto3.session.Session()
@@ -312,110 +319,9 @@ class Gateway:
             return None
         return url
 
-    async def _start_pools(self, api: ApiDefinition) -> None:
-        settings = self.settings
-        functions = list(api.functions.values())
-        wanted = {fn.name: fn.code_sha256 for fn in functions}
-        users: dict[LambdaLayer, list[str]] = {}
-        for fn in functions:
-            for layer in fn.layers:
-                names = users.setdefault(layer, [])
-                if fn.name not in names:
-                    names.append(fn.name)
-        # A layer's zip is looked up under a key that names it in a start-up error.
-        layer_keys = {
-            layer.arn: f"layer {layer.arn} of {' and '.join(names)}"
-            for layer, names in users.items()
-        }
-        wanted.update({layer_keys[layer.arn]: layer.code_sha256 for layer in users})
-        try:
-            zips = await asyncio.to_thread(
-                packages_for, wanted, [Path(d) for d in settings.package_dirs]
-            )
-        except PackageError as exc:
-            raise GatewayError(str(exc)) from exc
-        self._workdir = Path(tempfile.mkdtemp(prefix="wslocal-gateway-"))
-        # Each package is unpacked once, and each list of layers once, in its order.
-        stacks = {tuple(zips[layer_keys[layer.arn]] for layer in fn.layers) for fn in functions}
-        try:
-            runtime_dir = make_runtime_dir(self._workdir / "runtime")
-            task_roots: dict[Path, Path] = {}
-            for index, package in enumerate(sorted(set(zips[fn.name] for fn in functions))):
-                task_roots[package] = await asyncio.to_thread(
-                    extract_package, package, self._workdir / f"task{index}"
-                )
-            opts: dict[tuple[Path, ...], Path] = {}
-            for index, stack in enumerate(sorted(s for s in stacks if s)):
-                opts[stack] = await asyncio.to_thread(
-                    make_opt_dir, stack, self._workdir / f"opt{index}"
-                )
-        except PackageError as exc:
-            raise GatewayError(str(exc)) from exc
-        if settings.function_credentials == "role":
-            try:
-                issued = await asyncio.gather(
-                    *(
-                        assume_role(self._boto_session, fn.role, fn.name)
-                        for fn in api.functions.values()
-                    )
-                )
-            except CredentialsError as exc:
-                raise GatewayError(str(exc)) from exc
-            self._credentials = dict(zip(api.functions, issued, strict=True))
-        for arn, function in api.functions.items():
-            task_root = task_roots[zips[function.name]]
-            stack = tuple(zips[layer_keys[layer.arn]] for layer in function.layers)
-            paths = layer_paths(opts[stack], function.runtime) if stack else []
-            environment = lambda_environment(
-                function,
-                region=api.region,
-                task_root=task_root,
-                runtime_dir=runtime_dir,
-                extra={"AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": self.connections_url},
-                overrides=settings.worker_environment,
-                credentials=(
-                    self._credentials[arn].environment() if arn in self._credentials else None
-                ),
-            )
-            self._pools[arn] = FunctionPool(
-                function,
-                task_root=task_root,
-                runtime_dir=runtime_dir,
-                environment=environment,
-                size=settings.workers,
-                layer_paths=paths,
-                queue_timeout=settings.queue_timeout,
-            )
-        try:
-            await asyncio.gather(*(pool.start() for pool in self._pools.values()))
-        except WorkerStartError as exc:
-            raise GatewayError(str(exc)) from exc
-        if self._credentials:
-            self._refresher = asyncio.get_running_loop().create_task(self._refresh_credentials())
-
-    async def _refresh_credentials(self) -> None:
-        """Assume each function's role again before its credentials expire; new
-        invocations run with the fresh ones (workers are replaced)."""
-        while True:
-            await asyncio.sleep(self.settings.credentials_refresh_seconds)
-            for arn, pool in list(self._pools.items()):
-                function = self.api.functions[arn]
-                try:
-                    fresh = await assume_role(self._boto_session, function.role, function.name)
-                except CredentialsError as exc:
-                    log.error("%s; the function keeps its current credentials", exc)
-                    continue
-                self._credentials[arn] = fresh
-                pool.set_environment({**pool.environment, **fresh.environment()})
-
     async def stop(self) -> None:
         """Close every connection (firing `$disconnect`), then stop the workers."""
         self._stopping = True
-        if self._refresher is not None:
-            self._refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._refresher
-            self._refresher = None
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -443,12 +349,8 @@ class Gateway:
         if self._management is not None:
             await self._management.stop()
             self._management = None
-        pools = list(self._pools.values())
-        self._pools.clear()
-        await asyncio.gather(*(pool.stop() for pool in pools), return_exceptions=True)
-        if self._workdir is not None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
-            self._workdir = None
+        if self._host is not None:
+            await self._host.stop()
 
     def _spawn(self, coroutine: Any) -> asyncio.Task[Any]:
         task: asyncio.Task[Any] = asyncio.get_running_loop().create_task(coroutine)
@@ -485,7 +387,7 @@ class Gateway:
         integration = self.api.integrations[route.integration_id]
         if not self._permitted(integration.function_arn, self.api.route_arn(route.route_key)):
             return Invocation(error=InvocationError("AccessDenied", "invoke permission missing"))
-        pool = self._pools[integration.function_arn]
+        pool = self._pools()[integration.function_arn]
         started = asyncio.Event()
         task = self._spawn(pool.invoke(event, request_id, started))
         # Lambda would scale out instead of queueing: the integration timeout counts from
@@ -599,7 +501,7 @@ class Gateway:
         event = authorizer_event(session.info, session.request, method_arn, request_id, now_ms())
         started = time.monotonic()
         # As with an integration, the function keeps running past the limit.
-        task = self._spawn(self._pools[authorizer.function_arn].invoke(event, request_id))
+        task = self._spawn(self._pools()[authorizer.function_arn].invoke(event, request_id))
         try:
             async with asyncio.timeout(self.settings.authorizer_timeout):
                 outcome: Invocation = await asyncio.shield(task)
