@@ -905,6 +905,64 @@ def test_connections_requires_manage_connections_on_this_stage(
         pusher.post_to_connection(ConnectionId="AAAAAAAAAAAAAAA=", Data=b"x")
 
 
+def test_a_custom_domain_mapping_serves_its_base_path(aws: Aws, main_api: Api) -> None:
+    domain = "ws.example.test"
+    apigw = aws.client("apigatewayv2")
+    apigw.create_domain_name(
+        DomainName=domain,
+        DomainNameConfigurations=[
+            {"CertificateArn": f"arn:aws:acm:{REGION}:{aws.account}:certificate/x"}
+        ],
+    )
+    apigw.create_api_mapping(
+        DomainName=domain, ApiId=main_api.api_id, Stage=STAGE, ApiMappingKey="chat"
+    )
+    settings = GatewaySettings(
+        api_id=main_api.api_id,
+        stage=STAGE,
+        package_dirs=(aws.package_dir,),
+        workers=1,
+        domain_name=domain,
+    )
+    with GatewayThread(settings) as running:
+        assert running.domain_ws_url is not None
+        assert running.domain_ws_url.endswith("/chat")
+        assert running.domain_connections_url is not None
+        with connect(f"{running.domain_ws_url}?token=good", open_timeout=20) as ws:
+            reply = _ask(ws, json.dumps({"action": "whoami"}))
+            context = reply["event"]["requestContext"]
+            assert (context["domainName"], context["stage"]) == (domain, STAGE)
+            # SDKs append /@connections to the domain's callback URL: https://domain/chat
+            client = boto3.client(
+                "apigatewaymanagementapi",
+                endpoint_url=running.domain_connections_url,
+                region_name=REGION,
+            )
+            client.post_to_connection(ConnectionId=context["connectionId"], Data=b"via domain")
+            assert ws.recv(timeout=5) == "via domain"
+        with pytest.raises(InvalidStatus) as caught:
+            connect(f"ws://127.0.0.1:{running.ws_port}/other?token=good", open_timeout=20)
+        assert caught.value.response.status_code == 403
+        # the execute-api path still serves the stage
+        with connect(f"{running.ws_url}?token=good", open_timeout=20) as ws:
+            context = _ask(ws, json.dumps({"action": "whoami"}))["event"]["requestContext"]
+            assert context["domainName"] == f"{main_api.api_id}.execute-api.{REGION}.amazonaws.com"
+    apigw.create_domain_name(
+        DomainName="other.example.test",
+        DomainNameConfigurations=[
+            {"CertificateArn": f"arn:aws:acm:{REGION}:{aws.account}:certificate/x"}
+        ],
+    )
+    unmapped = GatewaySettings(
+        api_id=main_api.api_id,
+        stage=STAGE,
+        package_dirs=(aws.package_dir,),
+        domain_name="other.example.test",
+    )
+    with pytest.raises(GatewayError, match="no API mapping"):
+        asyncio.run(Gateway(unmapped).start())
+
+
 def test_connections_call_during_connect_is_gone(aws: Aws, gateway: Gateway) -> None:
     with _connect(gateway, "token=good&probe=connections") as ws:
         connection_id = _connection_id(ws)

@@ -83,6 +83,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "(sts:AssumeRole, as on Lambda); gateway: with this process's credentials",
     )
     parser.add_argument(
+        "--domain-name",
+        help="a custom domain whose API mapping (base path) to this stage is served too",
+    )
+    parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )
     return parser.parse_args(argv)
@@ -101,7 +105,13 @@ async def serve(settings: GatewaySettings) -> int:
         return 1
     try:
         print(
-            f"{READY_PREFIX}ws={gateway.ws_url} connections={gateway.connections_url}",
+            f"{READY_PREFIX}ws={gateway.ws_url} connections={gateway.connections_url}"
+            + (
+                f" domain_ws={gateway.domain_ws_url}"
+                f" domain_connections={gateway.domain_connections_url}"
+                if gateway.domain_ws_url
+                else ""
+            ),
             flush=True,
         )
         await stopping.wait()
@@ -132,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         max_message_bytes=args.max_message_bytes,
         worker_environment=dict(args.worker_env),
         function_credentials=args.function_credentials,
+        domain_name=args.domain_name,
     )
     return asyncio.run(serve(settings))
 

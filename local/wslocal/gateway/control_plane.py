@@ -374,6 +374,29 @@ class _Loader:
             raise
 
 
+def load_base_path(
+    domain_name: str, api_id: str, stage: str, session: boto3.session.Session | None = None
+) -> str:
+    """The base path under which custom domain `domain_name` maps `api_id`/`stage` ("" for
+    the domain's root). Raises ControlPlaneError when the domain maps it nowhere."""
+    client: Any = (
+        session or boto3.session.Session(region_name=os.environ.get("AWS_REGION") or None)
+    ).client("apigatewayv2")
+    try:
+        items = client.get_api_mappings(DomainName=domain_name).get("Items") or []
+    except ClientError as exc:
+        raise ControlPlaneError(f"custom domain {domain_name}: {exc}") from exc
+    except BotoCoreError as exc:
+        raise ControlPlaneError(f"control plane unreachable: {exc}") from exc
+    for item in items:
+        if item.get("ApiId") == api_id and item.get("Stage") == stage:
+            key = str(item.get("ApiMappingKey") or "")
+            return "" if key == "(none)" else key.strip("/")
+    raise ControlPlaneError(
+        f"custom domain {domain_name} has no API mapping to API {api_id} stage {stage}"
+    )
+
+
 def load_api(
     api_id: str, stage: str, session: boto3.session.Session | None = None
 ) -> ApiDefinition:

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from wslocal.gateway.caller_auth import CallerCheck
 from wslocal.gateway.events import new_request_id
@@ -167,12 +167,15 @@ class ManagementServer:
         max_payload_bytes: int = 128 * 1024,
         caller_check: CallerCheck | None = None,
         resource_prefix: str = "",
+        base_paths: tuple[str, ...] = (),
     ) -> None:
         self.registry = registry
         # `{resource_prefix}/{METHOD}/@connections/{id}` is the resource a caller needs
         # execute-api:ManageConnections on (the prefix: the API's execution ARN and stage).
         self.caller_check = caller_check
         self.resource_prefix = resource_prefix
+        # A custom domain's base paths that lead here too ("": the domain's root).
+        self.base_paths = base_paths
         self.stage = stage
         self.host = host
         self.port = port
@@ -236,12 +239,16 @@ class ManagementServer:
         await writer.drain()
 
     def _connection_id(self, target: str) -> str | None:
-        segments = urlsplit(target).path.split("/")
-        if len(segments) != 4 or segments[0] != "" or segments[2] != "@connections":
-            return None
-        if unquote(segments[1]) != self.stage or not segments[3]:
-            return None
-        return unquote(segments[3])
+        """The id in `/<stage>/@connections/<id>`, or `/<base path>/@connections/<id>` of
+        a custom domain mapping (`/@connections/<id>` for an empty base path)."""
+        path = urlsplit(target).path
+        prefixes = [f"/{quote(self.stage, safe='')}"]
+        prefixes += [f"/{quote(p, safe='/')}" if p else "" for p in self.base_paths]
+        for prefix in prefixes:
+            rest = path.removeprefix(prefix + "/@connections/")
+            if rest != path and rest and "/" not in rest:
+                return unquote(rest)
+        return None
 
     async def _handle(self, request: _Request) -> _Response:
         connection_id = self._connection_id(request.target)

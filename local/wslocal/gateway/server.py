@@ -30,6 +30,7 @@ from wslocal.gateway.control_plane import (
     ControlPlaneError,
     Route,
     load_api,
+    load_base_path,
 )
 from wslocal.gateway.events import (
     ConnectionInfo,
@@ -119,6 +120,9 @@ class GatewaySettings:
     # "role": each function runs with temporary credentials of its execution role
     # (sts:AssumeRole on the control plane), as on Lambda; "gateway": with this process's.
     function_credentials: Literal["role", "gateway"] = "role"
+    # A custom domain whose API mapping to this stage is served too: WebSocket clients on
+    # `/<base path>` (`/` for an empty one) and `@connections` under the same prefix.
+    domain_name: str | None = None
     # How often a function's role is assumed again (its credentials last an hour).
     credentials_refresh_seconds: float = 45 * 60.0
 
@@ -182,6 +186,7 @@ class Gateway:
         self._api: ApiDefinition | None = None
         self._selector: RouteSelector | None = None
         self._host: LambdaHost | None = None
+        self._base_path: str | None = None
         self._permissions: dict[tuple[str, str], bool] = {}
         self._handshakes: weakref.WeakKeyDictionary[ServerConnection, _Session] = (
             weakref.WeakKeyDictionary()
@@ -210,6 +215,20 @@ class Gateway:
     @property
     def connections_url(self) -> str:
         return f"http://{self.settings.host}:{self.http_port}/{self.settings.stage}"
+
+    @property
+    def domain_ws_url(self) -> str | None:
+        """Where clients connect through the custom domain's mapping (None without one)."""
+        if self._base_path is None:
+            return None
+        return f"ws://{self.settings.host}:{self.ws_port}/{self._base_path}"
+
+    @property
+    def domain_connections_url(self) -> str | None:
+        """The `@connections` endpoint through the custom domain's mapping."""
+        if self._base_path is None:
+            return None
+        return f"http://{self.settings.host}:{self.http_port}/{self._base_path}".rstrip("/")
 
     @property
     def worker_pids(self) -> list[int]:
@@ -241,6 +260,14 @@ class Gateway:
                 load_api, settings.api_id, settings.stage, self._boto_session
             )
             self._selector = RouteSelector(api.route_selection_expression, api.routes.keys())
+            if settings.domain_name:
+                self._base_path = await asyncio.to_thread(
+                    load_base_path,
+                    settings.domain_name,
+                    settings.api_id,
+                    settings.stage,
+                    self._boto_session,
+                )
         except (ControlPlaneError, ValueError) as exc:
             raise GatewayError(str(exc)) from exc
         self._api = api
@@ -262,6 +289,7 @@ class Gateway:
             max_payload_bytes=settings.max_message_bytes,
             caller_check=caller_check,
             resource_prefix=f"{api.execution_arn}/{api.stage}",
+            base_paths=() if self._base_path is None else (self._base_path,),
         )
         await self._management.start()
         self.http_port = self._management.port
@@ -423,7 +451,10 @@ class Gateway:
         path, _, query = request.path.partition("?")
         if len(request.path) > self.settings.max_url_characters:
             return _json_response(414, {"message": "Request-URI Too Long"})
-        if path.rstrip("/") != f"/{self.settings.stage}":
+        through_domain = self._base_path is not None and path.rstrip(
+            "/"
+        ) == f"/{self._base_path}".rstrip("/")
+        if path.rstrip("/") != f"/{self.settings.stage}" and not through_domain:
             return _json_response(403, {"message": "Forbidden"})
         if request.headers.get("Upgrade", "").lower() != "websocket":
             return None  # not a WebSocket upgrade: websockets answers it
@@ -443,7 +474,11 @@ class Gateway:
             connection_id=new_connection_id(),
             api_id=api.api_id,
             stage=api.stage,
-            domain_name=api.domain_name,
+            domain_name=(
+                self.settings.domain_name
+                if through_domain and self.settings.domain_name
+                else api.domain_name
+            ),
             source_ip=source_ip,
             user_agent=request.headers.get("User-Agent", ""),
             connected_at_ms=connected_at,
