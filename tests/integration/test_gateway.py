@@ -682,6 +682,27 @@ def test_functions_run_with_temporary_credentials_of_their_role(aws: Aws, gatewa
     assert _caller(environ) == f"arn:aws:sts::{aws.account}:assumed-role/gateway-test/gw-main"
 
 
+def test_expired_temporary_credentials_are_refused(aws: Aws) -> None:
+    from moto.sts.models import sts_backends
+
+    issued = aws.client("sts").assume_role(RoleArn=aws.role_arn, RoleSessionName="expiring")
+    credentials = issued["Credentials"]
+    sts = boto3.client(
+        "sts",
+        region_name=REGION,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+    assert sts.get_caller_identity()["Arn"].endswith("/gateway-test/expiring")
+    for role in sts_backends[aws.account]["aws"].assumed_roles:
+        if role.access_key_id == credentials["AccessKeyId"]:
+            role.expiration = role.expiration.replace(year=2000)  # the emulator runs in process
+    with pytest.raises(ClientError) as refused:
+        sts.get_caller_identity()
+    assert refused.value.response["Error"]["Code"] == "ExpiredToken"
+
+
 def test_function_credentials_are_renewed_and_workers_replaced(aws: Aws, main_api: Api) -> None:
     settings = GatewaySettings(
         api_id=main_api.api_id,
