@@ -6,8 +6,11 @@ until SIGTERM or SIGINT), or in-process with `start_emulator(port)`. It listens 
 the same commands run against a real LocalStack by pointing that variable elsewhere.
 
 moto is configured here for this process only: AWS managed IAM policies are loaded (a
-module may attach `AmazonAPIGatewayPushToCloudWatchLogs`), and Lambda never tries Docker
-(the local gateway runs the deployed packages itself).
+module may attach `AmazonAPIGatewayPushToCloudWatchLogs`), Lambda never tries Docker
+(the local gateway runs the deployed packages itself), and IAM is enforced for the
+credentials the emulator issues (IAM users' keys, `sts:AssumeRole`), not for the fixed admin
+keys (`emulator_iam`). `POST /_wslocal/iam/authorize` checks a request the emulator does not
+serve itself (the local gateway's `@connections`).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from wslocal import emulator_apigatewayv2, emulator_lambda
+from wslocal import emulator_apigatewayv2, emulator_iam, emulator_lambda
 
 __all__ = ["DEFAULT_PORT", "READY_PREFIX", "EmulatorHandle", "configure_moto", "start_emulator"]
 
@@ -43,6 +46,7 @@ def configure_moto() -> None:
     default_user_config["lambda"] = {"use_docker": False}
     emulator_apigatewayv2.install()
     emulator_lambda.install()
+    emulator_iam.install()
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,7 @@ def start_emulator(port: int = DEFAULT_PORT) -> EmulatorHandle:
         server = make_server(
             HOST,
             port,
-            DomainDispatcherApplication(create_backend_app),
+            emulator_iam.wsgi_middleware(DomainDispatcherApplication(create_backend_app)),
             threaded=True,
             request_handler=MotoRequestHandler,
         )

@@ -731,6 +731,33 @@ def ws_bridge_pusher(table_name: str, callback_url: str) -> Pusher:
     return pusher
 
 
+def assume_backend_role(role_arn: str) -> None:
+    """Make this process's boto3 clients use temporary credentials of `role_arn`
+    (sts:AssumeRole, renewed before they expire), as a backend on AWS runs with its role."""
+    import boto3
+    import botocore.session
+    from botocore.credentials import RefreshableCredentials
+
+    sts = boto3.client("sts")
+
+    def fetch() -> dict[str, str]:
+        issued = sts.assume_role(RoleArn=role_arn, RoleSessionName="reference-backend")
+        credentials = issued["Credentials"]
+        return {
+            "access_key": credentials["AccessKeyId"],
+            "secret_key": credentials["SecretAccessKey"],
+            "token": credentials["SessionToken"],
+            "expiry_time": credentials["Expiration"].isoformat(),
+        }
+
+    session = botocore.session.get_session()
+    session._credentials = RefreshableCredentials.create_from_metadata(  # type: ignore[attr-defined]
+        fetch(), fetch, "sts-assume-role"
+    )
+    boto3.setup_default_session(botocore_session=session)
+    LOGGER.info("pushing as role %s", role_arn)
+
+
 # -- CLI ---------------------------------------------------------------------------------------
 
 
@@ -742,6 +769,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free)")
     parser.add_argument("--table", help="connections table (enables push)")
     parser.add_argument("--callback-url", help="@connections base URL: http://127.0.0.1:M/STAGE")
+    parser.add_argument(
+        "--role-arn", help="push (DynamoDB, @connections) with this role's temporary credentials"
+    )
     secret = parser.add_mutually_exclusive_group(required=True)
     secret.add_argument("--jwt-secret", help="HMAC key (visible in the process list: local only)")
     secret.add_argument("--jwt-secret-arn", help="Secrets Manager secret holding the HMAC key")
@@ -818,6 +848,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level, handlers=[handler], force=True)
 
     tokens = token_check(args)
+    if args.role_arn:
+        # The role's own permissions from here on: the development JWT key was read with
+        # the stack's keys, the signing key and everything else with the backend's role.
+        assume_backend_role(args.role_arn)
     try:
         signing = signed_requests(args.signing_secret_arn) if args.signing_secret_arn else None
     except ModuleNotFoundError:

@@ -34,14 +34,13 @@ from typing import Any
 import boto3
 import jwt
 import pytest
+from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives.asymmetric import rsa
-from moto.apigatewayv2.responses import ApiGatewayV2Response
 from moto.awslambda.responses import LambdaResponse
-from moto.core.common_types import TYPE_RESPONSE
-from moto.server import ThreadedMotoServer
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
+from wslocal.emulator import start_emulator
 from wslocal.emulator_lambda import get_layer_version_by_arn
 from wslocal.gateway import Gateway, GatewayError, GatewaySettings, GatewayThread, runtime
 from wslocal.gateway.control_plane import LambdaFunction
@@ -57,14 +56,6 @@ LIMIT = 128 * 1024
 
 
 # -- the control plane -----------------------------------------------------------------------
-
-
-def _get_route_responses(self: ApiGatewayV2Response) -> TYPE_RESPONSE:
-    """GetRouteResponses, which moto 5.2 lacks (the local emulator adds it too)."""
-    parts = self.path.split("/")
-    route = self.apigatewayv2_backend.get_route(parts[-4], parts[-2])
-    items = [r.to_json() for r in route.route_responses.values()]
-    return 200, {}, json.dumps({"items": items})
 
 
 @dataclass
@@ -105,11 +96,9 @@ class Aws:
 
 @pytest.fixture(scope="module")
 def aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Aws]:
-    if not hasattr(ApiGatewayV2Response, "get_route_responses"):
-        ApiGatewayV2Response.get_route_responses = _get_route_responses  # type: ignore[attr-defined]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
+    # The local emulator, in this process (the layer tests patch its Lambda API).
+    emulator = start_emulator(0)
+    host, port = "127.0.0.1", emulator.port
     workdir = tmp_path_factory.mktemp("gateway")
     package_dir = workdir / "packages"
     package_dir.mkdir()
@@ -145,6 +134,23 @@ def aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Aws]:
                 }
             ),
         )["Role"]["Arn"]
+        # The functions run with this role's credentials: the probe of $connect pushes.
+        env.client("iam").put_role_policy(
+            RoleName="gateway-test",
+            PolicyName="push",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "execute-api:ManageConnections",
+                            "Resource": "arn:aws:execute-api:*:*:*/*/POST/@connections/*",
+                        }
+                    ],
+                }
+            ),
+        )
         code = package.read_bytes()
         for name, handler, timeout in (
             ("auth", "handlers.authorize", 5),
@@ -164,7 +170,7 @@ def aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Aws]:
                 Environment={"Variables": {"EVENT_LOG": str(env.event_log), "FLAVOUR": name}},
             )["FunctionArn"]
         yield env
-    server.stop()
+    emulator.stop()
 
 
 def _uri(function_arn: str) -> str:
@@ -274,7 +280,12 @@ def main_api(aws: Aws) -> Api:
 @pytest.fixture(scope="module")
 def gateway(aws: Aws, main_api: Api) -> Iterator[Gateway]:
     settings = GatewaySettings(
-        api_id=main_api.api_id, stage=STAGE, package_dirs=(aws.package_dir,), workers=1
+        api_id=main_api.api_id,
+        stage=STAGE,
+        package_dirs=(aws.package_dir,),
+        workers=1,
+        # Added to every worker; Lambda's reserved variables cannot be replaced.
+        worker_environment={"LOCAL_SETTING": "from the gateway", "AWS_REGION": "eu-west-3"},
     )
     with GatewayThread(settings) as running:
         yield running
@@ -639,10 +650,86 @@ def test_handler_runs_from_the_package_with_its_lambda_environment(
     assert environ["AWS_REGION"] == REGION
     assert environ["AWS_ENDPOINT_URL"] == aws.endpoint
     assert environ["AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI"] == gateway.connections_url
+    assert environ["LOCAL_SETTING"] == "from the gateway"
     assert "PYTHONPATH" not in environ
     assert reply["sys_path"][0] == environ["LAMBDA_TASK_ROOT"]
     assert reply["context"]["function_name"] == "gw-main"
     assert 0 < reply["context"]["remaining_ms"] <= 10_000
+
+
+def _inspect(gateway: Gateway) -> dict[str, str]:
+    with _connect(gateway) as ws:
+        environ: dict[str, str] = _ask(ws, json.dumps({"action": "inspect"}))["environ"]
+    return environ
+
+
+def _caller(environ: Mapping[str, str]) -> str:
+    sts = boto3.client(
+        "sts",
+        region_name=REGION,
+        aws_access_key_id=environ["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=environ["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=environ["AWS_SESSION_TOKEN"],
+    )
+    arn: str = sts.get_caller_identity()["Arn"]
+    return arn
+
+
+def test_functions_run_with_temporary_credentials_of_their_role(aws: Aws, gateway: Gateway) -> None:
+    environ = _inspect(gateway)
+    assert environ["AWS_ACCESS_KEY_ID"].startswith("ASIA")  # issued by sts:AssumeRole
+    assert environ["AWS_ACCESS_KEY_ID"] != os.environ["AWS_ACCESS_KEY_ID"]
+    assert _caller(environ) == f"arn:aws:sts::{aws.account}:assumed-role/gateway-test/gw-main"
+
+
+def test_expired_temporary_credentials_are_refused(aws: Aws) -> None:
+    from moto.sts.models import sts_backends
+
+    issued = aws.client("sts").assume_role(RoleArn=aws.role_arn, RoleSessionName="expiring")
+    credentials = issued["Credentials"]
+    sts = boto3.client(
+        "sts",
+        region_name=REGION,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+    assert sts.get_caller_identity()["Arn"].endswith("/gateway-test/expiring")
+    for role in sts_backends[aws.account]["aws"].assumed_roles:
+        if role.access_key_id == credentials["AccessKeyId"]:
+            role.expiration = role.expiration.replace(year=2000)  # the emulator runs in process
+    with pytest.raises(ClientError) as refused:
+        sts.get_caller_identity()
+    assert refused.value.response["Error"]["Code"] == "ExpiredToken"
+
+
+def test_function_credentials_are_renewed_and_workers_replaced(aws: Aws, main_api: Api) -> None:
+    settings = GatewaySettings(
+        api_id=main_api.api_id,
+        stage=STAGE,
+        package_dirs=(aws.package_dir,),
+        workers=1,
+        credentials_refresh_seconds=1.0,
+    )
+    with GatewayThread(settings) as running:
+        first = _inspect(running)
+        deadline = time.monotonic() + 15
+        while (later := _inspect(running))["AWS_ACCESS_KEY_ID"] == first["AWS_ACCESS_KEY_ID"]:
+            assert time.monotonic() < deadline, "the credentials were never renewed"
+            time.sleep(0.5)
+        assert _caller(later).endswith(":assumed-role/gateway-test/gw-main")
+
+
+def test_gateway_credentials_mode_passes_this_process_credentials(aws: Aws, main_api: Api) -> None:
+    settings = GatewaySettings(
+        api_id=main_api.api_id,
+        stage=STAGE,
+        package_dirs=(aws.package_dir,),
+        workers=1,
+        function_credentials="gateway",
+    )
+    with GatewayThread(settings) as running:
+        assert _inspect(running)["AWS_ACCESS_KEY_ID"] == os.environ["AWS_ACCESS_KEY_ID"]
 
 
 def _fragments(size: int, frame: int = 32 * 1024) -> list[str]:
@@ -664,6 +751,49 @@ def test_message_over_128_kb_closes_with_1009(aws: Aws, gateway: Gateway) -> Non
         assert ws.close_code == 1009
     disconnect = aws.wait_for(connection_id, "$disconnect")["event"]["requestContext"]
     assert disconnect["disconnectStatusCode"] == 1009
+
+
+def test_a_frame_over_32_kb_closes_with_1009(aws: Aws, gateway: Gateway) -> None:
+    with _connect(gateway) as ws:
+        connection_id = _connection_id(ws)
+        frame = 32 * 1024
+        ws.send("x" * frame)  # the largest frame passes
+        assert len(json.loads(ws.recv(timeout=15))["event"]["body"]) == frame
+        with contextlib.suppress(ConnectionClosed):
+            ws.send("x" * (frame + 1))  # one message, one frame, well under 128 KB
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=10)
+        assert ws.close_code == 1009
+    disconnect = aws.wait_for(connection_id, "$disconnect")["event"]["requestContext"]
+    assert disconnect["disconnectStatusCode"] == 1009
+
+
+def test_a_url_over_4096_characters_is_414_before_the_authorizer(
+    aws: Aws, gateway: Gateway
+) -> None:
+    def authorizations() -> int:
+        return len([e for e in aws.events() if e["kind"] == "authorize"])
+
+    # `/test?token=good` plus padding: the request target is the URL API Gateway counts.
+    base = f"/{STAGE}?token=good&pad="
+    longest = "x" * (4096 - len(base))
+    before = authorizations()
+    with _connect(gateway, f"token=good&pad={longest}") as ws:
+        assert _connection_id(ws)
+    assert authorizations() == before + 1
+    assert _rejection(gateway, f"token=good&pad={longest}x") == 414
+    assert authorizations() == before + 1
+
+
+def test_worker_env_flag_parses_repeated_name_value_pairs() -> None:
+    from wslocal.gateway.__main__ import parse_args
+
+    required = ["--api-id", "a", "--stage", "s", "--package-dir", "p"]
+    args = parse_args([*required, "--worker-env", "A=1", "--worker-env", "SSL_CERT_FILE=/x=y"])
+    assert dict(args.worker_env) == {"A": "1", "SSL_CERT_FILE": "/x=y"}
+    for wrong in ("NOEQUALS", "=value", "1A=x", "A-B=x"):
+        with pytest.raises(SystemExit):
+            parse_args([*required, "--worker-env", wrong])
 
 
 def test_client_close_fires_disconnect_with_its_code(aws: Aws, gateway: Gateway) -> None:
@@ -729,6 +859,129 @@ def test_connections_calls_must_be_signed(gateway: Gateway) -> None:
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.urlopen(request, timeout=5)  # noqa: S310
     assert caught.value.code == 403
+
+
+def _management_as(gateway: Gateway, key: str, secret: str, token: str | None = None) -> Any:
+    return boto3.client(
+        "apigatewaymanagementapi",
+        endpoint_url=gateway.connections_url,
+        region_name=REGION,
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
+        aws_session_token=token,
+    )
+
+
+def _user_allowed(aws: Aws, name: str, resource: str) -> tuple[str, str]:
+    """An IAM user allowed execute-api:ManageConnections on `resource`; its key."""
+    iam = aws.client("iam")
+    iam.create_user(UserName=name)
+    statement = {"Effect": "Allow", "Action": "execute-api:ManageConnections", "Resource": resource}
+    iam.put_user_policy(
+        UserName=name,
+        PolicyName="push",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+    )
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return key["AccessKeyId"], key["SecretAccessKey"]
+
+
+def test_connections_refuses_a_wrong_secret(gateway: Gateway) -> None:
+    client = _management_as(gateway, "testing", "not-the-secret")
+    with _connect(gateway) as ws:
+        connection_id = _connection_id(ws)
+        with pytest.raises(ClientError) as refused:
+            client.post_to_connection(ConnectionId=connection_id, Data=b"forged")
+        assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+        assert refused.value.response["Error"]["Code"] == "ForbiddenException"
+        _management(gateway).post_to_connection(ConnectionId=connection_id, Data=b"signed")
+        assert ws.recv(timeout=5) == "signed"  # the forged message never arrived
+
+
+def test_connections_requires_manage_connections_on_this_stage(
+    aws: Aws, gateway: Gateway, main_api: Api
+) -> None:
+    stage_arn = f"{main_api.execution_arn}/{STAGE}"
+    pusher = _management_as(gateway, *_user_allowed(aws, "pusher", f"{stage_arn}/POST/*"))
+    elsewhere = _management_as(
+        gateway, *_user_allowed(aws, "elsewhere", f"{main_api.execution_arn}/prod/*")
+    )
+    with _connect(gateway) as ws:
+        connection_id = _connection_id(ws)
+        pusher.post_to_connection(ConnectionId=connection_id, Data=b"allowed")
+        assert ws.recv(timeout=5) == "allowed"
+        for call in (
+            lambda: pusher.get_connection(ConnectionId=connection_id),  # POST only
+            lambda: elsewhere.post_to_connection(ConnectionId=connection_id, Data=b"x"),
+        ):
+            with pytest.raises(ClientError) as refused:
+                call()
+            assert refused.value.response["Error"]["Code"] == "ForbiddenException"
+            assert "execute-api:ManageConnections" in refused.value.response["Error"]["Message"]
+    # permission is checked before the connection is looked up
+    with pytest.raises(ClientError) as refused:
+        elsewhere.delete_connection(ConnectionId="AAAAAAAAAAAAAAA=")
+    assert refused.value.response["Error"]["Code"] == "ForbiddenException"
+    with pytest.raises(pusher.exceptions.GoneException):
+        pusher.post_to_connection(ConnectionId="AAAAAAAAAAAAAAA=", Data=b"x")
+
+
+def test_a_custom_domain_mapping_serves_its_base_path(aws: Aws, main_api: Api) -> None:
+    domain = "ws.example.test"
+    apigw = aws.client("apigatewayv2")
+    apigw.create_domain_name(
+        DomainName=domain,
+        DomainNameConfigurations=[
+            {"CertificateArn": f"arn:aws:acm:{REGION}:{aws.account}:certificate/x"}
+        ],
+    )
+    apigw.create_api_mapping(
+        DomainName=domain, ApiId=main_api.api_id, Stage=STAGE, ApiMappingKey="chat"
+    )
+    settings = GatewaySettings(
+        api_id=main_api.api_id,
+        stage=STAGE,
+        package_dirs=(aws.package_dir,),
+        workers=1,
+        domain_name=domain,
+    )
+    with GatewayThread(settings) as running:
+        assert running.domain_ws_url is not None
+        assert running.domain_ws_url.endswith("/chat")
+        assert running.domain_connections_url is not None
+        with connect(f"{running.domain_ws_url}?token=good", open_timeout=20) as ws:
+            reply = _ask(ws, json.dumps({"action": "whoami"}))
+            context = reply["event"]["requestContext"]
+            assert (context["domainName"], context["stage"]) == (domain, STAGE)
+            # SDKs append /@connections to the domain's callback URL: https://domain/chat
+            client = boto3.client(
+                "apigatewaymanagementapi",
+                endpoint_url=running.domain_connections_url,
+                region_name=REGION,
+            )
+            client.post_to_connection(ConnectionId=context["connectionId"], Data=b"via domain")
+            assert ws.recv(timeout=5) == "via domain"
+        with pytest.raises(InvalidStatus) as caught:
+            connect(f"ws://127.0.0.1:{running.ws_port}/other?token=good", open_timeout=20)
+        assert caught.value.response.status_code == 403
+        # the execute-api path still serves the stage
+        with connect(f"{running.ws_url}?token=good", open_timeout=20) as ws:
+            context = _ask(ws, json.dumps({"action": "whoami"}))["event"]["requestContext"]
+            assert context["domainName"] == f"{main_api.api_id}.execute-api.{REGION}.amazonaws.com"
+    apigw.create_domain_name(
+        DomainName="other.example.test",
+        DomainNameConfigurations=[
+            {"CertificateArn": f"arn:aws:acm:{REGION}:{aws.account}:certificate/x"}
+        ],
+    )
+    unmapped = GatewaySettings(
+        api_id=main_api.api_id,
+        stage=STAGE,
+        package_dirs=(aws.package_dir,),
+        domain_name="other.example.test",
+    )
+    with pytest.raises(GatewayError, match="no API mapping"):
+        asyncio.run(Gateway(unmapped).start())
 
 
 def test_connections_call_during_connect_is_gone(aws: Aws, gateway: Gateway) -> None:

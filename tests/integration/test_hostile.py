@@ -33,6 +33,7 @@ from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
 from ws_bridge.jwt_verifier import MAX_TOKEN_BYTES
+from wslocal.gateway.server import MAX_URL_CHARACTERS
 from wslocal.stack import MAX_HTTP_LINE_BYTES
 
 if TYPE_CHECKING:
@@ -261,20 +262,63 @@ def test_the_gateway_reads_lines_as_long_as_api_gateway_does(stack: StackHandle)
     assert f"WEBSOCKETS_MAX_LINE_LENGTH={MAX_HTTP_LINE_BYTES}".encode() in environment
 
 
-def test_a_token_over_8_kb_reaches_the_authorizer_and_is_401(
-    healthy_backend: StackHandle, stack_logs: StackLogs
+def test_a_url_over_4096_characters_is_414_before_any_function(
+    stack: StackHandle, stack_logs: StackLogs
 ) -> None:
-    # API Gateway passes request lines and headers of up to ~10 KB; the authorizer refuses
-    # tokens over 8 KB itself.
-    stack = healthy_backend
+    # API Gateway's fixed quota: 4,096 characters of URL (the request target here).
+    token = stack.token()
+
+    def target_length(url: str) -> int:
+        split = urllib.parse.urlsplit(url)
+        return len(f"{split.path}?{split.query}")
+
+    base = target_length(stack.url(token, pad=""))
+    longest = stack.url(token, pad="x" * (MAX_URL_CHARACTERS - base))
+    too_long = stack.url(token, pad="x" * (MAX_URL_CHARACTERS - base + 1))
+    assert target_length(longest) == MAX_URL_CHARACTERS
+    assert handshake(longest) == OPEN
+    before, mark = record_ids(stack), stack_logs.mark()
+    assert handshake(too_long) == 414
+    logs = stack_logs.since(mark)
+    assert authorizer_reasons(logs["gateway.log"]) == []
+    assert validate_calls(logs["backend.log"]) == 0
+    assert record_ids(stack) <= before
+
+
+def test_a_token_over_8_kb_in_the_query_string_is_414_before_any_function(
+    stack: StackHandle, stack_logs: StackLogs
+) -> None:
     token = token_of_length(stack, MAX_TOKEN_BYTES + 512)
     before, mark = record_ids(stack), stack_logs.mark()
-    assert handshake(stack.url(token)) == 401
-    # the same token in the Authorization header too (identical tokens do not conflict)
-    assert handshake(stack.url(token), {"Authorization": f"Bearer {token}"}) == 401
+    assert handshake(stack.url(token)) == 414
     logs = stack_logs.since(mark)
-    assert authorizer_reasons(logs["gateway.log"]) == ["too_large", "too_large"]
+    assert authorizer_reasons(logs["gateway.log"]) == []
     assert validate_calls(logs["backend.log"]) == 0
+    assert record_ids(stack) <= before
+
+
+def test_a_token_over_8_kb_in_a_header_reaches_the_authorizer_and_is_401(
+    restricted_stack: RestrictedStack,
+) -> None:
+    # Headers may carry ~10 KB: a long token travels in the Authorization header or the
+    # subprotocol (the browser setup, no identity source), and the authorizer refuses it.
+    stack, logs = restricted_stack.handle, restricted_stack.logs
+    token = token_of_length(stack, MAX_TOKEN_BYTES + 512)
+    source = restricted_stack.allowed_source
+    before, mark = record_ids(stack), logs.mark()
+    for headers, subprotocols in (
+        ({"Authorization": f"Bearer {token}"}, None),
+        (None, ["bearer", token]),
+    ):
+        with (
+            pytest.raises(InvalidStatus) as refused,
+            open_from(stack, source, stack.ws_url, headers, subprotocols),
+        ):
+            pass
+        assert refused.value.response.status_code == 401
+    since = logs.since(mark)
+    assert authorizer_reasons(since["gateway.log"]) == ["too_large", "too_large"]
+    assert validate_calls(since["backend.log"]) == 0
     assert record_ids(stack) <= before
 
 

@@ -28,6 +28,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _variable(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name or not name.replace("_", "a").isalnum() or name[0].isdigit():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, value
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m wslocal.gateway",
@@ -61,6 +68,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--max-message-bytes", type=_positive_int, default=131072, help="bytes (AWS: 131072)"
     )
     parser.add_argument(
+        "--worker-env",
+        action="append",
+        default=[],
+        type=_variable,
+        metavar="NAME=VALUE",
+        help="a variable added to every worker's Lambda environment (repeatable)",
+    )
+    parser.add_argument(
+        "--function-credentials",
+        choices=["role", "gateway"],
+        default="role",
+        help="role: each function runs with its execution role's temporary credentials "
+        "(sts:AssumeRole, as on Lambda); gateway: with this process's credentials",
+    )
+    parser.add_argument(
+        "--domain-name",
+        help="a custom domain whose API mapping (base path) to this stage is served too",
+    )
+    parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )
     return parser.parse_args(argv)
@@ -79,7 +105,13 @@ async def serve(settings: GatewaySettings) -> int:
         return 1
     try:
         print(
-            f"{READY_PREFIX}ws={gateway.ws_url} connections={gateway.connections_url}",
+            f"{READY_PREFIX}ws={gateway.ws_url} connections={gateway.connections_url}"
+            + (
+                f" domain_ws={gateway.domain_ws_url}"
+                f" domain_connections={gateway.domain_connections_url}"
+                if gateway.domain_ws_url
+                else ""
+            ),
             flush=True,
         )
         await stopping.wait()
@@ -108,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
         idle_timeout=args.idle_timeout,
         max_duration=args.max_duration,
         max_message_bytes=args.max_message_bytes,
+        worker_environment=dict(args.worker_env),
+        function_credentials=args.function_credentials,
+        domain_name=args.domain_name,
     )
     return asyncio.run(serve(settings))
 

@@ -69,6 +69,7 @@ class LambdaFunction:
     code_sha256: str
     policy: Mapping[str, Any] | None
     layers: tuple[LambdaLayer, ...] = ()
+    role: str = ""  # the execution role's ARN
 
 
 @dataclass(frozen=True)
@@ -327,6 +328,7 @@ class _Loader:
             code_sha256=config.get("CodeSha256", ""),
             policy=policy,
             layers=layers,
+            role=str(config.get("Role") or ""),
         )
 
     def _layer(self, arn: str) -> LambdaLayer:
@@ -370,6 +372,29 @@ class _Loader:
                 if match:
                     return match.group("account")
             raise
+
+
+def load_base_path(
+    domain_name: str, api_id: str, stage: str, session: boto3.session.Session | None = None
+) -> str:
+    """The base path under which custom domain `domain_name` maps `api_id`/`stage` ("" for
+    the domain's root). Raises ControlPlaneError when the domain maps it nowhere."""
+    client: Any = (
+        session or boto3.session.Session(region_name=os.environ.get("AWS_REGION") or None)
+    ).client("apigatewayv2")
+    try:
+        items = client.get_api_mappings(DomainName=domain_name).get("Items") or []
+    except ClientError as exc:
+        raise ControlPlaneError(f"custom domain {domain_name}: {exc}") from exc
+    except BotoCoreError as exc:
+        raise ControlPlaneError(f"control plane unreachable: {exc}") from exc
+    for item in items:
+        if item.get("ApiId") == api_id and item.get("Stage") == stage:
+            key = str(item.get("ApiMappingKey") or "")
+            return "" if key == "(none)" else key.strip("/")
+    raise ControlPlaneError(
+        f"custom domain {domain_name} has no API mapping to API {api_id} stage {stage}"
+    )
 
 
 def load_api(

@@ -3,8 +3,9 @@
 `POST|GET|DELETE /<stage>/@connections/<url-encoded connection id>`, answered in the
 rest-json shapes boto3's `apigatewaymanagementapi` client parses: errors carry an
 `x-amzn-ErrorType` header (`GoneException`, `PayloadTooLargeException`,
-`ForbiddenException`) and a `{"message": ...}` body. Calls must be SigV4-signed (the
-signature itself is not verified: the emulator's credentials are fake).
+`ForbiddenException`) and a `{"message": ...}` body. Calls must be SigV4-signed; the
+signature and the caller's `execute-api:ManageConnections` permission are checked by
+`caller_check` when one is given (`caller_auth`), before the connection is looked up.
 
 A small HTTP/1.1 server on asyncio streams: keep-alive, `Content-Length` bodies only,
 which is what botocore sends.
@@ -20,8 +21,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
+from wslocal.gateway.caller_auth import CallerCheck
 from wslocal.gateway.events import new_request_id
 
 __all__ = ["ConnectionGone", "ConnectionStatus", "ManagementServer", "OpenConnections"]
@@ -37,6 +39,7 @@ _REASONS = {
     403: "Forbidden",
     410: "Gone",
     413: "Payload Too Large",
+    500: "Internal Server Error",
 }
 
 
@@ -71,6 +74,7 @@ class _Request:
     version: str
     headers: Mapping[str, str]
     body: bytes
+    raw_headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,7 @@ async def _read_request(reader: asyncio.StreamReader) -> _Request | None:
         raise _BadRequest("malformed request line")
     method, target, version = parts
     headers: dict[str, str] = {}
+    raw_headers: list[tuple[str, str]] = []
     for _ in range(_MAX_HEADER_LINES):
         raw = (await reader.readuntil(b"\r\n")).decode("latin-1")
         if raw == "\r\n":
@@ -134,6 +139,7 @@ async def _read_request(reader: asyncio.StreamReader) -> _Request | None:
         if not sep:
             raise _BadRequest("malformed header")
         headers[name.strip().lower()] = value.strip()
+        raw_headers.append((name.strip(), value.strip()))
     else:
         raise _BadRequest("too many headers")
     if "transfer-encoding" in headers:
@@ -145,7 +151,7 @@ async def _read_request(reader: asyncio.StreamReader) -> _Request | None:
     if length < 0 or length > _MAX_BODY_BYTES:
         raise _BadRequest("body too large")
     body = await reader.readexactly(length) if length else b""
-    return _Request(method, target, version, headers, body)
+    return _Request(method, target, version, headers, body, tuple(raw_headers))
 
 
 class ManagementServer:
@@ -159,8 +165,17 @@ class ManagementServer:
         host: str = "127.0.0.1",
         port: int = 0,
         max_payload_bytes: int = 128 * 1024,
+        caller_check: CallerCheck | None = None,
+        resource_prefix: str = "",
+        base_paths: tuple[str, ...] = (),
     ) -> None:
         self.registry = registry
+        # `{resource_prefix}/{METHOD}/@connections/{id}` is the resource a caller needs
+        # execute-api:ManageConnections on (the prefix: the API's execution ARN and stage).
+        self.caller_check = caller_check
+        self.resource_prefix = resource_prefix
+        # A custom domain's base paths that lead here too ("": the domain's root).
+        self.base_paths = base_paths
         self.stage = stage
         self.host = host
         self.port = port
@@ -224,12 +239,16 @@ class ManagementServer:
         await writer.drain()
 
     def _connection_id(self, target: str) -> str | None:
-        segments = urlsplit(target).path.split("/")
-        if len(segments) != 4 or segments[0] != "" or segments[2] != "@connections":
-            return None
-        if unquote(segments[1]) != self.stage or not segments[3]:
-            return None
-        return unquote(segments[3])
+        """The id in `/<stage>/@connections/<id>`, or `/<base path>/@connections/<id>` of
+        a custom domain mapping (`/@connections/<id>` for an empty base path)."""
+        path = urlsplit(target).path
+        prefixes = [f"/{quote(self.stage, safe='')}"]
+        prefixes += [f"/{quote(p, safe='/')}" if p else "" for p in self.base_paths]
+        for prefix in prefixes:
+            rest = path.removeprefix(prefix + "/@connections/")
+            if rest != path and rest and "/" not in rest:
+                return unquote(rest)
+        return None
 
     async def _handle(self, request: _Request) -> _Response:
         connection_id = self._connection_id(request.target)
@@ -239,6 +258,16 @@ class ManagementServer:
             or not _is_signed(request.headers)
         ):
             return _error(403, "ForbiddenException", "Missing Authentication Token")
+        if self.caller_check is not None:
+            resource = f"{self.resource_prefix}/{request.method}/@connections/{connection_id}"
+            refusal = await self.caller_check.check(
+                request.method, request.target, request.raw_headers, request.body, resource
+            )
+            if refusal is not None:
+                error_type = (
+                    "ForbiddenException" if refusal.status == 403 else "InternalServerError"
+                )
+                return _error(refusal.status, error_type, refusal.message)
         try:
             if request.method == "POST":
                 if len(request.body) > self.max_payload_bytes:

@@ -77,11 +77,16 @@ def lambda_environment(
     task_root: Path,
     runtime_dir: Path,
     extra: Mapping[str, str] | None = None,
+    overrides: Mapping[str, str] | None = None,
+    credentials: Mapping[str, str] | None = None,
     parent: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The environment Lambda gives `function`: its own variables, Lambda's reserved ones,
     and, from this process, fake credentials and the `AWS_ENDPOINT_URL*` overrides that
-    point its SDK calls at the emulator. `extra` applies unless the function sets it."""
+    point its SDK calls at the emulator. `extra` applies unless the function sets it;
+    `overrides` apply over the function's variables (Lambda's reserved ones still win).
+    `credentials` (the role's `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+    `AWS_SESSION_TOKEN`) replace this process's own."""
     source = os.environ if parent is None else parent
     environment: dict[str, str] = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -94,6 +99,7 @@ def lambda_environment(
     )
     environment.update(extra or {})
     environment.update(function.environment)
+    environment.update(overrides or {})
     day = datetime.now(UTC).strftime("%Y/%m/%d")
     reserved = {
         "AWS_REGION": region,
@@ -112,7 +118,10 @@ def lambda_environment(
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
     }
-    reserved.update({key: source[key] for key in _PASSED_THROUGH if source.get(key)})
+    if credentials is None:
+        reserved.update({key: source[key] for key in _PASSED_THROUGH if source.get(key)})
+    else:
+        reserved.update(credentials)
     environment.update(reserved)
     return environment
 
@@ -124,8 +133,9 @@ async def _read_frame(stream: asyncio.StreamReader) -> dict[str, Any]:
 
 
 class _Worker:
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
+    def __init__(self, process: asyncio.subprocess.Process, generation: int = 0) -> None:
         self.process = process
+        self.generation = generation  # the pool's environment it started with
         self.init_error: InvocationError | None = None
 
     async def call(self, payload: bytes, timeout: float) -> dict[str, Any]:
@@ -187,7 +197,33 @@ class FunctionPool:
         self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
         self._workers: set[_Worker] = set()
         self._respawns: set[asyncio.Task[None]] = set()
+        self._retiring: set[asyncio.Task[None]] = set()
+        self._generation = 0
         self._stopping = False
+
+    def set_environment(self, environment: Mapping[str, str]) -> None:
+        """Run new invocations with `environment` (fresh credentials): idle workers are
+        replaced now, busy ones when their invocation ends."""
+        self.environment = dict(environment)
+        self._generation += 1
+        stale: list[_Worker] = []
+        while not self._idle.empty():
+            stale.append(self._idle.get_nowait())
+        for worker in stale:
+            self._retire(worker)
+
+    def _retire(self, worker: _Worker) -> None:
+        """Stop `worker` gracefully and start its replacement."""
+        self._workers.discard(worker)
+
+        async def retire() -> None:
+            await worker.stop()
+            if not self._stopping:
+                self._schedule_respawn(None)
+
+        task = asyncio.get_running_loop().create_task(retire())
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
 
     @property
     def pids(self) -> list[int]:
@@ -226,7 +262,7 @@ class FunctionPool:
             )
         except OSError as exc:
             raise WorkerStartError(f"{name}: cannot start a worker: {exc}") from exc
-        worker = _Worker(process)
+        worker = _Worker(process, self._generation)
         self._workers.add(worker)
         assert process.stdout is not None
         try:
@@ -305,7 +341,10 @@ class FunctionPool:
             # Cancelled mid-invocation: the worker's state is unknown.
             self._replace(worker)
             raise
-        self._idle.put_nowait(worker)
+        if worker.generation != self._generation:
+            self._retire(worker)
+        else:
+            self._idle.put_nowait(worker)
         if "error" in reply:
             error = reply["error"] or {}
             return Invocation(
@@ -325,7 +364,8 @@ class FunctionPool:
         replacement gave up earlier is retried when an invocation needs the pool."""
         if self._stopping:
             return
-        for _ in range(self.size - len(self._workers) - len(self._respawns)):
+        missing = self.size - len(self._workers) - len(self._respawns) - len(self._retiring)
+        for _ in range(missing):
             self._schedule_respawn(None)
 
     def _schedule_respawn(self, old: _Worker | None) -> None:
@@ -358,6 +398,7 @@ class FunctionPool:
     async def stop(self) -> None:
         """Stop every worker; none is left running."""
         self._stopping = True
+        await asyncio.gather(*self._retiring, return_exceptions=True)
         for task in list(self._respawns):
             task.cancel()
         await asyncio.gather(*self._respawns, return_exceptions=True)

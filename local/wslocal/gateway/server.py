@@ -9,8 +9,6 @@ import contextlib
 import http
 import json
 import logging
-import shutil
-import tempfile
 import time
 import weakref
 from collections.abc import Mapping, Sequence
@@ -26,12 +24,13 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
+from wslocal.gateway import caller_auth
 from wslocal.gateway.control_plane import (
     ApiDefinition,
     ControlPlaneError,
-    LambdaLayer,
     Route,
     load_api,
+    load_base_path,
 )
 from wslocal.gateway.events import (
     ConnectionInfo,
@@ -44,15 +43,8 @@ from wslocal.gateway.events import (
     new_request_id,
     now_ms,
 )
+from wslocal.gateway.lambda_host import HostError, HostSettings, LambdaHost
 from wslocal.gateway.management import ConnectionGone, ConnectionStatus, ManagementServer
-from wslocal.gateway.packages import (
-    PackageError,
-    extract_package,
-    layer_paths,
-    make_opt_dir,
-    make_runtime_dir,
-    packages_for,
-)
 from wslocal.gateway.policy import (
     authorizer_policy_allows,
     lambda_policy_allows,
@@ -63,8 +55,6 @@ from wslocal.gateway.runtime import (
     FunctionPool,
     Invocation,
     InvocationError,
-    WorkerStartError,
-    lambda_environment,
 )
 
 __all__ = ["Gateway", "GatewayError", "GatewaySettings"]
@@ -72,6 +62,10 @@ __all__ = ["Gateway", "GatewayError", "GatewaySettings"]
 log = logging.getLogger("wslocal.gateway")
 
 AUTHORIZER_RESULT_MAX_BYTES = 8 * 1024
+# API Gateway's fixed WebSocket quotas: a longer request URL is refused before anything
+# runs; a larger frame closes the connection with 1009 (messages may be larger, in frames).
+MAX_URL_CHARACTERS = 4096
+MAX_FRAME_BYTES = 32 * 1024
 _CLOSE_REASONS = {
     1000: "Connection Closed Normally",
     1001: "Going away",
@@ -112,12 +106,25 @@ class GatewaySettings:
     idle_timeout: float = 600.0
     max_duration: float = 7200.0
     max_message_bytes: int = 128 * 1024
+    max_frame_bytes: int = MAX_FRAME_BYTES
+    max_url_characters: int = MAX_URL_CHARACTERS
     shutdown_timeout: float = 15.0
     # How long an invocation waits for a free worker before it fails as a throttled
     # Lambda invocation; None: the function's own Timeout.
     queue_timeout: float | None = None
     # The longest a Lambda authorizer may take, as API Gateway's integration limit.
     authorizer_timeout: float = 29.0
+    # Added to every worker's Lambda environment (over the function's own variables; Lambda's
+    # reserved variables still win), e.g. SSL_CERT_FILE for a local certificate authority.
+    worker_environment: Mapping[str, str] = field(default_factory=dict)
+    # "role": each function runs with temporary credentials of its execution role
+    # (sts:AssumeRole on the control plane), as on Lambda; "gateway": with this process's.
+    function_credentials: Literal["role", "gateway"] = "role"
+    # A custom domain whose API mapping to this stage is served too: WebSocket clients on
+    # `/<base path>` (`/` for an empty one) and `@connections` under the same prefix.
+    domain_name: str | None = None
+    # How often a function's role is assumed again (its credentials last an hour).
+    credentials_refresh_seconds: float = 45 * 60.0
 
 
 @dataclass(eq=False)
@@ -178,7 +185,8 @@ class Gateway:
         self._boto_session = session
         self._api: ApiDefinition | None = None
         self._selector: RouteSelector | None = None
-        self._pools: dict[str, FunctionPool] = {}
+        self._host: LambdaHost | None = None
+        self._base_path: str | None = None
         self._permissions: dict[tuple[str, str], bool] = {}
         self._handshakes: weakref.WeakKeyDictionary[ServerConnection, _Session] = (
             weakref.WeakKeyDictionary()
@@ -188,7 +196,6 @@ class Gateway:
         self._ws_server: Server | None = None
         self._management: ManagementServer | None = None
         self._sweeper: asyncio.Task[None] | None = None
-        self._workdir: Path | None = None
         self._stopping = False
         self.ws_port = settings.ws_port
         self.http_port = settings.http_port
@@ -210,8 +217,22 @@ class Gateway:
         return f"http://{self.settings.host}:{self.http_port}/{self.settings.stage}"
 
     @property
+    def domain_ws_url(self) -> str | None:
+        """Where clients connect through the custom domain's mapping (None without one)."""
+        if self._base_path is None:
+            return None
+        return f"ws://{self.settings.host}:{self.ws_port}/{self._base_path}"
+
+    @property
+    def domain_connections_url(self) -> str | None:
+        """The `@connections` endpoint through the custom domain's mapping."""
+        if self._base_path is None:
+            return None
+        return f"http://{self.settings.host}:{self.http_port}/{self._base_path}".rstrip("/")
+
+    @property
     def worker_pids(self) -> list[int]:
-        return [pid for pool in self._pools.values() for pid in pool.pids]
+        return self._host.pids if self._host is not None else []
 
     @property
     def open_connection_ids(self) -> list[str]:
@@ -239,6 +260,14 @@ class Gateway:
                 load_api, settings.api_id, settings.stage, self._boto_session
             )
             self._selector = RouteSelector(api.route_selection_expression, api.routes.keys())
+            if settings.domain_name:
+                self._base_path = await asyncio.to_thread(
+                    load_base_path,
+                    settings.domain_name,
+                    settings.api_id,
+                    settings.stage,
+                    self._boto_session,
+                )
         except (ControlPlaneError, ValueError) as exc:
             raise GatewayError(str(exc)) from exc
         self._api = api
@@ -246,17 +275,44 @@ class Gateway:
             if route.integration_id is None and route.route_key not in {"$connect", "$disconnect"}:
                 log.warning("route %s has no integration", route.route_key)
 
+        caller_check = await caller_auth.probe(self._endpoint_url())
+        if caller_check is None:
+            log.warning(
+                "the control plane cannot check @connections callers: their SigV4 signature "
+                "and execute-api:ManageConnections permission are not verified"
+            )
         self._management = ManagementServer(
             self,
             settings.stage,
             host=settings.host,
             port=settings.http_port,
             max_payload_bytes=settings.max_message_bytes,
+            caller_check=caller_check,
+            resource_prefix=f"{api.execution_arn}/{api.stage}",
+            base_paths=() if self._base_path is None else (self._base_path,),
         )
         await self._management.start()
         self.http_port = self._management.port
 
-        await self._start_pools(api)
+        self._host = LambdaHost(
+            api,
+            HostSettings(
+                package_dirs=settings.package_dirs,
+                workers=settings.workers,
+                queue_timeout=settings.queue_timeout,
+                worker_environment=settings.worker_environment,
+                function_credentials=settings.function_credentials,
+                credentials_refresh_seconds=settings.credentials_refresh_seconds,
+                extra_environment={
+                    "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": self.connections_url
+                },
+            ),
+            session=self._boto_session,
+        )
+        try:
+            await self._host.start()
+        except HostError as exc:
+            raise GatewayError(str(exc)) from exc
 
         self._ws_server = await serve(
             self._handler,
@@ -266,7 +322,7 @@ class Gateway:
             process_response=self._process_response,
             select_subprotocol=self._select_subprotocol,
             compression=None,
-            max_size=settings.max_message_bytes,
+            max_size=(settings.max_message_bytes, settings.max_frame_bytes),
             ping_interval=None,
             open_timeout=120,
             close_timeout=5,
@@ -278,69 +334,18 @@ class Gateway:
         for note in api.notes:
             log.warning("%s", note)
 
-    async def _start_pools(self, api: ApiDefinition) -> None:
-        settings = self.settings
-        functions = list(api.functions.values())
-        wanted = {fn.name: fn.code_sha256 for fn in functions}
-        users: dict[LambdaLayer, list[str]] = {}
-        for fn in functions:
-            for layer in fn.layers:
-                names = users.setdefault(layer, [])
-                if fn.name not in names:
-                    names.append(fn.name)
-        # A layer's zip is looked up under a key that names it in a start-up error.
-        layer_keys = {
-            layer.arn: f"layer {layer.arn} of {' and '.join(names)}"
-            for layer, names in users.items()
-        }
-        wanted.update({layer_keys[layer.arn]: layer.code_sha256 for layer in users})
-        try:
-            zips = await asyncio.to_thread(
-                packages_for, wanted, [Path(d) for d in settings.package_dirs]
-            )
-        except PackageError as exc:
-            raise GatewayError(str(exc)) from exc
-        self._workdir = Path(tempfile.mkdtemp(prefix="wslocal-gateway-"))
-        # Each package is unpacked once, and each list of layers once, in its order.
-        stacks = {tuple(zips[layer_keys[layer.arn]] for layer in fn.layers) for fn in functions}
-        try:
-            runtime_dir = make_runtime_dir(self._workdir / "runtime")
-            task_roots: dict[Path, Path] = {}
-            for index, package in enumerate(sorted(set(zips[fn.name] for fn in functions))):
-                task_roots[package] = await asyncio.to_thread(
-                    extract_package, package, self._workdir / f"task{index}"
-                )
-            opts: dict[tuple[Path, ...], Path] = {}
-            for index, stack in enumerate(sorted(s for s in stacks if s)):
-                opts[stack] = await asyncio.to_thread(
-                    make_opt_dir, stack, self._workdir / f"opt{index}"
-                )
-        except PackageError as exc:
-            raise GatewayError(str(exc)) from exc
-        for arn, function in api.functions.items():
-            task_root = task_roots[zips[function.name]]
-            stack = tuple(zips[layer_keys[layer.arn]] for layer in function.layers)
-            paths = layer_paths(opts[stack], function.runtime) if stack else []
-            environment = lambda_environment(
-                function,
-                region=api.region,
-                task_root=task_root,
-                runtime_dir=runtime_dir,
-                extra={"AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": self.connections_url},
-            )
-            self._pools[arn] = FunctionPool(
-                function,
-                task_root=task_root,
-                runtime_dir=runtime_dir,
-                environment=environment,
-                size=settings.workers,
-                layer_paths=paths,
-                queue_timeout=settings.queue_timeout,
-            )
-        try:
-            await asyncio.gather(*(pool.start() for pool in self._pools.values()))
-        except WorkerStartError as exc:
-            raise GatewayError(str(exc)) from exc
+    def _pools(self) -> dict[str, FunctionPool]:
+        if self._host is None:
+            raise RuntimeError("the gateway is not started")
+        return self._host.pools
+
+    def _endpoint_url(self) -> str | None:
+        """The control plane's endpoint (AWS_ENDPOINT_URL, as boto3 resolves it)."""
+        session = self._boto_session or boto3.session.Session()
+        url: str | None = session.client("sts").meta.endpoint_url
+        if url is None or url.endswith(".amazonaws.com"):
+            return None
+        return url
 
     async def stop(self) -> None:
         """Close every connection (firing `$disconnect`), then stop the workers."""
@@ -372,12 +377,8 @@ class Gateway:
         if self._management is not None:
             await self._management.stop()
             self._management = None
-        pools = list(self._pools.values())
-        self._pools.clear()
-        await asyncio.gather(*(pool.stop() for pool in pools), return_exceptions=True)
-        if self._workdir is not None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
-            self._workdir = None
+        if self._host is not None:
+            await self._host.stop()
 
     def _spawn(self, coroutine: Any) -> asyncio.Task[Any]:
         task: asyncio.Task[Any] = asyncio.get_running_loop().create_task(coroutine)
@@ -414,7 +415,7 @@ class Gateway:
         integration = self.api.integrations[route.integration_id]
         if not self._permitted(integration.function_arn, self.api.route_arn(route.route_key)):
             return Invocation(error=InvocationError("AccessDenied", "invoke permission missing"))
-        pool = self._pools[integration.function_arn]
+        pool = self._pools()[integration.function_arn]
         started = asyncio.Event()
         task = self._spawn(pool.invoke(event, request_id, started))
         # Lambda would scale out instead of queueing: the integration timeout counts from
@@ -448,7 +449,12 @@ class Gateway:
 
     async def _process_request(self, ws: ServerConnection, request: Request) -> Response | None:
         path, _, query = request.path.partition("?")
-        if path.rstrip("/") != f"/{self.settings.stage}":
+        if len(request.path) > self.settings.max_url_characters:
+            return _json_response(414, {"message": "Request-URI Too Long"})
+        through_domain = self._base_path is not None and path.rstrip(
+            "/"
+        ) == f"/{self._base_path}".rstrip("/")
+        if path.rstrip("/") != f"/{self.settings.stage}" and not through_domain:
             return _json_response(403, {"message": "Forbidden"})
         if request.headers.get("Upgrade", "").lower() != "websocket":
             return None  # not a WebSocket upgrade: websockets answers it
@@ -468,7 +474,11 @@ class Gateway:
             connection_id=new_connection_id(),
             api_id=api.api_id,
             stage=api.stage,
-            domain_name=api.domain_name,
+            domain_name=(
+                self.settings.domain_name
+                if through_domain and self.settings.domain_name
+                else api.domain_name
+            ),
             source_ip=source_ip,
             user_agent=request.headers.get("User-Agent", ""),
             connected_at_ms=connected_at,
@@ -526,7 +536,7 @@ class Gateway:
         event = authorizer_event(session.info, session.request, method_arn, request_id, now_ms())
         started = time.monotonic()
         # As with an integration, the function keeps running past the limit.
-        task = self._spawn(self._pools[authorizer.function_arn].invoke(event, request_id))
+        task = self._spawn(self._pools()[authorizer.function_arn].invoke(event, request_id))
         try:
             async with asyncio.timeout(self.settings.authorizer_timeout):
                 outcome: Invocation = await asyncio.shield(task)
