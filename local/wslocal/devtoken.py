@@ -30,8 +30,13 @@ def mint_token(
     audience: str | None = None,
     now: int | None = None,
     extra_claims: Mapping[str, Any] | None = None,
+    algorithm: str = ALGORITHM,
+    kid: str | None = None,
 ) -> str:
-    """Return an HS256 JWT with ``sub``, ``sessionId``, ``iat``, ``exp`` (and ``iss``/``aud``).
+    """Return a JWT with ``sub``, ``sessionId``, ``iat``, ``exp`` (and ``iss``/``aud``).
+
+    HS256 by default; with ``algorithm`` RS256/ES256, ``secret`` is the private key's PEM and
+    ``kid`` names the key in the header.
 
     ``session_id=None`` leaves the ``sessionId`` claim out (the client then names the session in
     the query string). ``extra_claims`` are added last and may override any claim, which is how
@@ -55,7 +60,8 @@ def mint_token(
         claims["aud"] = audience
     if extra_claims:
         claims.update(extra_claims)
-    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+    headers = {"kid": kid} if kid is not None else None
+    return jwt.encode(claims, secret, algorithm=algorithm, headers=headers)
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,9 @@ class TokenVerifier:
     """Verifies HS256 tokens the way the deployed authorizer does (signature, exp, nbf, iss, aud).
 
     ``user_claim`` and ``session_claim`` mirror ``JWT_USER_CLAIM`` / ``JWT_SESSION_CLAIM``.
+    With ``jwks_client`` the key is the JWKS key the token's ``kid`` names (``algorithms`` then
+    lists asymmetric ones) and ``secret`` is unused; ``jwt.PyJWKClientConnectionError`` means
+    the key set could not be fetched (an unknown ``kid`` is an invalid token).
     """
 
     secret: str
@@ -71,6 +80,8 @@ class TokenVerifier:
     leeway_seconds: int = 30
     user_claim: str = "sub"
     session_claim: str = "sessionId"
+    algorithms: tuple[str, ...] = (ALGORITHM,)
+    jwks_client: jwt.PyJWKClient | None = None
 
     def verify(self, token: str) -> dict[str, Any]:
         """Return the verified claims; raise ``jwt.InvalidTokenError`` on any defect.
@@ -82,10 +93,18 @@ class TokenVerifier:
             required.append("iss")
         if self.audience is not None:
             required.append("aud")
+        key: Any = self.secret
+        if self.jwks_client is not None:
+            try:
+                key = self.jwks_client.get_signing_key_from_jwt(token)
+            except jwt.PyJWKClientConnectionError:
+                raise  # the key set is out of reach: not the token's fault
+            except jwt.PyJWKClientError as err:
+                raise jwt.InvalidTokenError("no served key has this kid") from err
         claims: dict[str, Any] = jwt.decode(
             token,
-            self.secret,
-            algorithms=[ALGORITHM],
+            key,
+            algorithms=list(self.algorithms),
             issuer=self.issuer,
             audience=self.audience,
             leeway=self.leeway_seconds,
