@@ -71,6 +71,7 @@ import logging
 import re
 import signal
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -310,6 +311,8 @@ class Backend:
             raise RequestError(401, "unauthorized", "a bearer token is required")
         try:
             claims = self._verifier.verify(token.strip())
+        except (jwt.PyJWKClientConnectionError, jwt.PyJWKSetError) as err:
+            raise RequestError(503, "keys_unavailable", "the JWKS could not be fetched") from err
         except jwt.InvalidTokenError as err:
             raise RequestError(401, "unauthorized", "the token is not valid") from err
         user = claims[self._verifier.user_claim]
@@ -652,6 +655,14 @@ def _parser() -> argparse.ArgumentParser:
     secret = parser.add_mutually_exclusive_group(required=True)
     secret.add_argument("--jwt-secret", help="HMAC key (visible in the process list: local only)")
     secret.add_argument("--jwt-secret-arn", help="Secrets Manager secret holding the HMAC key")
+    secret.add_argument("--jwks-url", help="verify RS*/ES* tokens by this JWKS instead")
+    parser.add_argument(
+        "--jwt-algorithm",
+        action="append",
+        choices=["RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256"],
+        help="allowed with --jwks-url (repeatable; default RS256)",
+    )
+    parser.add_argument("--jwks-ca-file", help="CA bundle trusted for --jwks-url")
     parser.add_argument("--jwt-issuer", help="required iss")
     parser.add_argument("--jwt-audience", help="required aud")
     parser.add_argument("--jwt-leeway-seconds", type=int, default=30)
@@ -670,6 +681,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _jwks_options(args: argparse.Namespace) -> dict[str, Any]:
+    """TokenVerifier's JWKS options from ``--jwks-url``, ``--jwt-algorithm``, ``--jwks-ca-file``."""
+    if args.jwks_url is None:
+        return {}
+    context = ssl.create_default_context(cafile=args.jwks_ca_file)
+    client = jwt.PyJWKClient(args.jwks_url, timeout=5, ssl_context=context)
+    return {"algorithms": tuple(args.jwt_algorithm or ("RS256",)), "jwks_client": client}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.table and not args.callback_url:
@@ -682,9 +702,13 @@ def main(argv: list[str] | None = None) -> int:
     handler.setFormatter(JsonFormatter())
     logging.basicConfig(level=args.log_level, handlers=[handler], force=True)
 
-    secret = args.jwt_secret if args.jwt_secret is not None else read_secret(args.jwt_secret_arn)
+    jwks = _jwks_options(args)
+    secret = args.jwt_secret if args.jwt_secret is not None else None
+    if secret is None and not jwks:
+        secret = read_secret(args.jwt_secret_arn)
     verifier = TokenVerifier(
-        secret=secret,
+        secret=secret or "",
+        **jwks,
         issuer=args.jwt_issuer,
         audience=args.jwt_audience,
         leeway_seconds=args.jwt_leeway_seconds,
