@@ -31,8 +31,9 @@ module "websocket" {
   create_account_cloudwatch_role = true
 
   jwt = {
-    algorithms = ["HS256"]
-    secret_arn = var.jwt_secret_arn
+    algorithms = var.jwt_algorithms
+    secret_arn = startswith(var.jwt_algorithms[0], "HS") ? var.jwt_secret_arn : null
+    jwks_url   = var.jwt_jwks_url
     issuer     = var.jwt_issuer
     audience   = var.jwt_audience
   }
