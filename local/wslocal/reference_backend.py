@@ -51,6 +51,10 @@ without its own authentication):
 
 - ``GET /api/admin/health``
 - ``GET /api/admin/sessions``, ``PUT|DELETE /api/admin/sessions/{id}``
+- ``GET /api/admin/sessions/{id}/state``: the session's state (``wslocal.session_state``): the
+  terminal size of the last ``resize``, the recent ``command`` results, and ``store``
+  (``redis`` with ``--redis-url``/``REDIS_URL``, shared by every backend on that server;
+  ``memory`` otherwise)
 - ``GET|POST /api/admin/faults``: ``{"mode": "none"|"slow"|"error_5xx"|"invalid_json"|"down",
   "delay_seconds": x, "status": 5xx, "endpoints": ["validate", "message", "disconnect"]}``
   changes how the three contract endpoints answer (see ``FAULT_MODES``)
@@ -68,6 +72,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import re
 import signal
 import socket
@@ -88,6 +93,13 @@ import jwt
 
 from ws_bridge.logs import JsonFormatter
 from wslocal.devtoken import TokenVerifier, read_secret
+from wslocal.session_state import (
+    MemorySessionState,
+    SessionState,
+    SessionStateError,
+    open_session_state,
+    record_reply,
+)
 
 LOGGER = logging.getLogger("wslocal.reference_backend")
 
@@ -220,6 +232,7 @@ class _State:
 _VALIDATE = re.compile(r"^/api/labs/session/([^/]+)/validate$")
 _PUSH = re.compile(r"^/api/push/session/([^/]+)$")
 _ADMIN_SESSION = re.compile(r"^/api/admin/sessions/([^/]+)$")
+_ADMIN_SESSION_STATE = re.compile(r"^/api/admin/sessions/([^/]+)/state$")
 
 
 class Backend:
@@ -231,8 +244,10 @@ class Backend:
         *,
         pusher: Pusher | None = None,
         sessions: Iterable[tuple[str, str]] = (),
+        state: SessionState | None = None,
     ) -> None:
         self._verifier = verifier
+        self.state = state if state is not None else MemorySessionState()
         self._pusher = pusher
         self._lock = threading.Lock()
         self._state = _State()
@@ -344,6 +359,7 @@ class Backend:
             )
         try:
             reply = self._answer(kind, message)
+            self._remember(str(ids["sessionId"]), reply)
         except RequestError as err:
             return _json(
                 err.status,
@@ -370,6 +386,14 @@ class Backend:
             rows = _bounded_int(message.get("rows"), "rows", ROWS_RANGE)
             return {"type": "resize_ack", "cols": cols, "rows": rows}
         raise RequestError(400, "unknown_type", "type must be one of ping, command, resize")
+
+    def _remember(self, session_id: str, reply: dict[str, Any]) -> None:
+        try:
+            record_reply(self.state, session_id, reply)
+        except SessionStateError as err:
+            raise RequestError(
+                503, "state_unavailable", "the session state is out of reach"
+            ) from err
 
     def _disconnect(self, body: bytes) -> Reply:
         notice = _json_object(body)
@@ -422,6 +446,11 @@ class Backend:
     # -- admin -------------------------------------------------------------------------------
 
     def _admin(self, method: str, path: str, body: bytes) -> tuple[str, Callable[[], Reply]]:
+        if match := _ADMIN_SESSION_STATE.match(path):
+            session_id = unquote(match[1])
+            return "/api/admin/sessions/{sessionId}/state", lambda: self._admin_state(
+                method, session_id
+            )
         if match := _ADMIN_SESSION.match(path):
             session_id = unquote(match[1])
             return "/api/admin/sessions/{sessionId}", lambda: self._admin_session(
@@ -442,6 +471,20 @@ class Backend:
         if path in answers:
             return path, answers[path]
         return "unknown", _not_found
+
+    def _admin_state(self, method: str, session_id: str) -> Reply:
+        self._require(method, "GET")
+        with self._lock:
+            known = session_id in self._state.sessions
+        if not known:
+            raise RequestError(404, "unknown_session", "no such session")
+        try:
+            snapshot = self.state.snapshot(session_id)
+        except SessionStateError as err:
+            raise RequestError(
+                503, "state_unavailable", "the session state is out of reach"
+            ) from err
+        return _json(200, {"sessionId": session_id, "store": self.state.kind, **snapshot})
 
     def _admin_get(self, method: str, payload: dict[str, Any]) -> Reply:
         self._require(method, "GET")
@@ -666,6 +709,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--jwt-issuer", help="required iss")
     parser.add_argument("--jwt-audience", help="required aud")
     parser.add_argument("--jwt-leeway-seconds", type=int, default=30)
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("REDIS_URL") or None,
+        help="keep session state in this Redis (default $REDIS_URL; unset: in memory)",
+    )
     parser.add_argument("--user-claim", default="sub")
     parser.add_argument("--session-claim", default="sessionId")
     parser.add_argument(
@@ -716,7 +764,13 @@ def main(argv: list[str] | None = None) -> int:
         session_claim=args.session_claim,
     )
     pusher = ws_bridge_pusher(args.table, args.callback_url) if args.table else None
-    server = BackendServer(Backend(verifier, pusher=pusher, sessions=sessions), args.port)
+    try:
+        state = open_session_state(args.redis_url)
+    except SessionStateError as err:
+        print(f"backend: error: session state: {err}", file=sys.stderr, flush=True)
+        return 1
+    backend = Backend(verifier, pusher=pusher, sessions=sessions, state=state)
+    server = BackendServer(backend, args.port)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         server.backend.stopping.set()
