@@ -12,6 +12,9 @@ a successful fetch (PyJWT's cooldown). The tests wait out that cooldown where th
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -115,8 +118,28 @@ def _distinct_ports(count: int) -> list[int]:
     raise RuntimeError("no distinct free ports")
 
 
+def _gateway_passes_worker_env() -> bool:
+    """Whether `python -m wslocal.gateway` has --worker-env (how SSL_CERT_FILE reaches the
+    workers; the gateway passes no other variable of its own environment through)."""
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": f"{root / 'lambda'}{os.pathsep}{root / 'local'}"}
+    result = subprocess.run(
+        [sys.executable, "-m", "wslocal.gateway", "--help"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return "--worker-env" in result.stdout
+
+
 @pytest.fixture(scope="module")
 def jwks_stack() -> Iterator[JwksStack]:
+    assert _gateway_passes_worker_env(), (
+        "the local gateway has no --worker-env: its workers cannot be told to trust the "
+        "stack's CA (SSL_CERT_FILE)"
+    )
     emulator, gateway, backend, connections, issuer = _distinct_ports(5)
     jwks_url = f"https://127.0.0.1:{issuer}{JWKS_PATH}"
     config = StackConfig(
