@@ -57,6 +57,19 @@ class RedisStack:
         return replies
 
 
+def _signature(stack: RedisStack, service: str, path: str, body: bytes) -> dict[str, str]:
+    """The handler's request-signature headers when the backend checks them (it is given
+    --signing-secret-arn), as the deployed handler would send; none otherwise."""
+    argv = stack.local.services[service].argv
+    if "--signing-secret-arn" not in argv:
+        return {}
+    from ws_bridge.request_signing import sign_request
+
+    arn = argv[argv.index("--signing-secret-arn") + 1]
+    secret = stack.local.client("secretsmanager").get_secret_value(SecretId=arn)
+    return dict(sign_request(secret["SecretString"].encode(), "POST", path, body))
+
+
 def _distinct_ports(count: int) -> list[int]:
     for _ in range(50):
         ports = [free_port() for _ in range(count)]
@@ -155,11 +168,13 @@ def test_two_backend_processes_share_the_state(redis_stack: RedisStack) -> None:
                 "userId": "alice",
             }
         ).encode()
+        headers = {"Content-Type": "application/json", "X-Connection-Id": "direct"}
+        headers.update(_signature(redis_stack, "backend-2", "/api/ws/message", body))
         request = urllib.request.Request(  # noqa: S310 - 127.0.0.1
             f"{redis_stack.backend_url('backend-2')}/api/ws/message",
             data=body,
             method="POST",
-            headers={"Content-Type": "application/json", "X-Connection-Id": "direct"},
+            headers=headers,
         )
         with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
             assert json.loads(answer.read())["type"] == "resize_ack"
