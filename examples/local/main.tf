@@ -42,8 +42,9 @@ module "websocket" {
   account_cloudwatch_role_arn = module.account_cloudwatch_role.cloudwatch_role_arn
 
   jwt = {
-    algorithms = ["HS256"]
-    secret_arn = var.jwt_secret_arn
+    algorithms = var.jwt_algorithms
+    secret_arn = startswith(var.jwt_algorithms[0], "HS") ? var.jwt_secret_arn : null
+    jwks_url   = var.jwt_jwks_url
     issuer     = var.jwt_issuer
     audience   = var.jwt_audience
 

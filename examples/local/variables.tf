@@ -67,6 +67,19 @@ variable "jwt_secret_arn" {
   nullable    = false
 }
 
+variable "jwt_algorithms" {
+  description = "Allowed token algorithms: HS256 (key from jwt_secret_arn) or RS256/ES256 (keys from jwt_jwks_url, e.g. `python -m wslocal.jwks_issuer`)."
+  type        = list(string)
+  default     = ["HS256"]
+  nullable    = false
+}
+
+variable "jwt_jwks_url" {
+  description = "https:// JWKS URL for RS256/ES256; null with HS256."
+  type        = string
+  default     = null
+}
+
 variable "jwt_issuer" {
   description = "Required `iss` of tokens; null leaves it unchecked."
   type        = string

@@ -3,6 +3,8 @@
 CLI::
 
     python -m wslocal.client mint --secret-arn ARN --sub alice --session lab-1
+    python -m wslocal.client mint --alg RS256 --key-file DIR/keys/KID.pem --sub alice \
+        --session lab-1 --iss ISSUER --aud AUDIENCE
     python -m wslocal.client connect ws://127.0.0.1:8080/local --token JWT \\
         --send '{"type": "ping"}' --send '{"type": "command", "command": "ls"}'
 
@@ -48,6 +50,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Literal, Self
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -509,6 +512,9 @@ def _add_token_options(parser: argparse.ArgumentParser, *, required: bool) -> No
     secret = parser.add_mutually_exclusive_group(required=required)
     secret.add_argument("--secret", help="HMAC key (visible in the process list: local only)")
     secret.add_argument("--secret-arn", help="Secrets Manager secret holding the HMAC key")
+    secret.add_argument("--key-file", help="private key PEM for RS256/ES256 (kid: its stem)")
+    parser.add_argument("--alg", default="HS256", choices=["HS256", "RS256", "ES256"])
+    parser.add_argument("--kid", help="key id in the header (default: the key file's stem)")
     parser.add_argument("--sub", help="user id (claim sub)")
     parser.add_argument("--session", help="session id (claim sessionId); omit to leave it out")
     parser.add_argument("--ttl", type=int, default=DEFAULT_TTL_SECONDS, help="seconds until exp")
@@ -522,7 +528,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    mint = commands.add_parser("mint", help="print a development JWT (HS256)")
+    mint = commands.add_parser("mint", help="print a development JWT (HS256, RS256, ES256)")
     _add_token_options(mint, required=True)
 
     conn = commands.add_parser("connect", help="connect, send messages, print replies")
@@ -554,6 +560,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _secret(args: argparse.Namespace) -> str:
+    if (args.alg == "HS256") == (args.key_file is not None):
+        raise ValueError("--key-file goes with --alg RS256/ES256, --secret(-arn) with HS256")
+    if args.key_file is not None:
+        try:
+            return Path(args.key_file).read_text()
+        except OSError as err:
+            raise ValueError(f"cannot read --key-file: {err.strerror}") from None
     return str(args.secret) if args.secret is not None else read_secret(args.secret_arn)
 
 
@@ -567,6 +580,8 @@ def _mint(args: argparse.Namespace) -> str:
         ttl_seconds=args.ttl,
         issuer=args.iss,
         audience=args.aud,
+        algorithm=args.alg,
+        kid=args.kid or (Path(args.key_file).stem if args.key_file else None),
     )
 
 
@@ -599,7 +614,7 @@ def _feed_stdin(queue: asyncio.Queue[str | None]) -> None:
 
 async def _connect(args: argparse.Namespace) -> int:
     token: str | None = args.token
-    if token is None and (args.secret is not None or args.secret_arn is not None):
+    if token is None and any(v is not None for v in (args.secret, args.secret_arn, args.key_file)):
         token = _mint(args)
     if token is None and args.auth != "none":
         raise UsageError(

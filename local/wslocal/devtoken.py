@@ -34,8 +34,13 @@ def mint_token(
     audience: str | None = None,
     now: int | None = None,
     extra_claims: Mapping[str, Any] | None = None,
+    algorithm: str = ALGORITHM,
+    kid: str | None = None,
 ) -> str:
-    """Return an HS256 JWT with ``sub``, ``sessionId``, ``iat``, ``exp`` (and ``iss``/``aud``).
+    """Return a JWT with ``sub``, ``sessionId``, ``iat``, ``exp`` (and ``iss``/``aud``).
+
+    HS256 by default; with ``algorithm`` RS256/ES256, ``secret`` is the private key's PEM and
+    ``kid`` names the key in the header.
 
     ``session_id=None`` leaves the ``sessionId`` claim out (the client then names the session in
     the query string). ``extra_claims`` are added last and may override any claim, which is how
@@ -59,7 +64,8 @@ def mint_token(
         claims["aud"] = audience
     if extra_claims:
         claims.update(extra_claims)
-    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+    headers = {"kid": kid} if kid is not None else None
+    return jwt.encode(claims, secret, algorithm=algorithm, headers=headers)
 
 
 @dataclass(frozen=True)

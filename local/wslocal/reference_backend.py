@@ -53,6 +53,10 @@ without its own authentication):
 
 - ``GET /api/admin/health``
 - ``GET /api/admin/sessions``, ``PUT|DELETE /api/admin/sessions/{id}``
+- ``GET /api/admin/sessions/{id}/state``: the session's state (``wslocal.session_state``): the
+  terminal size of the last ``resize``, the recent ``command`` results, and ``store``
+  (``redis`` with ``--redis-url``/``REDIS_URL``, shared by every backend on that server;
+  ``memory`` otherwise)
 - ``GET|POST /api/admin/faults``: ``{"mode": "none"|"slow"|"error_5xx"|"invalid_json"|"down",
   "delay_seconds": x, "status": 5xx, "endpoints": ["validate", "message", "disconnect"]}``
   changes how the three contract endpoints answer (see ``FAULT_MODES``)
@@ -80,9 +84,11 @@ import argparse
 import importlib
 import json
 import logging
+import os
 import re
 import signal
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -95,9 +101,23 @@ from types import FrameType
 from typing import Any, Final, Protocol
 from urllib.parse import unquote, urlsplit
 
-from ws_bridge.jwt_verifier import InvalidTokenError, KeyUnavailableError, load_hmac_secret
+import jwt
+
+from ws_bridge.jwt_verifier import (
+    InvalidTokenError,
+    KeyUnavailableError,
+    TokenVerifier,
+    load_hmac_secret,
+)
 from ws_bridge.logs import JsonFormatter
 from wslocal.devtoken import Identity, TokenCheck, authorizer_settings
+from wslocal.session_state import (
+    MemorySessionState,
+    SessionState,
+    SessionStateError,
+    open_session_state,
+    record_reply,
+)
 
 LOGGER = logging.getLogger("wslocal.reference_backend")
 
@@ -251,6 +271,7 @@ class _State:
 _VALIDATE = re.compile(r"^/api/labs/session/([^/]+)/validate$")
 _PUSH = re.compile(r"^/api/push/session/([^/]+)$")
 _ADMIN_SESSION = re.compile(r"^/api/admin/sessions/([^/]+)$")
+_ADMIN_SESSION_STATE = re.compile(r"^/api/admin/sessions/([^/]+)/state$")
 
 
 class Backend:
@@ -263,8 +284,10 @@ class Backend:
         pusher: Pusher | None = None,
         sessions: Iterable[tuple[str, str]] = (),
         signed_requests: SignedRequests | None = None,
+        state: SessionState | None = None,
     ) -> None:
         self._tokens = tokens
+        self.state = state if state is not None else MemorySessionState()
         self._pusher = pusher
         self._signed_requests = signed_requests
         self._lock = threading.Lock()
@@ -422,6 +445,7 @@ class Backend:
             )
         try:
             reply = self._answer(kind, message)
+            self._remember(str(ids["sessionId"]), reply)
         except RequestError as err:
             return _json(
                 err.status,
@@ -448,6 +472,14 @@ class Backend:
             rows = _bounded_int(message.get("rows"), "rows", ROWS_RANGE)
             return {"type": "resize_ack", "cols": cols, "rows": rows}
         raise RequestError(400, "unknown_type", "type must be one of ping, command, resize")
+
+    def _remember(self, session_id: str, reply: dict[str, Any]) -> None:
+        try:
+            record_reply(self.state, session_id, reply)
+        except SessionStateError as err:
+            raise RequestError(
+                503, "state_unavailable", "the session state is out of reach"
+            ) from err
 
     def _disconnect(self, body: bytes) -> Reply:
         notice = _json_object(body)
@@ -500,6 +532,11 @@ class Backend:
     # -- admin -------------------------------------------------------------------------------
 
     def _admin(self, method: str, path: str, body: bytes) -> tuple[str, Callable[[], Reply]]:
+        if match := _ADMIN_SESSION_STATE.match(path):
+            session_id = unquote(match[1])
+            return "/api/admin/sessions/{sessionId}/state", lambda: self._admin_state(
+                method, session_id
+            )
         if match := _ADMIN_SESSION.match(path):
             session_id = unquote(match[1])
             return "/api/admin/sessions/{sessionId}", lambda: self._admin_session(
@@ -524,6 +561,20 @@ class Backend:
         if path in answers:
             return path, answers[path]
         return "unknown", _not_found
+
+    def _admin_state(self, method: str, session_id: str) -> Reply:
+        self._require(method, "GET")
+        with self._lock:
+            known = session_id in self._state.sessions
+        if not known:
+            raise RequestError(404, "unknown_session", "no such session")
+        try:
+            snapshot = self.state.snapshot(session_id)
+        except SessionStateError as err:
+            raise RequestError(
+                503, "state_unavailable", "the session state is out of reach"
+            ) from err
+        return _json(200, {"sessionId": session_id, "store": self.state.kind, **snapshot})
 
     def _admin_get(self, method: str, payload: dict[str, Any]) -> Reply:
         self._require(method, "GET")
@@ -775,17 +826,24 @@ def _parser() -> argparse.ArgumentParser:
     secret = parser.add_mutually_exclusive_group(required=True)
     secret.add_argument("--jwt-secret", help="HMAC key (visible in the process list: local only)")
     secret.add_argument("--jwt-secret-arn", help="Secrets Manager secret holding the HMAC key")
+    secret.add_argument("--jwks-url", help="verify RS*/ES* tokens by this JWKS instead")
     parser.add_argument(
         "--jwt-algorithm",
         dest="jwt_algorithms",
         action="append",
         metavar="ALG",
         help="allowed JWT algorithm, as the authorizer's JWT_ALGORITHMS (repeatable; "
-        "default HS256)",
+        "default HS256, RS256 with --jwks-url)",
     )
+    parser.add_argument("--jwks-ca-file", help="CA bundle trusted for --jwks-url")
     parser.add_argument("--jwt-issuer", help="required iss")
     parser.add_argument("--jwt-audience", help="required aud")
     parser.add_argument("--jwt-leeway-seconds", type=int, default=30)
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("REDIS_URL") or None,
+        help="keep session state in this Redis (default $REDIS_URL; unset: in memory)",
+    )
     parser.add_argument("--user-claim", default="sub")
     parser.add_argument("--session-claim", default="sessionId")
     parser.add_argument(
@@ -810,7 +868,7 @@ def _parser() -> argparse.ArgumentParser:
 def token_check(args: argparse.Namespace) -> TokenCheck:
     """The token check the flags describe: the authorizer's verification with these
     settings (``--jwt-secret``: that key; ``--jwt-secret-arn``: read now, so that a wrong ARN
-    fails at start)."""
+    fails at start; ``--jwks-url``: the keys it serves, over TLS trusting ``--jwks-ca-file``)."""
     options: dict[str, Any] = {
         "algorithms": tuple(args.jwt_algorithms or ("HS256",)),
         "issuer": args.jwt_issuer,
@@ -819,6 +877,12 @@ def token_check(args: argparse.Namespace) -> TokenCheck:
         "user_claim": args.user_claim,
         "session_claim": args.session_claim,
     }
+    if args.jwks_url is not None:
+        options["algorithms"] = tuple(args.jwt_algorithms or ("RS256",))
+        settings = authorizer_settings(jwks_url=args.jwks_url, **options)
+        context = ssl.create_default_context(cafile=args.jwks_ca_file)
+        client = jwt.PyJWKClient(args.jwks_url, timeout=5, ssl_context=context)
+        return TokenCheck(settings, TokenVerifier(settings, jwks_client=client))
     if args.jwt_secret is not None:
         return TokenCheck.with_secret(args.jwt_secret, **options)
     settings = authorizer_settings(secret_arn=args.jwt_secret_arn, **options)
@@ -857,7 +921,14 @@ def main(argv: list[str] | None = None) -> int:
     except ModuleNotFoundError:
         _parser().error("--signing-secret-arn needs ws_bridge.request_signing in lambda/")
     pusher = ws_bridge_pusher(args.table, args.callback_url) if args.table else None
-    backend = Backend(tokens, pusher=pusher, sessions=sessions, signed_requests=signing)
+    try:
+        state = open_session_state(args.redis_url)
+    except SessionStateError as err:
+        print(f"backend: error: session state: {err}", file=sys.stderr, flush=True)
+        return 1
+    backend = Backend(
+        tokens, pusher=pusher, sessions=sessions, signed_requests=signing, state=state
+    )
     server = BackendServer(backend, args.port)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -18,7 +18,8 @@ DEFAULT_SESSIONS = ("lab-1:alice", "lab-1:bob")
 def backend_service(sessions: Sequence[str] = DEFAULT_SESSIONS) -> Service:
     """The reference backend (`python -m wslocal.reference_backend`), with `sessions` as
     ``ID:USER``. It verifies the handler's request signatures when examples/local outputs
-    ``backend_signing_secret_arn``."""
+    ``backend_signing_secret_arn``, and runs with the role examples/local outputs as
+    ``backend_role_arn`` (the module's backend policy)."""
 
     def argv(info: StackInfo) -> list[str]:
         config = info.config
@@ -44,6 +45,10 @@ def backend_service(sessions: Sequence[str] = DEFAULT_SESSIONS) -> Service:
         signing_secret = info.outputs.backend_signing_secret_arn
         if signing_secret:
             command += ["--signing-secret-arn", signing_secret]
+        role = info.outputs.raw.get("backend_role_arn")
+        if role:
+            # Push, query and read the signing key with the module's backend policy only.
+            command += ["--role-arn", str(role)]
         for session in sessions:
             command += ["--session", session]
         return command
