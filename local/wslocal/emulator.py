@@ -28,7 +28,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from wslocal import emulator_apigatewayv2, emulator_lambda
+from wslocal import emulator_apigatewayv2, emulator_elasticache, emulator_lambda
 
 __all__ = ["DEFAULT_PORT", "READY_PREFIX", "EmulatorHandle", "configure_moto", "start_emulator"]
 
@@ -43,6 +43,7 @@ def configure_moto() -> None:
     default_user_config["lambda"] = {"use_docker": False}
     emulator_apigatewayv2.install()
     emulator_lambda.install()
+    emulator_elasticache.install()
 
 
 @dataclass(frozen=True)
