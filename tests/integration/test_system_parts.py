@@ -1,5 +1,5 @@
-"""The optional parts of the system (modules/session_store, ...) applied to the local emulator
-and destroyed again.
+"""The optional parts of the system (modules/session_store, custom_domain, monitoring) applied
+to the local emulator and destroyed again.
 
 One Terraform configuration, written to a temporary directory with the sub-modules referenced
 by absolute path, is applied to an emulator of its own (`python -m wslocal.emulator` on a free
@@ -88,6 +88,61 @@ module "sessions_token" {
   authentication                 = "auth_token"
   secret_recovery_window_in_days = 0
   apply_immediately              = true
+}
+
+resource "aws_apigatewayv2_api" "this" {
+  name                       = "it"
+  protocol_type              = "WEBSOCKET"
+  route_selection_expression = "$request.body.action"
+}
+
+resource "aws_apigatewayv2_stage" "this" {
+  api_id = aws_apigatewayv2_api.this.id
+  name   = "live"
+}
+
+resource "aws_route53_zone" "this" {
+  name = "example.com"
+}
+
+# A certificate created and validated through the zone, a base path, an alias record.
+module "domain" {
+  source = "@MODULES@/custom_domain"
+
+  domain_name     = "ws.example.com"
+  api_id          = aws_apigatewayv2_api.this.id
+  stage_name      = aws_apigatewayv2_stage.this.name
+  api_mapping_key = "realtime"
+  route53_zone_id = aws_route53_zone.this.zone_id
+}
+
+module "monitoring" {
+  source = "@MODULES@/monitoring"
+
+  name       = "it"
+  api_id     = aws_apigatewayv2_api.this.id
+  stage_name = aws_apigatewayv2_stage.this.name
+  functions = {
+    authorizer         = { function_name = "it-authorizer", timeout_seconds = 10 }
+    connection_handler = { function_name = "it-connection-handler", timeout_seconds = 20 }
+  }
+  table_name = "it-connections"
+}
+
+output "api_id" {
+  value = aws_apigatewayv2_api.this.id
+}
+
+output "zone_id" {
+  value = aws_route53_zone.this.zone_id
+}
+
+output "domain" {
+  value = module.domain
+}
+
+output "monitoring" {
+  value = module.monitoring
 }
 
 output "backend_security_group_id" {
@@ -264,6 +319,80 @@ def test_session_store_with_auth_token(applied: Applied) -> None:
     assert policy["Statement"][0]["Resource"] == [store["auth_token_secret_arn"]]
 
 
+def test_custom_domain(applied: Applied) -> None:
+    domain = applied.outputs["domain"]
+    apigw = applied.client("apigatewayv2")
+    (config,) = apigw.get_domain_name(DomainName="ws.example.com")["DomainNameConfigurations"]
+    assert config["EndpointType"] == "REGIONAL"
+    assert config["SecurityPolicy"] == "TLS_1_2"
+    assert config["CertificateArn"] == domain["certificate_arn"]
+    certificate = applied.client("acm").describe_certificate(
+        CertificateArn=domain["certificate_arn"]
+    )["Certificate"]
+    assert certificate["DomainName"] == "ws.example.com"
+    assert certificate["DomainValidationOptions"][0]["ValidationMethod"] == "DNS"
+
+    (mapping,) = apigw.get_api_mappings(DomainName="ws.example.com")["Items"]
+    assert (mapping["ApiId"], mapping["Stage"], mapping["ApiMappingKey"]) == (
+        applied.outputs["api_id"],
+        "live",
+        "realtime",
+    )
+
+    records = applied.client("route53").list_resource_record_sets(
+        HostedZoneId=applied.outputs["zone_id"]
+    )["ResourceRecordSets"]
+    validation = certificate["DomainValidationOptions"][0]["ResourceRecord"]
+    assert any(r["Name"] == validation["Name"] and r["Type"] == "CNAME" for r in records)
+    (alias,) = [r for r in records if r["Name"].rstrip(".") == "ws.example.com"]
+    assert alias["Type"] == "A"
+    assert alias["AliasTarget"]["DNSName"].rstrip(".") == config["ApiGatewayDomainName"]
+    assert alias["AliasTarget"]["HostedZoneId"] == config["HostedZoneId"]
+
+    assert domain["websocket_url"] == "wss://ws.example.com/realtime"
+    assert domain["callback_url"] == "https://ws.example.com/realtime"
+    assert domain["connections_url"] == "https://ws.example.com/realtime/@connections"
+
+
+def test_monitoring(applied: Applied) -> None:
+    monitoring = applied.outputs["monitoring"]
+    cloudwatch = applied.client("cloudwatch")
+    alarms = {a["AlarmName"]: a for a in cloudwatch.describe_alarms()["MetricAlarms"]}
+    assert set(alarms) == set(monitoring["alarm_names"].values())
+    assert len(alarms) == 10
+    (topic,) = monitoring["alarm_topic_arns"]
+    assert all(a["AlarmActions"] == [topic] and a["OKActions"] == [topic] for a in alarms.values())
+
+    stage = {"ApiId": applied.outputs["api_id"], "Stage": "live"}
+    for name, metric in (
+        ("it-integration-errors", "IntegrationError"),
+        ("it-execution-errors", "ExecutionError"),
+        ("it-client-errors", "ClientError"),
+    ):
+        assert alarms[name]["Namespace"] == "AWS/ApiGateway"
+        assert alarms[name]["MetricName"] == metric
+        assert {d["Name"]: d["Value"] for d in alarms[name]["Dimensions"]} == stage
+    duration = alarms["it-connection-handler-duration"]
+    assert duration["Dimensions"] == [{"Name": "FunctionName", "Value": "it-connection-handler"}]
+    assert duration["Threshold"] == 16000
+    throttles = alarms["it-dynamodb-throttles"]
+    tables = {
+        d["Value"]
+        for query in throttles["Metrics"]
+        if "MetricStat" in query
+        for d in query["MetricStat"]["Metric"]["Dimensions"]
+        if d["Name"] == "TableName"
+    }
+    assert tables == {"it-connections"}
+
+    body = json.loads(cloudwatch.get_dashboard(DashboardName="it")["DashboardBody"])
+    metrics = [m for w in body["widgets"] for m in w["properties"]["metrics"]]
+    assert ["AWS/ApiGateway", "ConnectCount", *sum(stage.items(), ())] in metrics
+
+    attributes = applied.client("sns").get_topic_attributes(TopicArn=topic)["Attributes"]
+    assert attributes["KmsMasterKeyId"] == monitoring["alarm_topic_kms_key_arn"]
+
+
 def test_destroy_leaves_nothing_behind(applied: Applied, emulator: str) -> None:
     """Runs last: destroys now (the fixture's destroy then finds nothing) and checks."""
     env = _environment(emulator)
@@ -278,3 +407,10 @@ def test_destroy_leaves_nothing_behind(applied: Applied, emulator: str) -> None:
         if g["CacheSubnetGroupName"].startswith("it-")
     ] == []
     assert applied.client("secretsmanager").list_secrets()["SecretList"] == []
+    assert applied.client("apigatewayv2").get_domain_names()["Items"] == []
+    assert applied.client("acm").list_certificates()["CertificateSummaryList"] == []
+    assert applied.client("route53").list_hosted_zones()["HostedZones"] == []
+    cloudwatch = applied.client("cloudwatch")
+    assert cloudwatch.describe_alarms()["MetricAlarms"] == []
+    assert cloudwatch.list_dashboards()["DashboardEntries"] == []
+    assert applied.client("sns").list_topics()["Topics"] == []
