@@ -25,3 +25,17 @@ output "alarm_topic_kms_key_arn" {
   description = "ARN of the KMS key encrypting the created topic; null when the module created none."
   value       = one(aws_kms_key.alarms[*].arn)
 }
+
+output "alarms" {
+  description = "What each single-metric alarm watches, by key: name, namespace, metric_name, statistic, dimensions, threshold (dynamodb-throttles, a metric-math alarm, is in alarm_names only)."
+  value = {
+    for key, alarm in aws_cloudwatch_metric_alarm.this : key => {
+      name        = alarm.alarm_name
+      namespace   = alarm.namespace
+      metric_name = alarm.metric_name
+      statistic   = alarm.statistic
+      dimensions  = alarm.dimensions
+      threshold   = alarm.threshold
+    }
+  }
+}
