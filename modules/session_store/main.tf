@@ -95,6 +95,7 @@ data "aws_secretsmanager_random_password" "auth_token" {
 resource "aws_secretsmanager_secret" "auth_token" {
   count = local.iam ? 0 : 1
 
+  # checkov:skip=CKV_AWS_149:A customer managed key is optional (kms_key_arn encrypts the secret when given); the AWS managed key is used otherwise.
   # checkov:skip=CKV2_AWS_57:Rotating the AUTH token must also call ModifyReplicationGroup; the module documents the procedure instead of shipping a rotation function.
   name_prefix             = "${local.id}-auth-token-"
   description             = "AUTH token of the ${var.name} session store (${local.id})"
