@@ -31,7 +31,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export AWS_REGION ?= $(AWS_DEFAULT_REGION)
 
 BIN := $(VENV)/bin
-TF_MODULE_DIRS := . $(wildcard examples/minimal examples/complete examples/local)
+TF_MODULE_DIRS := . $(wildcard examples/minimal examples/complete examples/local examples/app-runner)
 TF_INIT_FLAGS := -backend=false -input=false $(if $(TF_PROVIDER_MIRROR),-plugin-dir=$(TF_PROVIDER_MIRROR))
 PACKAGES := $(shell $(PYTHON) tools/build_package.py --list 2>/dev/null)
 

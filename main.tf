@@ -129,3 +129,70 @@ locals {
     }],
   )
 }
+
+# The optional parts of the system, each off by default and turned on with one object input:
+#   session_store  ElastiCache (Valkey/Redis) for the backend's session state
+#   custom_domain  ACM certificate, regional domain name, API mapping, alias record
+#   monitoring     CloudWatch dashboard and alarms
+
+module "session_store" {
+  source = "./modules/session_store"
+  count  = var.session_store.enabled ? 1 : 0
+
+  name                      = var.name
+  vpc_id                    = var.session_store.vpc_id
+  subnet_ids                = var.session_store.subnet_ids
+  client_security_group_ids = var.session_store.client_security_group_ids
+  engine                    = var.session_store.engine
+  engine_version            = var.session_store.engine_version
+  node_type                 = var.session_store.node_type
+  num_cache_clusters        = var.session_store.num_cache_clusters
+  port                      = var.session_store.port
+  authentication            = var.session_store.authentication
+  kms_key_arn               = var.session_store.kms_key_arn
+  snapshot_retention_limit  = var.session_store.snapshot_retention_limit
+  apply_immediately         = var.session_store.apply_immediately
+  tags                      = var.tags
+}
+
+module "custom_domain" {
+  source = "./modules/custom_domain"
+  count  = var.custom_domain.enabled ? 1 : 0
+
+  domain_name         = var.custom_domain.domain_name
+  api_id              = module.websocket_api.api_id
+  stage_name          = module.websocket_api.stage_name
+  api_mapping_key     = var.custom_domain.api_mapping_key
+  certificate_arn     = var.custom_domain.certificate_arn
+  route53_zone_id     = var.custom_domain.route53_zone_id
+  create_alias_record = var.custom_domain.create_alias_record
+  tags                = var.tags
+}
+
+module "monitoring" {
+  source = "./modules/monitoring"
+  count  = var.monitoring.enabled ? 1 : 0
+
+  name       = var.name
+  api_id     = module.websocket_api.api_id
+  stage_name = module.websocket_api.stage_name
+  functions = {
+    authorizer = {
+      function_name   = module.functions.authorizer_function_name
+      timeout_seconds = var.authorizer.timeout
+    }
+    connection_handler = {
+      function_name   = module.functions.connection_handler_function_name
+      timeout_seconds = var.connection_handler.timeout
+    }
+  }
+  table_name              = module.connections_table.table_name
+  metrics_namespace       = var.monitoring.metrics_namespace
+  metrics_service         = var.name
+  create_dashboard        = var.monitoring.create_dashboard
+  alarm_topic_arns        = var.monitoring.alarm_topic_arns
+  create_alarm_topic      = var.monitoring.create_alarm_topic
+  alarm_topic_kms_key_arn = var.monitoring.alarm_topic_kms_key_arn
+  alarms                  = var.monitoring.alarms
+  tags                    = var.tags
+}

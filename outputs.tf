@@ -1,16 +1,16 @@
 output "websocket_url" {
-  description = "URL clients connect to: wss://<api>.execute-api.<region>.amazonaws.com/<stage>."
-  value       = module.websocket_api.websocket_url
+  description = "URL clients connect to: wss://<api>.execute-api.<region>.amazonaws.com/<stage>, or with custom_domain wss://<domain>[/<api_mapping_key>]."
+  value       = var.custom_domain.enabled ? module.custom_domain[0].websocket_url : module.websocket_api.websocket_url
 }
 
 output "callback_url" {
-  description = "Base URL of the @connections management API (https://<api>.execute-api.<region>.amazonaws.com/<stage>): the endpoint_url of boto3's apigatewaymanagementapi client and the endpoint of the other AWS SDKs, which append /@connections themselves."
-  value       = module.websocket_api.callback_url
+  description = "Base URL of the @connections management API (https://<api>.execute-api.<region>.amazonaws.com/<stage>, or with custom_domain https://<domain>[/<api_mapping_key>]): the endpoint_url of boto3's apigatewaymanagementapi client and the endpoint of the other AWS SDKs, which append /@connections themselves."
+  value       = var.custom_domain.enabled ? module.custom_domain[0].callback_url : module.websocket_api.callback_url
 }
 
 output "connections_url" {
-  description = "The @connections URL itself (https://<api>.execute-api.<region>.amazonaws.com/<stage>/@connections), for raw SigV4 requests: POST, GET or DELETE <connections_url>/<connectionId> (for example with awscurl). boto3 and the other AWS SDKs take callback_url as their endpoint instead."
-  value       = module.websocket_api.connections_url
+  description = "The @connections URL itself (https://<api>.execute-api.<region>.amazonaws.com/<stage>/@connections, or with custom_domain https://<domain>[/<api_mapping_key>]/@connections), for raw SigV4 requests: POST, GET or DELETE <connections_url>/<connectionId> (for example with awscurl). boto3 and the other AWS SDKs take callback_url as their endpoint instead."
+  value       = var.custom_domain.enabled ? module.custom_domain[0].connections_url : module.websocket_api.connections_url
 }
 
 output "api_id" {
@@ -136,4 +136,19 @@ output "crypto_layer_arn" {
 output "metrics_namespace" {
   description = "CloudWatch namespace of both functions' embedded metrics (dimension Service = name)."
   value       = module.functions.metrics_namespace
+}
+
+output "session_store" {
+  description = "The session store for the backend, null unless session_store.enabled: endpoint, reader_endpoint, port, tls_enabled (always true), url (rediss://, no credentials), authentication, username, auth_token_secret_arn (null with iam), security_group_id, replication_group_id, replication_group_arn, client_policy_json (attach to the backend's role)."
+  value       = var.session_store.enabled ? module.session_store[0] : null
+}
+
+output "custom_domain" {
+  description = "The custom domain, null unless custom_domain.enabled: domain_name, target_domain_name and hosted_zone_id (for DNS made elsewhere), certificate_arn, api_mapping_id, and the URLs also reported as websocket_url, callback_url and connections_url."
+  value       = var.custom_domain.enabled ? module.custom_domain[0] : null
+}
+
+output "monitoring" {
+  description = "The monitoring, null unless monitoring.enabled: dashboard_name, dashboard_url, alarm_names (by key), alarm_topic_arns, alarm_topic_kms_key_arn."
+  value       = var.monitoring.enabled ? module.monitoring[0] : null
 }

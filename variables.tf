@@ -535,3 +535,72 @@ variable "backend" {
     error_message = "backend.request_signing: create_secret = true makes a new secret and takes no secret_arn; create_secret = false needs secret_arn (the secret holding the HMAC key). Leave create_secret null to decide by secret_arn."
   }
 }
+
+# ---------------------------------------------------------------------------------------
+# Optional parts: session store, custom domain, monitoring (each off by default)
+# ---------------------------------------------------------------------------------------
+
+variable "session_store" {
+  description = "An ElastiCache (Valkey or Redis) store for the backend's session state, in the caller's VPC (modules/session_store). enabled: create it. vpc_id, subnet_ids: where (required when enabled). client_security_group_ids: the backend's security groups, the only sources admitted. engine (`valkey` or `redis`), engine_version, node_type, num_cache_clusters (more than 1: automatic failover and Multi-AZ), port. authentication: `iam` (no password anywhere) or `auth_token` (a token in Secrets Manager; it is also in the state). kms_key_arn: customer managed key at rest and for the token's secret. The `session_store` output gives the backend its endpoint, TLS flag, secret and client policy."
+  type = object({
+    enabled                   = optional(bool, false)
+    vpc_id                    = optional(string)
+    subnet_ids                = optional(list(string), [])
+    client_security_group_ids = optional(list(string), [])
+    engine                    = optional(string, "valkey")
+    engine_version            = optional(string, "8.0")
+    node_type                 = optional(string, "cache.t4g.micro")
+    num_cache_clusters        = optional(number, 2)
+    port                      = optional(number, 6379)
+    authentication            = optional(string, "iam")
+    kms_key_arn               = optional(string)
+    snapshot_retention_limit  = optional(number, 1)
+    apply_immediately         = optional(bool, false)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = !var.session_store.enabled || (var.session_store.vpc_id != null && length(var.session_store.subnet_ids) > 0)
+    error_message = "session_store.vpc_id and session_store.subnet_ids are required when session_store.enabled is true."
+  }
+}
+
+variable "custom_domain" {
+  description = "A custom domain for the API (modules/custom_domain). enabled: create it; websocket_url, callback_url and connections_url then use it. domain_name: for example ws.example.com. certificate_arn: an issued ACM certificate in the API's region, or null to create one validated by DNS in route53_zone_id. api_mapping_key: base path (null: the domain's root). create_alias_record: an alias A record in route53_zone_id."
+  type = object({
+    enabled             = optional(bool, false)
+    domain_name         = optional(string)
+    certificate_arn     = optional(string)
+    route53_zone_id     = optional(string)
+    api_mapping_key     = optional(string)
+    create_alias_record = optional(bool, true)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = !var.custom_domain.enabled || var.custom_domain.domain_name != null
+    error_message = "custom_domain.domain_name is required when custom_domain.enabled is true."
+  }
+
+  validation {
+    condition     = !var.custom_domain.enabled || var.custom_domain.route53_zone_id != null || (var.custom_domain.certificate_arn != null && !var.custom_domain.create_alias_record)
+    error_message = "custom_domain.route53_zone_id is required when the module creates the certificate (certificate_arn = null) or the alias record (create_alias_record = true)."
+  }
+}
+
+variable "monitoring" {
+  description = "CloudWatch dashboard and alarms of the API stage, both functions, the table and the handler's EMF metrics (modules/monitoring). enabled: create them. create_dashboard. alarm_topic_arns: SNS topics notified; empty creates an encrypted topic unless create_alarm_topic is false (alarm_topic_kms_key_arn: its key, null creates one CloudWatch may use). alarms: per alarm `{ enabled, threshold, period, evaluation_periods }` for integration_errors, execution_errors, client_errors (429 throttling included), lambda_errors, lambda_throttles, lambda_duration (threshold = fraction of the timeout, default 0.8), dynamodb_throttles; see modules/monitoring/README.md for the defaults. metrics_namespace: the handler's EMF namespace."
+  type = object({
+    enabled                 = optional(bool, false)
+    create_dashboard        = optional(bool, true)
+    alarm_topic_arns        = optional(list(string), [])
+    create_alarm_topic      = optional(bool, true)
+    alarm_topic_kms_key_arn = optional(string)
+    alarms                  = optional(any, {})
+    metrics_namespace       = optional(string, "WebSocketBridge")
+  })
+  default  = {}
+  nullable = false
+}

@@ -151,4 +151,37 @@ module "websocket" {
       kms_key_arn = aws_kms_key.this.arn
     }
   }
+
+  # Session store for the backend: Valkey, two nodes (failover, Multi-AZ), IAM authentication
+  session_store = {
+    enabled                   = true
+    vpc_id                    = var.vpc_id
+    subnet_ids                = var.subnet_ids
+    client_security_group_ids = var.backend_security_group_ids
+    engine                    = "valkey"
+    engine_version            = "8.0"
+    node_type                 = "cache.t4g.small"
+    num_cache_clusters        = 2
+    authentication            = "iam"
+    kms_key_arn               = aws_kms_key.this.arn
+    snapshot_retention_limit  = 7
+  }
+
+  # Custom domain: a DNS-validated certificate, wss://<domain>/realtime, an alias record
+  custom_domain = {
+    enabled         = true
+    domain_name     = var.domain_name
+    route53_zone_id = var.route53_zone_id
+    api_mapping_key = "realtime"
+  }
+
+  # Dashboard and alarms (defaults in modules/monitoring/README.md), a few tuned
+  monitoring = {
+    enabled          = true
+    alarm_topic_arns = var.alarm_topic_arns
+    alarms = {
+      client_errors   = { threshold = 200 } # 429s from the stage's 200 req/s limit count here
+      lambda_duration = { threshold = 0.7 }
+    }
+  }
 }

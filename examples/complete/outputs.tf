@@ -37,3 +37,13 @@ output "kms_key_arn" {
   description = "ARN of the key encrypting the table, the log groups and the functions' environment."
   value       = aws_kms_key.this.arn
 }
+
+output "session_store" {
+  description = "Endpoint, port, TLS flag, user and client policy of the session store, for the backend."
+  value       = module.websocket.session_store
+}
+
+output "dashboard_url" {
+  description = "The CloudWatch dashboard."
+  value       = module.websocket.monitoring.dashboard_url
+}

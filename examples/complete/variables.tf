@@ -39,3 +39,29 @@ variable "allowed_source_cidrs" {
   type        = list(string)
   default     = ["0.0.0.0/0", "::/0"]
 }
+
+variable "vpc_id" {
+  description = "VPC of subnet_ids: the session store is created there."
+  type        = string
+}
+
+variable "backend_security_group_ids" {
+  description = "Security groups of the backend: the only sources the session store admits."
+  type        = list(string)
+}
+
+variable "domain_name" {
+  description = "Custom domain of the API, for example ws.example.com."
+  type        = string
+}
+
+variable "route53_zone_id" {
+  description = "Route 53 public hosted zone of domain_name (certificate validation and alias record)."
+  type        = string
+}
+
+variable "alarm_topic_arns" {
+  description = "SNS topics the alarms notify; empty creates an encrypted one."
+  type        = list(string)
+  default     = []
+}

@@ -31,7 +31,13 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from wslocal import emulator_apigatewayv2, emulator_iam, emulator_lambda
+from wslocal import (
+    emulator_apigatewayv2,
+    emulator_apigatewayv2_domains,
+    emulator_elasticache,
+    emulator_iam,
+    emulator_lambda,
+)
 
 __all__ = ["DEFAULT_PORT", "READY_PREFIX", "EmulatorHandle", "configure_moto", "start_emulator"]
 
@@ -47,6 +53,8 @@ def configure_moto() -> None:
     emulator_apigatewayv2.install()
     emulator_lambda.install()
     emulator_iam.install()
+    emulator_elasticache.install()
+    emulator_apigatewayv2_domains.install()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,202 @@
+# The module with its backend on App Runner: a container service whose URL is the module's
+# backend.url, reaching the session store through a VPC connector, its instance role
+# carrying the module's backend policy and the session store's client policy.
+#
+# No cycle: the module's functions need the service URL, and the service needs the module's
+# table name and @connections URL. The table name does not depend on the functions, and the
+# @connections URL is built here from the API id (which does not either) instead of taken
+# from the stage, which does.
+provider "aws" {
+  region = var.region
+}
+
+locals {
+  name       = "ws-apprunner"
+  stage_name = "live"
+  port       = 8080
+  # https://<api>.execute-api.<region>.amazonaws.com/<stage>: what the callback_url output
+  # reports, without depending on the stage.
+  callback_url = "https://${module.websocket.api_id}.execute-api.${var.region}.amazonaws.com/${local.stage_name}"
+}
+
+# The backend's own security group: the session store admits it, and it may leave only
+# towards the store and HTTPS (AWS APIs).
+resource "aws_security_group" "backend" {
+  name        = "${local.name}-backend"
+  description = "App Runner VPC connector of the ${local.name} backend"
+  vpc_id      = var.vpc_id
+}
+
+resource "aws_vpc_security_group_egress_rule" "backend_to_store" {
+  security_group_id            = aws_security_group.backend.id
+  description                  = "The session store"
+  referenced_security_group_id = module.session_store.security_group_id
+  ip_protocol                  = "tcp"
+  from_port                    = module.session_store.port
+  to_port                      = module.session_store.port
+}
+
+resource "aws_vpc_security_group_egress_rule" "backend_to_https" {
+  # checkov:skip=CKV_AWS_382:The backend calls AWS APIs (DynamoDB, execute-api, Secrets Manager) over HTTPS through NAT; their addresses are not a fixed set.
+  security_group_id = aws_security_group.backend.id
+  description       = "AWS APIs over HTTPS"
+  cidr_ipv4         = "0.0.0.0/0"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+}
+
+module "session_store" {
+  source = "../../modules/session_store"
+
+  name                      = local.name
+  vpc_id                    = var.vpc_id
+  subnet_ids                = var.private_subnet_ids
+  client_security_group_ids = [aws_security_group.backend.id]
+}
+
+resource "aws_apprunner_vpc_connector" "backend" {
+  vpc_connector_name = "${local.name}-backend"
+  subnets            = var.private_subnet_ids
+  security_groups    = [aws_security_group.backend.id]
+}
+
+# Lets App Runner pull the image from ECR.
+resource "aws_iam_role" "access" {
+  name = "${local.name}-apprunner-access"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "build.apprunner.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+}
+
+resource "aws_iam_role_policy_attachment" "access" {
+  role       = aws_iam_role.access.name
+  policy_arn = "arn:aws:iam::aws:policy/service-role/AWSAppRunnerServicePolicyForECRAccess"
+}
+
+# The backend's own identity.
+resource "aws_iam_role" "instance" {
+  name = "${local.name}-backend"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "tasks.apprunner.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+}
+
+# Push to clients, find and delete connection records (the module's backend policy; named
+# backend_push_policy_json in this version of the module, backend_policy_json from the
+# release that adds request signing, where it also grants reading the signing secret).
+resource "aws_iam_role_policy" "backend" {
+  name   = "websocket-backend"
+  role   = aws_iam_role.instance.id
+  policy = module.websocket.backend_push_policy_json
+}
+
+resource "aws_iam_role_policy" "session_store" {
+  name   = "session-store"
+  role   = aws_iam_role.instance.id
+  policy = module.session_store.client_policy_json
+}
+
+resource "aws_iam_role_policy" "jwt_secret" {
+  name = "jwt-secret"
+  role = aws_iam_role.instance.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect   = "Allow"
+      Action   = ["secretsmanager:GetSecretValue"]
+      Resource = [var.jwt_secret_arn, aws_secretsmanager_secret.signing.arn]
+    }]
+  })
+}
+
+# The key the handler signs its requests to the backend with (X-Bridge-Signature). The
+# backend reads it from BACKEND_SIGNING_SECRET_ARN; set its value out of band
+# (aws secretsmanager put-secret-value), never in Terraform.
+resource "aws_secretsmanager_secret" "signing" {
+  # checkov:skip=CKV2_AWS_57:Rotation of the signing key is done by the operator (the verifier accepts AWSCURRENT and AWSPREVIOUS); no rotation function in an example.
+  # checkov:skip=CKV_AWS_149:The example keeps the AWS managed key; pass kms_key_id for a customer managed one.
+  name_prefix = "${local.name}-request-signing-"
+  description = "HMAC key of the ${local.name} handler -> backend request signatures"
+}
+
+resource "aws_apprunner_service" "backend" {
+  service_name = "${local.name}-backend"
+
+  source_configuration {
+    auto_deployments_enabled = false
+    authentication_configuration {
+      access_role_arn = aws_iam_role.access.arn
+    }
+    image_repository {
+      image_identifier      = var.backend_image
+      image_repository_type = "ECR"
+      image_configuration {
+        port = tostring(local.port)
+        runtime_environment_variables = {
+          PORT                       = tostring(local.port)
+          AWS_REGION                 = var.region
+          CONNECTIONS_TABLE          = module.websocket.table_name
+          CALLBACK_URL               = local.callback_url
+          JWT_SECRET_ARN             = var.jwt_secret_arn
+          BACKEND_SIGNING_SECRET_ARN = aws_secretsmanager_secret.signing.arn
+          REDIS_URL                  = module.session_store.url
+          REDIS_USERNAME             = module.session_store.username
+          REDIS_AUTH                 = module.session_store.authentication
+          SESSIONS                   = join(" ", var.backend_sessions)
+        }
+      }
+    }
+  }
+
+  instance_configuration {
+    cpu               = "1024"
+    memory            = "2048"
+    instance_role_arn = aws_iam_role.instance.arn
+  }
+
+  network_configuration {
+    egress_configuration {
+      egress_type       = "VPC"
+      vpc_connector_arn = aws_apprunner_vpc_connector.backend.arn
+    }
+    ingress_configuration {
+      is_publicly_accessible = true
+    }
+  }
+
+  health_check_configuration {
+    protocol = "HTTP"
+    path     = "/api/admin/health"
+  }
+}
+
+module "websocket" {
+  source = "../../"
+
+  name       = local.name
+  stage_name = local.stage_name
+
+  # The stage's access logs need API Gateway's account-wide CloudWatch role: this stack sets
+  # it. When another stack of the account already does, use account_has_cloudwatch_role = true.
+  create_account_cloudwatch_role = true
+
+  jwt = {
+    algorithms = ["HS256"]
+    secret_arn = var.jwt_secret_arn
+  }
+
+  backend = {
+    url = "https://${aws_apprunner_service.backend.service_url}"
+  }
+}

@@ -1,0 +1,31 @@
+variable "region" {
+  description = "AWS region to deploy to."
+  type        = string
+  default     = "eu-west-1"
+}
+
+variable "vpc_id" {
+  description = "VPC of the session store and of the backend's VPC connector."
+  type        = string
+}
+
+variable "private_subnet_ids" {
+  description = "Private subnets (at least two Availability Zones) for the session store and the VPC connector. They need a route to the internet (NAT) or VPC endpoints for the AWS APIs the backend calls (DynamoDB, execute-api, Secrets Manager)."
+  type        = list(string)
+}
+
+variable "backend_image" {
+  description = "ECR image of the backend, for example <account>.dkr.ecr.<region>.amazonaws.com/reference-backend:1 (docker/reference-backend/Dockerfile builds the reference one)."
+  type        = string
+}
+
+variable "jwt_secret_arn" {
+  description = "Secrets Manager secret holding the HS256 key clients' tokens are signed with (the authorizer and the backend verify with it)."
+  type        = string
+}
+
+variable "backend_sessions" {
+  description = "Sessions the reference backend knows, as ID:USER pairs (its demonstration session list)."
+  type        = list(string)
+  default     = ["lab-1:alice", "lab-1:bob"]
+}
