@@ -603,4 +603,14 @@ variable "monitoring" {
   })
   default  = {}
   nullable = false
+
+  # alarms is passed through untyped (the sub-module types it and holds the defaults), so a
+  # misspelt alarm would otherwise be dropped without a word.
+  validation {
+    condition = alltrue([
+      for key in keys(var.monitoring.alarms) :
+      contains(["integration_errors", "execution_errors", "client_errors", "lambda_errors", "lambda_throttles", "lambda_duration", "dynamodb_throttles"], key)
+    ])
+    error_message = "monitoring.alarms keys must be among integration_errors, execution_errors, client_errors, lambda_errors, lambda_throttles, lambda_duration and dynamodb_throttles."
+  }
 }

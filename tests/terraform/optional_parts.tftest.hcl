@@ -203,3 +203,13 @@ run "custom_domain_needs_a_zone" {
 
   expect_failures = [var.custom_domain]
 }
+
+run "monitoring_refuses_a_misspelt_alarm" {
+  command = plan
+
+  variables {
+    monitoring = { enabled = true, alarms = { client_error = { threshold = 40 } } }
+  }
+
+  expect_failures = [var.monitoring]
+}
