@@ -31,7 +31,7 @@ TF_INIT_FLAGS := -backend=false -input=false $(if $(TF_PROVIDER_MIRROR),-plugin-
 PACKAGES := $(shell $(PYTHON) tools/build_package.py --list 2>/dev/null)
 
 .PHONY: help venv checkov-venv package ship-packages fmt lint mypy tf-fmt tf-init tf-validate \
-        tf-test checkov docs unit integration test demo fuzz bench clean
+        tf-test checkov docs unit integration test demo demo-browser fuzz bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -103,6 +103,9 @@ test: lint tf-validate tf-test checkov ## Everything CI runs: lint, validate, te
 
 demo: $(VENV)/.installed ## Deploy to a local emulator and hold a scripted WebSocket session
 	$(BIN)/python -m wslocal.demo
+
+demo-browser: $(VENV)/.installed ## The local stack for browsers and the client's demo page, until Ctrl-C
+	$(BIN)/python -m wslocal.browser_demo
 
 fuzz: $(VENV)/.installed ## Property-based fuzzing of every handler entry point, many cases
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/unit -k fuzz $(PYTEST_ARGS)
