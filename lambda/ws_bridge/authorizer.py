@@ -22,15 +22,9 @@ from typing import Any, Literal
 import jwt.algorithms
 
 from ws_bridge import logs
+from ws_bridge.jwt_verifier import Claims, InvalidTokenError, KeyUnavailableError, TokenVerifier
 from ws_bridge.settings import AuthorizerSettings, SettingsError
-from ws_bridge.tokens import (
-    Claims,
-    InvalidTokenError,
-    KeyUnavailableError,
-    TokenVerifier,
-    find_tokens,
-    query_values,
-)
+from ws_bridge.token_sources import find_tokens, query_values
 
 __all__ = ["Allow", "Deny", "authorize", "handler", "policy"]
 

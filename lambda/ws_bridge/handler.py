@@ -25,10 +25,10 @@ from typing import Any, Literal
 
 import urllib3
 
-from ws_bridge import backend, logs
+from ws_bridge import backend_client, logs
 from ws_bridge.aws import REGISTRY_BUDGET_SECONDS
-from ws_bridge.backend import BackendResult, Outcome
-from ws_bridge.registry import (
+from ws_bridge.backend_client import BackendResult, Outcome
+from ws_bridge.connections_table import (
     Connection,
     RegistryError,
     delete_connection,
@@ -36,7 +36,7 @@ from ws_bridge.registry import (
     put_connection,
 )
 from ws_bridge.settings import MAX_MESSAGE_BYTES, HandlerSettings
-from ws_bridge.tokens import bearer_offered, find_tokens
+from ws_bridge.token_sources import bearer_offered, find_tokens
 
 __all__ = [
     "ERRORS",
@@ -234,7 +234,7 @@ def connect(
     if not found:
         return _reject("not_authorized")
 
-    result = backend.validate_session(
+    result = backend_client.validate_session(
         http,
         settings,
         info.session_id,
@@ -310,7 +310,7 @@ def disconnect(
         "disconnectStatusCode": info.disconnect_status_code,
         "disconnectReason": info.disconnect_reason,
     }
-    result = backend.notify_disconnect(
+    result = backend_client.notify_disconnect(
         http, settings, notice, timeout_seconds=_budget(deadline, ANSWER_MARGIN_SECONDS)
     )
     log.info(
@@ -445,7 +445,7 @@ def message(
         "sessionId": info.session_id,
         "userId": info.user_id,
     }
-    result = backend.forward_message(
+    result = backend_client.forward_message(
         http,
         settings,
         info.connection_id,
@@ -496,10 +496,12 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     ):
         try:
             if info.kind == "connect":
-                return connect(event, info, SETTINGS, backend.pool(), _store, deadline=deadline)
+                return connect(
+                    event, info, SETTINGS, backend_client.pool(), _store, deadline=deadline
+                )
             if info.kind == "disconnect":
-                return disconnect(info, SETTINGS, backend.pool(), _remove, deadline=deadline)
-            return message(event, info, SETTINGS, backend.pool(), deadline=deadline)
+                return disconnect(info, SETTINGS, backend_client.pool(), _remove, deadline=deadline)
+            return message(event, info, SETTINGS, backend_client.pool(), deadline=deadline)
         except Exception:
             log.exception("handler failed")
             if info.kind == "connect":

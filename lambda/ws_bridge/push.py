@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ws_bridge import aws, logs
-from ws_bridge.backend import encode_json
-from ws_bridge.registry import (
+from ws_bridge.backend_client import encode_json
+from ws_bridge.connections_table import (
     Connection,
     RegistryError,
     connections_for_session,

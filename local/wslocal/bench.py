@@ -47,7 +47,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from wslocal.devtoken import mint_token
 from wslocal.stack import (
-    LocalStack,
+    Stack,
     StackConfig,
     StackError,
     backend_service,
@@ -316,7 +316,7 @@ class Report:
         )
 
 
-def record_count(stack: LocalStack) -> int:
+def record_count(stack: Stack) -> int:
     dynamodb = stack.client("dynamodb")
     table = stack.outputs.table_name
     total, start = 0, None
@@ -332,7 +332,7 @@ def record_count(stack: LocalStack) -> int:
 
 
 async def wait_for_records(
-    stack: LocalStack, wanted: Callable[[int], bool], timeout: float
+    stack: Stack, wanted: Callable[[int], bool], timeout: float
 ) -> tuple[int, float]:
     """Poll the table until `wanted(count)` or `timeout`; returns the count and the wait."""
     started = time.monotonic()
@@ -344,7 +344,7 @@ async def wait_for_records(
         await asyncio.sleep(0.25)
 
 
-async def run_load(stack: LocalStack, args: argparse.Namespace, report: Report) -> None:
+async def run_load(stack: Stack, args: argparse.Namespace, report: Report) -> None:
     token = mint_token(stack.jwt_secret, sub=USER, session_id=SESSION, ttl_seconds=3600)
     url = f"{stack.outputs.local_websocket_url}?token={token}"
     progress = print_progress
@@ -510,12 +510,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         progress=print_progress,
     )
 
-    async def bounded(stack: LocalStack) -> None:
+    async def bounded(stack: Stack) -> None:
         async with asyncio.timeout(args.max_seconds):
             await run_load(stack, args, report)
 
     try:
-        with LocalStack(config) as stack:
+        with Stack(config) as stack:
             asyncio.run(bounded(stack))
     except StackError as error:
         print(f"bench: the stack failed: {error}", file=sys.stderr)

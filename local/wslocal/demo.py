@@ -65,8 +65,8 @@ from wslocal.devtoken import mint_token
 from wslocal.stack import (
     FAKE_CREDENTIALS,
     REPO_ROOT,
-    LocalStack,
     ManagedProcess,
+    Stack,
     StackConfig,
     StackError,
     backend_service,
@@ -224,10 +224,10 @@ def choose_ports(requested: Mapping[str, int | None]) -> tuple[dict[str, int], l
 # ---------------------------------------------------------------------------------------
 
 
-class _DemoStack(LocalStack):
-    """``LocalStack`` that tells the transcript when the emulator is up.
+class _DemoStack(Stack):
+    """``Stack`` that tells the transcript when the emulator is up.
 
-    ``LocalStack.start`` starts the emulator and creates the signing secret before it runs
+    ``Stack.start`` starts the emulator and creates the signing secret before it runs
     ``terraform init``: that call marks the end of step 1.
     """
 
@@ -251,7 +251,7 @@ class _DemoStack(LocalStack):
 class Demo:
     """The running stack and what the session steps share."""
 
-    stack: LocalStack
+    stack: Stack
     transcript: Transcript
     ports: Mapping[str, int]
     token: str = ""
@@ -530,7 +530,7 @@ def _hold() -> NoReturn:
         time.sleep(1)
 
 
-def _save_logs(stack: LocalStack) -> Path | None:
+def _save_logs(stack: Stack) -> Path | None:
     """Copy the stack's logs out of its working directory (removed on close)."""
     if stack.workdir is None or not stack.workdir.is_dir():
         return None

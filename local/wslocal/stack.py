@@ -1,9 +1,9 @@
 """The local stack: emulator, JWT secret, Terraform, backend and gateway, started and stopped
 as one.
 
-``LocalStack`` is a context manager used by ``make demo`` and the integration tests::
+``Stack`` is a context manager used by ``make demo`` and the integration tests::
 
-    with LocalStack(StackConfig(services=(backend_service(), gateway_service()))) as stack:
+    with Stack(StackConfig(services=(backend_service(), gateway_service()))) as stack:
         stack.outputs.api_id, stack.outputs.local_websocket_url, stack.jwt_secret ...
 
 On entry it
@@ -53,9 +53,9 @@ import boto3
 
 __all__ = [
     "REPO_ROOT",
-    "LocalStack",
     "ManagedProcess",
     "Service",
+    "Stack",
     "StackConfig",
     "StackError",
     "StackInfo",
@@ -164,14 +164,15 @@ class Service:
 
 
 def backend_service(sessions: Sequence[str] = ("lab-1:alice", "lab-1:bob")) -> Service:
-    """The reference backend (`python -m wslocal.backend`), with `sessions` as ``ID:USER``."""
+    """The reference backend (`python -m wslocal.reference_backend`), with `sessions` as
+    ``ID:USER``."""
 
     def argv(info: StackInfo) -> list[str]:
         config = info.config
         command = [
             sys.executable,
             "-m",
-            "wslocal.backend",
+            "wslocal.reference_backend",
             "--port",
             str(config.backend_port),
             "--table",
@@ -396,7 +397,7 @@ class ManagedProcess:
 # ---------------------------------------------------------------------------------------
 
 
-class LocalStack:
+class Stack:
     """Emulator + secret + Terraform apply + services; see the module docstring."""
 
     def __init__(self, config: StackConfig | None = None) -> None:
@@ -779,7 +780,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
     try:
-        with LocalStack(config) as stack:
+        with Stack(config) as stack:
             for name, value in sorted(stack.outputs.raw.items()):
                 print(f"{name} = {json.dumps(value)}")
             print(f"export AWS_ENDPOINT_URL={stack.endpoint_url}", flush=True)

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from wslocal.devtoken import mint_token
-from wslocal.stack import LocalStack, StackConfig, backend_service, free_port, gateway_service
+from wslocal.stack import Stack, StackConfig, backend_service, free_port, gateway_service
 
 # Sessions the backend knows: lab-1 for alice and bob, lab-2 for carol only.
 SESSIONS = ("lab-1:alice", "lab-1:bob", "lab-2:carol")
@@ -29,7 +29,7 @@ SESSIONS = ("lab-1:alice", "lab-1:bob", "lab-2:carol")
 class StackHandle:
     """What a test needs of the running stack."""
 
-    local: LocalStack
+    local: Stack
     ws_url: str
     backend_url: str
     connections_url: str
@@ -84,7 +84,7 @@ def stack() -> Iterator[StackHandle]:
         connections_port=connections_port,
         services=(backend_service(SESSIONS), gateway_service()),
     )
-    with LocalStack(config) as local:
+    with Stack(config) as local:
         yield StackHandle(
             local=local,
             ws_url=f"ws://127.0.0.1:{config.gateway_port}/{local.outputs.stage_name}",
@@ -189,7 +189,7 @@ def restricted_stack() -> Iterator[RestrictedStack]:
         },
         services=(backend_service(SESSIONS), gateway_service()),
     )
-    with LocalStack(config) as local:
+    with Stack(config) as local:
         assert local.workdir is not None
         handle = StackHandle(
             local=local,

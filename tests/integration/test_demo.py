@@ -186,7 +186,12 @@ def assert_every_step_passed(transcript: str) -> None:
 
 def assert_nothing_left(ports: dict[str, int], processes: Descendants) -> None:
     started = processes.commands()
-    for module in ("wslocal.emulator", "wslocal.backend", "wslocal.gateway", "_worker.py"):
+    for module in (
+        "wslocal.emulator",
+        "wslocal.reference_backend",
+        "wslocal.gateway",
+        "_worker.py",
+    ):
         assert module in started, f"{module} was never seen running:\n{started}"
     assert "terraform" in started
     assert processes.alive() == []

@@ -1,6 +1,6 @@
 """The module applied to the local emulator: what Terraform deployed is what the design says.
 
-One stack for the module (`wslocal.stack.LocalStack`, examples/local): apply, a second plan
+One stack for the module (`wslocal.stack.Stack`, examples/local): apply, a second plan
 with no changes, the control plane read back with boto3 (API, routes, integration, authorizer,
 route responses, stage, deployment, Lambda permissions, environment, roles, table), then
 destroy. A few tests of the emulator's API Gateway v2 extension run against an in-process
@@ -23,7 +23,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from wslocal.stack import REPO_ROOT, LocalStack, ManagedProcess, StackConfig, free_port
+from wslocal.stack import REPO_ROOT, ManagedProcess, Stack, StackConfig, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -56,7 +56,7 @@ def build_package(target: Path) -> str:
 class Deployed:
     """The applied stack and what the tests compare it with."""
 
-    def __init__(self, stack: LocalStack, code_sha256: str, backend_port: int) -> None:
+    def __init__(self, stack: Stack, code_sha256: str, backend_port: int) -> None:
         self.stack = stack
         self.code_sha256 = code_sha256
         self.backend_port = backend_port
@@ -97,7 +97,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
         backend_port=backend_port,
         package_path=package,
     )
-    with LocalStack(config) as stack:
+    with Stack(config) as stack:
         yield Deployed(stack, code_sha256, backend_port)
 
 

@@ -23,7 +23,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from ws_bridge import registry
+from ws_bridge import connections_table
 
 if TYPE_CHECKING:
     from tests.integration.conftest import StackHandle
@@ -282,7 +282,7 @@ def test_records_expire_by_ttl_in_epoch_seconds(healthy_backend: StackHandle) ->
 
         # What the registry returns is decided by that value: live until expiresAt, gone at it.
         def found(now: float) -> bool:
-            connections = registry.connections_for_session(
+            connections = connections_table.connections_for_session(
                 table, session, dynamodb=dynamodb, now=now
             )
             return connection_id in {c.connection_id for c in connections}
@@ -303,7 +303,9 @@ def test_an_expired_record_whose_disconnect_never_arrived_is_never_used(
         put_record(stack, abandoned, int(time.time()) - 1, session)
         try:
             with connected(stack, session) as (ws, live):
-                connections = registry.connections_for_session(table, session, dynamodb=dynamodb)
+                connections = connections_table.connections_for_session(
+                    table, session, dynamodb=dynamodb
+                )
                 assert {c.connection_id for c in connections} == {live}
                 pushed = stack.backend(
                     "POST", f"/api/push/session/{session}", {"type": "notice", "n": 2}

@@ -32,7 +32,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
-from ws_bridge.tokens import MAX_TOKEN_BYTES
+from ws_bridge.jwt_verifier import MAX_TOKEN_BYTES
 from wslocal.stack import MAX_HTTP_LINE_BYTES
 
 if TYPE_CHECKING:

@@ -10,8 +10,8 @@ import pytest
 import urllib3
 from local_support import SECRET, BackendFactory, BackendHandle, Mint, WsBehaviour, WsServer
 
-from wslocal.backend import Backend, BackendServer, Pusher
 from wslocal.devtoken import TokenVerifier, mint_token
+from wslocal.reference_backend import Backend, BackendServer, Pusher
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
-from wslocal.backend import Backend, BackendServer
+from wslocal.reference_backend import Backend, BackendServer
 
 SECRET = "local-stack-test-secret-0123456789abcdef"
 Mint = Callable[..., str]

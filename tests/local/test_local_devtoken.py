@@ -117,7 +117,7 @@ def test_backend_process_prints_ready_serves_and_stops_on_sigterm() -> None:
         [
             sys.executable,
             "-m",
-            "wslocal.backend",
+            "wslocal.reference_backend",
             "--port",
             "0",
             "--jwt-secret",

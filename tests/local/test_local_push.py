@@ -20,8 +20,8 @@ from local_support import BackendFactory
 from moto import mock_aws
 
 from ws_bridge import aws
-from ws_bridge.registry import new_connection, put_connection
-from wslocal.backend import ws_bridge_pusher
+from ws_bridge.connections_table import new_connection, put_connection
+from wslocal.reference_backend import ws_bridge_pusher
 
 TABLE = "ws-connections"
 STAGE = "local"

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hypothesis import HealthCheck, settings
 from moto import mock_aws
 
-from ws_bridge import aws, backend, logs
+from ws_bridge import aws, backend_client, logs
 
 # Hypothesis: one setting for the number of generated cases per property, FUZZ_EXAMPLES:
 # modest by default (`make test`), large in `make fuzz`.
@@ -72,9 +72,9 @@ CONTRACT_VARIABLES = (
 
 def _forget_clients() -> None:
     aws.reset_clients()
-    if backend.pool.cache_info().currsize:
-        backend.pool().clear()
-    backend.pool.cache_clear()
+    if backend_client.pool.cache_info().currsize:
+        backend_client.pool().clear()
+    backend_client.pool.cache_clear()
 
 
 @pytest.fixture(autouse=True)

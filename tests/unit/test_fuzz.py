@@ -34,7 +34,7 @@ from bridge_fakes import (
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ws_bridge import aws, registry
+from ws_bridge import aws, connections_table
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
@@ -336,8 +336,9 @@ def test_disconnect_always_answers_200_and_deletes_the_record(
         server.default = Reply(notice_status, b"")
         info = module.RequestInfo.from_event(event)
         if info.connection_id:
-            registry.put_connection(
-                table, registry.new_connection(info.connection_id, "s", "u", ttl_seconds=600)
+            connections_table.put_connection(
+                table,
+                connections_table.new_connection(info.connection_id, "s", "u", ttl_seconds=600),
             )
         response = module.handler(event, None)
         assert response == {"statusCode": 200, "body": ""}

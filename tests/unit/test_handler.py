@@ -375,7 +375,7 @@ def test_connect_internal_failure_is_500(bridge: Bridge, monkeypatch: pytest.Mon
     def explode(*args: Any) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(bridge.module.backend, "validate_session", explode)
+    monkeypatch.setattr(bridge.module.backend_client, "validate_session", explode)
     assert bridge(connect_event())["statusCode"] == 500
     assert scan() == {}
 
@@ -384,11 +384,12 @@ def test_connect_internal_failure_is_500(bridge: Bridge, monkeypatch: pytest.Mon
 
 
 def stored(bridge: Bridge, *connection_ids: str) -> None:
-    from ws_bridge import registry
+    from ws_bridge import connections_table
 
     for connection_id in connection_ids:
-        registry.put_connection(
-            TABLE, registry.new_connection(connection_id, "sess-1", "user-1", ttl_seconds=600)
+        connections_table.put_connection(
+            TABLE,
+            connections_table.new_connection(connection_id, "sess-1", "user-1", ttl_seconds=600),
         )
 
 
@@ -675,7 +676,7 @@ def test_internal_failure_gets_an_error_reply(
     def explode(*args: Any) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(messages.module.backend, "forward_message", explode)
+    monkeypatch.setattr(messages.module.backend_client, "forward_message", explode)
     error_of(messages(message_event({"type": "command"})), "internal_error", 500)
 
 

@@ -2,7 +2,7 @@
 fails or hangs: bounded retries with exponential backoff, then a clean rejection well inside
 API Gateway's 29 s integration limit, and nothing stored.
 
-test_registry.py counts the attempts with backoff switched off; here the backoff delays
+test_connections_table.py counts the attempts with backoff switched off; here the backoff delays
 botocore computes are recorded (at the worst jitter) instead of slept, so the tests prove
 that the retries do back off and how long the worst case lasts.
 """

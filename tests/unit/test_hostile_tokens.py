@@ -1,4 +1,4 @@
-"""Token attacks at the authorizer entry point, beyond those of test_tokens.py and
+"""Token attacks at the authorizer entry point, beyond those of test_jwt_verifier.py and
 test_authorizer.py: variants of ``alg: none``, key confusion against an RS256/ES256 JWKS
 configuration, header tampering, attacker-supplied keys (``jwk``/``jku``), claims of the wrong
 type, size limits at the boundary and disagreeing token sources.
@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from ws_bridge.tokens import MAX_TOKEN_BYTES
+from ws_bridge.jwt_verifier import MAX_TOKEN_BYTES
 
 JWKS_PATH = "/.well-known/jwks.json"
 METHOD_ARN = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/prod/$connect"

@@ -19,15 +19,15 @@ from bridge_fakes import REGION, FakeServer, Reply, scan
 from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from ws_bridge import aws, push, registry
+from ws_bridge import aws, connections_table, push
 from ws_bridge.push import PostOutcome, PushResult
 
 ENDPOINT = "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/prod"
 
 
 def add(table: str, connection_id: str, session: str = "s1", user: str = "u1") -> None:
-    registry.put_connection(
-        table, registry.new_connection(connection_id, session, user, ttl_seconds=600)
+    connections_table.put_connection(
+        table, connections_table.new_connection(connection_id, session, user, ttl_seconds=600)
     )
 
 
@@ -73,7 +73,7 @@ def test_gone_connection_loses_its_record_and_only_its_record(table: str) -> Non
     add(table, "stale=")
     add(table, "other=", session="s2")
     connections = sorted(
-        registry.connections_for_session(table, "s1"), key=lambda c: c.connection_id
+        connections_table.connections_for_session(table, "s1"), key=lambda c: c.connection_id
     )
     assert [c.connection_id for c in connections] == ["live=", "stale="]
     client = management_client()

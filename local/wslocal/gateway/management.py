@@ -24,7 +24,7 @@ from urllib.parse import unquote, urlsplit
 
 from wslocal.gateway.events import new_request_id
 
-__all__ = ["ConnectionGone", "ConnectionRegistry", "ConnectionStatus", "ManagementServer"]
+__all__ = ["ConnectionGone", "ConnectionStatus", "ManagementServer", "OpenConnections"]
 
 log = logging.getLogger("wslocal.gateway")
 
@@ -52,7 +52,7 @@ class ConnectionStatus:
     user_agent: str
 
 
-class ConnectionRegistry(Protocol):
+class OpenConnections(Protocol):
     async def post_to_connection(self, connection_id: str, data: bytes) -> None: ...
 
     async def get_connection(self, connection_id: str) -> ConnectionStatus: ...
@@ -153,7 +153,7 @@ class ManagementServer:
 
     def __init__(
         self,
-        registry: ConnectionRegistry,
+        registry: OpenConnections,
         stage: str,
         *,
         host: str = "127.0.0.1",

@@ -1,4 +1,4 @@
-"""Finding a JWT in a ``$connect`` request and verifying it with PyJWT.
+"""Verifying a JWT with PyJWT.
 
 HMAC keys come from Secrets Manager or an SSM SecureString, read once per container;
 RSA/EC keys come from a JWKS URL through :class:`jwt.PyJWKClient` (key set cached for five
@@ -8,9 +8,8 @@ signature is always verified, ``exp`` is required, ``nbf``/``iss``/``aud`` are e
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import jwt
 from botocore.exceptions import BotoCoreError, ClientError
@@ -20,12 +19,9 @@ from ws_bridge.settings import AuthorizerSettings
 
 __all__ = [
     "MAX_TOKEN_BYTES",
-    "FoundToken",
     "InvalidTokenError",
     "KeyUnavailableError",
     "TokenVerifier",
-    "bearer_offered",
-    "find_tokens",
     "load_hmac_secret",
 ]
 
@@ -33,7 +29,6 @@ MAX_TOKEN_BYTES = 8 * 1024
 JWKS_TIMEOUT_SECONDS = 3.0
 JWKS_CACHE_SECONDS = 300.0
 
-type TokenSource = Literal["query", "authorization", "protocol"]
 type Claims = dict[str, Any]
 
 
@@ -50,83 +45,6 @@ class InvalidTokenError(Exception):
 
 class KeyUnavailableError(Exception):
     """The verification key could not be obtained or is unusable (a fault on our side)."""
-
-
-@dataclass(frozen=True, slots=True)
-class FoundToken:
-    source: TokenSource
-    token: str
-
-
-def _header_values(event: Mapping[str, Any], name: str) -> list[str]:
-    """All values of one header, matched case-insensitively, multi-value form preferred."""
-    wanted = name.lower()
-    multi = event.get("multiValueHeaders")
-    if isinstance(multi, Mapping):
-        values: list[str] = []
-        for key, items in multi.items():
-            if isinstance(key, str) and key.lower() == wanted and isinstance(items, list):
-                values.extend(item for item in items if isinstance(item, str))
-        if values:
-            return values
-    single = event.get("headers")
-    if isinstance(single, Mapping):
-        return [
-            value
-            for key, value in single.items()
-            if isinstance(key, str) and key.lower() == wanted and isinstance(value, str)
-        ]
-    return []
-
-
-def query_values(event: Mapping[str, Any], name: str) -> list[str]:
-    """All values of one query-string parameter, multi-value form preferred."""
-    multi = event.get("multiValueQueryStringParameters")
-    if isinstance(multi, Mapping):
-        items = multi.get(name)
-        if isinstance(items, list):
-            values = [item for item in items if isinstance(item, str)]
-            if values:
-                return values
-    single = event.get("queryStringParameters")
-    if isinstance(single, Mapping):
-        value = single.get(name)
-        if isinstance(value, str):
-            return [value]
-    return []
-
-
-def _offered_protocols(event: Mapping[str, Any]) -> list[str]:
-    return [
-        item.strip()
-        for value in _header_values(event, "Sec-WebSocket-Protocol")
-        for item in value.split(",")
-        if item.strip()
-    ]
-
-
-def bearer_offered(event: Mapping[str, Any]) -> bool:
-    """Whether the client offered the ``bearer`` subprotocol (the handler must echo it)."""
-    return any(item.lower() == "bearer" for item in _offered_protocols(event))
-
-
-def _protocol_tokens(event: Mapping[str, Any]) -> Iterator[str]:
-    protocols = _offered_protocols(event)
-    for index, item in enumerate(protocols[:-1]):
-        if item.lower() == "bearer":
-            yield protocols[index + 1]
-
-
-def find_tokens(event: Mapping[str, Any]) -> list[FoundToken]:
-    """Every token the request carries, in the order of precedence of docs/design.md:
-    query ``token``, ``Authorization: Bearer …``, ``Sec-WebSocket-Protocol: bearer, <jwt>``."""
-    found = [FoundToken("query", value.strip()) for value in query_values(event, "token")]
-    for value in _header_values(event, "Authorization"):
-        scheme, _, credentials = value.strip().partition(" ")
-        if scheme.lower() == "bearer":
-            found.append(FoundToken("authorization", credentials.strip()))
-    found.extend(FoundToken("protocol", token) for token in _protocol_tokens(event))
-    return [item for item in found if item.token]
 
 
 def load_hmac_secret(

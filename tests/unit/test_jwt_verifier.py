@@ -27,17 +27,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from ws_bridge.settings import AuthorizerSettings
-from ws_bridge.tokens import (
+from ws_bridge.jwt_verifier import (
     MAX_TOKEN_BYTES,
-    FoundToken,
     InvalidTokenError,
     KeyUnavailableError,
     TokenVerifier,
-    bearer_offered,
-    find_tokens,
     load_hmac_secret,
 )
+from ws_bridge.settings import AuthorizerSettings
+from ws_bridge.token_sources import FoundToken, bearer_offered, find_tokens
 
 JWKS_PATH = "/.well-known/jwks.json"
 

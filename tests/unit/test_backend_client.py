@@ -12,8 +12,8 @@ import pytest
 from bridge_fakes import FakeServer, Reply, free_port
 from trickle_server import BODY, Phase, TrickleServer, self_signed_certificate
 
-from ws_bridge import backend
-from ws_bridge.backend import Outcome
+from ws_bridge import backend_client
+from ws_bridge.backend_client import Outcome
 from ws_bridge.settings import MAX_MESSAGE_BYTES, HandlerSettings
 
 
@@ -22,14 +22,16 @@ def settings_for(url: str, **overrides: Any) -> HandlerSettings:
 
 
 def test_one_pool_per_container() -> None:
-    assert backend.pool() is backend.pool()
+    assert backend_client.pool() is backend_client.pool()
 
 
 def test_validate_session_sends_the_bearer_token_and_encodes_the_session(
     server: FakeServer,
 ) -> None:
     server.reply("GET", "/api/labs/session/a%2Fb%20c%3F/validate", Reply(200, {"valid": True}))
-    result = backend.validate_session(backend.pool(), settings_for(server.url), "a/b c?", "tok")
+    result = backend_client.validate_session(
+        backend_client.pool(), settings_for(server.url), "a/b c?", "tok"
+    )
     assert result.ok
     assert result.status == 200
     (seen,) = server.seen()
@@ -41,7 +43,9 @@ def test_validate_session_sends_the_bearer_token_and_encodes_the_session(
 def test_forward_message_posts_json_with_the_connection_header(server: FakeServer) -> None:
     server.reply("POST", "/api/ws/message", Reply(200, {"type": "ok"}))
     message = {"type": "command", "text": "héllo ✓"}
-    result = backend.forward_message(backend.pool(), settings_for(server.url), "abc=", message)
+    result = backend_client.forward_message(
+        backend_client.pool(), settings_for(server.url), "abc=", message
+    )
     assert result.ok
     assert result.body == b'{"type": "ok"}'
     (seen,) = server.seen()
@@ -57,9 +61,9 @@ def test_paths_are_configurable(server: FakeServer) -> None:
         backend_message_path="/m",
         backend_disconnect_path="/d",
     )
-    backend.validate_session(backend.pool(), settings, "s 1", "t")
-    backend.forward_message(backend.pool(), settings, "c", {})
-    backend.notify_disconnect(backend.pool(), settings, {"connectionId": "c"})
+    backend_client.validate_session(backend_client.pool(), settings, "s 1", "t")
+    backend_client.forward_message(backend_client.pool(), settings, "c", {})
+    backend_client.notify_disconnect(backend_client.pool(), settings, {"connectionId": "c"})
     assert [(r.method, r.path) for r in server.seen()] == [
         ("GET", "/v/s%201/ok"),
         ("POST", "/m"),
@@ -70,8 +74,8 @@ def test_paths_are_configurable(server: FakeServer) -> None:
 def test_slow_backend_times_out_within_the_deadline(server: FakeServer) -> None:
     server.reply("POST", "/api/ws/message", Reply(200, {}, delay=2.0))
     started = time.monotonic()
-    result = backend.forward_message(
-        backend.pool(), settings_for(server.url, backend_timeout_seconds=0.3), "c", {}
+    result = backend_client.forward_message(
+        backend_client.pool(), settings_for(server.url, backend_timeout_seconds=0.3), "c", {}
     )
     assert result.outcome is Outcome.TIMEOUT
     assert time.monotonic() - started < 1.0
@@ -81,28 +85,32 @@ def test_disconnect_notice_uses_its_own_short_timeout(server: FakeServer) -> Non
     server.reply("POST", "/api/ws/disconnect", Reply(200, {}, delay=2.0))
     settings = settings_for(server.url, backend_timeout_seconds=20, disconnect_timeout_seconds=0.2)
     started = time.monotonic()
-    result = backend.notify_disconnect(backend.pool(), settings, {})
+    result = backend_client.notify_disconnect(backend_client.pool(), settings, {})
     assert result.outcome is Outcome.TIMEOUT
     assert time.monotonic() - started < 1.0
 
 
 def test_backend_down_is_unreachable() -> None:
     url = f"http://127.0.0.1:{free_port()}"
-    result = backend.validate_session(backend.pool(), settings_for(url), "s", "t")
+    result = backend_client.validate_session(backend_client.pool(), settings_for(url), "s", "t")
     assert result.outcome is Outcome.UNREACHABLE
     assert not result.ok
 
 
 def test_a_dropped_post_is_not_retried(server: FakeServer) -> None:
     server.reply("POST", "/api/ws/message", Reply(drop=True))
-    result = backend.forward_message(backend.pool(), settings_for(server.url), "c", {})
+    result = backend_client.forward_message(
+        backend_client.pool(), settings_for(server.url), "c", {}
+    )
     assert result.outcome is Outcome.UNREACHABLE
     assert len(server.seen("POST")) == 1
 
 
 def test_redirects_are_not_followed(server: FakeServer) -> None:
     server.reply("GET", "/api/labs/session/s/validate", Reply(302, "", headers={"Location": "/x"}))
-    result = backend.validate_session(backend.pool(), settings_for(server.url), "s", "t")
+    result = backend_client.validate_session(
+        backend_client.pool(), settings_for(server.url), "s", "t"
+    )
     assert (result.outcome, result.status, result.ok) == (Outcome.RESPONDED, 302, False)
     assert len(server.seen()) == 1
 
@@ -110,25 +118,33 @@ def test_redirects_are_not_followed(server: FakeServer) -> None:
 @pytest.mark.parametrize("status", [400, 404, 500, 503])
 def test_error_statuses_are_reported_not_raised(server: FakeServer, status: int) -> None:
     server.reply("POST", "/api/ws/message", Reply(status, {"error": "x"}))
-    result = backend.forward_message(backend.pool(), settings_for(server.url), "c", {})
+    result = backend_client.forward_message(
+        backend_client.pool(), settings_for(server.url), "c", {}
+    )
     assert (result.outcome, result.status, result.ok) == (Outcome.RESPONDED, status, False)
 
 
 def test_oversized_reply_is_cut_off(server: FakeServer) -> None:
     server.reply("POST", "/api/ws/message", Reply(200, b"x" * (MAX_MESSAGE_BYTES + 1)))
-    result = backend.forward_message(backend.pool(), settings_for(server.url), "c", {})
+    result = backend_client.forward_message(
+        backend_client.pool(), settings_for(server.url), "c", {}
+    )
     assert result.outcome is Outcome.TOO_LARGE
     assert result.body == b""
     # the pool still works afterwards (the half-read connection was not reused)
     server.reply("POST", "/api/ws/message", Reply(200, {"ok": 1}))
-    assert backend.forward_message(backend.pool(), settings_for(server.url), "c", {}).ok
+    assert backend_client.forward_message(
+        backend_client.pool(), settings_for(server.url), "c", {}
+    ).ok
 
 
 def test_connections_are_reused_between_calls(server: FakeServer) -> None:
     server.reply("POST", "/api/ws/message", Reply(200, {}))
     for _ in range(3):
-        assert backend.forward_message(backend.pool(), settings_for(server.url), "c", {}).ok
-    pool = backend.pool().connection_from_url(server.url)
+        assert backend_client.forward_message(
+            backend_client.pool(), settings_for(server.url), "c", {}
+        ).ok
+    pool = backend_client.pool().connection_from_url(server.url)
     assert pool.num_connections == 1
 
 
@@ -136,23 +152,27 @@ def test_the_deadline_does_not_outlive_a_call(server: FakeServer) -> None:
     # The watchdog of a finished call must not shut the pooled connection down later.
     server.reply("POST", "/api/ws/message", Reply(200, {}))
     settings = settings_for(server.url, backend_timeout_seconds=0.2)
-    assert backend.forward_message(backend.pool(), settings, "c", {}).ok
+    assert backend_client.forward_message(backend_client.pool(), settings, "c", {}).ok
     time.sleep(0.4)
-    assert backend.forward_message(backend.pool(), settings, "c", {}).ok
-    assert backend.pool().connection_from_url(server.url).num_connections == 1
+    assert backend_client.forward_message(backend_client.pool(), settings, "c", {}).ok
+    assert backend_client.pool().connection_from_url(server.url).num_connections == 1
 
 
 def test_a_shorter_timeout_given_by_the_caller_wins(server: FakeServer) -> None:
     server.reply("GET", "/api/labs/session/s/validate", Reply(200, {}, delay=1.0))
     settings = settings_for(server.url, backend_timeout_seconds=5)
     started = time.monotonic()
-    result = backend.validate_session(backend.pool(), settings, "s", "t", timeout_seconds=0.2)
+    result = backend_client.validate_session(
+        backend_client.pool(), settings, "s", "t", timeout_seconds=0.2
+    )
     assert result.outcome is Outcome.TIMEOUT
     assert time.monotonic() - started < 0.6
     # and a longer one cannot extend BACKEND_TIMEOUT_SECONDS
     short = settings_for(server.url, backend_timeout_seconds=0.2)
     started = time.monotonic()
-    result = backend.validate_session(backend.pool(), short, "s", "t", timeout_seconds=20)
+    result = backend_client.validate_session(
+        backend_client.pool(), short, "s", "t", timeout_seconds=20
+    )
     assert result.outcome is Outcome.TIMEOUT
     assert time.monotonic() - started < 0.6
 
@@ -160,7 +180,9 @@ def test_a_shorter_timeout_given_by_the_caller_wins(server: FakeServer) -> None:
 def test_no_time_left_means_no_call(server: FakeServer) -> None:
     settings = settings_for(server.url)
     for left in (0.0, -3.0):
-        result = backend.forward_message(backend.pool(), settings, "c", {}, timeout_seconds=left)
+        result = backend_client.forward_message(
+            backend_client.pool(), settings, "c", {}, timeout_seconds=left
+        )
         assert result.outcome is Outcome.TIMEOUT
     assert server.seen() == []
 
@@ -180,9 +202,9 @@ def test_a_trickling_answer_ends_at_the_deadline_as_a_timeout(trickle: TrickleSe
         trickle.url, backend_timeout_seconds=0.5, disconnect_timeout_seconds=0.5
     )
     for call in (
-        lambda: backend.forward_message(backend.pool(), settings, "c", {"type": "x"}),
-        lambda: backend.validate_session(backend.pool(), settings, "s", "t"),
-        lambda: backend.notify_disconnect(backend.pool(), settings, {}),
+        lambda: backend_client.forward_message(backend_client.pool(), settings, "c", {"type": "x"}),
+        lambda: backend_client.validate_session(backend_client.pool(), settings, "s", "t"),
+        lambda: backend_client.notify_disconnect(backend_client.pool(), settings, {}),
     ):
         started = time.monotonic()
         result = call()
@@ -195,11 +217,16 @@ def test_the_pool_works_after_a_trickling_answer(server: FakeServer) -> None:
     trickle = TrickleServer("body", interval=0.1).start()
     try:
         slow = settings_for(trickle.url, backend_timeout_seconds=0.3)
-        assert backend.forward_message(backend.pool(), slow, "c", {}).outcome is Outcome.TIMEOUT
+        assert (
+            backend_client.forward_message(backend_client.pool(), slow, "c", {}).outcome
+            is Outcome.TIMEOUT
+        )
     finally:
         trickle.stop()
     server.reply("POST", "/api/ws/message", Reply(200, {"ok": 1}))
-    result = backend.forward_message(backend.pool(), settings_for(server.url), "c", {})
+    result = backend_client.forward_message(
+        backend_client.pool(), settings_for(server.url), "c", {}
+    )
     assert (result.outcome, json.loads(result.body)) == (Outcome.RESPONDED, {"ok": 1})
 
 
@@ -207,7 +234,7 @@ def test_a_trickling_answer_that_fits_the_deadline_is_complete() -> None:
     trickle = TrickleServer("body", interval=0.005).start()
     try:
         settings = settings_for(trickle.url, backend_timeout_seconds=5)
-        result = backend.forward_message(backend.pool(), settings, "c", {})
+        result = backend_client.forward_message(backend_client.pool(), settings, "c", {})
     finally:
         trickle.stop()
     assert (result.outcome, result.status, result.body) == (Outcome.RESPONDED, 200, BODY)
@@ -217,15 +244,15 @@ def test_a_trickling_answer_that_fits_the_deadline_is_complete() -> None:
 def test_a_trickling_tls_answer_ends_at_the_deadline(tmp_path: Path, phase: Phase) -> None:
     # The backend is HTTPS in production: the deadline must also hold on a TLS socket.
     cert, key = self_signed_certificate(tmp_path)
-    http = backend.pool()
+    http = backend_client.pool()
     http.connection_pool_kw["ca_certs"] = str(cert)
     fast = TrickleServer(phase, interval=0.0, tls=(cert, key)).start()
     slow = TrickleServer(phase, interval=0.1, tls=(cert, key)).start()
     try:
-        assert backend.forward_message(http, settings_for(fast.url), "c", {}).body == BODY
+        assert backend_client.forward_message(http, settings_for(fast.url), "c", {}).body == BODY
         settings = settings_for(slow.url, backend_timeout_seconds=0.5)
         started = time.monotonic()
-        result = backend.forward_message(http, settings, "c", {})
+        result = backend_client.forward_message(http, settings, "c", {})
         elapsed = time.monotonic() - started
     finally:
         fast.stop()
@@ -237,5 +264,7 @@ def test_a_trickling_tls_answer_ends_at_the_deadline(tmp_path: Path, phase: Phas
 def test_non_json_numbers_are_never_sent(server: FakeServer) -> None:
     for value in (float("inf"), float("-inf"), float("nan")):
         with pytest.raises(ValueError, match="JSON compliant"):
-            backend.forward_message(backend.pool(), settings_for(server.url), "c", {"n": value})
+            backend_client.forward_message(
+                backend_client.pool(), settings_for(server.url), "c", {"n": value}
+            )
     assert server.seen() == []

@@ -14,7 +14,7 @@ import urllib3
 from local_support import BackendFactory, BackendHandle, Mint
 
 from ws_bridge.logs import JsonFormatter
-from wslocal.backend import (
+from wslocal.reference_backend import (
     COLS_RANGE,
     ROWS_RANGE,
     PushOutcome,
@@ -443,7 +443,7 @@ def test_logs_hold_no_token_no_header_and_no_body(
     backend = start_backend(pusher=RecordingPusher(PushOutcome(sent=1, gone=0)))
     token = mint()
     marker = "payload-marker-7f3a"
-    with caplog.at_level(logging.DEBUG, logger="wslocal.backend"):
+    with caplog.at_level(logging.DEBUG, logger="wslocal.reference_backend"):
         assert backend.validate("lab-1", token).status == 200
         assert backend.validate("lab-1", token + "x").status == 401
         backend.message({"type": "command", "command": f"echo {marker}", **IDS})

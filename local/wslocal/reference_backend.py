@@ -2,7 +2,7 @@
 
 Run it with::
 
-    python -m wslocal.backend --port 8081 --table ws-connections \\
+    python -m wslocal.reference_backend --port 8081 --table ws-connections \\
         --callback-url http://127.0.0.1:8080/local --jwt-secret-arn arn:aws:secretsmanager:... \\
         --session lab-1:alice
 
@@ -88,7 +88,7 @@ import jwt
 from ws_bridge.logs import JsonFormatter
 from wslocal.devtoken import TokenVerifier, read_secret
 
-LOGGER = logging.getLogger("wslocal.backend")
+LOGGER = logging.getLogger("wslocal.reference_backend")
 
 HOST: Final = "127.0.0.1"
 MAX_REQUEST_BYTES: Final = 1024 * 1024
@@ -643,7 +643,7 @@ def ws_bridge_pusher(table_name: str, callback_url: str) -> Pusher:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m wslocal.backend",
+        prog="python -m wslocal.reference_backend",
         description="Reference backend of the local stack (local development and tests only).",
     )
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free)")

@@ -12,16 +12,16 @@ from botocore.retries.standard import ExponentialBackoff
 from botocore.stub import Stubber
 from bridge_fakes import REGION, TABLE, FakeServer, Reply, scan
 
-from ws_bridge import aws, registry
-from ws_bridge.registry import Connection, RegistryError
+from ws_bridge import aws, connections_table
+from ws_bridge.connections_table import Connection, RegistryError
 
 
 def test_put_stores_every_attribute_with_ttl_in_seconds(table: str) -> None:
     before = time.time()
-    record = registry.new_connection(
+    record = connections_table.new_connection(
         "c1=", "s1", "u1", ttl_seconds=7200, connected_at_ms=1_705_054_530_123
     )
-    registry.put_connection(table, record)
+    connections_table.put_connection(table, record)
     stored = scan()["c1="]
     assert stored == {
         "connectionId": "c1=",
@@ -36,45 +36,55 @@ def test_put_stores_every_attribute_with_ttl_in_seconds(table: str) -> None:
 
 
 def test_new_connection_defaults_connected_at_to_now_in_ms() -> None:
-    record = registry.new_connection("c", "s", "u", ttl_seconds=60, now=1_700_000_000.5)
+    record = connections_table.new_connection("c", "s", "u", ttl_seconds=60, now=1_700_000_000.5)
     assert record.connected_at == 1_700_000_000_500
     assert record.expires_at == 1_700_000_060
 
 
 def test_empty_keys_are_refused(table: str) -> None:
     with pytest.raises(ValueError, match="must not be empty"):
-        registry.put_connection(table, registry.new_connection("c", "", "u", ttl_seconds=60))
+        connections_table.put_connection(
+            table, connections_table.new_connection("c", "", "u", ttl_seconds=60)
+        )
 
 
 def test_delete_is_idempotent(table: str) -> None:
-    registry.put_connection(table, registry.new_connection("c1", "s", "u", ttl_seconds=60))
-    registry.put_connection(table, registry.new_connection("c2", "s", "u", ttl_seconds=60))
-    registry.delete_connection(table, "c1")
-    registry.delete_connection(table, "c1")
-    registry.delete_connection(table, "never-existed")
+    connections_table.put_connection(
+        table, connections_table.new_connection("c1", "s", "u", ttl_seconds=60)
+    )
+    connections_table.put_connection(
+        table, connections_table.new_connection("c2", "s", "u", ttl_seconds=60)
+    )
+    connections_table.delete_connection(table, "c1")
+    connections_table.delete_connection(table, "c1")
+    connections_table.delete_connection(table, "never-existed")
     assert list(scan()) == ["c2"]
 
 
 def test_queries_by_session_and_user(table: str) -> None:
     for cid, session, user in [("a", "s1", "u1"), ("b", "s1", "u2"), ("c", "s2", "u1")]:
-        registry.put_connection(table, registry.new_connection(cid, session, user, ttl_seconds=60))
-    by_session = registry.connections_for_session(table, "s1")
+        connections_table.put_connection(
+            table, connections_table.new_connection(cid, session, user, ttl_seconds=60)
+        )
+    by_session = connections_table.connections_for_session(table, "s1")
     assert sorted(c.connection_id for c in by_session) == ["a", "b"]
     assert all(isinstance(c, Connection) for c in by_session)
-    by_user = registry.connections_for_user(table, "u1")
+    by_user = connections_table.connections_for_user(table, "u1")
     assert sorted(c.connection_id for c in by_user) == ["a", "c"]
-    assert registry.connections_for_session(table, "nobody") == []
+    assert connections_table.connections_for_session(table, "nobody") == []
 
 
 def test_expired_records_are_not_returned(table: str) -> None:
     now = time.time()
-    registry.put_connection(
-        table, registry.new_connection("old", "s", "u", ttl_seconds=60, now=now - 120)
+    connections_table.put_connection(
+        table, connections_table.new_connection("old", "s", "u", ttl_seconds=60, now=now - 120)
     )
-    registry.put_connection(
-        table, registry.new_connection("new", "s", "u", ttl_seconds=60, now=now)
+    connections_table.put_connection(
+        table, connections_table.new_connection("new", "s", "u", ttl_seconds=60, now=now)
     )
-    assert [c.connection_id for c in registry.connections_for_session(table, "s")] == ["new"]
+    assert [c.connection_id for c in connections_table.connections_for_session(table, "s")] == [
+        "new"
+    ]
 
 
 def test_query_follows_every_page() -> None:
@@ -109,7 +119,7 @@ def test_query_follows_every_page() -> None:
             {"Items": [item("b")]},
             {**base, "ExclusiveStartKey": {"connectionId": {"S": "a"}}},
         )
-        found = registry.connections_for_session(TABLE, "s", dynamodb=client)
+        found = connections_table.connections_for_session(TABLE, "s", dynamodb=client)
         stub.assert_no_pending_responses()
     assert [c.connection_id for c in found] == ["a", "b"]
 
@@ -135,7 +145,9 @@ def dynamodb_error(code: str, status: int = 400) -> Reply:
 def test_throttling_is_retried_a_bounded_number_of_times(fake_dynamodb: FakeServer) -> None:
     fake_dynamodb.reply("POST", "/", dynamodb_error("ProvisionedThroughputExceededException"))
     with pytest.raises(RegistryError) as caught:
-        registry.put_connection(TABLE, registry.new_connection("c", "s", "u", ttl_seconds=60))
+        connections_table.put_connection(
+            TABLE, connections_table.new_connection("c", "s", "u", ttl_seconds=60)
+        )
     assert caught.value.transient
     assert caught.value.code == "ProvisionedThroughputExceededException"
     attempts = fake_dynamodb.seen("POST", "/")
@@ -148,7 +160,7 @@ def test_throttling_is_retried_a_bounded_number_of_times(fake_dynamodb: FakeServ
 def test_permanent_errors_are_not_retried(fake_dynamodb: FakeServer) -> None:
     fake_dynamodb.reply("POST", "/", dynamodb_error("ResourceNotFoundException"))
     with pytest.raises(RegistryError) as caught:
-        registry.delete_connection(TABLE, "c")
+        connections_table.delete_connection(TABLE, "c")
     assert not caught.value.transient
     assert caught.value.code == "ResourceNotFoundException"
     assert len(fake_dynamodb.seen("POST", "/")) == 1
@@ -161,7 +173,7 @@ def test_unreachable_dynamodb_is_transient(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
     aws.reset_clients()
     with pytest.raises(RegistryError) as caught:
-        registry.connections_for_user(TABLE, "u")
+        connections_table.connections_for_user(TABLE, "u")
     assert caught.value.transient
 
 
@@ -190,7 +202,9 @@ def test_a_hanging_dynamodb_is_given_up_after_three_short_attempts(
     fake_dynamodb.reply("POST", "/", Reply(200, {}, delay=2.5))
     started = time.monotonic()
     with pytest.raises(RegistryError) as caught:
-        registry.put_connection(TABLE, registry.new_connection("c", "s", "u", ttl_seconds=60))
+        connections_table.put_connection(
+            TABLE, connections_table.new_connection("c", "s", "u", ttl_seconds=60)
+        )
     elapsed = time.monotonic() - started
     assert caught.value.transient
     assert len(fake_dynamodb.seen("POST", "/")) == 3

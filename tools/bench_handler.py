@@ -1,0 +1,423 @@
+"""`make bench-handler`: what the Lambda package costs beyond the work it cannot avoid.
+
+Each figure is a ratio of two medians measured in this run, the compared variants
+interleaved (A, B, A, B, ...) so that a noisy machine slows both alike:
+
+- forward: the handler forwarding a message to a loopback backend, over a raw pooled
+  urllib3 POST of the same body to the same backend; goal <= 1.10.
+- ping: the handler answering `{"type": "ping"}`, over a no-op handler that parses the body
+  and returns a timestamped pong; goal <= 2.5.
+- cold start: a fresh process importing the shipped package and answering a first ping,
+  over a fresh process running `import boto3`; goal <= 1.10.
+- push: `ws_bridge.push.push_to_connections` to 1,000 connections, over the same posts made
+  one after another (`post_to_connection` in a loop); goal <= 0.2.
+- json 128 KB: the handler's validation of a 128 KB message, over one `json.loads` of it;
+  goal <= 1.5.
+- zip: the size of packages/ws_bridge.zip over 150 KB; goal <= 1.0.
+
+It prints a table (median ratio and the range of the per-repetition ratios) and exits 1
+when a goal is missed. It is a benchmark, not a test: `make test` does not run it.
+
+    python tools/bench_handler.py [--repetitions 7] [--calls 300] [--push-delay-ms 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "packages" / "ws_bridge.zip"
+ZIP_GOAL_BYTES = 150 * 1024
+
+REPLY = json.dumps({"type": "command_result", "result": {"output": "ok", "exitCode": 0}}).encode()
+COMMAND = {"type": "command", "command": "ls -la /home/user/project", "requestId": "r-1"}
+
+
+# ---------------------------------------------------------------------------- servers
+
+
+class _Backend(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    delay = 0.0
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        if self.delay:
+            time.sleep(self.delay)
+        body = REPLY if self.path.startswith("/api/") else b""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def serve(delay: float = 0.0) -> Iterator[str]:
+    handler = type("Handler", (_Backend,), {"delay": delay})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+@dataclass
+class Figure:
+    name: str
+    goal: float
+    ratios: list[float]  # one per repetition
+    detail: str = ""
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.ratios)
+
+    @property
+    def met(self) -> bool:
+        return self.median <= self.goal
+
+
+class Context:
+    """The part of Lambda's context object the handler reads."""
+
+    aws_request_id = "bench-request"
+    function_name = "bench"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 20_000
+
+
+def event(body: str, route: str = "$default") -> dict[str, Any]:
+    return {
+        "requestContext": {
+            "routeKey": route,
+            "eventType": "MESSAGE",
+            "connectionId": "R0oXAdfD0kwCH6w=",
+            "requestId": "Rk1aZFqKDoEFcWx=",
+            "messageId": "Rk1aZcJjDoEFbJw=",
+            "connectedAt": int(time.time() * 1000),
+            "requestTimeEpoch": int(time.time() * 1000),
+            "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
+            "stage": "prod",
+            "apiId": "abc123",
+            "authorizer": {
+                "userId": "alice",
+                "sessionId": "lab-1",
+                "sessionSource": "token",
+                "exp": str(int(time.time()) + 3600),
+                "principalId": "alice",
+            },
+        },
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+def interleave(
+    variants: dict[str, Callable[[], object]], calls: int, repetitions: int
+) -> dict[str, list[list[float]]]:
+    """Per variant, per repetition: the duration of each call (seconds)."""
+    samples: dict[str, list[list[float]]] = {name: [] for name in variants}
+    for _ in range(repetitions):
+        for name, call in variants.items():
+            times = []
+            for _ in range(calls):
+                started = time.perf_counter()
+                call()
+                times.append(time.perf_counter() - started)
+            samples[name].append(times)
+    return samples
+
+
+def flat(samples: list[list[float]]) -> list[float]:
+    return [value for rep in samples for value in rep]
+
+
+def ratios(samples: dict[str, list[list[float]]], top: str, bottom: str) -> list[float]:
+    return [
+        statistics.median(a) / statistics.median(b)
+        for a, b in zip(samples[top], samples[bottom], strict=True)
+    ]
+
+
+@contextlib.contextmanager
+def quiet_stdout() -> Iterator[None]:
+    """The handler logs to stdout (CloudWatch on Lambda): written, as there, but not shown."""
+    saved = sys.stdout
+    with open(os.devnull, "w") as sink:
+        sys.stdout = sink
+        try:
+            yield
+        finally:
+            sys.stdout = saved
+
+
+def handler_environment(backend_url: str) -> dict[str, str]:
+    return {
+        "CONNECTIONS_TABLE": "bench-connections",
+        "BACKEND_URL": backend_url,
+        "LOG_LEVEL": "INFO",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_LAMBDA_FUNCTION_NAME": "bench-connection-handler",
+    }
+
+
+# ---------------------------------------------------------------------------- figures
+
+
+def forward_and_ping(calls: int, repetitions: int) -> list[Figure]:
+    import urllib3
+
+    with serve() as url:
+        os.environ.update(handler_environment(url))
+        from ws_bridge import handler as entry
+
+        body = json.dumps(COMMAND)
+        message = event(body)
+        ping = event('{"type":"ping"}')
+        raw = urllib3.PoolManager(maxsize=4, retries=False)
+        headers = {"Content-Type": "application/json", "X-Connection-Id": "R0oXAdfD0kwCH6w="}
+        encoded = body.encode()
+        context = Context()
+
+        def raw_post() -> None:
+            response = raw.request(
+                "POST", url + "/api/ws/message", body=encoded, headers=headers, retries=False
+            )
+            response.data  # noqa: B018 - read the reply, as the handler does
+
+        def noop(event_: dict[str, Any]) -> dict[str, Any]:
+            json.loads(event_["body"])
+            pong = {"type": "pong", "timestamp": int(time.time() * 1000)}
+            return {"statusCode": 200, "body": json.dumps(pong)}
+
+        with quiet_stdout():
+            for _ in range(50):  # warm both pools and caches
+                entry.handler(message, context)
+                raw_post()
+            forward = interleave(
+                {"handler": lambda: entry.handler(message, context), "raw": raw_post},
+                calls,
+                repetitions,
+            )
+            pinging = interleave(
+                {"handler": lambda: entry.handler(ping, context), "noop": lambda: noop(ping)},
+                calls * 5,
+                repetitions,
+            )
+    return [
+        Figure(
+            "forward / raw urllib3 POST",
+            1.10,
+            ratios(forward, "handler", "raw"),
+            f"{statistics.median(flat(forward['handler'])) * 1e6:.0f} us vs "
+            f"{statistics.median(flat(forward['raw'])) * 1e6:.0f} us",
+        ),
+        Figure(
+            "ping / no-op pong",
+            2.5,
+            ratios(pinging, "handler", "noop"),
+            f"{statistics.median(flat(pinging['handler'])) * 1e6:.1f} us vs "
+            f"{statistics.median(flat(pinging['noop'])) * 1e6:.1f} us",
+        ),
+    ]
+
+
+def json_validation(repetitions: int) -> Figure:
+    from ws_bridge import handler as entry
+
+    parse = getattr(entry, "parse_message", None)
+    if parse is None:
+        from ws_bridge import json_codec  # type: ignore[attr-defined,unused-ignore]
+
+        parse = json_codec.parse_message  # type: ignore[attr-defined,unused-ignore]
+    # A realistic 128 KB message: nested objects, strings, numbers.
+    rows = [{"id": i, "name": f"row-{i}", "tags": ["a", "b"], "score": i / 7} for i in range(3000)]
+    payload: dict[str, Any] = {"type": "command", "rows": rows}
+    text = json.dumps(payload)
+    while len(text.encode()) > 128 * 1024 - 64:
+        payload["rows"].pop()
+        text = json.dumps(payload)
+    big = event(text)
+    samples = interleave(
+        {"handler": lambda: parse(big), "loads": lambda: json.loads(text)}, 20, repetitions
+    )
+    return Figure(
+        "json 128 KB / one json.loads",
+        1.5,
+        ratios(samples, "handler", "loads"),
+        f"{len(text.encode()) // 1024} KB message",
+    )
+
+
+def push(repetitions: int, delay_ms: float, count: int = 1000) -> Figure:
+    import boto3
+
+    from ws_bridge import push as pushing
+    from ws_bridge.connections_table import Connection
+
+    with serve(delay_ms / 1000) as url:
+        management = boto3.client(
+            "apigatewaymanagementapi",
+            endpoint_url=url + "/prod",
+            region_name="us-east-1",
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",  # noqa: S106 - a fake local server
+        )
+        connections = [
+            Connection(f"conn-{i:04d}=", "lab-1", "alice", 0, int(time.time()) + 3600)
+            for i in range(count)
+        ]
+        data = json.dumps({"type": "notice", "text": "hello"}).encode()
+
+        def parallel() -> None:
+            result = pushing.push_to_connections(
+                connections, data, management=management, table_name="bench-connections"
+            )
+            assert result.sent == count, result
+
+        def sequential() -> None:
+            for connection in connections:
+                pushing.post_to_connection(
+                    management, connection.connection_id, data, table_name="bench-connections"
+                )
+
+        with quiet_stdout():
+            parallel()  # warm the connection pool
+            samples = interleave({"parallel": parallel, "sequential": sequential}, 1, repetitions)
+    return Figure(
+        f"push {count} / sequential",
+        0.2,
+        ratios(samples, "parallel", "sequential"),
+        f"{statistics.median(flat(samples['parallel'])):.2f} s vs "
+        f"{statistics.median(flat(samples['sequential'])):.2f} s, @connections {delay_ms:g} ms",
+    )
+
+
+def cold_start(repetitions: int) -> Figure:
+    ping = json.dumps(event('{"type":"ping"}'))
+    with tempfile.TemporaryDirectory(prefix="bench-cold-") as task_root, serve() as url:
+        with zipfile.ZipFile(PACKAGE) as archive:
+            archive.extractall(task_root)
+        env = {**os.environ, **handler_environment(url)}
+        env["PYTHONDONTWRITEBYTECODE"] = "1"  # /var/task is read-only on Lambda
+        env["PYTHONPATH"] = task_root
+        handler_code = (
+            "import json, sys\n"
+            "from ws_bridge import handler\n"
+            "class C:\n"
+            "    aws_request_id = 'cold'\n"
+            "    def get_remaining_time_in_millis(self): return 20000\n"
+            f"handler.handler(json.loads({ping!r}), C())\n"
+        )
+        programs = {"handler": handler_code, "boto3": "import boto3\n"}
+        samples: dict[str, list[float]] = {name: [] for name in programs}
+        runs = max(10, repetitions * 3)
+        for _ in range(runs):
+            for name, code in programs.items():
+                started = time.perf_counter()
+                subprocess.run(  # noqa: S603 - this interpreter, our code
+                    [sys.executable, "-c", code],
+                    env=env,
+                    cwd=task_root,
+                    check=True,
+                    stdout=subprocess.DEVNULL,
+                )
+                samples[name].append(time.perf_counter() - started)
+    per_rep = [
+        statistics.median(samples["handler"][i : i + 3])
+        / statistics.median(samples["boto3"][i : i + 3])
+        for i in range(0, runs - 2, 3)
+    ]
+    return Figure(
+        "cold start / import boto3",
+        1.10,
+        per_rep,
+        f"{statistics.median(samples['handler']) * 1000:.0f} ms vs "
+        f"{statistics.median(samples['boto3']) * 1000:.0f} ms",
+    )
+
+
+def zip_size() -> Figure:
+    size = PACKAGE.stat().st_size
+    return Figure("zip / 150 KB", 1.0, [size / ZIP_GOAL_BYTES], f"{size / 1024:.1f} KB")
+
+
+# ---------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="tools/bench_handler.py", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--repetitions", type=int, default=7)
+    parser.add_argument("--calls", type=int, default=300, help="calls per variant and repetition")
+    parser.add_argument("--push-delay-ms", type=float, default=5.0, help="@connections latency")
+    args = parser.parse_args(argv)
+
+    figures = [
+        *forward_and_ping(args.calls, args.repetitions),
+        cold_start(args.repetitions),
+        push(max(3, args.repetitions // 2), args.push_delay_ms),
+        json_validation(args.repetitions),
+        zip_size(),
+    ]
+    out = io.StringIO()
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}",
+        file=out,
+    )
+    print(f"{'figure':<32} {'goal':>6} {'median':>7} {'range':>15}  {'':4} detail", file=out)
+    print("-" * 100, file=out)
+    for figure in figures:
+        spread = f"{min(figure.ratios):.2f}-{max(figure.ratios):.2f}"
+        verdict = "ok" if figure.met else "MISS"
+        print(
+            f"{figure.name:<32} {figure.goal:>6.2f} {figure.median:>7.2f} {spread:>15}  "
+            f"{verdict:<4} {figure.detail}",
+            file=out,
+        )
+    missed = [figure.name for figure in figures if not figure.met]
+    print(f"\n{len(figures) - len(missed)} of {len(figures)} goals met", file=out)
+    sys.stdout.write(out.getvalue())
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
