@@ -44,7 +44,7 @@ import boto3
 from wslocal.devtoken import mint_token, read_secret
 from wslocal.stack import (
     REPO_ROOT,
-    LocalStack,
+    Stack,
     Service,
     StackConfig,
     StackInfo,
@@ -285,7 +285,7 @@ def up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
     try:
-        with LocalStack(config) as stack:
+        with Stack(config) as stack:
             print(f"demo page: http://127.0.0.1:{stack.service_ports['browser-demo']}/", flush=True)
             progress("up; Ctrl-C tears it down")
             while True:

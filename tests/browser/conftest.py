@@ -23,7 +23,7 @@ import pytest
 
 from wslocal.browser_demo import demo_service
 from wslocal.devtoken import mint_token
-from wslocal.stack import LocalStack, StackConfig, backend_service, free_port, gateway_service
+from wslocal.stack import Stack, StackConfig, backend_service, free_port, gateway_service
 
 SESSIONS = ("lab-1:alice", "lab-1:bob", "push-1:alice", "drop-1:alice", "queue-1:alice")
 # Short enough that a test sees it: a connection without keepalive is closed (1001) after it.
@@ -60,7 +60,7 @@ def distinct_free_ports(count: int, attempts: int = 50) -> list[int]:
 
 @dataclass(frozen=True)
 class BrowserStack:
-    local: LocalStack
+    local: Stack
     ws_url: str
     backend_url: str
     connections_url: str
@@ -114,7 +114,7 @@ def browser_stack() -> Iterator[BrowserStack]:
             demo_service(SESSIONS),
         ),
     )
-    with LocalStack(config) as local:
+    with Stack(config) as local:
         yield BrowserStack(
             local=local,
             ws_url=local.outputs.local_websocket_url,
