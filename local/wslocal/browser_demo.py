@@ -44,8 +44,8 @@ import boto3
 from wslocal.devtoken import mint_token, read_secret
 from wslocal.stack import (
     REPO_ROOT,
-    Stack,
     Service,
+    Stack,
     StackConfig,
     StackInfo,
     backend_service,
