@@ -146,7 +146,7 @@ RECORD_SOCKETS = """
   window.WebSocket = class extends Native {
     constructor(url, protocols) {
       super(url, protocols);
-      window.__sockets.push({ url: String(url), protocols: protocols ?? [] });
+      window.__sockets.push({ url: String(url), protocols: protocols ?? [], at: Date.now() });
     }
   };
 })();

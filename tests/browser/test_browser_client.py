@@ -6,6 +6,7 @@ what it recorded: the events it emitted and the WebSockets the page constructed.
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from collections.abc import Callable
@@ -47,7 +48,7 @@ async ({ wsUrl, options, tokenRequest }) => {
     });
     const { token } = await response.json();
     window.__tokens.push({ reason, token });
-    return token;
+    return window.__spoilTokens ? `${token}x` : token; // a wrong signature: refused (401)
   };
   const bridge = new WebSocketBridge(wsUrl, options.token ? options : { ...options, getToken });
   for (const type of ["state", "open", "close", "push", "error", "keepalive"]) {
@@ -199,6 +200,31 @@ def test_a_refused_token_is_not_retried(page: Any, browser_stack: BrowserStack) 
     [close] = events(page, "close")
     assert close["detail"]["wasOpen"] is False
     assert close["detail"]["willReconnect"] is False
+
+
+def test_refusals_while_reconnecting_are_bounded_and_spaced(
+    page: Any, browser_stack: BrowserStack
+) -> None:
+    backoff = {"baseMs": 300, "maxMs": 600, "maxAttempts": 3}
+    assert start(page, browser_stack, session="drop-1", backoff=backoff)["ok"]
+    first = connection_id(page)
+    page.evaluate("window.__spoilTokens = true")  # every later handshake is refused
+    browser_stack.drop(first)
+    wait_until(
+        lambda: page.evaluate("window.bridge.state") == "closed", timeout=10, what="giving up"
+    )
+    assert events(page, "state")[-1]["detail"]["reason"] == "gave_up"
+    opened = sockets(page)
+    assert len(opened) == 1 + backoff["maxAttempts"]
+    # Each attempt waits at least half its ceiling: 150, 300, 300 ms.
+    gaps = [later["at"] - earlier["at"] for earlier, later in itertools.pairwise(opened[1:])]
+    assert all(gap >= 250 for gap in gaps), gaps
+    assert (
+        opened[1]["at"] - page.evaluate("window.__events.find((e) => e.type === 'close').at") >= 140
+    )
+    assert [t["reason"] for t in page.evaluate("window.__tokens")] == ["connect"] + [
+        "reconnect"
+    ] * backoff["maxAttempts"]
 
 
 # -- staying connected -------------------------------------------------------------------------
