@@ -124,8 +124,10 @@ def browser_stack() -> Iterator[BrowserStack]:
         )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
+    """Module-scoped: while Playwright's sync API is open, an asyncio loop counts as running
+    in this thread, and later tests calling asyncio.run() would fail."""
     executable = chromium_path()
     from playwright.sync_api import sync_playwright
 
