@@ -36,8 +36,8 @@ TF_INIT_FLAGS := -backend=false -input=false $(if $(TF_PROVIDER_MIRROR),-plugin-
 PACKAGES := $(shell $(PYTHON) tools/build_package.py --list 2>/dev/null)
 
 .PHONY: help venv checkov-venv package ship-packages fmt lint mypy tf-fmt tf-init tf-validate \
-        tf-test tf-test-rules checkov docs unit unit-urllib3-1 integration test demo stack fuzz \
-        bench bench-handler clean
+        tf-test tf-test-rules checkov docs unit unit-urllib3-1 integration test demo demo-browser \
+        stack fuzz bench bench-handler clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -128,6 +128,9 @@ test: lint tf-validate tf-test tf-test-rules checkov unit-urllib3-1 ## Everythin
 
 demo: $(VENV)/.paths ## Deploy to a local emulator and hold a scripted WebSocket session
 	$(BIN)/python -m wslocal.demo
+
+demo-browser: $(VENV)/.paths ## The local stack for browsers and the client's demo page, until Ctrl-C
+	$(BIN)/python -m wslocal.browser_demo
 
 stack: $(VENV)/.paths ## Hold the local stack up until Ctrl-C (flags: STACK_ARGS="--help")
 	$(BIN)/python -m wslocal.stack $(STACK_ARGS)
