@@ -92,13 +92,12 @@ resource "aws_iam_role" "instance" {
   })
 }
 
-# Push to clients, find and delete connection records (the module's backend policy; named
-# backend_push_policy_json in this version of the module, backend_policy_json from the
-# release that adds request signing, where it also grants reading the signing secret).
+# Push to clients, find and delete connection records, read the key the handler signs its
+# requests with (the module's backend policy).
 resource "aws_iam_role_policy" "backend" {
   name   = "websocket-backend"
   role   = aws_iam_role.instance.id
-  policy = module.websocket.backend_push_policy_json
+  policy = module.websocket.backend_policy_json
 }
 
 resource "aws_iam_role_policy" "session_store" {
@@ -115,19 +114,26 @@ resource "aws_iam_role_policy" "jwt_secret" {
     Statement = [{
       Effect   = "Allow"
       Action   = ["secretsmanager:GetSecretValue"]
-      Resource = [var.jwt_secret_arn, aws_secretsmanager_secret.signing.arn]
+      Resource = [var.jwt_secret_arn]
     }]
   })
 }
 
 # The key the handler signs its requests to the backend with (X-Bridge-Signature). The
-# backend reads it from BACKEND_SIGNING_SECRET_ARN; set its value out of band
-# (aws secretsmanager put-secret-value), never in Terraform.
+# module would create it itself, but the service needs its ARN while the module needs the
+# service's URL: created here, and handed to the module, the cycle is gone. Its value is
+# written through the write-only argument, so it appears in no plan and no state.
 resource "aws_secretsmanager_secret" "signing" {
   # checkov:skip=CKV2_AWS_57:Rotation of the signing key is done by the operator (the verifier accepts AWSCURRENT and AWSPREVIOUS); no rotation function in an example.
   # checkov:skip=CKV_AWS_149:The example keeps the AWS managed key; pass kms_key_id for a customer managed one.
   name_prefix = "${local.name}-request-signing-"
   description = "HMAC key of the ${local.name} handler -> backend request signatures"
+}
+
+resource "aws_secretsmanager_secret_version" "signing" {
+  secret_id                = aws_secretsmanager_secret.signing.id
+  secret_string_wo         = replace("${uuid()}${uuid()}", "-", "")
+  secret_string_wo_version = 1
 }
 
 resource "aws_apprunner_service" "backend" {
@@ -181,15 +187,20 @@ resource "aws_apprunner_service" "backend" {
   }
 }
 
+module "account_cloudwatch_role" {
+  source = "../../modules/account_cloudwatch_role"
+}
+
 module "websocket" {
   source = "../../"
 
-  name       = local.name
-  stage_name = local.stage_name
+  name  = local.name
+  stage = { name = local.stage_name }
 
   # The stage's access logs need API Gateway's account-wide CloudWatch role: this stack sets
-  # it. When another stack of the account already does, use account_has_cloudwatch_role = true.
-  create_account_cloudwatch_role = true
+  # it. When another stack of the account already does, drop that module and pass the ARN
+  # `aws apigateway get-account --query cloudwatchRoleArn` prints.
+  account_cloudwatch_role_arn = module.account_cloudwatch_role.cloudwatch_role_arn
 
   jwt = {
     algorithms = ["HS256"]
@@ -198,5 +209,10 @@ module "websocket" {
 
   backend = {
     url = "https://${aws_apprunner_service.backend.service_url}"
+    # The key above; its ARN is unknown at plan time, so the module is told not to create one.
+    request_signing = {
+      secret_arn    = aws_secretsmanager_secret.signing.arn
+      create_secret = false
+    }
   }
 }

@@ -19,6 +19,6 @@ output "session_store_endpoint" {
 }
 
 output "request_signing_secret_arn" {
-  description = "Secret to put the handler -> backend signing key in."
+  description = "Secret holding the handler -> backend signing key (created with a random value)."
   value       = aws_secretsmanager_secret.signing.arn
 }

@@ -42,7 +42,7 @@ override_resource {
   target          = aws_secretsmanager_secret.signing
   override_during = plan
   values = {
-    arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ws-apprunner-request-signing-abc"
+    arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ws-apprunner-request-signing-AbCdEf"
   }
 }
 
@@ -123,7 +123,7 @@ run "backend_on_app_runner" {
       CONNECTIONS_TABLE          = "ws-apprunner-connections"
       CALLBACK_URL               = "https://apiid00001.execute-api.eu-west-1.amazonaws.com/live"
       JWT_SECRET_ARN             = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:jwt-AbCdEf"
-      BACKEND_SIGNING_SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ws-apprunner-request-signing-abc"
+      BACKEND_SIGNING_SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ws-apprunner-request-signing-AbCdEf"
       REDIS_URL                  = "rediss://master.ws-apprunner-sessions.abc.euw1.cache.amazonaws.com:6379"
       REDIS_USERNAME             = "ws-apprunner-backend"
       REDIS_AUTH                 = "iam"
@@ -158,7 +158,7 @@ run "backend_on_app_runner" {
   }
 
   assert {
-    condition     = aws_iam_role_policy.backend.role == "ws-apprunner-backend" && aws_iam_role_policy.backend.policy == module.websocket.backend_push_policy_json
+    condition     = aws_iam_role_policy.backend.role == "ws-apprunner-backend" && aws_iam_role_policy.backend.policy == module.websocket.backend_policy_json
     error_message = "The instance role must carry the module's backend policy."
   }
 
