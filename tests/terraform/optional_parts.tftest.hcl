@@ -49,8 +49,8 @@ override_resource {
 
 variables {
   name                        = "demo"
-  stage_name                  = "live"
-  account_has_cloudwatch_role = true
+  stage                       = { name = "live" }
+  account_cloudwatch_role_arn = "arn:aws:iam::123456789012:role/apigateway-cloudwatch-eu-west-1"
   backend = {
     url = "https://backend.example.com"
   }
