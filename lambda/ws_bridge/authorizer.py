@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import jwt.algorithms
 
-from ws_bridge import logs
+from ws_bridge import logs, metrics
 from ws_bridge.events import is_safe_id
 from ws_bridge.jwt_verifier import Claims, InvalidTokenError, KeyUnavailableError, TokenVerifier
 from ws_bridge.settings import AuthorizerSettings, SettingsError
@@ -187,16 +187,20 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         value = request.get(name)
         return value if isinstance(value, str) else None
 
-    with logs.invocation(
-        context,
-        connectionId=field("connectionId"),
-        requestId=field("requestId"),
-        routeKey=field("routeKey"),
+    with (
+        logs.invocation(
+            context,
+            connectionId=field("connectionId"),
+            requestId=field("requestId"),
+            routeKey=field("routeKey"),
+        ),
+        metrics.invocation(SETTINGS.metrics_namespace, SETTINGS.metrics_service),
     ):
         try:
             decision = authorize(event, SETTINGS, _verifier())
         except InvalidTokenError as exc:
             log.info("connect unauthorized", extra={"decision": "401", "reason": exc.reason})
+            metrics.count("ConnectionsRefused", reason="unauthorized")
             # The exact message API Gateway turns into 401; the reason stays in our log.
             raise Exception("Unauthorized") from None
         except KeyUnavailableError as exc:
@@ -217,4 +221,5 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
             )
         else:
             log.info("connect denied", extra={"decision": "deny", "reason": decision.reason})
+            metrics.count("ConnectionsRefused", reason=decision.reason)
         return policy(decision, method_arn)

@@ -25,7 +25,7 @@ from typing import Any, Literal
 import urllib3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ws_bridge import aws, backend_client, json_codec, logs
+from ws_bridge import aws, backend_client, json_codec, logs, metrics
 from ws_bridge.aws import REGISTRY_BUDGET_SECONDS
 from ws_bridge.backend_client import BackendResult, Outcome
 from ws_bridge.connections_table import (
@@ -114,6 +114,7 @@ def error_reply(code: ErrorCode, request_id: str) -> dict[str, Any]:
 def _reject(reason: str) -> dict[str, Any]:
     status = REJECTIONS[reason]
     log.info("connect rejected", extra={"status": status, "reason": reason})
+    metrics.count("ConnectionsRefused", reason=reason)
     return {"statusCode": status, "body": _json({"error": reason})}
 
 
@@ -148,6 +149,16 @@ def _message_failure(result: BackendResult) -> ErrorCode:
     if result.outcome is Outcome.TOO_LARGE:
         return "backend_invalid_reply"
     return "backend_error"
+
+
+def _measure(result: BackendResult) -> None:
+    """BackendLatency for an answer; BackendErrors (Code: the outcome, or http_<status>)."""
+    if result.outcome in (Outcome.RESPONDED, Outcome.TOO_LARGE, Outcome.TIMEOUT):
+        metrics.milliseconds("BackendLatency", result.elapsed_ms)
+    if result.ok:
+        return
+    code = f"http_{result.status}" if result.outcome is Outcome.RESPONDED else result.outcome.value
+    metrics.count("BackendErrors", code=code)
 
 
 # ---------------------------------------------------------------------------- time
@@ -201,6 +212,7 @@ def connect(
     # Failing open is safe only for a session the verified token names itself. A session
     # named by the query string is the client's claim: only the backend can confirm that it
     # belongs to this user, so without an answer it is refused.
+    _measure(result)
     fail_open = settings.backend_fail_open and info.session_source == "token"
     reason = _connect_rejection(result, fail_open)
     log.info(
@@ -237,6 +249,7 @@ def connect(
         return _reject("registry_unavailable" if exc.transient else "registry_error")
 
     log.info("connected", extra={"userId": info.user_id, "sessionId": info.session_id})
+    metrics.count("ConnectionsAccepted")
     response: dict[str, Any] = {"statusCode": 200, "body": ""}
     protocol = bearer_protocol(event)
     if protocol is not None:
@@ -389,6 +402,7 @@ def message(
         # The connection must not outlive its token: say why, then close it, so the client
         # reconnects with a fresh token (and the authorizer checks that one).
         log.info("token expired, connection closed", extra={"expiredAt": expires_at})
+        metrics.count("TokensExpired")
         expired = error_reply("token_expired", info.request_id)
         close(info, expired["body"])
         return expired
@@ -421,8 +435,10 @@ def message(
             "latencyMs": result.elapsed_ms,
         },
     )
+    _measure(result)
     if not result.ok:
         return error_reply(_message_failure(result), info.request_id)
+    metrics.count("MessagesForwarded")
     try:
         reply = result.body.decode("utf-8")
     except UnicodeDecodeError:
@@ -453,8 +469,14 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     deadline = None if left is None else time.monotonic() + left
     event = event if isinstance(event, Mapping) else {}
     info = RequestInfo.from_event(event)
-    with logs.invocation(
-        context, connectionId=info.connection_id, requestId=info.request_id, routeKey=info.route_key
+    with (
+        logs.invocation(
+            context,
+            connectionId=info.connection_id,
+            requestId=info.request_id,
+            routeKey=info.route_key,
+        ),
+        metrics.invocation(SETTINGS.metrics_namespace, SETTINGS.metrics_service),
     ):
         try:
             if info.kind == "connect":

@@ -179,6 +179,8 @@ class AuthorizerSettings:
     user_claim: str = "sub"
     session_claim: str = "sessionId"
     allowed_source_cidrs: tuple[Network, ...] = ()
+    metrics_namespace: str = "WebSocketBridge"
+    metrics_service: str = "ws-bridge"
     log_level: int = logging.INFO
 
     @property
@@ -222,6 +224,8 @@ class AuthorizerSettings:
             user_claim=_get(env, "JWT_USER_CLAIM") or "sub",
             session_claim=_get(env, "JWT_SESSION_CLAIM") or "sessionId",
             allowed_source_cidrs=_networks(env),
+            metrics_namespace=_get(env, "METRICS_NAMESPACE") or "WebSocketBridge",
+            metrics_service=_get(env, "METRICS_SERVICE") or "ws-bridge",
             log_level=_log_level(env),
         )
 
@@ -240,6 +244,8 @@ class HandlerSettings:
     disconnect_timeout_seconds: float = 2.0
     backend_signing_secret_arn: str | None = None
     token_expiry_enforced: bool = True
+    metrics_namespace: str = "WebSocketBridge"
+    metrics_service: str = "ws-bridge"
     log_level: int = logging.INFO
 
     @classmethod
@@ -263,5 +269,7 @@ class HandlerSettings:
             ),
             backend_signing_secret_arn=_get(env, "BACKEND_SIGNING_SECRET_ARN"),
             token_expiry_enforced=_bool(env, "TOKEN_EXPIRY_ENFORCED", True),
+            metrics_namespace=_get(env, "METRICS_NAMESPACE") or "WebSocketBridge",
+            metrics_service=_get(env, "METRICS_SERVICE") or "ws-bridge",
             log_level=_log_level(env),
         )

@@ -225,7 +225,14 @@ def scan(name: str = TABLE) -> dict[str, dict[str, Any]]:
 
 
 def log_records(text: str) -> list[dict[str, Any]]:
-    """The JSON objects of a captured log; fails if any line is not one."""
+    """The JSON log objects of captured output (metric lines left out); fails if any line
+    is not a JSON object."""
     records = [json.loads(line) for line in text.splitlines() if line.strip()]
     assert all(isinstance(record, dict) for record in records)
-    return records
+    return [record for record in records if "_aws" not in record]
+
+
+def metric_lines(text: str) -> list[dict[str, Any]]:
+    """The Embedded Metric Format lines of captured output."""
+    records = [json.loads(line) for line in text.splitlines() if line.strip()]
+    return [record for record in records if isinstance(record, dict) and "_aws" in record]

@@ -238,7 +238,7 @@ def assert_no_safety_net(text: str, message: str) -> None:
     and ``str.splitlines`` would take for line ends."""
     records = [json.loads(line) for line in text.split("\n") if line.strip()]
     assert all(isinstance(record, dict) for record in records)
-    caught = [record for record in records if record["message"] == message]
+    caught = [record for record in records if record.get("message") == message]
     assert caught == [], caught
 
 
