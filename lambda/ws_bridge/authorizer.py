@@ -25,7 +25,7 @@ from typing import Any, Literal
 import jwt.algorithms
 
 from ws_bridge import logs, metrics
-from ws_bridge.events import is_safe_id
+from ws_bridge.events import claim_identifier
 from ws_bridge.jwt_verifier import Claims, InvalidTokenError, KeyUnavailableError, TokenVerifier
 from ws_bridge.settings import AuthorizerSettings, SettingsError
 from ws_bridge.token_sources import find_tokens, query_values
@@ -73,17 +73,6 @@ def _source_allowed(settings: AuthorizerSettings, source_ip: str | None) -> bool
     return any(address in network for network in settings.allowed_source_cidrs)
 
 
-def _identifier(value: object) -> str | None:
-    """A claim usable as an id: a string (or integer) matching ``events.SAFE_ID``."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        value = str(value)
-    if isinstance(value, str) and is_safe_id(value):
-        return value
-    return None
-
-
 def authorize(
     event: Mapping[str, Any], settings: AuthorizerSettings, verifier: TokenVerifier
 ) -> Allow | Deny:
@@ -98,7 +87,7 @@ def authorize(
         return Deny("conflicting_tokens")
 
     claims: Claims = verifier.verify(found[0].token)
-    user_id = _identifier(claims.get(settings.user_claim))
+    user_id = claim_identifier(claims.get(settings.user_claim))
     if user_id is None:
         raise InvalidTokenError("bad_user_claim")
 
@@ -107,7 +96,7 @@ def authorize(
 
     token_session: str | None = None
     if settings.session_claim in claims:
-        token_session = _identifier(claims[settings.session_claim])
+        token_session = claim_identifier(claims[settings.session_claim])
         if token_session is None:
             raise InvalidTokenError("bad_session_claim")
 
@@ -115,7 +104,7 @@ def authorize(
     if len(set(queried)) > 1:
         return Deny("conflicting_session_ids", user_id)
     query_session = queried[0] if queried else None
-    if query_session is not None and _identifier(query_session) is None:
+    if query_session is not None and claim_identifier(query_session) is None:
         return Deny("bad_session_id", user_id)
 
     if token_session is not None:

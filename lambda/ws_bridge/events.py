@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["MAX_ID_LENGTH", "SAFE_ID", "RequestInfo", "is_safe_id"]
+__all__ = ["MAX_ID_LENGTH", "SAFE_ID", "RequestInfo", "claim_identifier", "is_safe_id"]
 
 # User and session ids: what identity providers use (UUIDs, e-mail addresses, Auth0's
 # "auth0|…", Cognito's "region:uuid") and nothing that means something in a URL path or a
@@ -24,6 +24,19 @@ SAFE_ID = re.compile(r"[A-Za-z0-9_@:+=|-][A-Za-z0-9_.@:+=|-]{0,127}")
 
 def is_safe_id(value: str) -> bool:
     return SAFE_ID.fullmatch(value) is not None
+
+
+def claim_identifier(value: object) -> str | None:
+    """A token claim usable as a user or session id: a string (or an integer, as its
+    decimal string) matching ``SAFE_ID``; None otherwise. The authorizer and the local
+    development tools decide with this one rule."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        value = str(value)
+    if isinstance(value, str) and is_safe_id(value):
+        return value
+    return None
 
 
 def _str(mapping: Mapping[str, Any], name: str) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 import boto3
 import jwt
 
+from ws_bridge.events import claim_identifier
 from ws_bridge.jwt_verifier import InvalidTokenError, TokenVerifier
 from ws_bridge.settings import AuthorizerSettings
 
@@ -102,24 +103,6 @@ def authorizer_settings(
         user_claim=user_claim,
         session_claim=session_claim,
     )
-
-
-# The authorizer's bound on a userId / sessionId (ws_bridge.authorizer.MAX_ID_LENGTH; that
-# module reads its settings from the environment when imported, so it is not imported here;
-# tests/local/test_local_devtoken.py holds the two to the same answers).
-MAX_ID_LENGTH = 512
-
-
-def claim_identifier(value: object) -> str | None:
-    """A claim usable as an id, as the authorizer decides it: a non-empty string (or an
-    integer, as its decimal string) of at most ``MAX_ID_LENGTH`` characters."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        value = str(value)
-    if isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH:
-        return value
-    return None
 
 
 class TokenCheck:

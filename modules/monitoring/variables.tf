@@ -94,18 +94,7 @@ variable "alarm_topic_kms_key_arn" {
 }
 
 variable "alarms" {
-  description = <<-EOT
-    Each alarm, to tune or disable (`enabled = false`). `threshold` is a count per `period`
-    seconds, except for `lambda_duration`, where it is a fraction of each function's timeout
-    (0.8: the slowest invocation of a period took 80 % of the timeout). An alarm fires after
-    `evaluation_periods` periods in a row over the threshold.
-    - integration_errors: IntegrationError (the integration answered 4XX/5XX).
-    - execution_errors: ExecutionError (API Gateway could not call the integration).
-    - client_errors: ClientError, the 4XX API Gateway returns before the integration,
-      throttling's 429 included: WebSocket APIs publish no separate throttle metric.
-    - lambda_errors, lambda_throttles, lambda_duration: each function, AWS/Lambda.
-    - dynamodb_throttles: ThrottledRequests of the table, summed over table_operations.
-  EOT
+  description = "Each alarm, to tune or disable (`enabled = false`). `threshold` is a count per `period` seconds, except for `lambda_duration`, where it is a fraction of each function's timeout (0.8: the slowest invocation of a period took 80 % of the timeout). An alarm fires after `evaluation_periods` periods in a row over the threshold. - integration_errors: IntegrationError (the integration answered 4XX/5XX). - execution_errors: ExecutionError (API Gateway could not call the integration). - client_errors: ClientError, the 4XX API Gateway returns before the integration, throttling's 429 included: WebSocket APIs publish no separate throttle metric. - lambda_errors, lambda_throttles, lambda_duration: each function, AWS/Lambda. - dynamodb_throttles: ThrottledRequests of the table, summed over table_operations."
   type = object({
     integration_errors = optional(object({
       enabled            = optional(bool, true)

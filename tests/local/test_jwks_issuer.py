@@ -17,8 +17,9 @@ from pathlib import Path
 import jwt
 import pytest
 
+from ws_bridge.jwt_verifier import InvalidTokenError, KeyUnavailableError, TokenVerifier
 from wslocal import client, reference_backend
-from wslocal.devtoken import TokenVerifier, mint_token
+from wslocal.devtoken import TokenCheck, authorizer_settings, mint_token
 from wslocal.jwks_issuer import JWKS_PATH, Issuer, IssuerServer, admin_request
 from wslocal.local_ca import LocalCA, ensure_ca
 
@@ -40,15 +41,26 @@ class RunningIssuer:
     def admin(self, method: str, path: str, body: object = None) -> object:
         return admin_request(self.server.url, method, path, self.ca.ca_file, body)
 
-    def verifier(self) -> TokenVerifier:
+    def verifier(self) -> JwksCheck:
         context = ssl.create_default_context(cafile=str(self.ca.ca_file))
-        return TokenVerifier(
-            secret="",
+        settings = authorizer_settings(
+            algorithms=("RS256", "ES256"),
+            jwks_url=self.jwks_url,
             issuer=ISSUER,
             audience=AUDIENCE,
-            algorithms=("RS256", "ES256"),
-            jwks_client=jwt.PyJWKClient(self.jwks_url, ssl_context=context, cooldown_duration=0),
         )
+        client = jwt.PyJWKClient(self.jwks_url, ssl_context=context, cooldown_duration=0)
+        return JwksCheck(TokenCheck(settings, TokenVerifier(settings, jwks_client=client)))
+
+
+@dataclass
+class JwksCheck:
+    """The authorizer's own verification (TokenCheck) of a token, answering its claims."""
+
+    check: TokenCheck
+
+    def verify(self, token: str) -> dict[str, object]:
+        return dict(self.check.identify(token).claims)
 
 
 def _start(tmp_path: Path, tls: str = "tls") -> tuple[Issuer, IssuerServer, LocalCA]:
@@ -144,7 +156,7 @@ def test_rotation_serves_both_keys_until_the_old_one_is_retired(running: Running
     # A verifier that fetches the key set now no longer accepts the retired key's tokens
     # (one that still holds the set it fetched before does, until its cache expires).
     fresh = running.verifier()
-    with pytest.raises(jwt.InvalidTokenError):
+    with pytest.raises(InvalidTokenError):
         fresh.verify(old_token)
     assert fresh.verify(new_token)
 
@@ -170,7 +182,7 @@ def test_a_token_signed_by_another_key_with_a_served_kid_is_refused(
         algorithm="RS256",
         kid=served.kid,
     )
-    with pytest.raises(jwt.InvalidSignatureError):
+    with pytest.raises(InvalidTokenError, match="bad_signature"):
         running.verifier().verify(forged)
 
 
@@ -180,7 +192,7 @@ def test_an_unreachable_jwks_is_not_reported_as_a_bad_token(tmp_path: Path) -> N
     verifier = RunningIssuer(issuer, server, ca).verifier()
     server.shutdown()
     server.server_close()
-    with pytest.raises(jwt.PyJWKClientConnectionError):
+    with pytest.raises(KeyUnavailableError):
         verifier.verify(_mint(str(key.path), "RS256"))
 
 
@@ -281,9 +293,9 @@ def test_the_reference_backend_validates_by_jwks_and_says_when_keys_are_out_of_r
     argv += ["--jwt-algorithm", "RS256"]
 
     def validator() -> Callable[[str], int]:
-        options = reference_backend._jwks_options(reference_backend._parser().parse_args(argv))
-        verifier = TokenVerifier(secret="", issuer=ISSUER, audience=AUDIENCE, **options)
-        backend = reference_backend.Backend(verifier, sessions=[("lab-1", "alice")])
+        flags = [*argv, "--jwt-issuer", ISSUER, "--jwt-audience", AUDIENCE]
+        tokens = reference_backend.token_check(reference_backend._parser().parse_args(flags))
+        backend = reference_backend.Backend(tokens, sessions=[("lab-1", "alice")])
 
         def validate(token: str) -> int:
             headers = {"authorization": f"Bearer {token}"}

@@ -18,9 +18,10 @@ import pytest
 import urllib3
 from moto import mock_aws
 
+from ws_bridge.events import MAX_ID_LENGTH
 from ws_bridge.jwt_verifier import InvalidTokenError, TokenVerifier
 from wslocal import client
-from wslocal.devtoken import MAX_ID_LENGTH, TokenCheck, mint_token, read_secret
+from wslocal.devtoken import TokenCheck, mint_token, read_secret
 
 SECRET = "a-development-secret-of-at-least-32-bytes"
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,7 +100,6 @@ def test_the_backend_check_and_the_authorizer_agree_on_every_claim_shape(
     refuses for the same reason."""
     check = _check()
     verifier = TokenVerifier(check.settings, secret_loader=lambda _settings: SECRET.encode())
-    assert authorizer.MAX_ID_LENGTH == MAX_ID_LENGTH
     shapes: list[dict[str, Any]] = [
         {"sub": 42},
         {"sub": "alice", "sessionId": 7},
@@ -110,6 +110,9 @@ def test_the_backend_check_and_the_authorizer_agree_on_every_claim_shape(
         {"sub": "alice", "sessionId": ""},
         {"sub": "alice", "sessionId": False},
         {"sub": "alice", "sessionId": "lab-1"},
+        {"sub": "alice", "sessionId": ".."},
+        {"sub": "alice/../admin"},
+        {"sub": "auth0|abc123"},
     ]
     for claims in shapes:
         token = mint_token(SECRET, sub="alice", extra_claims=claims)

@@ -106,7 +106,10 @@ def test_push_reaches_every_connection_of_the_session_and_deletes_gone_ones(
         ("B2", "lab-1", "bob"),
         ("C3", "lab-2", "carol"),
     ]:
-        put_connection(table, new_connection(connection_id, session, user, ttl_seconds=600))
+        # Connected a minute ago: past the grace window in which a 410 may only mean that
+        # $connect has not finished yet (such a record is kept).
+        record = new_connection(connection_id, session, user, now=time.time() - 60)
+        put_connection(table, record)
     ConnectionsStub.gone = {"stale/Id+1="}
     backend = start_backend(pusher=ws_bridge_pusher(table, callback_url))
 

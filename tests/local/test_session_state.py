@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from wslocal.devtoken import TokenVerifier
+from wslocal.devtoken import TokenCheck
 from wslocal.redis_service import redis_server_binary, redis_url
 from wslocal.reference_backend import Backend
 from wslocal.session_state import (
@@ -150,7 +150,7 @@ BackendMaker = Callable[[SessionState], Backend]
 @pytest.fixture
 def make_backend() -> BackendMaker:
     def make(state: SessionState) -> Backend:
-        return Backend(TokenVerifier(SECRET), sessions=[("lab-1", "alice")], state=state)
+        return Backend(TokenCheck.with_secret(SECRET), sessions=[("lab-1", "alice")], state=state)
 
     return make
 
