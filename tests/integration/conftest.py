@@ -8,70 +8,21 @@ endpoints and boto3 clients of the emulator.
 
 from __future__ import annotations
 
-import json
-import urllib.parse
-import urllib.request
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
+from stack_support import (
+    RESTRICTED_AUDIENCE,
+    RESTRICTED_ISSUER,
+    RESTRICTED_SOURCE,
+    SESSIONS,
+    RestrictedStack,
+    StackHandle,
+    StackLogs,
+    distinct_free_ports,
+)
 
-from wslocal.devtoken import mint_token
-from wslocal.stack import Stack, StackConfig, backend_service, free_port, gateway_service
-
-# Sessions the backend knows: lab-1 for alice and bob, lab-2 for carol only.
-SESSIONS = ("lab-1:alice", "lab-1:bob", "lab-2:carol")
-
-
-@dataclass(frozen=True)
-class StackHandle:
-    """What a test needs of the running stack."""
-
-    local: Stack
-    ws_url: str
-    backend_url: str
-    connections_url: str
-
-    def token(self, sub: str = "alice", session: str | None = "lab-1", **claims: Any) -> str:
-        """A valid HS256 token signed with the stack's secret (`claims` added last, so they
-        may override any claim: expired, not yet valid, another issuer...)."""
-        return mint_token(self.local.jwt_secret, sub=sub, session_id=session, extra_claims=claims)
-
-    def url(self, token: str | None = None, **query: str) -> str:
-        """The gateway's WebSocket URL with `token` and any other query parameters."""
-        params = dict(query)
-        if token is not None:
-            params["token"] = token
-        return f"{self.ws_url}?{urllib.parse.urlencode(params)}" if params else self.ws_url
-
-    def backend(self, method: str, path: str, body: Any = None) -> Any:
-        """Call the reference backend (admin/debug endpoints) and return its JSON answer."""
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(  # noqa: S310 - a fixed http://127.0.0.1 URL
-            f"{self.backend_url}{path}",
-            data=data,
-            method=method,
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            return json.loads(response.read() or b"null")
-
-    def records(self) -> list[dict[str, Any]]:
-        """Every connection record in the table, as DynamoDB returns it."""
-        table = self.local.outputs.table_name
-        items: list[dict[str, Any]] = self.local.client("dynamodb").scan(TableName=table)["Items"]
-        return items
-
-
-def distinct_free_ports(count: int = 4, attempts: int = 50) -> list[int]:
-    """`count` different free ports (free_port() may hand the same one out twice)."""
-    for _ in range(attempts):
-        ports = [free_port() for _ in range(count)]
-        if len(set(ports)) == count:
-            return ports
-    raise RuntimeError(f"no {count} distinct free ports after {attempts} attempts")
+from wslocal.stack import Stack, StackConfig, backend_service, gateway_service
 
 
 @pytest.fixture(scope="session")
@@ -104,35 +55,6 @@ def healthy_backend(stack: StackHandle) -> Iterator[StackHandle]:
 # -- hostile input and faults (test_hostile.py, test_faults.py) ------------------------------
 
 
-@dataclass(frozen=True)
-class StackLogs:
-    """Every log file the stack writes (emulator, backend, gateway with its workers'
-    output, terraform), read whole or from a mark."""
-
-    directory: Path
-
-    def files(self) -> list[Path]:
-        return sorted(self.directory.glob("*.log"))
-
-    def mark(self) -> dict[str, int]:
-        """The current size of each log file."""
-        return {path.name: path.stat().st_size for path in self.files()}
-
-    def since(self, mark: Mapping[str, int]) -> dict[str, str]:
-        """What each log file gained after `mark` (all of it when it was recreated)."""
-        texts: dict[str, str] = {}
-        for path in self.files():
-            data = path.read_bytes()
-            start = mark.get(path.name, 0)
-            texts[path.name] = data[start if start <= len(data) else 0 :].decode(
-                "utf-8", errors="replace"
-            )
-        return texts
-
-    def whole(self) -> dict[str, str]:
-        return self.since({})
-
-
 @pytest.fixture
 def stack_logs(stack: StackHandle) -> StackLogs:
     assert stack.local.workdir is not None
@@ -149,23 +71,6 @@ def backend_stopped(stack: StackHandle) -> Iterator[StackHandle]:
     finally:
         stack.local.start_service(backend_service(SESSIONS))
         stack.backend("POST", "/api/admin/faults", {"mode": "none"})
-
-
-RESTRICTED_ISSUER = "https://id.example.test/"
-RESTRICTED_AUDIENCE = "labs"
-RESTRICTED_SOURCE = "127.0.0.2"  # a client binds it on the loopback interface
-
-
-@dataclass(frozen=True)
-class RestrictedStack:
-    """A stack whose module has a source allow-list, an issuer, an audience and no identity
-    sources (the authorizer is called on every connect)."""
-
-    handle: StackHandle
-    logs: StackLogs
-    issuer: str = RESTRICTED_ISSUER
-    audience: str = RESTRICTED_AUDIENCE
-    allowed_source: str = RESTRICTED_SOURCE  # the only source address allowed
 
 
 @pytest.fixture(scope="module")

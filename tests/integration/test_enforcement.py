@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from tests.integration.conftest import SESSIONS, StackHandle, distinct_free_ports
+from stack_support import SESSIONS, StackHandle, distinct_free_ports
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 

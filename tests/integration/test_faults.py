@@ -26,7 +26,7 @@ from websockets.sync.client import ClientConnection, connect
 from ws_bridge import connections_table
 
 if TYPE_CHECKING:
-    from tests.integration.conftest import StackHandle
+    from stack_support import StackHandle
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 

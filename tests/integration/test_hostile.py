@@ -37,7 +37,7 @@ from wslocal.gateway.server import MAX_URL_CHARACTERS
 from wslocal.stack import MAX_HTTP_LINE_BYTES
 
 if TYPE_CHECKING:
-    from tests.integration.conftest import RestrictedStack, StackHandle, StackLogs
+    from stack_support import RestrictedStack, StackHandle, StackLogs
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 

@@ -19,7 +19,7 @@ import urllib.request
 from typing import Any
 
 import pytest
-from conftest import StackHandle
+from stack_support import StackHandle
 from websockets.sync.client import connect
 
 pytestmark = pytest.mark.integration

@@ -30,7 +30,7 @@ from wslocal.devtoken import mint_token
 from wslocal.stack import ManagedProcess, gateway_service
 
 if TYPE_CHECKING:
-    from tests.integration.conftest import StackHandle
+    from stack_support import StackHandle
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
