@@ -6,7 +6,7 @@ terraform {
     aws = {
       source = "hashicorp/aws"
       # 5.100 is the release the tests plan and apply with; 6.x reviewed in docs/provider-6.md.
-      version = ">= 5.100, < 7.0"
+      version = ">= 5.100"
     }
   }
 }

@@ -3,7 +3,7 @@
 
 locals {
   api_dimension_list = ["ApiId", var.api_id, "Stage", var.stage_name]
-  region             = data.aws_region.current.name
+  region             = data.aws_region.current.id
 
   emf_metrics = {
     ConnectionsAccepted = "Sum"

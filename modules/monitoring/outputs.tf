@@ -5,7 +5,7 @@ output "dashboard_name" {
 
 output "dashboard_url" {
   description = "Console URL of the dashboard; null when create_dashboard is false."
-  value       = var.create_dashboard ? "https://${data.aws_region.current.name}.console.aws.amazon.com/cloudwatch/home?region=${data.aws_region.current.name}#dashboards/dashboard/${var.name}" : null
+  value       = var.create_dashboard ? "https://${data.aws_region.current.id}.console.aws.amazon.com/cloudwatch/home?region=${data.aws_region.current.id}#dashboards/dashboard/${var.name}" : null
 }
 
 output "alarm_names" {

@@ -1,10 +1,12 @@
 terraform {
-  required_version = ">= 1.7"
+  # 1.11: the minimum of the whole module (its root and examples use write-only arguments).
+  required_version = ">= 1.11"
 
   required_providers {
     aws = {
-      source  = "hashicorp/aws"
-      version = ">= 5.0"
+      source = "hashicorp/aws"
+      # 5.100 is the release the tests plan and apply with; 6.x reviewed in docs/provider-6.md.
+      version = ">= 5.100"
     }
   }
 }

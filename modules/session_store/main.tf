@@ -12,7 +12,7 @@ locals {
   replicated  = var.num_cache_clusters > 1
   iam         = var.authentication == "iam"
   backend_ids = local.iam ? ["${var.name}-backend"] : []
-  arn_prefix  = "arn:${data.aws_partition.current.partition}:elasticache:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}"
+  arn_prefix  = "arn:${data.aws_partition.current.partition}:elasticache:${data.aws_region.current.id}:${data.aws_caller_identity.current.account_id}"
 }
 
 resource "aws_elasticache_subnet_group" "this" {
@@ -134,6 +134,9 @@ resource "aws_elasticache_replication_group" "this" {
   multi_az_enabled           = local.replicated
   user_group_ids             = local.iam ? [aws_elasticache_user_group.this[0].user_group_id] : null
   auth_token                 = local.iam ? null : aws_secretsmanager_secret_version.auth_token[0].secret_string
+  # hashicorp/aws 6.0 dropped this argument's default (ROTATE in 5.x) and wants it set
+  # whenever auth_token is; it must stay unset without auth_token (docs/provider-6.md).
+  auth_token_update_strategy = local.iam ? null : "ROTATE"
   auto_minor_version_upgrade = true
   snapshot_retention_limit   = var.snapshot_retention_limit
   apply_immediately          = var.apply_immediately
@@ -160,7 +163,7 @@ locals {
       Effect    = "Allow"
       Action    = ["kms:Decrypt"]
       Resource  = [key]
-      Condition = { StringEquals = { "kms:ViaService" = "secretsmanager.${data.aws_region.current.name}.amazonaws.com" } }
+      Condition = { StringEquals = { "kms:ViaService" = "secretsmanager.${data.aws_region.current.id}.amazonaws.com" } }
     }
   ]
   connect_statements = [
