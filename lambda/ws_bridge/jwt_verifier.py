@@ -231,7 +231,8 @@ class TokenVerifier:
         try:
             return self._jwks_client.get_signing_key(kid)
         except (jwt.PyJWKClientConnectionError, ValueError) as exc:
-            raise KeyUnavailableError("JWKS refresh failed") from exc
+            # An unknown kid makes PyJWKClient fetch the set again: the same faults apply.
+            raise KeyUnavailableError(f"JWKS refresh failed: {_fault(exc)}") from exc
         except (jwt.PyJWKClientError, jwt.PyJWKSetError, jwt.PyJWKError) as exc:
             raise InvalidTokenError("unknown_key") from exc
 

@@ -220,11 +220,10 @@ def test_a_jwks_outage_refuses_unknown_keys_and_keeps_cached_ones(jwks_stack: Jw
     jwks_stack.local.stop_service("issuer")
     try:
         gateway_log = len(jwks_stack.log("gateway"))
-        # An unknown kid needs the key set, which cannot be had: the authorizer denies
-        # (KeyUnavailableError). On this branch a deny is 403; it becomes a 5xx-class answer
-        # once the authorizer reports key faults as such.
+        # An unknown kid needs the key set, which cannot be had: a fault on our side, so
+        # the authorizer fails (500: retry later) instead of denying (403) the token.
         unknown = jwks_stack.token(jwks_stack.unpublished_key())
-        assert jwks_stack.session(unknown, may_fetch=False) == (403, None)
+        assert jwks_stack.session(unknown, may_fetch=False) == (500, None)
         assert "verification key unavailable" in jwks_stack.log("gateway")[gateway_log:]
         # Keys fetched before the outage still verify: the authorizer and the backend both
         # keep the set they have.
@@ -233,14 +232,17 @@ def test_a_jwks_outage_refuses_unknown_keys_and_keeps_cached_ones(jwks_stack: Jw
         assert reply["userId"] == "alice"
 
         # The issuer comes back with a certificate from a CA the workers do not trust: the
-        # fetch fails in the TLS handshake, and the connect is refused the same way.
+        # fetch fails in the TLS handshake, the connect is refused the same way, and the
+        # authorizer's log says it was the certificate.
         jwks_stack.local.start_service(
             issuer_service(jwks_stack.issuer_port, tls_dir_name="tls-untrusted")
         )
         issuer_log = len(jwks_stack.log("issuer"))
         gateway_log = len(jwks_stack.log("gateway"))
-        assert jwks_stack.session(unknown, may_fetch=False) == (403, None)
-        assert "verification key unavailable" in jwks_stack.log("gateway")[gateway_log:]
+        assert jwks_stack.session(unknown, may_fetch=False) == (500, None)
+        gateway_said = jwks_stack.log("gateway")[gateway_log:]
+        assert "verification key unavailable" in gateway_said
+        assert "TLS certificate verification failed" in gateway_said
         issuer_said = jwks_stack.log("issuer")[issuer_log:]
         assert "handshake failed" in issuer_said
         assert JWKS_PATH not in issuer_said  # no request got through the handshake
