@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -172,6 +173,45 @@ def test_the_deadline_does_not_outlive_a_call(server: FakeServer) -> None:
     time.sleep(0.4)
     assert backend_client.forward_message(backend_client.pool(), settings, "c", {}).ok
     assert backend_client.pool().connection_from_url(server.url).num_connections == 1
+
+
+def test_every_call_shares_one_deadline_thread(server: FakeServer) -> None:
+    # A thread per call (threading.Timer) was most of the handler's own cost per message.
+    server.reply("POST", "/api/ws/message", Reply(200, {}))
+    settings = settings_for(server.url)
+    assert backend_client.forward_message(backend_client.pool(), settings, "c", {}).ok
+    before = {thread.ident for thread in threading.enumerate()}
+    for _ in range(20):
+        assert backend_client.forward_message(backend_client.pool(), settings, "c", {}).ok
+    assert {thread.ident for thread in threading.enumerate()} <= before
+    assert not [t for t in threading.enumerate() if isinstance(t, threading.Timer)]
+
+
+def test_concurrent_trickling_calls_each_end_at_their_own_deadline(
+    trickle: TrickleServer,
+) -> None:
+    # One thread keeps every deadline: a later deadline pushed first must not delay an
+    # earlier one pushed after it (each byte arrives within any socket timeout).
+    settings = settings_for(trickle.url, backend_timeout_seconds=5)
+    finished: dict[float, tuple[Outcome, float]] = {}
+
+    def call(seconds: float) -> None:
+        started = time.monotonic()
+        result = backend_client.forward_message(
+            backend_client.pool(), settings, "c", {}, timeout_seconds=seconds
+        )
+        finished[seconds] = (result.outcome, time.monotonic() - started)
+
+    threads = [threading.Thread(target=call, args=(s,)) for s in (1.4, 0.3, 0.8)]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.02)
+    for thread in threads:
+        thread.join(5)
+    assert sorted(finished) == [0.3, 0.8, 1.4]
+    for seconds, (outcome, took) in finished.items():
+        assert outcome is Outcome.TIMEOUT
+        assert seconds - 0.05 <= took < seconds + 0.35, (seconds, took)
 
 
 def test_a_shorter_timeout_given_by_the_caller_wins(server: FakeServer) -> None:
