@@ -41,6 +41,8 @@ def _finite_float(text: str) -> float:
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
 _LENIENT_NUMBERS = json.JSONDecoder(parse_constant=_reject_constant)
+# Floats read by the C scanner itself: for text that cannot hold an out-of-range number.
+_FAST_DECODER = _LENIENT_NUMBERS
 
 
 def encode(value: Any) -> str:
@@ -81,15 +83,68 @@ def interchangeable(value: Any) -> bool:
     return True
 
 
+# ---------------------------------------------------------------------------- screening
+#
+# The checks above, done on the decoded value, cost several parses at 128 KB (a Python call
+# per number, a walk over every string). Instead the raw UTF-8 text is screened with a few
+# C-speed passes (bytes.translate/replace/split, ``in``), each linear in its size, and only
+# a message the screen cannot clear pays for an exact check. Every structural character of
+# JSON is ASCII, and no byte of a multi-byte UTF-8 sequence is ASCII, so the byte view is
+# exact.
+
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+# A float beyond the double range needs an exponent of three digits or more, or (with an
+# exponent of at most 99) an integer part of at least 309 - 99 digits.
+_OVERFLOW_MARKS = (b"e000", b"E000", b"e+000", b"E+000", b"0" * 210)
+_SURROGATE_MARKS = (b"\\ud", b"\\uD")
+_NOT_STRUCTURE = bytes(c for c in range(256) if c not in b'[]{}"')
+
+
+def _may_overflow(raw: bytes) -> bool:
+    """False when no number in ``raw`` can read as inf (conservative: strings count too)."""
+    digits = raw.translate(_DIGITS_TO_ZERO)
+    return any(mark in digits for mark in _OVERFLOW_MARKS)
+
+
+def _within_depth(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """True when valid JSON ``raw`` nests containers at most ``limit`` deep: the brackets
+    outside strings, with each pass removing the innermost pairs (at most ``limit`` passes)."""
+    structure = raw.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_STRUCTURE)
+    if b'"' in structure:  # what lies between quotes is string content: drop it
+        structure = b"".join(structure.split(b'"')[::2])
+    for _ in range(limit):
+        if not structure:
+            return True
+        # The marker keeps "{[]}" from losing both levels in one pass.
+        inner = structure.replace(b"[]", b"\0").replace(b"{}", b"").replace(b"\0", b"")
+        if len(inner) == len(structure):
+            return False  # unbalanced: not valid JSON (never reached after a decode)
+        structure = inner
+    return not structure
+
+
 def decode(text: str) -> Any:
     """The value of strict JSON ``text``; ``ValueError`` otherwise (also for integers beyond
-    Python's 4300 digits and for nesting deep enough to exhaust the recursion limit)."""
+    Python's 4300 digits and for nesting deep enough to exhaust the recursion limit).
+
+    Linear in the size of ``text``: a decode by the C scanner (NaN/Infinity refused by its
+    constant hook), then the screens above; the per-number hook and the encode that finds a
+    lone surrogate run only for a message the screens flag.
+    """
+    raw = text.encode("utf-8")  # UnicodeEncodeError (a ValueError): a raw lone surrogate
     try:
-        value = _DECODER.decode(text)
+        decoder = _DECODER if _may_overflow(raw) else _FAST_DECODER
+        value = decoder.decode(text)
     except RecursionError:
         raise ValueError("nested too deeply") from None
-    if not interchangeable(value):
-        raise ValueError("nested too deeply or holds a lone surrogate")
+    if not _within_depth(raw):
+        raise ValueError("nested too deeply")
+    if any(mark in raw for mark in _SURROGATE_MARKS):
+        # An escape that may be half of a surrogate pair: exact check, linear (C encoder).
+        try:
+            _ENCODER.encode(value).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("holds a lone surrogate") from None
     return value
 
 
