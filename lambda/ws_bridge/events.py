@@ -26,11 +26,6 @@ def is_safe_id(value: str) -> bool:
     return SAFE_ID.fullmatch(value) is not None
 
 
-def _str(mapping: Mapping[str, Any], name: str) -> str:
-    value = mapping.get(name)
-    return value if isinstance(value, str) else ""
-
-
 def _int(mapping: Mapping[str, Any], name: str) -> int | None:
     value = mapping.get(name)
     return value if isinstance(value, int) and not isinstance(value, bool) else None
@@ -67,24 +62,38 @@ class RequestInfo:
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> RequestInfo:
+        # Runs on every invocation: the lookups are inlined (no helper call per field).
         context = event.get("requestContext")
-        context = context if isinstance(context, Mapping) else {}
+        if not isinstance(context, Mapping):
+            context = {}
         authorizer = context.get("authorizer")
-        authorizer = authorizer if isinstance(authorizer, Mapping) else {}
+        if not isinstance(authorizer, Mapping):
+            authorizer = {}
+        get, auth = context.get, authorizer.get
+        route_key = get("routeKey")
+        event_type = get("eventType")
+        connection_id = get("connectionId")
+        request_id = get("requestId")
+        user_id = auth("userId")
+        session_id = auth("sessionId")
+        session_source = auth("sessionSource")
+        reason = get("disconnectReason")
+        api_id = get("apiId")
+        stage = get("stage")
         return cls(
-            route_key=_str(context, "routeKey"),
-            event_type=_str(context, "eventType"),
-            connection_id=_str(context, "connectionId"),
-            request_id=_str(context, "requestId"),
+            route_key=route_key if isinstance(route_key, str) else "",
+            event_type=event_type if isinstance(event_type, str) else "",
+            connection_id=connection_id if isinstance(connection_id, str) else "",
+            request_id=request_id if isinstance(request_id, str) else "",
             connected_at=_int(context, "connectedAt"),
-            user_id=_str(authorizer, "userId"),
-            session_id=_str(authorizer, "sessionId"),
-            session_source=_str(authorizer, "sessionSource"),
+            user_id=user_id if isinstance(user_id, str) else "",
+            session_id=session_id if isinstance(session_id, str) else "",
+            session_source=session_source if isinstance(session_source, str) else "",
             disconnect_status_code=_int(context, "disconnectStatusCode"),
-            disconnect_reason=_str(context, "disconnectReason"),
+            disconnect_reason=reason if isinstance(reason, str) else "",
             token_expires_at=_epoch(authorizer, "exp"),
-            api_id=_str(context, "apiId"),
-            stage=_str(context, "stage"),
+            api_id=api_id if isinstance(api_id, str) else "",
+            stage=stage if isinstance(stage, str) else "",
         )
 
     @property

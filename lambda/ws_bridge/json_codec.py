@@ -103,12 +103,21 @@ _NOT_STRUCTURE = bytes(c for c in range(256) if c not in b'[]{}"')
 def _may_overflow(raw: bytes) -> bool:
     """False when no number in ``raw`` can read as inf (conservative: strings count too)."""
     digits = raw.translate(_DIGITS_TO_ZERO)
-    return any(mark in digits for mark in _OVERFLOW_MARKS)
+    e3, big_e3, e_plus3, big_e_plus3, long_run = _OVERFLOW_MARKS
+    return (
+        e3 in digits
+        or big_e3 in digits
+        or e_plus3 in digits
+        or big_e_plus3 in digits
+        or long_run in digits
+    )
 
 
 def _within_depth(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     """True when valid JSON ``raw`` nests containers at most ``limit`` deep: the brackets
     outside strings, with each pass removing the innermost pairs (at most ``limit`` passes)."""
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return True  # every level opens with a bracket: fewer brackets, no deeper nesting
     structure = raw.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_STRUCTURE)
     if b'"' in structure:  # what lies between quotes is string content: drop it
         structure = b"".join(structure.split(b'"')[::2])
@@ -139,7 +148,7 @@ def decode(text: str) -> Any:
         raise ValueError("nested too deeply") from None
     if not _within_depth(raw):
         raise ValueError("nested too deeply")
-    if any(mark in raw for mark in _SURROGATE_MARKS):
+    if b"\\u" in raw and (_SURROGATE_MARKS[0] in raw or _SURROGATE_MARKS[1] in raw):
         # An escape that may be half of a surrogate pair: exact check, linear (C encoder).
         try:
             _ENCODER.encode(value).encode("utf-8")

@@ -14,8 +14,8 @@ import logging
 import sys
 import time
 import traceback
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 __all__ = ["JsonFormatter", "bind", "configure", "get_logger", "invocation"]
@@ -32,13 +32,32 @@ _RECORD_FIELDS = frozenset(
 )
 
 
+# ASCII only: client-supplied values (a session id from the query string) may hold U+2028,
+# U+0085 and the like, which some log tools take for line breaks. Built once: json.dumps
+# with options builds an encoder per call.
+_ENCODER = json.JSONEncoder(default=str, ensure_ascii=True)
+
+_second: tuple[int, str] = (-1, "")
+
+
+def _timestamp(record: logging.LogRecord) -> str:
+    """ISO 8601 UTC with milliseconds; the part down to the second is formatted once per
+    second (strftime is most of a line's cost otherwise)."""
+    global _second
+    whole = int(record.created)
+    cached_second, text = _second
+    if whole != cached_second:
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+        _second = (whole, text)
+    return f"{text}.{int(record.msecs):03d}Z"
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, bound context, extras."""
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
-            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "timestamp": _timestamp(record),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -55,9 +74,7 @@ class JsonFormatter(logging.Formatter):
                 f"{frame.filename}:{frame.lineno} in {frame.name}"
                 for frame in traceback.extract_tb(record.exc_info[2])
             ]
-        # ASCII only: client-supplied values (a session id from the query string) may hold
-        # U+2028, U+0085 and the like, which some log tools take for line breaks.
-        return json.dumps(line, default=str, ensure_ascii=True)
+        return _ENCODER.encode(line)
 
 
 class _StdoutHandler(logging.Handler):
@@ -88,31 +105,45 @@ def get_logger(name: str) -> logging.Logger:
     return logging.getLogger(f"{LOGGER_NAME}.{name}")
 
 
-@contextmanager
-def bind(**fields: str | bool | None) -> Iterator[None]:
+class _Bound:
+    """The context manager :func:`bind` returns: one contextvar set on entry, one reset on
+    exit (a generator-based context manager cost more than the rest of a ping)."""
+
+    __slots__ = ("_fields", "_token")
+
+    def __init__(self, fields: Mapping[str, str | bool]) -> None:
+        self._fields = fields
+        self._token: contextvars.Token[Mapping[str, str | bool] | None] | None = None
+
+    def __enter__(self) -> None:
+        outer = _context.get()
+        self._token = _context.set({**outer, **self._fields} if outer else self._fields)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._token is not None:
+            _context.reset(self._token)
+            self._token = None
+
+
+def bind(**fields: str | bool | None) -> AbstractContextManager[None]:
     """Attach identifiers (connectionId, requestId, routeKey…) to every line logged inside;
     None and "" are left out."""
-    values = {key: value for key, value in fields.items() if value is not None and value != ""}
-    token = _context.set({**(_context.get() or {}), **values})
-    try:
-        yield
-    finally:
-        _context.reset(token)
+    return _Bound(
+        {key: value for key, value in fields.items() if value is not None and value != ""}
+    )
 
 
 _cold_start = True
 
 
-@contextmanager
-def invocation(context: Any, **fields: str | None) -> Iterator[None]:
+def invocation(context: Any, **fields: str | None) -> AbstractContextManager[None]:
     """Bind one Lambda invocation: ``aws_request_id`` from the context object (when it has
     one), ``cold_start`` (true once per container, for its first invocation) and ``fields``."""
     global _cold_start
     cold, _cold_start = _cold_start, False
     request_id = getattr(context, "aws_request_id", None)
-    with bind(
+    return bind(
         aws_request_id=request_id if isinstance(request_id, str) else None,
         cold_start=cold,
         **fields,
-    ):
-        yield
+    )

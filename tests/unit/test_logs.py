@@ -165,3 +165,40 @@ def message_body(body: str) -> dict[str, object]:
     event = load_event("message")
     event["body"] = body
     return event
+
+
+def test_timestamps_follow_each_record_across_seconds() -> None:
+    # The part down to the second is cached: a record of another second must not reuse it.
+    formatter = logs.JsonFormatter()
+    logger = logging.getLogger("ws_bridge.test")
+    stamps = []
+    for second, msecs in (
+        (1_700_000_000, 123),
+        (1_700_000_000, 999),
+        (1_700_000_001, 4),
+        (86_400, 500),
+    ):
+        record = logger.makeRecord("ws_bridge.test", logging.INFO, __file__, 1, "m", (), None)
+        record.created, record.msecs = second + msecs / 1000, msecs
+        stamps.append(json.loads(formatter.format(record))["timestamp"])
+    assert stamps == [
+        "2023-11-14T22:13:20.123Z",
+        "2023-11-14T22:13:20.999Z",
+        "2023-11-14T22:13:21.004Z",
+        "1970-01-02T00:00:00.500Z",
+    ]
+
+
+def test_bind_nests_and_restores_the_outer_fields() -> None:
+    formatter = logs.JsonFormatter()
+    record = logging.getLogger("ws_bridge.test").makeRecord(
+        "ws_bridge.test", logging.INFO, __file__, 1, "m", (), None
+    )
+    with logs.bind(connectionId="outer", routeKey="$default"):
+        with logs.bind(connectionId="inner", requestId=None):
+            inner = json.loads(formatter.format(record))
+        outer = json.loads(formatter.format(record))
+    assert (inner["connectionId"], inner["routeKey"]) == ("inner", "$default")
+    assert "requestId" not in inner
+    assert (outer["connectionId"], outer["routeKey"]) == ("outer", "$default")
+    assert "connectionId" not in json.loads(formatter.format(record))
