@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 __all__ = ["MAX_ID_LENGTH", "SAFE_ID", "RequestInfo", "is_safe_id"]
 
@@ -42,9 +41,10 @@ def _epoch(mapping: Mapping[str, Any], name: str) -> int | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class RequestInfo:
-    """The fields of an API Gateway WebSocket event that the handler uses."""
+class RequestInfo(NamedTuple):
+    """The fields of an API Gateway WebSocket event that the handler uses (immutable; a
+    named tuple because it is built on every invocation, at a fraction of a frozen
+    dataclass's cost)."""
 
     route_key: str
     event_type: str
@@ -81,19 +81,19 @@ class RequestInfo:
         api_id = get("apiId")
         stage = get("stage")
         return cls(
-            route_key=route_key if isinstance(route_key, str) else "",
-            event_type=event_type if isinstance(event_type, str) else "",
-            connection_id=connection_id if isinstance(connection_id, str) else "",
-            request_id=request_id if isinstance(request_id, str) else "",
-            connected_at=_int(context, "connectedAt"),
-            user_id=user_id if isinstance(user_id, str) else "",
-            session_id=session_id if isinstance(session_id, str) else "",
-            session_source=session_source if isinstance(session_source, str) else "",
-            disconnect_status_code=_int(context, "disconnectStatusCode"),
-            disconnect_reason=reason if isinstance(reason, str) else "",
-            token_expires_at=_epoch(authorizer, "exp"),
-            api_id=api_id if isinstance(api_id, str) else "",
-            stage=stage if isinstance(stage, str) else "",
+            route_key if isinstance(route_key, str) else "",
+            event_type if isinstance(event_type, str) else "",
+            connection_id if isinstance(connection_id, str) else "",
+            request_id if isinstance(request_id, str) else "",
+            _int(context, "connectedAt"),
+            user_id if isinstance(user_id, str) else "",
+            session_id if isinstance(session_id, str) else "",
+            session_source if isinstance(session_source, str) else "",
+            _int(context, "disconnectStatusCode"),
+            reason if isinstance(reason, str) else "",
+            _epoch(authorizer, "exp"),
+            api_id if isinstance(api_id, str) else "",
+            stage if isinstance(stage, str) else "",
         )
 
     @property

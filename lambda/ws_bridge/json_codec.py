@@ -103,6 +103,8 @@ _NOT_STRUCTURE = bytes(c for c in range(256) if c not in b'[]{}"')
 def _may_overflow(raw: bytes) -> bool:
     """False when no number in ``raw`` can read as inf (conservative: strings count too)."""
     digits = raw.translate(_DIGITS_TO_ZERO)
+    if b"000" not in digits:  # every mark holds three digits in a row
+        return False
     e3, big_e3, e_plus3, big_e_plus3, long_run = _OVERFLOW_MARKS
     return (
         e3 in digits
@@ -116,8 +118,6 @@ def _may_overflow(raw: bytes) -> bool:
 def _within_depth(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     """True when valid JSON ``raw`` nests containers at most ``limit`` deep: the brackets
     outside strings, with each pass removing the innermost pairs (at most ``limit`` passes)."""
-    if raw.count(b"[") + raw.count(b"{") <= limit:
-        return True  # every level opens with a bracket: fewer brackets, no deeper nesting
     structure = raw.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_STRUCTURE)
     if b'"' in structure:  # what lies between quotes is string content: drop it
         structure = b"".join(structure.split(b'"')[::2])
@@ -146,7 +146,8 @@ def decode(text: str) -> Any:
         value = decoder.decode(text)
     except RecursionError:
         raise ValueError("nested too deeply") from None
-    if not _within_depth(raw):
+    # Every level opens with a bracket: with few brackets, no need to look further.
+    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and not _within_depth(raw):
         raise ValueError("nested too deeply")
     if b"\\u" in raw and (_SURROGATE_MARKS[0] in raw or _SURROGATE_MARKS[1] in raw):
         # An escape that may be half of a surrogate pair: exact check, linear (C encoder).

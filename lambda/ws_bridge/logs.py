@@ -142,8 +142,10 @@ def invocation(context: Any, **fields: str | None) -> AbstractContextManager[Non
     global _cold_start
     cold, _cold_start = _cold_start, False
     request_id = getattr(context, "aws_request_id", None)
-    return bind(
-        aws_request_id=request_id if isinstance(request_id, str) else None,
-        cold_start=cold,
-        **fields,
-    )
+    values: dict[str, str | bool] = {"cold_start": cold}
+    if isinstance(request_id, str) and request_id:
+        values["aws_request_id"] = request_id
+    for key, value in fields.items():
+        if value:  # None and "" are left out, as in bind()
+            values[key] = value
+    return _Bound(values)
