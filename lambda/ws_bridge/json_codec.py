@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 __all__ = [
@@ -132,6 +133,19 @@ def _within_depth(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     return not structure
 
 
+# With escaped backslashes removed, every backslash left starts an escape: a surrogate
+# escape is lone unless it is half of one of these pairs (the decoder pairs them the same
+# way, left to right).
+_SURROGATE_PAIR = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _lone(raw: bytes) -> bool:
+    """False when every surrogate escape in ``raw`` is half of a pair (linear: C regex)."""
+    unpaired = _SURROGATE_PAIR.sub(b"", raw.replace(b"\\\\", b""))
+    return _SURROGATE_ESCAPE.search(unpaired) is not None
+
+
 def decode(text: str) -> Any:
     """The value of strict JSON ``text``; ``ValueError`` otherwise (also for integers beyond
     Python's 4300 digits and for nesting deep enough to exhaust the recursion limit).
@@ -149,7 +163,7 @@ def decode(text: str) -> Any:
     # Every level opens with a bracket: with few brackets, no need to look further.
     if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and not _within_depth(raw):
         raise ValueError("nested too deeply")
-    if b"\\u" in raw and (_SURROGATE_MARKS[0] in raw or _SURROGATE_MARKS[1] in raw):
+    if b"\\u" in raw and (_SURROGATE_MARKS[0] in raw or _SURROGATE_MARKS[1] in raw) and _lone(raw):
         # An escape that may be half of a surrogate pair: exact check, linear (C encoder).
         try:
             _ENCODER.encode(value).encode("utf-8")

@@ -53,6 +53,9 @@ def test_numbers_within_range_and_lookalikes_in_strings_are_kept(text: str) -> N
         '{"\\udfff": 1}',
         '{"s": "\\ud83d\\ude00 then \\uDC00"}',
         '["a", ["\\ud83d"]]',
+        '{"s": "\\ud83d\\ud83d\\ude00"}',  # a high one, then a pair
+        '{"s": "\\\\ud83d\\ude00"}',  # an escaped backslash, then a lone low one
+        '{"s": "' + "\\ud83d\\ude00" * 500 + '\\udc00"}',
     ],
 )
 def test_lone_surrogates_are_refused_in_values_and_keys(text: str) -> None:
@@ -61,7 +64,12 @@ def test_lone_surrogates_are_refused_in_values_and_keys(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ['{"s": "\\ud83d\\ude00"}', '{"s": "\\\\ud800"}', '{"s": "\\u00e9\\\\"}'],
+    [
+        '{"s": "\\ud83d\\ude00"}',
+        '{"s": "\\\\ud800"}',
+        '{"s": "\\u00e9\\\\"}',
+        '{"s": "' + "\\uD83D\\uDE00 " * 500 + '"}',
+    ],
 )
 def test_surrogate_pairs_and_escaped_backslashes_are_kept(text: str) -> None:
     assert json_codec.decode(text) == json.loads(text)
