@@ -414,9 +414,10 @@ def message(
         forwarded,
         timeout_seconds=_budget(deadline, ANSWER_MARGIN_SECONDS),
     )
-    log.info(
+    logs.info(
+        log,
         "message forwarded",
-        extra={
+        {
             "outcome": result.outcome.value,
             "backendStatus": result.status,
             "latencyMs": result.elapsed_ms,
