@@ -233,6 +233,24 @@ def pool() -> urllib3.PoolManager:
     return manager
 
 
+# The connection pool of each backend origin, found once: PoolManager.request parses the URL
+# and normalises a pool key on every call, a good part of the client's own cost per call.
+_TARGETS: dict[str, tuple[urllib3.PoolManager, HTTPConnectionPool]] = {}
+
+
+def _target(http: urllib3.PoolManager, url: str) -> tuple[HTTPConnectionPool, str]:
+    """The pool for ``url``'s origin in ``http`` and the request target (path and query)."""
+    split = urlsplit(url)
+    origin = f"{split.scheme}://{split.netloc}"
+    target = split.path + ("?" + split.query if split.query else "")
+    cached = _TARGETS.get(origin)
+    if cached is not None and cached[0] is http and cached[1].pool is not None:
+        return cached[1], target
+    pool_ = http.connection_from_url(origin)  # a closed (cleared) pool is replaced here
+    _TARGETS[origin] = (http, pool_)
+    return pool_, target
+
+
 @functools.cache
 def signing_key(secret_id: str) -> SigningKey:
     """The container's signing key for ``BACKEND_SIGNING_SECRET_ARN`` (re-read every 5 min)."""
@@ -282,15 +300,18 @@ def _request(
     status = 0
     data = b""
     try:
-        response = http.request(
+        target, path = _target(http, url)
+        response = target.urlopen(
             method,
-            url,
+            path,
             body=body,
             headers=dict(headers),
             timeout=urllib3.Timeout(total=timeout_seconds),
             retries=False,
             redirect=False,
+            assert_same_host=False,
             preload_content=False,
+            release_conn=False,
         )
         status = response.status
         outcome, data = _read_body(response, max_body)

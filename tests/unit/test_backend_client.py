@@ -362,3 +362,19 @@ def test_a_session_id_without_a_utf8_form_is_refused_not_raised(server: FakeServ
     )
     assert result.outcome is Outcome.UNSENDABLE
     assert server.seen() == []
+
+
+def test_a_backend_url_with_a_path_keeps_it_in_every_request(server: FakeServer) -> None:
+    server.reply("POST", "/base/api/ws/message", Reply(200, {"ok": 1}))
+    server.reply("GET", "/base/api/labs/session/s/validate", Reply(200, {}))
+    settings = settings_for(server.url + "/base")
+    assert backend_client.forward_message(backend_client.pool(), settings, "c", {}).ok
+    assert backend_client.validate_session(backend_client.pool(), settings, "s", "t").ok
+    # and after the pools were closed (the container's pool cleared), a fresh one is used
+    backend_client.pool().clear()
+    assert backend_client.forward_message(backend_client.pool(), settings, "c", {}).ok
+    assert [seen.path for seen in server.seen()] == [
+        "/base/api/ws/message",
+        "/base/api/labs/session/s/validate",
+        "/base/api/ws/message",
+    ]
