@@ -228,14 +228,28 @@ class _HTTPSConnectionPool(HTTPSConnectionPool):
 @functools.cache
 def pool() -> urllib3.PoolManager:
     """The container's connection pool, kept warm across invocations."""
-    manager = urllib3.PoolManager(num_pools=4, maxsize=4, retries=False)
+    manager = _PoolManager(num_pools=4, maxsize=4, retries=False)
     manager.pool_classes_by_scheme = {"http": _HTTPConnectionPool, "https": _HTTPSConnectionPool}
     return manager
 
 
-# The connection pool of each backend origin, found once: PoolManager.request parses the URL
-# and normalises a pool key on every call, a good part of the client's own cost per call.
-_TARGETS: dict[str, tuple[urllib3.PoolManager, HTTPConnectionPool]] = {}
+class _PoolManager(urllib3.PoolManager):
+    """Keeps the pool of each origin it has served: PoolManager.request parses the URL and
+    normalises a pool key on every call, a good part of the client's own cost per call."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.origins: dict[str, HTTPConnectionPool] = {}
+
+    def origin_pool(self, origin: str) -> HTTPConnectionPool:
+        found = self.origins.get(origin)
+        if found is None or found.pool is None:  # None: closed (urllib3 1.x closes on clear)
+            found = self.origins[origin] = self.connection_from_url(origin)
+        return found
+
+    def clear(self) -> None:
+        self.origins.clear()
+        super().clear()
 
 
 def _target(http: urllib3.PoolManager, url: str) -> tuple[HTTPConnectionPool, str]:
@@ -243,12 +257,9 @@ def _target(http: urllib3.PoolManager, url: str) -> tuple[HTTPConnectionPool, st
     split = urlsplit(url)
     origin = f"{split.scheme}://{split.netloc}"
     target = split.path + ("?" + split.query if split.query else "")
-    cached = _TARGETS.get(origin)
-    if cached is not None and cached[0] is http and cached[1].pool is not None:
-        return cached[1], target
-    pool_ = http.connection_from_url(origin)  # a closed (cleared) pool is replaced here
-    _TARGETS[origin] = (http, pool_)
-    return pool_, target
+    if isinstance(http, _PoolManager):
+        return http.origin_pool(origin), target
+    return http.connection_from_url(origin), target
 
 
 @functools.cache

@@ -370,9 +370,14 @@ def test_a_backend_url_with_a_path_keeps_it_in_every_request(server: FakeServer)
     settings = settings_for(server.url + "/base")
     assert backend_client.forward_message(backend_client.pool(), settings, "c", {}).ok
     assert backend_client.validate_session(backend_client.pool(), settings, "s", "t").ok
-    # and after the pools were closed (the container's pool cleared), a fresh one is used
+    # the pool the manager holds for the origin is the one used (and reused)
+    origin_pool = backend_client.pool().connection_from_url(server.url)
+    assert origin_pool.num_connections == 1
+    # after the pools were cleared, the manager's new pool is used
     backend_client.pool().clear()
     assert backend_client.forward_message(backend_client.pool(), settings, "c", {}).ok
+    assert backend_client.pool().connection_from_url(server.url) is not origin_pool
+    assert backend_client.pool().connection_from_url(server.url).num_connections == 1
     assert [seen.path for seen in server.seen()] == [
         "/base/api/ws/message",
         "/base/api/labs/session/s/validate",
