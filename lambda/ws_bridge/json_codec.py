@@ -93,35 +93,37 @@ def interchangeable(value: Any) -> bool:
 # JSON is ASCII, and no byte of a multi-byte UTF-8 sequence is ASCII, so the byte view is
 # exact.
 
-_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
-# A float beyond the double range needs an exponent of three digits or more, or (with an
-# exponent of at most 99) an integer part of at least 309 - 99 digits.
-_OVERFLOW_MARKS = (b"e000", b"E000", b"e+000", b"E+000", b"0" * 210)
+# Digits read as "0", "E" and "+" as "e": one search finds every exponent of 3+ digits.
+_NUMBER_SHAPES = bytes.maketrans(b"123456789E+", b"000000000ee")
 _SURROGATE_MARKS = (b"\\ud", b"\\uD")
+_SMALL = 4096  # below this, counting the brackets first is worth it
 _NOT_STRUCTURE = bytes(c for c in range(256) if c not in b'[]{}"')
 
 
 def _may_overflow(raw: bytes) -> bool:
-    """False when no number in ``raw`` can read as inf (conservative: strings count too)."""
-    digits = raw.translate(_DIGITS_TO_ZERO)
-    if b"000" not in digits:  # every mark holds three digits in a row
-        return False
-    e3, big_e3, e_plus3, big_e_plus3, long_run = _OVERFLOW_MARKS
-    return (
-        e3 in digits
-        or big_e3 in digits
-        or e_plus3 in digits
-        or big_e_plus3 in digits
-        or long_run in digits
-    )
+    """False when no number in ``raw`` can read as inf (conservative: strings count too).
+    A float beyond the double range needs an exponent of three digits or more, or (with an
+    exponent of at most 99) an integer part of at least 309 - 99 digits."""
+    shapes = raw.translate(_NUMBER_SHAPES)
+    if b"0" * 210 in shapes:
+        return True
+    # Searched backwards: a needle ending in the rare "e" skips ahead; one ending in "0"
+    # (as "e000" would) crawls through number-heavy text.
+    return b"000e" in shapes[::-1]
 
 
 def _within_depth(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     """True when valid JSON ``raw`` nests containers at most ``limit`` deep: the brackets
     outside strings, with each pass removing the innermost pairs (at most ``limit`` passes)."""
-    structure = raw.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_STRUCTURE)
+    if b"\\" in raw:  # escaped backslashes, then escaped quotes: neither ends a string
+        raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    quoted = raw.translate(None, _NOT_STRUCTURE)
+    # Strings without brackets are adjacent quotes here; if none is left over, every string
+    # was one of them (a string with brackets leaves its opening quote: the first quote
+    # always opens a string, and replace() pairs quotes from the left).
+    structure = quoted.replace(b'""', b"")
     if b'"' in structure:  # what lies between quotes is string content: drop it
-        structure = b"".join(structure.split(b'"')[::2])
+        structure = b"".join(quoted.split(b'"')[::2])
     for _ in range(limit):
         if not structure:
             return True
@@ -161,7 +163,9 @@ def decode(text: str) -> Any:
     except RecursionError:
         raise ValueError("nested too deeply") from None
     # Every level opens with a bracket: with few brackets, no need to look further.
-    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and not _within_depth(raw):
+    if (len(raw) > _SMALL or raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH) and not (
+        _within_depth(raw)
+    ):
         raise ValueError("nested too deeply")
     if b"\\u" in raw and (_SURROGATE_MARKS[0] in raw or _SURROGATE_MARKS[1] in raw) and _lone(raw):
         # An escape that may be half of a surrogate pair: exact check, linear (C encoder).
