@@ -1,6 +1,7 @@
 """Build the Lambda deployment packages deterministically.
 
-Two kinds of zip: `ws_bridge.zip`, the handler with PyJWT (small, changes with the code),
+Two kinds of zip: `ws_bridge.zip`, the handler with PyJWT (small, changes with the code;
+with unchecked-hash bytecode compiled by the runtime's Python, so cold starts skip compiling),
 and `jwt-crypto-layer-<runtime>-<arch>.zip`, a Lambda layer with `cryptography` for the
 asymmetric JWT algorithms (large, changes only with its pinned versions). Keeping the
 compiled wheels in a layer keeps the frequently rebuilt handler zip small.
@@ -17,6 +18,9 @@ left out. Terraform hashes the zip, so an unchanged package never redeploys.
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import modulefinder
+import py_compile
 import subprocess
 import sys
 import tempfile
@@ -86,10 +90,73 @@ def _pip_install(package: Package, target: Path) -> None:
     subprocess.run(command, check=True)  # noqa: S603 - fixed argv, no shell
 
 
-def _files(staging: Path) -> list[tuple[str, Path]]:
+# Where Lambda unpacks the handler zip: the file name compiled into each code object, so a
+# traceback names the path the function really runs from (and no build folder leaks in).
+TASK_ROOT = "/var/task"
+
+
+class RuntimeMismatchError(RuntimeError):
+    pass
+
+
+# The connection handler's own modules ship compiled: every connect, message and disconnect
+# runs it. The rest (the authorizer, PyJWT, push for backends) would take the zip past
+# 150 KB; the authorizer compiles what it needs once per container.
+COMPILED_ENTRY = "ws_bridge/handler.py"
+
+
+def handler_modules(staging: Path) -> list[Path]:
+    """The source files of ``ws_bridge`` that the connection handler imports (static
+    analysis of its imports, so a new module joins the list by being imported)."""
+    finder = modulefinder.ModuleFinder(path=[str(staging)])
+    finder.run_script(str(staging / COMPILED_ENTRY))
+    files = {staging / COMPILED_ENTRY}
+    for name, module in finder.modules.items():
+        path = getattr(module, "__file__", None)  # None for a package or a built-in
+        if (name == "ws_bridge" or name.startswith("ws_bridge.")) and path:
+            files.add(Path(path))
+    return sorted(files)
+
+
+def compile_bytecode(staging: Path, runtime: str) -> list[Path]:
+    """Compile the connection handler's modules (:func:`handler_modules`) under ``staging``
+    to ``__pycache__/<name>.<tag>.pyc``.
+
+    Unchecked-hash pycs: the header holds a hash of the source instead of its mtime (so the
+    bytes depend on the source alone, and the zip stays reproducible), and the runtime never
+    re-reads the source to check it (so a cold start neither compiles nor hashes). Lambda's
+    /var/task is read-only: without these, every cold start compiles every module again.
+    """
+    wanted = tuple(int(part) for part in runtime.removeprefix("python").split("."))
+    if sys.version_info[:2] != wanted:
+        raise RuntimeMismatchError(
+            f"bytecode for {runtime} must be compiled by Python {runtime.removeprefix('python')}"
+            f" (this is {sys.version_info.major}.{sys.version_info.minor}): "
+            "run the build with that interpreter (make PYTHON=/path/to/python3.12)"
+        )
+    compiled = []
+    for source in handler_modules(staging):
+        relative = source.relative_to(staging).as_posix()
+        target = Path(importlib.util.cache_from_source(str(source)))
+        py_compile.compile(
+            str(source),
+            cfile=str(target),
+            dfile=f"{TASK_ROOT}/{relative}",
+            doraise=True,
+            optimize=0,
+            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+        )
+        compiled.append(target)
+    return compiled
+
+
+def _files(staging: Path, bytecode: bool = False) -> list[tuple[str, Path]]:
     entries: list[tuple[str, Path]] = []
     for path in staging.rglob("*"):
-        if not path.is_file() or "__pycache__" in path.parts or path.suffix == ".pyc":
+        if not path.is_file():
+            continue
+        in_cache = "__pycache__" in path.parts or path.suffix == ".pyc"
+        if in_cache and not (bytecode and path.suffix == ".pyc"):
             continue
         relative = path.relative_to(staging)
         if relative.parent.name.endswith(".dist-info") and relative.name in INSTALLER_RECORDS:
@@ -100,12 +167,13 @@ def _files(staging: Path) -> list[tuple[str, Path]]:
     return sorted(entries)
 
 
-def write_zip(staging: Path, destination: Path) -> None:
-    """Zip every file below `staging` with fixed metadata, in sorted order."""
+def write_zip(staging: Path, destination: Path, bytecode: bool = False) -> None:
+    """Zip every file below `staging` with fixed metadata, in sorted order (with the
+    ``__pycache__/*.pyc`` files when ``bytecode``)."""
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_suffix(".zip.partial")
     with zipfile.ZipFile(partial, "w") as archive:
-        for name, path in _files(staging):
+        for name, path in _files(staging, bytecode):
             info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
             info.external_attr = FILE_MODE << 16
             info.create_system = 3  # Unix, so the mode above is honoured
@@ -130,8 +198,9 @@ def build(package: Package, out: Path) -> Path:
                 copy = handler / source.relative_to(SOURCE)
                 copy.parent.mkdir(parents=True, exist_ok=True)
                 copy.write_bytes(source.read_bytes())
+        compile_bytecode(staging, package.runtime)
         destination = out / package.name
-        write_zip(staging, destination)
+        write_zip(staging, destination, bytecode=True)
         return destination
 
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BOTO_CONFIG",
     "MANAGEMENT_API_CONFIG",
+    "PUSH_CONCURRENCY",
     "REGISTRY_BUDGET_SECONDS",
     "dynamodb",
     "management_api",
@@ -41,10 +42,18 @@ __all__ = [
 # shortens its backend call when the Lambda has less time left (handler.py). Two cases can
 # exceed 7 s and are left to that guard: every throttled answer also taking the full socket
 # timeouts (9 s), and an x-amz-retry-after hint, which botocore honours up to 5 s per retry.
+#
+# A push posts to many connections at once (ws_bridge.push): PUSH_CONCURRENCY threads share
+# one @connections client, so its connection pool holds as many connections (botocore's
+# default, 10, would make the other threads open and discard connections). DynamoDB (the
+# 410 cleanup runs in the same threads) gets the same pool size.
+PUSH_CONCURRENCY = 32
+
 BOTO_CONFIG = Config(
     retries={"total_max_attempts": 3, "mode": "standard"},
     connect_timeout=1,
     read_timeout=1,
+    max_pool_connections=PUSH_CONCURRENCY,
 )
 REGISTRY_BUDGET_SECONDS = 7.0
 
@@ -56,6 +65,7 @@ MANAGEMENT_API_CONFIG = Config(
     retries={"total_max_attempts": 1, "mode": "standard"},
     connect_timeout=1,
     read_timeout=2,
+    max_pool_connections=PUSH_CONCURRENCY,
 )
 
 

@@ -8,7 +8,8 @@ call returns a :class:`BackendResult` that the handler maps to a status.
 
 A socket timeout bounds each read, not their sum: a backend that sends its headers or its
 body a few bytes at a time would hold a call far beyond its deadline. So each call runs
-under a watchdog that shuts the call's socket down at the deadline, which wakes whatever
+under a watchdog (one long-lived thread keeps every call's deadline in a heap) that shuts
+the call's socket down at the deadline, which wakes whatever
 read is waiting; the call then reports ``TIMEOUT``. The pool's connection classes hand
 their socket to the current call's watchdog when they start waiting for the answer.
 """
@@ -19,6 +20,9 @@ import contextlib
 import contextvars
 import enum
 import functools
+import heapq
+import itertools
+import os
 import re
 import socket
 import threading
@@ -49,7 +53,6 @@ __all__ = [
     "validate_session",
 ]
 
-_CHUNK = 16 * 1024
 _MAX_NOTICE_REPLY_BYTES = 16 * 1024
 
 log = logs.get_logger("backend")
@@ -99,35 +102,96 @@ def _shut(sock: socket.socket | None) -> None:
 
 
 class _Watchdog:
-    """Shuts the socket of one call down when the call's time is up."""
+    """The deadline of one call: shuts the call's socket down when the time is up."""
 
-    def __init__(self, seconds: float) -> None:
+    __slots__ = ("_lock", "_sock", "done", "expired")
+
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
-        self._expired = False
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
-
-    def start(self) -> None:
-        self._timer.start()
+        self.expired = False
+        self.done = False
 
     def watch(self, sock: socket.socket | None) -> None:
         with self._lock:
             self._sock = sock
-            if self._expired:
+            if self.expired:
                 _shut(sock)
 
-    def _expire(self) -> None:
+    def expire(self) -> None:
         with self._lock:
-            self._expired = True
+            if self.done:
+                return
+            self.expired = True
             _shut(self._sock)
 
     def stop(self) -> bool:
         """Disarm; True when the deadline had passed (the socket may be shut down)."""
-        self._timer.cancel()
         with self._lock:
+            self.done = True
             self._sock = None
-            return self._expired
+            return self.expired
+
+
+_COMPACT_AT = 256
+
+
+class _Deadlines:
+    """One long-lived daemon thread for the deadlines of every call in the process.
+
+    A heap of (deadline, sequence, watchdog). Starting a call pushes its entry and wakes the
+    thread only when that deadline comes first; finishing a call only marks its watchdog
+    done, and the thread drops done entries as they reach the top (and the heap is compacted
+    whenever it has doubled). A thread per call (``threading.Timer``) cost more than the
+    rest of the call's own work.
+    """
+
+    def __init__(self) -> None:
+        self._wakeup = threading.Condition(threading.Lock())
+        self._heap: list[tuple[float, int, _Watchdog]] = []
+        self._sequence = itertools.count()
+        self._thread: threading.Thread | None = None
+        self._compact_at = _COMPACT_AT
+
+    def start(self, seconds: float) -> _Watchdog:
+        watchdog = _Watchdog()
+        entry = (time.monotonic() + seconds, next(self._sequence), watchdog)
+        with self._wakeup:
+            heap = self._heap
+            if len(heap) >= self._compact_at:  # amortised: at most once per doubling
+                heap[:] = [item for item in heap if not item[2].done]
+                heapq.heapify(heap)
+                self._compact_at = max(_COMPACT_AT, 2 * len(heap))
+            heapq.heappush(heap, entry)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="ws-bridge-deadlines", daemon=True
+                )
+                self._thread.start()
+            elif heap[0] is entry:
+                self._wakeup.notify()
+        return watchdog
+
+    def _run(self) -> None:
+        heap = self._heap
+        with self._wakeup:
+            while True:
+                now = time.monotonic()
+                while heap and (heap[0][2].done or heap[0][0] <= now):
+                    heapq.heappop(heap)[2].expire()  # a no-op for a finished call
+                self._wakeup.wait(heap[0][0] - now if heap else None)
+
+
+_DEADLINES = _Deadlines()
+
+
+def _after_fork() -> None:
+    # A forked child has the parent's heap but not its thread: start afresh.
+    global _DEADLINES
+    _DEADLINES = _Deadlines()
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 _WATCHDOG: contextvars.ContextVar[_Watchdog | None] = contextvars.ContextVar(
@@ -164,9 +228,38 @@ class _HTTPSConnectionPool(HTTPSConnectionPool):
 @functools.cache
 def pool() -> urllib3.PoolManager:
     """The container's connection pool, kept warm across invocations."""
-    manager = urllib3.PoolManager(num_pools=4, maxsize=4, retries=False)
+    manager = _PoolManager(num_pools=4, maxsize=4, retries=False)
     manager.pool_classes_by_scheme = {"http": _HTTPConnectionPool, "https": _HTTPSConnectionPool}
     return manager
+
+
+class _PoolManager(urllib3.PoolManager):
+    """Keeps the pool of each origin it has served: PoolManager.request parses the URL and
+    normalises a pool key on every call, a good part of the client's own cost per call."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.origins: dict[str, HTTPConnectionPool] = {}
+
+    def origin_pool(self, origin: str) -> HTTPConnectionPool:
+        found = self.origins.get(origin)
+        if found is None or found.pool is None:  # None: closed (urllib3 1.x closes on clear)
+            found = self.origins[origin] = self.connection_from_url(origin)
+        return found
+
+    def clear(self) -> None:
+        self.origins.clear()
+        super().clear()
+
+
+def _target(http: urllib3.PoolManager, url: str) -> tuple[HTTPConnectionPool, str]:
+    """The pool for ``url``'s origin in ``http`` and the request target (path and query)."""
+    split = urlsplit(url)
+    origin = f"{split.scheme}://{split.netloc}"
+    target = split.path + ("?" + split.query if split.query else "")
+    if isinstance(http, _PoolManager):
+        return http.origin_pool(origin), target
+    return http.connection_from_url(origin), target
 
 
 @functools.cache
@@ -179,16 +272,12 @@ def signing_key(secret_id: str) -> SigningKey:
 
 
 def _read_body(response: Any, max_body: int) -> tuple[Outcome, bytes]:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        chunk = response.read(_CHUNK)
-        if not chunk:
-            return Outcome.RESPONDED, b"".join(chunks)
-        size += len(chunk)
-        if size > max_body:
-            return Outcome.TOO_LARGE, b""
-        chunks.append(chunk)
+    # One read of at most one byte more than allowed: it returns at the end of the body
+    # (or when the watchdog shuts the socket down), and a longer body shows as too long.
+    data = response.read(max_body + 1)
+    if len(data) > max_body:
+        return Outcome.TOO_LARGE, b""
+    return Outcome.RESPONDED, data
 
 
 def _request(
@@ -216,22 +305,24 @@ def _request(
         signature = sign_request(key, method, urlsplit(url).path, body or b"")
         headers = {**headers, **signature}
     started = time.monotonic()
-    watchdog = _Watchdog(timeout_seconds)
+    watchdog = _DEADLINES.start(timeout_seconds)
     context = _WATCHDOG.set(watchdog)
-    watchdog.start()
     response: Any = None
     status = 0
     data = b""
     try:
-        response = http.request(
+        target, path = _target(http, url)
+        response = target.urlopen(
             method,
-            url,
+            path,
             body=body,
             headers=dict(headers),
             timeout=urllib3.Timeout(total=timeout_seconds),
             retries=False,
             redirect=False,
+            assert_same_host=False,
             preload_content=False,
+            release_conn=False,
         )
         status = response.status
         outcome, data = _read_body(response, max_body)

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 __all__ = ["MAX_ID_LENGTH", "SAFE_ID", "RequestInfo", "claim_identifier", "is_safe_id"]
 
@@ -39,11 +38,6 @@ def claim_identifier(value: object) -> str | None:
     return None
 
 
-def _str(mapping: Mapping[str, Any], name: str) -> str:
-    value = mapping.get(name)
-    return value if isinstance(value, str) else ""
-
-
 def _int(mapping: Mapping[str, Any], name: str) -> int | None:
     value = mapping.get(name)
     return value if isinstance(value, int) and not isinstance(value, bool) else None
@@ -60,9 +54,10 @@ def _epoch(mapping: Mapping[str, Any], name: str) -> int | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class RequestInfo:
-    """The fields of an API Gateway WebSocket event that the handler uses."""
+class RequestInfo(NamedTuple):
+    """The fields of an API Gateway WebSocket event that the handler uses (immutable; a
+    named tuple because it is built on every invocation, at a fraction of a frozen
+    dataclass's cost)."""
 
     route_key: str
     event_type: str
@@ -80,24 +75,38 @@ class RequestInfo:
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> RequestInfo:
+        # Runs on every invocation: the lookups are inlined (no helper call per field).
         context = event.get("requestContext")
-        context = context if isinstance(context, Mapping) else {}
+        if not isinstance(context, Mapping):
+            context = {}
         authorizer = context.get("authorizer")
-        authorizer = authorizer if isinstance(authorizer, Mapping) else {}
+        if not isinstance(authorizer, Mapping):
+            authorizer = {}
+        get, auth = context.get, authorizer.get
+        route_key = get("routeKey")
+        event_type = get("eventType")
+        connection_id = get("connectionId")
+        request_id = get("requestId")
+        user_id = auth("userId")
+        session_id = auth("sessionId")
+        session_source = auth("sessionSource")
+        reason = get("disconnectReason")
+        api_id = get("apiId")
+        stage = get("stage")
         return cls(
-            route_key=_str(context, "routeKey"),
-            event_type=_str(context, "eventType"),
-            connection_id=_str(context, "connectionId"),
-            request_id=_str(context, "requestId"),
-            connected_at=_int(context, "connectedAt"),
-            user_id=_str(authorizer, "userId"),
-            session_id=_str(authorizer, "sessionId"),
-            session_source=_str(authorizer, "sessionSource"),
-            disconnect_status_code=_int(context, "disconnectStatusCode"),
-            disconnect_reason=_str(context, "disconnectReason"),
-            token_expires_at=_epoch(authorizer, "exp"),
-            api_id=_str(context, "apiId"),
-            stage=_str(context, "stage"),
+            route_key if isinstance(route_key, str) else "",
+            event_type if isinstance(event_type, str) else "",
+            connection_id if isinstance(connection_id, str) else "",
+            request_id if isinstance(request_id, str) else "",
+            _int(context, "connectedAt"),
+            user_id if isinstance(user_id, str) else "",
+            session_id if isinstance(session_id, str) else "",
+            session_source if isinstance(session_source, str) else "",
+            _int(context, "disconnectStatusCode"),
+            reason if isinstance(reason, str) else "",
+            _epoch(authorizer, "exp"),
+            api_id if isinstance(api_id, str) else "",
+            stage if isinstance(stage, str) else "",
         )
 
     @property

@@ -12,13 +12,21 @@ which ends in ``/@connections``, is for raw SigV4 requests only).
 
 One attempt per connection (``aws.MANAGEMENT_API_CONFIG``): a post that failed may still
 have been delivered, so it is reported as ``FAILED``, never sent twice.
+
+The posts of one push run in parallel: up to ``aws.PUSH_CONCURRENCY`` threads (the size of
+the clients' connection pools) take the connections one at a time, so 1,000 connections
+cost about 1,000 / 32 post latencies, and a dead connection holds one thread for at most
+its socket timeouts (1 s to connect, 2 s to read). ``deadline_seconds`` bounds the whole
+push: connections not yet posted to when it passes are left out and counted as
+``skipped`` (never half-sent).
 """
 
 from __future__ import annotations
 
 import enum
+import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +71,7 @@ class PostOutcome(enum.Enum):
     SENT = "sent"
     GONE = "gone"  # 410: the connection no longer exists; its record was deleted
     FAILED = "failed"  # any other error; the record is kept
+    SKIPPED = "skipped"  # not posted: the push's deadline had passed
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +79,7 @@ class PushResult:
     sent: int = 0
     gone: int = 0
     failed: int = 0
+    skipped: int = 0  # not attempted: the push's deadline had passed
 
     @property
     def attempted(self) -> int:
@@ -144,14 +154,19 @@ def push_to_connections(
     management: ApiGatewayManagementApiClient,
     table_name: str,
     dynamodb: DynamoDBClient | None = None,
+    concurrency: int = aws.PUSH_CONCURRENCY,
+    deadline_seconds: float | None = None,
 ) -> PushResult:
-    """Send one message to each connection; returns how many were sent, gone, failed."""
+    """Send one message to each connection, in parallel; returns how many were sent, gone,
+    failed (and skipped once ``deadline_seconds`` had passed)."""
     return _post_each(
         connections,
         encode_message(message),
         management=management,
         table_name=table_name,
         dynamodb=dynamodb,
+        concurrency=concurrency,
+        deadline_seconds=deadline_seconds,
     )
 
 
@@ -162,17 +177,71 @@ def _post_each(
     management: ApiGatewayManagementApiClient,
     table_name: str,
     dynamodb: DynamoDBClient | None,
+    concurrency: int = aws.PUSH_CONCURRENCY,
+    deadline_seconds: float | None = None,
 ) -> PushResult:
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    deadline = None if deadline_seconds is None else time.monotonic() + deadline_seconds
+    pending: Iterator[Connection] = iter(connections)
+    lock = threading.Lock()
     counts = dict.fromkeys(PostOutcome, 0)
-    for connection in connections:
-        outcome = post_to_connection(
-            management, connection.connection_id, data, table_name=table_name, dynamodb=dynamodb
-        )
-        counts[outcome] += 1
+    errors: list[Exception] = []
+
+    def work() -> None:
+        while True:
+            with lock:  # one connection at a time: each is posted to exactly once
+                if errors:
+                    return
+                try:
+                    connection = next(pending, None)
+                except Exception as exc:  # noqa: BLE001 - the caller's iterable failed: re-raised below
+                    errors.append(exc)
+                    return
+            if connection is None:
+                return
+            if deadline is not None and time.monotonic() >= deadline:
+                outcome = PostOutcome.SKIPPED
+            else:
+                try:
+                    outcome = post_to_connection(
+                        management,
+                        connection.connection_id,
+                        data,
+                        table_name=table_name,
+                        dynamodb=dynamodb,
+                    )
+                except Exception:  # one connection must not end the push
+                    log.exception(
+                        "post to connection failed", extra={"target": connection.connection_id}
+                    )
+                    outcome = PostOutcome.FAILED
+            with lock:
+                counts[outcome] += 1
+
+    size = len(connections) if isinstance(connections, list | tuple) else concurrency
+    workers = min(concurrency, size)
+    if workers <= 1:
+        work()
+    else:
+        if dynamodb is None:
+            # Made here, before the threads: creating a boto3 client is not thread-safe.
+            dynamodb = aws.dynamodb()
+        threads = [
+            threading.Thread(target=work, name=f"ws-bridge-push-{n}", daemon=True)
+            for n in range(workers)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    if errors:
+        raise errors[0]
     return PushResult(
         sent=counts[PostOutcome.SENT],
         gone=counts[PostOutcome.GONE],
         failed=counts[PostOutcome.FAILED],
+        skipped=counts[PostOutcome.SKIPPED],
     )
 
 
@@ -194,13 +263,21 @@ def push_to_session(
     endpoint_url: str | None = None,
     management: ApiGatewayManagementApiClient | None = None,
     dynamodb: DynamoDBClient | None = None,
+    concurrency: int = aws.PUSH_CONCURRENCY,
+    deadline_seconds: float | None = None,
 ) -> PushResult:
     """Send ``message`` to every open connection of a session (``sessionId-index``)."""
     data = encode_message(message)  # once, and before any call: a bad message costs nothing
     client = _management(management, endpoint_url)
     connections = connections_for_session(table_name, session_id, dynamodb=dynamodb)
     return _post_each(
-        connections, data, management=client, table_name=table_name, dynamodb=dynamodb
+        connections,
+        data,
+        management=client,
+        table_name=table_name,
+        dynamodb=dynamodb,
+        concurrency=concurrency,
+        deadline_seconds=deadline_seconds,
     )
 
 
@@ -212,11 +289,19 @@ def push_to_user(
     endpoint_url: str | None = None,
     management: ApiGatewayManagementApiClient | None = None,
     dynamodb: DynamoDBClient | None = None,
+    concurrency: int = aws.PUSH_CONCURRENCY,
+    deadline_seconds: float | None = None,
 ) -> PushResult:
     """Send ``message`` to every open connection of a user (``userId-index``)."""
     data = encode_message(message)
     client = _management(management, endpoint_url)
     connections = connections_for_user(table_name, user_id, dynamodb=dynamodb)
     return _post_each(
-        connections, data, management=client, table_name=table_name, dynamodb=dynamodb
+        connections,
+        data,
+        management=client,
+        table_name=table_name,
+        dynamodb=dynamodb,
+        concurrency=concurrency,
+        deadline_seconds=deadline_seconds,
     )

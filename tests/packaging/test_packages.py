@@ -8,6 +8,8 @@ pinned wheels from the package index (or pip's cache).
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import json
 import subprocess
 import sys
 import zipfile
@@ -71,8 +73,76 @@ def test_entries_are_sorted_with_fixed_metadata(rebuilt: Path, name: str) -> Non
     assert names == sorted(names)
     assert {info.date_time for info in infos} == {build_package.FIXED_TIME}
     assert {info.external_attr >> 16 for info in infos} == {build_package.FILE_MODE}
-    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    bytecode = [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    if name == "ws_bridge.zip":  # the handler's own modules, compiled for the runtime
+        assert bytecode
+        assert all(n.startswith("ws_bridge/__pycache__/") for n in bytecode), bytecode
+        assert all(n.endswith(".cpython-312.pyc") for n in bytecode), bytecode
+    else:
+        assert not bytecode
     assert not [n for n in names if n.rsplit("/", 1)[-1] in build_package.INSTALLER_RECORDS]
+
+
+HANDLER_MODULES = [
+    "__init__",
+    "aws",
+    "backend_client",
+    "connections_table",
+    "events",
+    "handler",
+    "json_codec",
+    "logs",
+    "request_signing",
+    "settings",
+    "token_sources",
+]
+
+
+@pytest.mark.parametrize("module", HANDLER_MODULES)
+def test_the_handler_modules_ship_as_unchecked_hash_bytecode(rebuilt: Path, module: str) -> None:
+    with zipfile.ZipFile(rebuilt / "ws_bridge.zip") as archive:
+        pyc = archive.read(f"ws_bridge/__pycache__/{module}.cpython-312.pyc")
+        source = archive.read(f"ws_bridge/{module}.py")
+    assert pyc[:4] == importlib.util.MAGIC_NUMBER  # this interpreter's, asserted to be 3.12
+    assert sys.version_info[:2] == (3, 12)
+    # PEP 552: flags 0b01 = hash-based, source not checked; then the source's hash.
+    assert int.from_bytes(pyc[4:8], "little") == 0b01
+    assert pyc[8:16] == importlib.util.source_hash(source)
+
+
+def test_the_compiled_modules_are_what_the_handler_imports(rebuilt: Path, tmp_path: Path) -> None:
+    # Every ws_bridge module a cold start of the connection handler imports loads from its
+    # bytecode, unchecked: each source is broken after extraction, and the import still works.
+    with zipfile.ZipFile(rebuilt / "ws_bridge.zip") as archive:
+        archive.extractall(tmp_path)
+    for source in (tmp_path / "ws_bridge").glob("*.py"):
+        with source.open("a") as file:
+            file.write("\nraise ImportError('compiled from the source')\n")
+    probe = (
+        "import sys, json; sys.path.insert(0, sys.argv[1]);"
+        "import ws_bridge.handler;"
+        "print(json.dumps(sorted(n for n in sys.modules if n.split('.')[0] == 'ws_bridge')));"
+        "print(json.dumps('jwt' in sys.modules))"
+    )
+    environment = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONDONTWRITEBYTECODE": "1",  # /var/task is read-only on Lambda
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "CONNECTIONS_TABLE": "connections",
+        "BACKEND_URL": "https://backend.example.com",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", probe, str(tmp_path)],
+        check=True,
+        env=environment,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()
+    imported, jwt_imported = json.loads(out[0]), json.loads(out[1])
+    assert sorted(n.removeprefix("ws_bridge").lstrip(".") or "__init__" for n in imported) == (
+        HANDLER_MODULES
+    )
+    assert jwt_imported is False  # PyJWT stays out of the connection handler's cold start
 
 
 def test_handler_package_holds_the_handler_and_pyjwt_only(rebuilt: Path) -> None:

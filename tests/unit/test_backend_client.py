@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -174,6 +175,45 @@ def test_the_deadline_does_not_outlive_a_call(server: FakeServer) -> None:
     assert backend_client.pool().connection_from_url(server.url).num_connections == 1
 
 
+def test_every_call_shares_one_deadline_thread(server: FakeServer) -> None:
+    # A thread per call (threading.Timer) was most of the handler's own cost per message.
+    server.reply("POST", "/api/ws/message", Reply(200, {}))
+    settings = settings_for(server.url)
+    assert backend_client.forward_message(backend_client.pool(), settings, "c", {}).ok
+    before = {thread.ident for thread in threading.enumerate()}
+    for _ in range(20):
+        assert backend_client.forward_message(backend_client.pool(), settings, "c", {}).ok
+    assert {thread.ident for thread in threading.enumerate()} <= before
+    assert not [t for t in threading.enumerate() if isinstance(t, threading.Timer)]
+
+
+def test_concurrent_trickling_calls_each_end_at_their_own_deadline(
+    trickle: TrickleServer,
+) -> None:
+    # One thread keeps every deadline: a later deadline pushed first must not delay an
+    # earlier one pushed after it (each byte arrives within any socket timeout).
+    settings = settings_for(trickle.url, backend_timeout_seconds=5)
+    finished: dict[float, tuple[Outcome, float]] = {}
+
+    def call(seconds: float) -> None:
+        started = time.monotonic()
+        result = backend_client.forward_message(
+            backend_client.pool(), settings, "c", {}, timeout_seconds=seconds
+        )
+        finished[seconds] = (result.outcome, time.monotonic() - started)
+
+    threads = [threading.Thread(target=call, args=(s,)) for s in (1.4, 0.3, 0.8)]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.02)
+    for thread in threads:
+        thread.join(5)
+    assert sorted(finished) == [0.3, 0.8, 1.4]
+    for seconds, (outcome, took) in finished.items():
+        assert outcome is Outcome.TIMEOUT
+        assert seconds - 0.05 <= took < seconds + 0.35, (seconds, took)
+
+
 def test_a_shorter_timeout_given_by_the_caller_wins(server: FakeServer) -> None:
     server.reply("GET", "/api/labs/session/s/validate", Reply(200, {}, delay=1.0))
     settings = settings_for(server.url, backend_timeout_seconds=5)
@@ -322,3 +362,24 @@ def test_a_session_id_without_a_utf8_form_is_refused_not_raised(server: FakeServ
     )
     assert result.outcome is Outcome.UNSENDABLE
     assert server.seen() == []
+
+
+def test_a_backend_url_with_a_path_keeps_it_in_every_request(server: FakeServer) -> None:
+    server.reply("POST", "/base/api/ws/message", Reply(200, {"ok": 1}))
+    server.reply("GET", "/base/api/labs/session/s/validate", Reply(200, {}))
+    settings = settings_for(server.url + "/base")
+    assert backend_client.forward_message(backend_client.pool(), settings, "c", {}).ok
+    assert backend_client.validate_session(backend_client.pool(), settings, "s", "t").ok
+    # the pool the manager holds for the origin is the one used (and reused)
+    origin_pool = backend_client.pool().connection_from_url(server.url)
+    assert origin_pool.num_connections == 1
+    # after the pools were cleared, the manager's new pool is used
+    backend_client.pool().clear()
+    assert backend_client.forward_message(backend_client.pool(), settings, "c", {}).ok
+    assert backend_client.pool().connection_from_url(server.url) is not origin_pool
+    assert backend_client.pool().connection_from_url(server.url).num_connections == 1
+    assert [seen.path for seen in server.seen()] == [
+        "/base/api/ws/message",
+        "/base/api/labs/session/s/validate",
+        "/base/api/ws/message",
+    ]

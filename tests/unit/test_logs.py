@@ -165,3 +165,80 @@ def message_body(body: str) -> dict[str, object]:
     event = load_event("message")
     event["body"] = body
     return event
+
+
+def test_timestamps_follow_each_record_across_seconds() -> None:
+    # The part down to the second is cached: a record of another second must not reuse it.
+    formatter = logs.JsonFormatter()
+    logger = logging.getLogger("ws_bridge.test")
+    stamps = []
+    for second, msecs in (
+        (1_700_000_000, 123),
+        (1_700_000_000, 999),
+        (1_700_000_001, 4),
+        (86_400, 500),
+    ):
+        record = logger.makeRecord("ws_bridge.test", logging.INFO, __file__, 1, "m", (), None)
+        record.created, record.msecs = second + msecs / 1000, msecs
+        stamps.append(json.loads(formatter.format(record))["timestamp"])
+    assert stamps == [
+        "2023-11-14T22:13:20.123Z",
+        "2023-11-14T22:13:20.999Z",
+        "2023-11-14T22:13:21.004Z",
+        "1970-01-02T00:00:00.500Z",
+    ]
+
+
+def test_bind_nests_and_restores_the_outer_fields() -> None:
+    formatter = logs.JsonFormatter()
+    record = logging.getLogger("ws_bridge.test").makeRecord(
+        "ws_bridge.test", logging.INFO, __file__, 1, "m", (), None
+    )
+    with logs.bind(connectionId="outer", routeKey="$default"):
+        with logs.bind(connectionId="inner", requestId=None):
+            inner = json.loads(formatter.format(record))
+        outer = json.loads(formatter.format(record))
+    assert (inner["connectionId"], inner["routeKey"]) == ("inner", "$default")
+    assert "requestId" not in inner
+    assert (outer["connectionId"], outer["routeKey"]) == ("outer", "$default")
+    assert "connectionId" not in json.loads(formatter.format(record))
+
+
+def test_the_fast_info_line_is_the_line_logging_writes(
+    captured_logs: Callable[[], str],
+) -> None:
+    logger = logs.get_logger("handler")
+    captured_logs()
+    fields = {"outcome": "responded", "backendStatus": 200, "latencyMs": 3}
+    with logs.bind(connectionId="c=", routeKey="$default", sessionId="a\u2028b"):
+        logger.info("message forwarded", extra=fields)
+        logs.info(logger, "message forwarded", fields)
+    slow, fast = captured_logs().splitlines()
+    assert fast.isascii()
+    slow_line, fast_line = json.loads(slow), json.loads(fast)
+    assert list(fast_line) == list(slow_line)  # the same fields, in the same order
+    assert fast_line.pop("timestamp")[:16] == slow_line.pop("timestamp")[:16]
+    assert fast_line == slow_line
+
+
+def test_the_fast_info_line_respects_levels_and_other_handlers(
+    captured_logs: Callable[[], str],
+) -> None:
+    logger = logs.get_logger("handler")
+    captured_logs()
+    logging.getLogger(logs.LOGGER_NAME).setLevel(logging.WARNING)
+    try:
+        logs.info(logger, "not written", {})
+        assert captured_logs() == ""
+    finally:
+        logging.getLogger(logs.LOGGER_NAME).setLevel(logging.INFO)
+    seen: list[logging.LogRecord] = []
+    extra = logging.Handler()
+    extra.emit = seen.append  # type: ignore[method-assign]
+    logger.addHandler(extra)
+    try:
+        logs.info(logger, "through logging", {"code": "X"})
+    finally:
+        logger.removeHandler(extra)
+    assert [(r.getMessage(), r.__dict__["code"]) for r in seen] == [("through logging", "X")]
+    assert json.loads(captured_logs())["code"] == "X"

@@ -11,13 +11,17 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.retries.standard import ExponentialBackoff
 from botocore.stub import Stubber
 from bridge_fakes import REGION, FakeServer, Reply, scan
@@ -98,7 +102,10 @@ def test_gone_connection_loses_its_record_and_only_its_record(table: str) -> Non
             http_status_code=410,
             expected_params={"ConnectionId": "stale=", "Data": data},
         )
-        result = push.push_to_connections(connections, data, management=client, table_name=table)
+        # The stubber answers in call order: one thread, so the order is the list's.
+        result = push.push_to_connections(
+            connections, data, management=client, table_name=table, concurrency=1
+        )
         stub.assert_no_pending_responses()
     assert result == PushResult(sent=1, gone=1, failed=0)
     assert set(scan()) == {"live=", "other="}
@@ -234,3 +241,125 @@ def test_push_needs_neither_the_backend_client_nor_urllib3() -> None:
         env={**os.environ, "PYTHONPATH": package_root},
     ).stdout
     assert out.strip() == "[]"
+
+
+class _Gone(ClientError):
+    pass
+
+
+class FakeManagement:
+    """An @connections client: records each post, answers 410 for ``gone`` ids, 500 for
+    ``failing`` ids, each post taking ``latency`` seconds; counts posts in flight."""
+
+    def __init__(
+        self, gone: Iterable[str] = (), failing: Iterable[str] = (), latency: float = 0.01
+    ) -> None:
+        self.exceptions = type("Exceptions", (), {"GoneException": _Gone})
+        self.gone, self.failing, self.latency = set(gone), set(failing), latency
+        self.posts: Counter[str] = Counter()
+        self.in_flight = self.most_in_flight = 0
+        self._lock = threading.Lock()
+
+    def post_to_connection(self, *, ConnectionId: str, Data: bytes) -> dict[str, Any]:
+        with self._lock:
+            self.posts[ConnectionId] += 1
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            time.sleep(self.latency)
+            if ConnectionId in self.gone:
+                raise _Gone({"Error": {"Code": "GoneException"}}, "PostToConnection")
+            if ConnectionId in self.failing:
+                error = {"Error": {"Code": "InternalServerError"}}
+                raise ClientError(error, "PostToConnection")  # type: ignore[arg-type]
+            return {}
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+
+def test_a_parallel_push_posts_once_to_each_and_cleans_up_what_is_gone(table: str) -> None:
+    ids = [f"c{n:03d}=" for n in range(120)]
+    gone = set(ids[:15])  # connected a minute ago: stale records
+    young = {"young="}  # 410 while its $connect may still run: kept
+    failing = set(ids[15:25])
+    for connection_id in ids:
+        add(table, connection_id)
+    add(table, "young=", age=5)
+    fake = FakeManagement(gone=gone | young, failing=failing)
+    connections = connections_table.connections_for_session(table, "s1")
+    result = push.push_to_connections(
+        connections,
+        b"hi",
+        management=fake,
+        table_name=table,  # type: ignore[arg-type]
+    )
+    assert result == PushResult(sent=95, gone=16, failed=10)
+    assert fake.posts == Counter(dict.fromkeys([*ids, "young="], 1))  # each exactly once
+    assert 1 < fake.most_in_flight <= aws.PUSH_CONCURRENCY
+    assert set(scan()) == (set(ids) - gone) | young
+
+
+def test_the_pool_is_as_large_as_the_clients_connection_pools() -> None:
+    assert aws.MANAGEMENT_API_CONFIG.max_pool_connections == aws.PUSH_CONCURRENCY
+    assert aws.BOTO_CONFIG.max_pool_connections == aws.PUSH_CONCURRENCY
+    fake = FakeManagement(latency=0.02)
+    connections = [connections_table.Connection(f"c{n}=", "s", "u", 0, 0) for n in range(200)]
+    result = push.push_to_connections(
+        connections,
+        b"x",
+        management=fake,
+        table_name="t",  # type: ignore[arg-type]
+    )
+    assert result.sent == 200
+    assert fake.most_in_flight == aws.PUSH_CONCURRENCY
+
+
+def test_a_session_of_dead_connections_does_not_hold_the_caller(moto: None) -> None:
+    # Each failing post holds a thread for its timeout (here 0.2 s): 64 of them one after
+    # another took 12.8 s; in parallel they take a few post latencies.
+    ids = [f"dead{n}=" for n in range(64)]
+    fake = FakeManagement(failing=set(ids), latency=0.2)
+    connections = [connections_table.Connection(i, "s", "u", 0, 0) for i in ids]
+    started = time.monotonic()
+    result = push.push_to_connections(
+        connections,
+        b"x",
+        management=fake,
+        table_name="t",  # type: ignore[arg-type]
+    )
+    assert time.monotonic() - started < 3.0
+    assert result == PushResult(failed=64)
+
+
+def test_the_deadline_skips_what_was_not_posted_in_time() -> None:
+    fake = FakeManagement(latency=0.05)
+    connections = [connections_table.Connection(f"c{n}=", "s", "u", 0, 0) for n in range(400)]
+    started = time.monotonic()
+    result = push.push_to_connections(
+        connections,
+        b"x",
+        management=fake,  # type: ignore[arg-type]
+        table_name="t",
+        concurrency=4,
+        deadline_seconds=0.2,
+    )
+    assert time.monotonic() - started < 1.5
+    assert result.skipped > 0
+    assert result.sent == sum(fake.posts.values()) == len(fake.posts)  # none sent twice
+    assert result.sent + result.skipped == 400
+    assert result.attempted == result.sent
+
+
+def test_a_failing_connection_list_is_raised_to_the_caller() -> None:
+    def connections() -> Iterator[connections_table.Connection]:
+        yield connections_table.Connection("a=", "s", "u", 0, 0)
+        raise connections_table.RegistryError("Query", "ThrottlingException", transient=True)
+
+    with pytest.raises(connections_table.RegistryError):
+        push.push_to_connections(
+            connections(),
+            b"x",
+            management=FakeManagement(),
+            table_name="t",  # type: ignore[arg-type]
+        )

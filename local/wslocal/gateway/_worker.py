@@ -101,8 +101,12 @@ def _read_frame(stream: BinaryIO) -> dict[str, Any] | None:
     return document
 
 
-def _write_frame(fd: int, document: dict[str, Any]) -> None:
-    body = json.dumps(document, separators=(",", ":")).encode()
+def _encode(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+def _write_frame(fd: int, document: dict[str, Any] | bytes) -> None:
+    body = document if isinstance(document, bytes) else _encode(document)
     data = memoryview(_HEADER.pack(len(body)) + body)
     while data:
         written = os.write(fd, data)
@@ -118,19 +122,21 @@ def _exit_with_parent() -> None:
             os._exit(1)
 
 
-def _invoke(handler: Handler, request: dict[str, Any], function_arn: str) -> dict[str, Any]:
+def _invoke(handler: Handler, request: dict[str, Any], function_arn: str) -> bytes:
+    """The reply frame's body: the result, encoded once (which is also the check that the
+    runtime can marshal it), or the error."""
     context = LambdaContext(str(request["requestId"]), int(request["deadlineMs"]), function_arn)
     try:
         result = handler(request["event"], context)
     except Exception as exc:  # noqa: BLE001 - the runtime reports every handler failure
         trace = traceback.format_exception(exc)
         print(f"[ERROR] {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
-        return {"error": _error(type(exc).__name__, str(exc), trace)}
+        return _encode({"error": _error(type(exc).__name__, str(exc), trace)})
     try:
-        json.dumps(result)
+        return _encode({"result": result})
     except (TypeError, ValueError) as exc:
-        return {"error": _error("Runtime.MarshalError", f"Unable to marshal response: {exc}")}
-    return {"result": result}
+        error = _error("Runtime.MarshalError", f"Unable to marshal response: {exc}")
+        return _encode({"error": error})
 
 
 def main(argv: list[str]) -> int:

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from wslocal.gateway.control_plane import LambdaFunction
 
@@ -46,6 +46,13 @@ _STOP_GRACE_SECONDS = 3.0
 RESPAWN_ATTEMPTS = 5
 _RESPAWN_FIRST_DELAY = 0.5
 _RESPAWN_MAX_DELAY = 5.0
+
+
+class _Signal(Protocol):
+    """What `FunctionPool.invoke` sets when a worker takes the invocation (an Event, or
+    anything with its `set`)."""
+
+    def set(self) -> None: ...
 
 
 class WorkerStartError(Exception):
@@ -290,7 +297,7 @@ class FunctionPool:
         self,
         event: Mapping[str, Any],
         request_id: str,
-        started: asyncio.Event | None = None,
+        started: _Signal | None = None,
     ) -> Invocation:
         """Run the handler on `event` in a free worker, within the function's Timeout.
         `started` is set when a worker takes the invocation (or it fails without one)."""

@@ -416,22 +416,24 @@ class Gateway:
         if not self._permitted(integration.function_arn, self.api.route_arn(route.route_key)):
             return Invocation(error=InvocationError("AccessDenied", "invoke permission missing"))
         pool = self._pools()[integration.function_arn]
-        started = asyncio.Event()
-        task = self._spawn(pool.invoke(event, request_id, started))
+        # A future, not an Event and a task waiting on it: one task less per message.
+        started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        task = self._spawn(pool.invoke(event, request_id, _Started(started)))
         # Lambda would scale out instead of queueing: the integration timeout counts from
         # when a worker takes the invocation.
         # The pool bounds its own wait for a worker; this bound only guards against a
         # pool that never answers.
-        waiting = asyncio.get_running_loop().create_task(started.wait())
         try:
             await asyncio.wait(
-                {task, waiting},
+                {task, started},
                 timeout=pool.queue_timeout + _QUEUE_GRACE_SECONDS,
                 return_when=asyncio.FIRST_COMPLETED,
             )
         finally:
-            waiting.cancel()
-        if not started.is_set() and not task.done():
+            took = started.done()
+            if not took:
+                started.cancel()
+        if not took and not task.done():
             log.warning("route %s: no worker took the invocation", route.route_key)
             return Invocation(error=InvocationError("TooManyRequestsException", "no worker"))
         try:
@@ -768,6 +770,19 @@ class Gateway:
         """Close the connection (code 1000); `$disconnect` follows."""
         session = self._open_session(connection_id)
         self._server_close(session, 1000, _CLOSE_REASONS[1000])
+
+
+class _Started:
+    """Sets a future once, the way `FunctionPool.invoke` sets its `started` signal."""
+
+    __slots__ = ("future",)
+
+    def __init__(self, future: asyncio.Future[None]) -> None:
+        self.future = future
+
+    def set(self) -> None:
+        if not self.future.done():
+            self.future.set_result(None)
 
 
 def _proxy_body(result: Any) -> str | bytes | None:
