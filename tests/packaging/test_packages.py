@@ -92,6 +92,7 @@ HANDLER_MODULES = [
     "handler",
     "json_codec",
     "logs",
+    "metrics",
     "request_signing",
     "settings",
     "token_sources",
