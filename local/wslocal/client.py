@@ -12,7 +12,7 @@ CLI::
 verbatim as a text frame and prints every message it receives on stdout, one per line; progress
 goes to stderr. It keeps the connection alive with ``{"type": "ping"}`` every ``--keepalive``
 seconds (API Gateway closes a connection after 10 minutes without traffic) and, like the
-original design's frontend hook, reconnects after a dropped connection with exponential
+browser client (clients/browser), reconnects after a dropped connection with exponential
 backoff and jitter, at most ``--max-attempts`` times in a row; the count restarts once a
 connection has received a message or stayed open 10 s (a server that accepts and drops at once
 still ends in "gave up"). It never retries a handshake answered with a 4xx status (401, 403,
@@ -66,7 +66,7 @@ AuthMode = Literal["query", "header", "subprotocol", "none"]
 AUTH_MODES: Final[tuple[AuthMode, ...]] = ("query", "header", "subprotocol", "none")
 KEEPALIVE_MESSAGE: Final = '{"type":"ping"}'
 NO_RECONNECT_CLOSE_CODES: Final = frozenset({1000, 1008})
-DEFAULT_OPEN_TIMEOUT: Final = 25.0  # the original hook's connection timeout
+DEFAULT_OPEN_TIMEOUT: Final = 25.0  # as the browser client's connect timeout
 DEFAULT_KEEPALIVE_SECONDS: Final = 300.0  # half of API Gateway's 10-minute idle timeout
 
 EXIT_OK: Final = 0
