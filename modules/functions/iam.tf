@@ -82,11 +82,13 @@ locals {
         StringEquals = { "kms:ViaService" = ["secretsmanager.${local.region}.amazonaws.com"] }
       }
     }],
+    # A message after the token's exp: the handler posts `token_expired` to that connection,
+    # then closes it. Both before it returns: a route response cannot reach a closed socket.
     var.jwt.expiry_enforcement_enabled ? [{
       Sid      = "CloseExpiredConnections"
       Effect   = "Allow"
       Action   = ["execute-api:ManageConnections"]
-      Resource = ["${var.api_execution_arn}/${var.stage_name}/DELETE/@connections/*"]
+      Resource = [for method in ["POST", "DELETE"] : "${var.api_execution_arn}/${var.stage_name}/${method}/@connections/*"]
     }] : [],
   )
 

@@ -40,11 +40,12 @@ async ({ wsUrl, options, tokenRequest }) => {
   const { WebSocketBridge } = await import("/client/ws-bridge.js");
   window.__events = [];
   window.__tokens = [];
+  window.__tokenRequest = tokenRequest; // a test may change what the next token looks like
   const getToken = async ({ reason }) => {
     const response = await fetch("/api/token", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(tokenRequest),
+      body: JSON.stringify(window.__tokenRequest),
     });
     const { token } = await response.json();
     window.__tokens.push({ reason, token });
@@ -364,6 +365,35 @@ def test_token_expired_asks_for_a_fresh_token_and_sends_the_message_again(
     assert [text for _url, text in seen] == ['{"type":"command","command":"again"}'] * 2
     assert f"token={tokens[1]['token']}" in seen[1][0]
     assert [e["detail"]["code"] for e in events(page, "error")] == ["token_expired"]
+
+
+def test_the_deployed_handler_closes_an_expired_token_and_the_client_comes_back_fresh(
+    page: Any, browser_stack: BrowserStack
+) -> None:
+    """Against the real handler: a token that expired 5 s ago still connects (the authorizer
+    allows its leeway), the first message gets `token_expired` and the handler closes the
+    connection; the client asks for a fresh token, reconnects and sends the message again,
+    which the backend then answers once."""
+    before = browser_stack.backend("GET", "/api/admin/messages")["messages"]
+    result = page.evaluate(
+        START,
+        {
+            "wsUrl": browser_stack.ws_url,
+            "options": {"keepaliveMs": 0, "backoff": FAST_BACKOFF},
+            "tokenRequest": {"sub": "alice", "session": "lab-1", "ttlSeconds": -5},
+        },
+    )
+    assert result["ok"], result
+    page.evaluate("window.__tokenRequest.ttlSeconds = 600")
+    reply = send(page, {"type": "command", "command": "after expiry"})
+    assert reply["ok"], reply
+    assert reply["reply"]["result"]["output"] == "after expiry"
+    assert [t["reason"] for t in page.evaluate("window.__tokens")] == ["connect", "token_expired"]
+    assert [e["detail"]["code"] for e in events(page, "error")] == ["token_expired"]
+    closes = [e["detail"]["code"] for e in events(page, "close")]
+    assert closes == [1000], closes  # the handler's DELETE @connections
+    after = browser_stack.backend("GET", "/api/admin/messages")["messages"][len(before) :]
+    assert [m["type"] for m in after] == ["command"]  # the expired one never reached it
 
 
 # -- the demo page ---------------------------------------------------------------------------

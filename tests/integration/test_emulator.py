@@ -247,7 +247,8 @@ def test_roles_grant_the_secret_and_this_table_only(deployed: Deployed) -> None:
     signing_secret = handler_env["Variables"]["BACKEND_SIGNING_SECRET_ARN"]
     assert resources_of(handler, "secretsmanager:GetSecretValue") == {signing_secret}
     assert resources_of(handler, "execute-api:ManageConnections") == {
-        f"{out.api_execution_arn}/{out.stage_name}/DELETE/@connections/*"
+        f"{out.api_execution_arn}/{out.stage_name}/POST/@connections/*",
+        f"{out.api_execution_arn}/{out.stage_name}/DELETE/@connections/*",
     }
     table_arn = deployed.stack.client("dynamodb").describe_table(TableName=out.table_name)["Table"][
         "TableArn"

@@ -210,11 +210,14 @@ run "hmac_secret_in_secrets_manager" {
         resource = ["arn:aws:secretsmanager:eu-west-1:123456789012:secret:demo-backend-signing-20260101-AbCdEf"]
       }
       CloseExpiredConnections = {
-        action   = ["execute-api:ManageConnections"]
-        resource = ["arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/prod/DELETE/@connections/*"]
+        action = ["execute-api:ManageConnections"]
+        resource = [
+          "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/prod/POST/@connections/*",
+          "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/prod/DELETE/@connections/*",
+        ]
       }
     }
-    error_message = "The connection handler may write its own log group, put/delete records of this table, read the signing key and close (DELETE only) connections of this stage, nothing else."
+    error_message = "The connection handler may write its own log group, put/delete records of this table, read the signing key and tell and close (POST and DELETE only) connections of this stage, nothing else."
   }
 
   assert {
@@ -237,6 +240,7 @@ run "hmac_secret_in_secrets_manager" {
               "arn:aws:dynamodb:eu-west-1:123456789012:table/demo-connections",
               "arn:aws:secretsmanager:eu-west-1:123456789012:secret:demo/jwt-AbCdEf",
               "arn:aws:secretsmanager:eu-west-1:123456789012:secret:demo-backend-signing-",
+              "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/prod/POST/@connections/",
               "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/prod/DELETE/@connections/",
             ] : startswith(resource, own)
           ])

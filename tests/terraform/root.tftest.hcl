@@ -178,9 +178,10 @@ run "minimal_call" {
       "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/demo-connection-handler:*",
       "arn:aws:dynamodb:eu-west-1:123456789012:table/demo-connections",
       "arn:aws:secretsmanager:eu-west-1:123456789012:secret:demo-backend-signing-20260101-AbCdEf",
+      "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/live/POST/@connections/*",
       "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/live/DELETE/@connections/*",
     ])
-    error_message = "The connection handler's policy must be scoped to the module's own table, log group, signing secret and this stage's connections (DELETE)."
+    error_message = "The connection handler's policy must be scoped to the module's own table, log group, signing secret and this stage's connections (POST and DELETE)."
   }
 
   assert {

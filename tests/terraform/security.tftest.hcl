@@ -184,13 +184,13 @@ run "function_roles_with_every_permission_option" {
         for statement in jsondecode(policy.policy).Statement : [
           for resource in flatten([statement.Resource]) : (
             can(regex("^arn:aws:(dynamodb|secretsmanager|ssm|kms):eu-west-1:123456789012:[^*]+$", resource)) ||
-            resource == "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/prod/DELETE/@connections/*" ||
+            contains([for method in ["POST", "DELETE"] : "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/prod/${method}/@connections/*"], resource) ||
             resource == "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/demo-${replace(key, "_", "-")}:*"
           )
         ]
       ]
     ]))
-    error_message = "Each function role's resources must be named ARNs of this account and region without a wildcard, except the log streams of the function's own log group and any connection of this stage (DELETE only)."
+    error_message = "Each function role's resources must be named ARNs of this account and region without a wildcard, except the log streams of the function's own log group and any connection of this stage (POST and DELETE only)."
   }
 
   assert {
@@ -448,7 +448,7 @@ run "backend_policy_and_wired_function_policies" {
       for document in [module.functions.authorizer_policy_json, module.functions.connection_handler_policy_json] : [
         for statement in jsondecode(document).Statement : [
           for resource in flatten([statement.Resource]) : (
-            resource == "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/live/DELETE/@connections/*" || (
+            contains([for method in ["POST", "DELETE"] : "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/live/${method}/@connections/*"], resource) || (
               !strcontains(trimsuffix(resource, ":*"), "*") &&
               (!endswith(resource, ":*") || startswith(resource, "arn:aws:logs:eu-west-1:123456789012:log-group:"))
             )
@@ -456,6 +456,6 @@ run "backend_policy_and_wired_function_policies" {
         ]
       ]
     ]))
-    error_message = "The wired function policies may use a wildcard only for the log streams of their own log group, and for any connection id of this stage's DELETE @connections (closing expired connections)."
+    error_message = "The wired function policies may use a wildcard only for the log streams of their own log group, and for any connection id of this stage's POST and DELETE @connections (closing expired connections)."
   }
 }
