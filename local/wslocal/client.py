@@ -18,7 +18,10 @@ connection has received a message or stayed open 10 s (a server that accepts and
 still ends in "gave up"). It never retries a handshake answered with a 4xx status (401, 403,
 400...), nor a connection the server closed with 1000 (normal) or 1008 (policy violation), nor
 a first connection that nothing accepts (connection refused, unknown host): a retry cannot
-help there.
+help there. The one exception is the handler's ``token_expired`` (a message sent after the
+token's ``exp``), after which it closes with 1000: the client reconnects with a fresh token
+(minted again when it mints from ``--secret``/``--secret-arn``/``--key-file``) and sends the
+refused message again, as the browser client does.
 
 It says why: a refused handshake is explained from the status and the client's own token
 (decoded WITHOUT verification, only to read ``exp``): "the token expired at <time>", "no
@@ -342,6 +345,17 @@ def _describe(error: BaseException) -> str:
     return text[0] if text else type(error).__name__
 
 
+def _is_token_expired(message: str | bytes) -> bool:
+    """The handler's answer to a message sent after the token's exp (it then closes)."""
+    if not isinstance(message, str) or "token_expired" not in message:
+        return False
+    try:
+        value = json.loads(message)
+    except ValueError:
+        return False
+    return isinstance(value, dict) and value.get("error") == "token_expired"
+
+
 def _is_pong(message: str | bytes) -> bool:
     if not isinstance(message, str):
         return False
@@ -380,6 +394,8 @@ class ReconnectingSession:
     _input_done: bool = field(default=False, init=False, repr=False)
     _keepalive_outstanding: int = field(default=0, init=False, repr=False)
     _caught_up: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
+    _token_expired: bool = field(default=False, init=False, repr=False)
+    _last_sent: str | None = field(default=None, init=False, repr=False)
 
     token: str | None = None
     """The client's own token, read (unverified) to explain a refused handshake."""
@@ -456,6 +472,11 @@ class ReconnectingSession:
                 task.cancel()
             await asyncio.gather(reader, sender, keepalive, return_exceptions=True)
         code, reason = client.close_code, client.close_reason
+        if self._token_expired:
+            # The handler said `token_expired` and closed (1000): not a deliberate end of
+            # the session, so reconnect, with a fresh token when the factory can mint one.
+            self._token_expired = False
+            raise ConnectionDropped(code, "the token expired")
         if code in NO_RECONNECT_CLOSE_CODES:
             self.on_event(f"closed by the server: {code} {reason or ''}".rstrip())
             return SessionResult("closed", code, reason)
@@ -467,21 +488,33 @@ class ReconnectingSession:
                 if self._keepalive_outstanding and _is_pong(message):
                     self._keepalive_outstanding -= 1
                     continue
+                if _is_token_expired(message):
+                    # Not the reply: the handler refused the message and closes. The one
+                    # message awaiting its reply is sent again on the next connection (with
+                    # several in flight, which was refused is unknown: none is resent).
+                    self.on_message(message)
+                    self._token_expired = True
+                    if self.sent - self.received == 1 and self._last_sent is not None:
+                        self._pending, self.sent = self._last_sent, self.sent - 1
+                        self.on_event("the token expired: reconnecting to send the message again")
+                    else:
+                        self.on_event("the token expired: reconnecting with a fresh token")
+                    continue
                 self.received += 1
                 if self.received >= self.sent:
                     self._caught_up.set()
                 self.on_message(message)
 
     async def _send(self, client: WsClient, outgoing: asyncio.Queue[str | None]) -> str:
-        while not self._input_done:
+        while self._pending is not None or not self._input_done:
             if self._pending is None:
                 item = await outgoing.get()
                 if item is None:
                     self._input_done = True
-                    break
+                    continue
                 self._pending = item
             await client.send_text(self._pending)
-            self._pending = None
+            self._last_sent, self._pending = self._pending, None
             self.sent += 1
             if self.received < self.sent:
                 self._caught_up.clear()
@@ -625,10 +658,18 @@ async def _connect(args: argparse.Namespace) -> int:
     if expiry is not None and expiry <= time.time():
         _stderr(f"warning: the token expired at {_utc(expiry)}; connecting anyway")
     query = {"sessionId": args.query_session} if args.query_session else {}
+    can_mint = args.token is None and token is not None
+
+    def factory() -> WsClient:
+        # Every attempt after the first mints a fresh token when the CLI can (the handler
+        # closes a connection whose token expired; the same token would be refused).
+        fresh = _mint(args) if can_mint and session.opened else token
+        return WsClient(
+            args.url, fresh, auth=args.auth, query=query, open_timeout=args.open_timeout
+        )
+
     session = ReconnectingSession(
-        factory=lambda: WsClient(
-            args.url, token, auth=args.auth, query=query, open_timeout=args.open_timeout
-        ),
+        factory=factory,
         on_message=_stdout,
         on_event=_stderr,
         backoff=Backoff(args.backoff_base, args.backoff_max, args.max_attempts),

@@ -76,6 +76,7 @@ class WsBehaviour:
     drop_first: int = 0  # abort (no close frame: 1006) the first N accepted connections
     drop_after: float = 0.0  # ...this many seconds after they were accepted
     close_code: int | None = None  # close every accepted connection with this code at once
+    expire_first: int = 0  # the first N connections answer token_expired to a message, close
     handshakes: int = 0
     accepted: int = 0
     received: list[tuple[int, str]] = field(default_factory=list)  # (connection number, text)
@@ -150,6 +151,10 @@ class WsServer:
         async for message in connection:
             text = message if isinstance(message, str) else message.decode()
             behaviour.received.append((number, text))
+            if number <= behaviour.expire_first:  # as the handler: say why, then close
+                await connection.send(json.dumps({"type": "error", "error": "token_expired"}))
+                await connection.close(1000, "")
+                return
             try:
                 value = json.loads(text)
             except ValueError:

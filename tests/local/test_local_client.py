@@ -267,6 +267,42 @@ def test_a_deliberate_server_close_is_not_retried(ws_server: StartServer, code: 
     assert sleep.delays == []
 
 
+def test_a_token_expired_close_reconnects_with_a_fresh_token(ws_server: StartServer) -> None:
+    """The handler answers a message sent after the token's exp with token_expired, then
+    closes with 1000: unlike a deliberate close, the session reconnects, asking the factory
+    (which mints) for a new token, and sends the refused message again."""
+    server = ws_server(WsBehaviour(expire_first=1))
+    tokens = iter(["tok-old", "tok-new"])
+    received: list[str | bytes] = []
+    events: list[str] = []
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+    queue.put_nowait("hello")
+    queue.put_nowait(None)
+    session = ReconnectingSession(
+        factory=lambda: WsClient(server.url, next(tokens), open_timeout=5),
+        on_message=received.append,
+        on_event=events.append,
+        backoff=FAST,
+        sleep=RecordingSleep(),
+        rng=random.Random(1),
+        keepalive_seconds=None,
+        reply_wait=2.0,
+    )
+    result = asyncio.run(session.run(queue))
+    assert result.outcome == "done"
+    assert server.behaviour.handshakes == 2
+    assert [path.rsplit("token=", 1)[1] for path in server.behaviour.paths] == [
+        "tok-old",
+        "tok-new",
+    ]
+    assert "the token expired: reconnecting to send the message again" in events
+    assert server.behaviour.received == [(1, "hello"), (2, "hello")]
+    assert received == [
+        '{"type": "error", "error": "token_expired"}',
+        '{"type": "echo", "text": "hello"}',
+    ]
+
+
 def test_keepalive_pings_are_sent_and_their_pongs_not_reported(ws_server: StartServer) -> None:
     server = ws_server(WsBehaviour())
     received: list[str | bytes] = []
