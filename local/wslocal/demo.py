@@ -64,6 +64,7 @@ from wslocal.stack import (
     StackConfig,
     StackError,
     backend_service,
+    free_port,
     gateway_service,
     port_accepts,
     save_logs,
@@ -220,6 +221,7 @@ class Demo:
     ports: Mapping[str, int]
     token: str = ""
     connection_id: str = ""
+    session_store: bool = False  # the backend keeps its session state in a local Redis
 
     @property
     def ws_url(self) -> str:
@@ -376,6 +378,19 @@ async def _session_on(demo: Demo, client: WsClient) -> None:
     ack = await _reply(client, "resize_ack")
     check((ack.get("cols"), ack.get("rows")) == (120, 40), f"unexpected resize_ack {ack!r}")
     out.note(f"<- {json.dumps(ack)}")
+    state = await asyncio.to_thread(demo.backend, "GET", f"/api/admin/sessions/{SESSION}/state")
+    terminal = state.get("terminal") or {}
+    check(
+        (terminal.get("cols"), terminal.get("rows")) == (120, 40),
+        f"the backend's session state should hold 120x40, holds {state!r}",
+    )
+    store = state.get("store")
+    check(
+        store == ("redis" if demo.session_store else "memory"),
+        f"the session state is kept in {store!r}",
+    )
+    results = len(state.get("recentResults") or [])
+    out.note(f"session state kept in {store}: terminal 120x40, {results} recent command result(s)")
     out.ok("120x40 acknowledged")
 
     # 9. Backend push through @connections.
@@ -464,7 +479,16 @@ def _signatures_seen(demo: Demo) -> str:
 
 def _services_ready(demo: Demo) -> None:
     stack = demo.stack
-    for service in (backend_service((f"{SESSION}:{USER}", f"{SESSION}:bob")), gateway_service()):
+    sessions = (f"{SESSION}:{USER}", f"{SESSION}:bob")
+    backend = backend_service(sessions)
+    if demo.session_store:
+        from wslocal.redis_service import redis_backend_service, redis_service, redis_url
+
+        redis_port = free_port()
+        stack.start_service(redis_service(redis_port))
+        backend = redis_backend_service(redis_url(redis_port), sessions)
+        demo.transcript.note(f"session store redis://127.0.0.1:{redis_port} (the backend's state)")
+    for service in (backend, gateway_service()):
         stack.start_service(service)
     health = demo.backend("GET", "/api/admin/health")
     check(health == {"ok": True}, f"backend health answered {health}")
@@ -554,7 +578,13 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def run(ports: Mapping[str, int], *, keep_running: bool = False, out: TextIO | None = None) -> int:
+def run(
+    ports: Mapping[str, int],
+    *,
+    keep_running: bool = False,
+    session_store: bool = False,
+    out: TextIO | None = None,
+) -> int:
     transcript = Transcript(out=out)
     started = time.monotonic()
 
@@ -570,7 +600,7 @@ def run(ports: Mapping[str, int], *, keep_running: bool = False, out: TextIO | N
         progress=lambda message: transcript.note(f". {message}"),
     )
     stack = _DemoStack(config, emulator_ready)
-    demo = Demo(stack, transcript, ports)
+    demo = Demo(stack, transcript, ports, session_store=session_store)
     status = EXIT_OK
     failed_step = 0
     try:
@@ -631,6 +661,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="after the session, keep the stack up until Ctrl-C and print how to explore it",
     )
+    parser.add_argument(
+        "--session-store",
+        action="store_true",
+        help="keep the backend's session state in a local Redis server (the distribution's "
+        "redis-server or valkey-server) and show it",
+    )
     for name, default in DEFAULT_PORTS.items():
         parser.add_argument(
             f"--{name}-port",
@@ -663,7 +699,7 @@ def main(argv: list[str] | None = None) -> int:
     for note in notes:
         print(f"note: {note}")
     sys.stdout.flush()
-    return run(ports, keep_running=args.keep_running)
+    return run(ports, keep_running=args.keep_running, session_store=args.session_store)
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ STEP_EVIDENCE = {
         r"backend request signatures: (4 verified \(validate, 2 messages, disconnect\), "
         r"0 refused|off \(examples/local outputs no signing secret\))",
     ],
-    12: [r"\. terraform destroy", r"stopped: backend, gateway, emulator"],
+    12: [r"\. terraform destroy", r"stopped: (redis, )?backend, gateway, emulator"],
 }
 
 
@@ -206,10 +206,15 @@ def assert_nothing_left(ports: dict[str, int], processes: Descendants) -> None:
 # -- tests -------------------------------------------------------------------------------------
 
 
-def test_demo_runs_every_step_and_leaves_nothing_running() -> None:
+@pytest.mark.parametrize(
+    ("flags", "store"), [((), "memory"), (("--session-store",), "redis")], ids=["memory", "redis"]
+)
+def test_demo_runs_every_step_and_leaves_nothing_running(
+    flags: tuple[str, ...], store: str
+) -> None:
     ports = free_ports()
     process = subprocess.Popen(
-        demo_argv(ports),
+        demo_argv(ports, *flags),
         cwd=REPO_ROOT,
         env=demo_environment(),
         stdin=subprocess.DEVNULL,
@@ -226,6 +231,7 @@ def test_demo_runs_every_step_and_leaves_nothing_running() -> None:
     assert process.returncode == 0, transcript
     assert_every_step_passed(transcript)
     assert transcript.splitlines()[-1].startswith("demo passed: 12 steps in ")
+    assert f"session state kept in {store}: terminal 120x40" in transcript
     assert_nothing_left(ports, processes)
 
 
