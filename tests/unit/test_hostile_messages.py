@@ -48,7 +48,7 @@ def bridge(
     aws.reset_clients()
     server.reply("POST", MESSAGE, Reply(200, {"type": "ok"}))
     module = load_handler(
-        CONNECTIONS_TABLE="t", BACKEND_URL=server.url, BACKEND_TIMEOUT_SECONDS="0.5"
+        CONNECTIONS_TABLE="t", BACKEND_URL=server.url, BACKEND_TIMEOUT_SECONDS="5"
     )
     capsys.readouterr()
     return Bridge(module, server, lambda: capsys.readouterr().out)

@@ -423,8 +423,11 @@ def handshake(
 ) -> Callable[[dict[str, Any]], int]:
     """API Gateway's handshake: authorizer; ``$connect`` with its context when it allows."""
     authorizer = load_authorizer(JWT_SECRET_ARN=secret_arn)
+    # Tokens, not deadlines, are under test here: a backend budget that a busy machine can
+    # miss would turn the valid control handshake into a 502 (test_backend_client.py and
+    # test_hostile_faults.py hold the deadlines to their bounds).
     handler = load_handler(
-        CONNECTIONS_TABLE=table, BACKEND_URL=server.url, BACKEND_TIMEOUT_SECONDS="0.5"
+        CONNECTIONS_TABLE=table, BACKEND_URL=server.url, BACKEND_TIMEOUT_SECONDS="5"
     )
     server.reply("GET", "/api/labs/session/sess-1/validate", Reply(200, {"valid": True}))
     server.reply("GET", "/api/labs/session/other/validate", Reply(403, {"error": "not a member"}))
