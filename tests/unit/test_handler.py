@@ -486,7 +486,8 @@ def test_disconnect_notice_ends_before_lambda_does(load: Callable[..., Bridge]) 
     response = bridge(load_event("disconnect"), LambdaContext(remaining_ms=800))
     assert response == {"statusCode": 200, "body": ""}
     assert time.monotonic() - started < 0.7  # 0.8 s left - 0.5 s margin
-    assert scan() == {}
+    # 0.3 s cannot hold a DynamoDB attempt (up to 2 s): none is made, the TTL removes the record.
+    assert CONNECTION_ID in scan()
 
 
 def test_disconnect_with_backend_down_and_table_missing_is_still_200(

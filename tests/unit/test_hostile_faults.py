@@ -184,3 +184,28 @@ def test_disconnect_with_dynamodb_throttled_still_answers_and_notifies(
         and line["code"] == "ProvisionedThroughputExceededException"
         for line in logged
     )
+
+
+@dataclass(frozen=True)
+class LambdaContext:
+    remaining_ms: int
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def test_disconnect_makes_no_dynamodb_attempt_that_could_outlast_the_invocation(
+    handler: ModuleType, dynamodb: FakeServer, server: FakeServer, backoffs: Backoffs
+) -> None:
+    # 3.5 s left, 0.5 s kept to answer: after one attempt that waits out the read timeout
+    # (1 s), another (up to 2 s, after its backoff) would end past the 3 s left for DynamoDB.
+    read_timeout = float(aws.dynamodb().meta.config.read_timeout)  # type: ignore[attr-defined]
+    dynamodb.reply("POST", "/", Reply(200, {}, delay=read_timeout + 1))
+    started = time.monotonic()
+    response = handler.handler(load_event("disconnect"), LambdaContext(remaining_ms=3500))
+    elapsed = time.monotonic() - started
+    assert response == {"statusCode": 200, "body": ""}
+    assert len(dynamodb.seen("POST", "/")) == 1
+    assert backoffs.delays == []
+    assert len(server.seen("POST", DISCONNECT)) == 1  # the time saved is the notice's
+    assert elapsed < 3.5 - 0.5
