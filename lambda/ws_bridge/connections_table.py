@@ -20,7 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from ws_bridge import aws
 from ws_bridge.settings import MAX_CONNECTION_SECONDS
@@ -58,6 +59,11 @@ _TRANSIENT_CODES = frozenset(
 _THROTTLING_CODES = frozenset(
     {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
 )
+
+# What is retried when transient: the service's answers, and botocore's network errors
+# (refused, reset, timed out). Other botocore errors (no credentials, invalid parameters)
+# would fail again at once.
+_RETRIED = (ClientError, BotoConnectionError, HTTPClientError)
 
 # The retry loop's clock, sleep and jitter (tests replace them).
 _clock: Callable[[], float] = time.monotonic
@@ -142,7 +148,8 @@ def _call[T](operation: str, attempt: Callable[[], T], deadline: float | None) -
             return attempt()
         except (ClientError, BotoCoreError) as exc:
             failure = _failure(operation, exc)
-            if not failure.transient or number == aws.REGISTRY_ATTEMPTS:
+            retried = failure.transient and isinstance(exc, _RETRIED)
+            if not retried or number == aws.REGISTRY_ATTEMPTS:
                 raise failure from exc
             last = exc
             scale = (

@@ -9,7 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import EndpointConnectionError
+from botocore.exceptions import EndpointConnectionError, NoCredentialsError
 from botocore.stub import Stubber
 from bridge_fakes import REGION, TABLE, FakeServer, Reply, scan
 
@@ -237,6 +237,22 @@ def test_throttling_three_times_gives_up_after_three_attempts(clock: Clock) -> N
         stub.assert_no_pending_responses()  # all three used, and no fourth asked for
     assert (caught.value.code, caught.value.transient) == ("ThrottlingException", True)
     assert clock.sleeps == list(aws.REGISTRY_THROTTLED_BACKOFF_SECONDS)
+
+
+def test_a_botocore_error_that_is_not_the_network_is_not_retried(clock: Clock) -> None:
+    client = boto3.client("dynamodb", region_name=REGION)
+    calls: list[str] = []
+
+    def no_credentials(**kwargs: Any) -> dict[str, Any]:
+        calls.append(kwargs["TableName"])
+        raise NoCredentialsError()
+
+    client.put_item = no_credentials  # type: ignore[method-assign]
+    with pytest.raises(RegistryError) as caught:
+        connections_table.put_connection(TABLE, a_record(), dynamodb=client)
+    assert caught.value.code == "NoCredentialsError"
+    assert calls == [TABLE]
+    assert clock.sleeps == []
 
 
 def test_permanent_errors_are_not_retried(fake_dynamodb: FakeServer, clock: Clock) -> None:
