@@ -117,7 +117,7 @@ docs: $(VENV)/.paths ## Regenerate the terraform-docs blocks of the README and e
 unit: $(VENV)/.paths ## Python unit tests (moto in-process)
 	$(BIN)/pytest tests/unit tests/local tests/packaging $(PYTEST_ARGS)
 
-unit-urllib3-1: $(URLLIB3_1_VENV)/.installed ## Lambda unit tests against urllib3 1.26, the Lambda runtime's major
+unit-urllib3-1: $(URLLIB3_1_VENV)/.installed ## Lambda unit tests against urllib3 1.26 and botocore 1.34, the Lambda runtime's
 	$(URLLIB3_1_VENV)/bin/python -c 'import urllib3, sys; sys.exit(urllib3.__version__[:2] != "1.")'
 	$(URLLIB3_1_VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
 

@@ -20,9 +20,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BOTO_CONFIG",
+    "DYNAMODB_CONFIG",
     "MANAGEMENT_API_CONFIG",
     "PUSH_CONCURRENCY",
+    "REGISTRY_ATTEMPTS",
+    "REGISTRY_ATTEMPT_SECONDS",
+    "REGISTRY_BACKOFF_SECONDS",
     "REGISTRY_BUDGET_SECONDS",
+    "REGISTRY_THROTTLED_BACKOFF_SECONDS",
     "dynamodb",
     "management_api",
     "reset_clients",
@@ -30,32 +35,58 @@ __all__ = [
     "ssm",
 ]
 
-# DynamoDB, Secrets Manager and SSM: bounded retries with exponential backoff and jitter and
-# short socket timeouts, so a throttled or unreachable service ends in a clean rejection
-# inside the function's timeout. The budget of one call (e.g. the PutItem of $connect):
-#   * no answer: 3 attempts ("total_max_attempts" counts the first one; "max_attempts" would
-#     count retries only) of at most 1 s to connect + 1 s to read = 6 s, plus backoffs of at
-#     most 0.025 + 0.05 s (DynamoDB's scale for non-throttling errors): about 6.1 s;
-#   * throttled: the answers come at once, the backoffs are at most 1 + 2 s: about 3 s.
-# REGISTRY_BUDGET_SECONDS (7 s) covers both. The connection handler's timeout must exceed
-# BACKEND_TIMEOUT_SECONDS + this (Terraform requires it; 20 s by default), and the handler
-# shortens its backend call when the Lambda has less time left (handler.py). Two cases can
-# exceed 7 s and are left to that guard: every throttled answer also taking the full socket
-# timeouts (9 s), and an x-amz-retry-after hint, which botocore honours up to 5 s per retry.
-#
 # A push posts to many connections at once (ws_bridge.push): PUSH_CONCURRENCY threads share
 # one @connections client, so its connection pool holds as many connections (botocore's
 # default, 10, would make the other threads open and discard connections). DynamoDB (the
 # 410 cleanup runs in the same threads) gets the same pool size.
 PUSH_CONCURRENCY = 32
 
-BOTO_CONFIG = Config(
-    retries={"total_max_attempts": 3, "mode": "standard"},
-    connect_timeout=1,
-    read_timeout=1,
+# Short socket timeouts everywhere, so an unreachable service ends in a clean rejection
+# inside the function's timeout.
+CONNECT_TIMEOUT_SECONDS = 1
+READ_TIMEOUT_SECONDS = 1
+
+# DynamoDB: one attempt per botocore call; ws_bridge.connections_table retries itself. Not
+# botocore's retries, because their backoff differs between versions: botocore 1.34.x (what
+# the Lambda python3.12 runtime ships) sleeps rand * 2**n s whatever the error, up to 1 s and
+# then 2 s; newer ones sleep 25 ms and 50 ms for DynamoDB (1 s and 2 s when throttled) and
+# honour an x-amz-retry-after hint for up to 5 s more. Neither knows how much time the
+# invocation has left. The registry's loop (connections_table._call):
+#   * at most REGISTRY_ATTEMPTS attempts, retrying transient errors only;
+#   * before attempt n + 1, a full-jitter sleep of at most REGISTRY_BACKOFF_SECONDS[n - 1]
+#     (REGISTRY_THROTTLED_BACKOFF_SECONDS[n - 1] after a throttling error);
+#   * no attempt that could not end before the caller's deadline, counting the sleep and
+#     REGISTRY_ATTEMPT_SECONDS, the connect + read timeouts of one attempt.
+# REGISTRY_BUDGET_SECONDS is then the worst case of one registry call (e.g. the PutItem of
+# $connect): every attempt runs into both socket timeouts after the longest sleeps,
+# 3 x 2 s + 0.25 + 0.5 s = 6.75 s. The connection handler reserves it on $connect after the
+# backend call, and its timeout must exceed BACKEND_TIMEOUT_SECONDS + this budget rounded up
+# to whole seconds (Terraform's local.dynamodb_budget_seconds, 7 s; 20 s by default).
+REGISTRY_ATTEMPTS = 3
+REGISTRY_BACKOFF_SECONDS = (0.025, 0.05)
+REGISTRY_THROTTLED_BACKOFF_SECONDS = (0.25, 0.5)
+REGISTRY_ATTEMPT_SECONDS = float(CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS)
+REGISTRY_BUDGET_SECONDS = REGISTRY_ATTEMPTS * REGISTRY_ATTEMPT_SECONDS + sum(
+    map(max, REGISTRY_BACKOFF_SECONDS, REGISTRY_THROTTLED_BACKOFF_SECONDS)
+)
+
+DYNAMODB_CONFIG = Config(
+    retries={"total_max_attempts": 1, "mode": "standard"},
+    connect_timeout=CONNECT_TIMEOUT_SECONDS,
+    read_timeout=READ_TIMEOUT_SECONDS,
     max_pool_connections=PUSH_CONCURRENCY,
 )
-REGISTRY_BUDGET_SECONDS = 7.0
+
+# Secrets Manager and SSM (keys, read once and cached): botocore's bounded retries, 3
+# attempts in all ("total_max_attempts" counts the first one). Their worst case depends on
+# the botocore version (see above): 3 x 2 s of socket timeouts plus backoffs of up to 3 s
+# with botocore 1.34.x; none of it is inside the registry's budget.
+BOTO_CONFIG = Config(
+    retries={"total_max_attempts": 3, "mode": "standard"},
+    connect_timeout=CONNECT_TIMEOUT_SECONDS,
+    read_timeout=READ_TIMEOUT_SECONDS,
+    max_pool_connections=PUSH_CONCURRENCY,
+)
 
 # @connections (PostToConnection) is not idempotent: after a read timeout or a 5xx the
 # message may already have reached the client, and botocore's standard mode would send it
@@ -71,7 +102,7 @@ MANAGEMENT_API_CONFIG = Config(
 
 @functools.cache
 def dynamodb() -> DynamoDBClient:
-    return boto3.client("dynamodb", config=BOTO_CONFIG)
+    return boto3.client("dynamodb", config=DYNAMODB_CONFIG)
 
 
 @functools.cache

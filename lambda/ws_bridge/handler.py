@@ -8,14 +8,16 @@ below; nothing raises out of :func:`handler`.
 
 Time: a backend call never outlasts its configured timeout nor the time the Lambda has left
 (``context.get_remaining_time_in_millis()``) minus what must still happen after it (for
-``$connect``, DynamoDB's worst case, ``aws.REGISTRY_BUDGET_SECONDS``), so the handler answers
-with a clean error before Lambda ends the invocation.
+``$connect``, DynamoDB's worst case, ``aws.REGISTRY_BUDGET_SECONDS``), and no DynamoDB
+attempt starts that could not end ``ANSWER_MARGIN_SECONDS`` before the invocation does (the
+registry's deadline), so the handler answers with a clean error before Lambda ends it.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import math
 import os
 import time
@@ -457,18 +459,20 @@ SETTINGS = HandlerSettings.from_env()
 logs.configure(SETTINGS.log_level)
 
 
-def _store(connection: Connection) -> None:
-    put_connection(SETTINGS.connections_table, connection)
+def _store(connection: Connection, deadline: float | None = None) -> None:
+    put_connection(SETTINGS.connections_table, connection, deadline=deadline)
 
 
-def _remove(connection_id: str) -> None:
-    delete_connection(SETTINGS.connections_table, connection_id)
+def _remove(connection_id: str, deadline: float | None = None) -> None:
+    delete_connection(SETTINGS.connections_table, connection_id, deadline=deadline)
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
     """Lambda entry point for ``$connect``, ``$disconnect``, ``$default`` and custom routes."""
     left = _seconds_left(context)
     deadline = None if left is None else time.monotonic() + left
+    # DynamoDB's retries stop in time to log and answer.
+    registry_deadline = None if deadline is None else deadline - ANSWER_MARGIN_SECONDS
     event = event if isinstance(event, Mapping) else {}
     info = RequestInfo.from_event(event)
     with (
@@ -483,11 +487,13 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         kind = info.kind
         try:
             if kind == "connect":
+                store = functools.partial(_store, deadline=registry_deadline)
                 return connect(
-                    event, info, SETTINGS, backend_client.pool(), _store, deadline=deadline
+                    event, info, SETTINGS, backend_client.pool(), store, deadline=deadline
                 )
             if kind == "disconnect":
-                return disconnect(info, SETTINGS, backend_client.pool(), _remove, deadline=deadline)
+                remove = functools.partial(_remove, deadline=registry_deadline)
+                return disconnect(info, SETTINGS, backend_client.pool(), remove, deadline=deadline)
             return message(event, info, SETTINGS, backend_client.pool(), deadline=deadline)
         except Exception:
             log.exception("handler failed")

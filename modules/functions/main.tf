@@ -56,8 +56,9 @@ locals {
   role_names = { for key, function in local.functions : key => "${var.name}-${function.role_suffix}-${local.region}" }
 
   # The handler's $connect budget besides the backend call (see the precondition in
-  # lambda.tf) and the longest timeout API Gateway leaves a function (its 29 s integration
-  # limit).
+  # lambda.tf): DynamoDB's worst case, ws_bridge.aws.REGISTRY_BUDGET_SECONDS (6.75 s),
+  # rounded up to whole seconds; and the longest timeout API Gateway leaves a function (its
+  # 29 s integration limit).
   dynamodb_budget_seconds = 7
   max_function_timeout    = 28
   # The least whole handler timeout above the budget, and the longest backend timeout the

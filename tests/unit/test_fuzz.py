@@ -25,7 +25,6 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.retries.standard import ExponentialBackoff
 from bridge_fakes import (
     REGION,
     FakeServer,
@@ -244,7 +243,7 @@ def assert_no_safety_net(text: str, message: str) -> None:
 
 @pytest.fixture
 def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
+    monkeypatch.setattr(connections_table, "_sleep", lambda seconds: None)
 
 
 # ---------------------------------------------------------------------------- any route

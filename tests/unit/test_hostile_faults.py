@@ -2,9 +2,9 @@
 fails or hangs: bounded retries with exponential backoff, then a clean rejection well inside
 API Gateway's 29 s integration limit, and nothing stored.
 
-test_connections_table.py counts the attempts with backoff switched off; here the backoff delays
-botocore computes are recorded (at the worst jitter) instead of slept, so the tests prove
-that the retries do back off and how long the worst case lasts.
+The retries are the registry's own (ws_bridge.connections_table; botocore makes one attempt
+per call). Its backoff delays are recorded at the worst jitter instead of slept, so the tests
+prove that the retries do back off and how long the worst case lasts.
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ from types import MappingProxyType, ModuleType
 from typing import Any
 
 import pytest
-from botocore.retries.standard import ExponentialBackoff
 from bridge_fakes import FakeServer, Reply, hs_token, load_event, set_query
 
-from ws_bridge import aws
+from ws_bridge import aws, connections_table
 
 VALIDATE = "/api/labs/session/sess-1/validate"
 DISCONNECT = "/api/ws/disconnect"
@@ -29,7 +28,7 @@ INTEGRATION_LIMIT_SECONDS = 29.0
 
 @dataclass
 class Backoffs:
-    """The delays botocore asked for, computed with the largest jitter, none slept."""
+    """The delays the registry's retry loop asked for, with the largest jitter, none slept."""
 
     delays: list[float] = field(default_factory=list)
 
@@ -41,14 +40,8 @@ class Backoffs:
 @pytest.fixture
 def backoffs(monkeypatch: pytest.MonkeyPatch) -> Backoffs:
     recorded = Backoffs()
-    compute = ExponentialBackoff.delay_amount
-
-    def record(self: ExponentialBackoff, context: Any) -> float:
-        self._random = lambda: 1.0  # type: ignore[attr-defined]
-        recorded.delays.append(compute(self, context))
-        return 0.0
-
-    monkeypatch.setattr(ExponentialBackoff, "delay_amount", record)
+    monkeypatch.setattr(connections_table, "_jitter", lambda: 1.0)
+    monkeypatch.setattr(connections_table, "_sleep", recorded.delays.append)
     return recorded
 
 
@@ -92,17 +85,20 @@ def connect_event() -> dict[str, Any]:
 
 
 def worst_case_seconds(attempts: int, backoffs: Backoffs) -> float:
-    """Every attempt runs into both socket timeouts, plus every backoff delay."""
+    """Every attempt runs into both socket timeouts, plus every backoff delay; never more
+    than the budget the handler reserves for DynamoDB."""
     config = aws.dynamodb().meta.config
     per_attempt = float(config.connect_timeout) + float(config.read_timeout)  # type: ignore[attr-defined]
-    return attempts * per_attempt + backoffs.total
+    worst = attempts * per_attempt + backoffs.total
+    assert worst <= aws.REGISTRY_BUDGET_SECONDS
+    return worst
 
 
 @pytest.mark.parametrize(
     ("reply", "delays"),
     [
-        (dynamodb_error("ProvisionedThroughputExceededException"), [1.0, 2.0]),
-        (dynamodb_error("ThrottlingException"), [1.0, 2.0]),
+        (dynamodb_error("ProvisionedThroughputExceededException"), [0.25, 0.5]),
+        (dynamodb_error("ThrottlingException"), [0.25, 0.5]),
         (dynamodb_error("InternalServerError", 500), [0.025, 0.05]),
         (dynamodb_error("ServiceUnavailable", 503), [0.025, 0.05]),
     ],
@@ -134,8 +130,8 @@ def test_transient_errors_are_retried_with_backoff_then_rejected_with_503(
 def test_a_retry_after_hint_cannot_push_connect_past_the_integration_limit(
     handler: ModuleType, dynamodb: FakeServer, backoffs: Backoffs
 ) -> None:
-    # A throttled answer asking for a retry in 10 minutes: botocore caps the hint at the
-    # computed delay + 5 s, so the whole $connect still ends inside 29 s.
+    # A throttled answer asking for a retry in 10 minutes: newer botocores would wait up to
+    # 5 s more per retry; the registry's loop keeps its own backoffs.
     dynamodb.reply(
         "POST",
         "/",
@@ -143,7 +139,7 @@ def test_a_retry_after_hint_cannot_push_connect_past_the_integration_limit(
     )
     assert handler.handler(connect_event(), None)["statusCode"] == 503
     assert len(dynamodb.seen("POST", "/")) == 3
-    assert backoffs.delays == pytest.approx([6.0, 7.0])
+    assert backoffs.delays == pytest.approx([0.25, 0.5])
     assert worst_case_seconds(3, backoffs) < INTEGRATION_LIMIT_SECONDS
 
 
@@ -188,3 +184,28 @@ def test_disconnect_with_dynamodb_throttled_still_answers_and_notifies(
         and line["code"] == "ProvisionedThroughputExceededException"
         for line in logged
     )
+
+
+@dataclass(frozen=True)
+class LambdaContext:
+    remaining_ms: int
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def test_disconnect_makes_no_dynamodb_attempt_that_could_outlast_the_invocation(
+    handler: ModuleType, dynamodb: FakeServer, server: FakeServer, backoffs: Backoffs
+) -> None:
+    # 3.5 s left, 0.5 s kept to answer: after one attempt that waits out the read timeout
+    # (1 s), another (up to 2 s, after its backoff) would end past the 3 s left for DynamoDB.
+    read_timeout = float(aws.dynamodb().meta.config.read_timeout)  # type: ignore[attr-defined]
+    dynamodb.reply("POST", "/", Reply(200, {}, delay=read_timeout + 1))
+    started = time.monotonic()
+    response = handler.handler(load_event("disconnect"), LambdaContext(remaining_ms=3500))
+    elapsed = time.monotonic() - started
+    assert response == {"statusCode": 200, "body": ""}
+    assert len(dynamodb.seen("POST", "/")) == 1
+    assert backoffs.delays == []
+    assert len(server.seen("POST", DISCONNECT)) == 1  # the time saved is the notice's
+    assert elapsed < 3.5 - 0.5

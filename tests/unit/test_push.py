@@ -302,7 +302,7 @@ def test_a_parallel_push_posts_once_to_each_and_cleans_up_what_is_gone(table: st
 
 def test_the_pool_is_as_large_as_the_clients_connection_pools() -> None:
     assert aws.MANAGEMENT_API_CONFIG.max_pool_connections == aws.PUSH_CONCURRENCY
-    assert aws.BOTO_CONFIG.max_pool_connections == aws.PUSH_CONCURRENCY
+    assert aws.DYNAMODB_CONFIG.max_pool_connections == aws.PUSH_CONCURRENCY
     fake = FakeManagement(latency=0.02)
     connections = [connections_table.Connection(f"c{n}=", "s", "u", 0, 0) for n in range(200)]
     result = push.push_to_connections(
