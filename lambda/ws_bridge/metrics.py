@@ -21,12 +21,15 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
+from ws_bridge.json_codec import one_shot
+
 __all__ = ["DEFAULT_NAMESPACE", "count", "invocation", "milliseconds"]
 
 DEFAULT_NAMESPACE = "WebSocketBridge"
 DEFAULT_SERVICE = "ws-bridge"
 
 _ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
+_encode = one_shot(_ENCODER)
 
 
 @dataclass(slots=True)
@@ -110,7 +113,7 @@ def _line(record: _Record) -> str:
         root["Code"] = record.code
     root.update(record.counts)
     root.update(record.milliseconds)
-    values = _ENCODER.encode(root)  # "{...}": never empty, Service is always there
+    values = _encode(root)  # "{...}": never empty, Service is always there
     timestamp = int(time.time() * 1000)
     return f'{values[:-1]},"_aws":{{"Timestamp":{timestamp},"CloudWatchMetrics":{directives}}}}}'
 

@@ -180,3 +180,46 @@ def test_the_escaped_quote_skeleton_keeps_only_real_quotes(body: str) -> None:
         return
     skeleton = json_codec._without_escaped_quotes(text.encode())
     assert skeleton.count(b'"') == 2  # the string's own quotes, every escaped one gone
+
+
+VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@pytest.mark.parametrize(
+    "encoder",
+    [
+        json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")),
+        json.JSONEncoder(default=str, ensure_ascii=True),
+        json.JSONEncoder(ensure_ascii=True, separators=(",", ":")),
+    ],
+    ids=["codec", "logs", "metrics"],
+)
+def test_the_one_shot_encoder_writes_what_the_encoder_writes(encoder: json.JSONEncoder) -> None:
+    encode = json_codec.one_shot(encoder)
+
+    @given(value=VALUES | st.dictionaries(st.text(), VALUES))
+    def check(value: object) -> None:
+        assert encode(value) == encoder.encode(value)
+
+    check()
+    if not encoder.allow_nan:
+        for bad in (float("nan"), [float("inf")], {"x": -float("inf")}):
+            with pytest.raises(ValueError, match="not JSON compliant"):
+                encode(bad)
+    if "default" in vars(encoder):  # default=str: anything else is written as its str()
+        assert encode({"when": object}) == encoder.encode({"when": object})
+
+
+def test_one_shot_falls_back_where_json_would() -> None:
+    indented = json.JSONEncoder(indent=2)
+    assert json_codec.one_shot(indented) == indented.encode
