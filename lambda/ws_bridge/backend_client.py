@@ -36,6 +36,7 @@ import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError
+from urllib3.util.retry import Retry
 
 from ws_bridge import logs
 from ws_bridge.events import is_safe_id
@@ -86,7 +87,8 @@ _HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
 
 
 def _sendable(headers: Mapping[str, str]) -> bool:
-    return all(_HEADER_VALUE.fullmatch(value) is not None for value in headers.values())
+    # A match object is truthy: all() over the matches, with no generator frame per call.
+    return all(map(_HEADER_VALUE.fullmatch, headers.values()))
 
 
 # ---------------------------------------------------------------------------- deadline
@@ -271,6 +273,11 @@ def signing_key(secret_id: str) -> SigningKey:
 # ---------------------------------------------------------------------------- calls
 
 
+# What urlopen builds from retries=False on every call (Retry.from_int): built once. A Retry
+# is never changed in place (increment returns a new one), so one object serves every call.
+_NO_RETRIES = Retry(total=False, redirect=False)
+
+
 def _read_body(response: Any, max_body: int) -> tuple[Outcome, bytes]:
     # One read of at most one byte more than allowed: it returns at the end of the body
     # (or when the watchdog shuts the socket down), and a longer body shows as too long.
@@ -318,7 +325,7 @@ def _request(
             body=body,
             headers=dict(headers),
             timeout=urllib3.Timeout(total=timeout_seconds),
-            retries=False,
+            retries=_NO_RETRIES,
             redirect=False,
             assert_same_host=False,
             preload_content=False,

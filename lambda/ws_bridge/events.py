@@ -10,7 +10,14 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple
 
-__all__ = ["MAX_ID_LENGTH", "SAFE_ID", "RequestInfo", "claim_identifier", "is_safe_id"]
+__all__ = [
+    "MAX_ID_LENGTH",
+    "SAFE_ID",
+    "RequestInfo",
+    "claim_identifier",
+    "epoch_field",
+    "is_safe_id",
+]
 
 # User and session ids: what identity providers use (UUIDs, e-mail addresses, Auth0's
 # "auth0|…", Cognito's "region:uuid") and nothing that means something in a URL path or a
@@ -43,7 +50,7 @@ def _int(mapping: Mapping[str, Any], name: str) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _epoch(mapping: Mapping[str, Any], name: str) -> int | None:
+def epoch_field(mapping: Mapping[str, Any], name: str) -> int | None:
     """An epoch-seconds value the authorizer put in its context: API Gateway may deliver it
     as a number or as a string of digits."""
     value = mapping.get(name)
@@ -104,7 +111,7 @@ class RequestInfo(NamedTuple):
             session_source if isinstance(session_source, str) else "",
             _int(context, "disconnectStatusCode"),
             reason if isinstance(reason, str) else "",
-            _epoch(authorizer, "exp"),
+            epoch_field(authorizer, "exp"),
             api_id if isinstance(api_id, str) else "",
             stage if isinstance(stage, str) else "",
         )

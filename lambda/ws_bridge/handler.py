@@ -37,7 +37,7 @@ from ws_bridge.connections_table import (
     new_connection,
     put_connection,
 )
-from ws_bridge.events import RequestInfo
+from ws_bridge.events import RequestInfo, epoch_field
 from ws_bridge.json_codec import MAX_JSON_DEPTH
 from ws_bridge.settings import MAX_CONNECTION_SECONDS, MAX_MESSAGE_BYTES, HandlerSettings
 from ws_bridge.token_sources import bearer_protocol, find_tokens
@@ -302,6 +302,11 @@ def disconnect(
 # ---------------------------------------------------------------------------- messages
 
 
+def _pong(now: float) -> dict[str, Any]:
+    # The only reply built on the hot path: formatted, not encoded (an int needs no escaping).
+    return {"statusCode": 200, "body": f'{{"type":"pong","timestamp":{int(now * 1000)}}}'}
+
+
 class _Refused(Exception):
     """Internal signal carrying an error code; never leaves this module."""
 
@@ -413,8 +418,7 @@ def message(
         log.info("message refused", extra={"error": parsed})
         return error_reply(parsed, info.request_id)
     if parsed.get("type") == "ping":
-        # The only reply built on the hot path: formatted, not encoded (an int needs no escaping).
-        return {"statusCode": 200, "body": f'{{"type":"pong","timestamp":{int(now() * 1000)}}}'}
+        return _pong(now())
 
     # Identity comes from the authorizer context and overrides whatever the client sent.
     forwarded = {
@@ -467,8 +471,52 @@ def _remove(connection_id: str, deadline: float | None = None) -> None:
     delete_connection(SETTINGS.connections_table, connection_id, deadline=deadline)
 
 
+# The keepalive pings clients send, character for character: the browser client's
+# JSON.stringify({type: "ping"}) and Python's json.dumps (the local client sends the first).
+# Each is strict JSON, an object whose type is "ping", so the general path would answer it
+# with a pong too; any other body (a ping with more fields, other spacing) takes that path.
+_PINGS = frozenset({'{"type":"ping"}', '{"type": "ping"}'})
+_CONNECTION_ROUTES = ("$connect", "$disconnect")
+# False until the first invocation has gone the general way: that one logs cold_start.
+_warm = False
+
+
+def _fast_ping(event: dict[str, Any]) -> dict[str, Any] | None:
+    """The pong for a keepalive ping, or None for anything the general path must decide:
+    another body or route, a base64 frame, an expired token (which closes the connection).
+    A ping logs nothing and records no metric on either path, and nothing here can raise."""
+    body = event.get("body")
+    if type(body) is not str or body not in _PINGS or event.get("isBase64Encoded") is True:
+        return None
+    request = event.get("requestContext")
+    if type(request) is not dict:
+        return None
+    route = request.get("routeKey")
+    # An empty route key: the event type decides the kind, as in RequestInfo.kind.
+    if type(route) is not str or not route or route in _CONNECTION_ROUTES:
+        return None
+    now = time.time()
+    if SETTINGS.token_expiry_enforced:
+        authorizer = request.get("authorizer")
+        if type(authorizer) is not dict:
+            return None
+        expires_at = epoch_field(authorizer, "exp")
+        if expires_at is not None and now >= expires_at:
+            return None
+    return _pong(now)
+
+
 def handler(event: Any, context: Any) -> dict[str, Any]:
     """Lambda entry point for ``$connect``, ``$disconnect``, ``$default`` and custom routes."""
+    if _warm and type(event) is dict:
+        pong = _fast_ping(event)
+        if pong is not None:
+            return pong
+    return _handle(event, context)
+
+
+def _handle(event: Any, context: Any) -> dict[str, Any]:
+    global _warm
     left = _seconds_left(context)
     deadline = None if left is None else time.monotonic() + left
     # DynamoDB's retries stop in time to log and answer.
@@ -484,6 +532,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         ),
         metrics.invocation(SETTINGS.metrics_namespace, SETTINGS.metrics_service),
     ):
+        _warm = True  # logs.invocation has spent the container's cold_start
         kind = info.kind
         try:
             if kind == "connect":

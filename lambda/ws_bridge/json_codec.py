@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "encode_json",
     "interchangeable",
     "is_json",
+    "one_shot",
 ]
 
 MAX_JSON_DEPTH = 64
@@ -38,22 +40,52 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def one_shot(encoder: json.JSONEncoder) -> Callable[[Any], str]:
+    """``encoder.encode``, without the C encoder object that ``JSONEncoder.encode`` builds
+    on every call: built once here (a third of the cost of encoding a log line). The same
+    text for every value, except that a circular reference raises RecursionError rather
+    than ValueError (no circular check: for values decoded from JSON or built by this
+    package, which cannot hold one). ``encoder.encode`` itself where Python's json module
+    has no C encoder, or the encoder indents (then json uses its Python encoder too)."""
+    make: Callable[..., Any] | None = getattr(json.encoder, "c_make_encoder", None)
+    if make is None or encoder.indent is not None:
+        return encoder.encode
+    iterencode = make(
+        None,  # markers: no circular check
+        encoder.default,
+        json.encoder.encode_basestring_ascii
+        if encoder.ensure_ascii
+        else json.encoder.encode_basestring,
+        encoder.indent,
+        encoder.key_separator,
+        encoder.item_separator,
+        encoder.sort_keys,
+        encoder.skipkeys,
+        encoder.allow_nan,
+    )
+    join = "".join
+
+    def encode(value: Any) -> str:
+        return join(iterencode(value, 0))
+
+    return encode
+
+
 # Built once: json.dumps/json.loads with any option build a new encoder/decoder per call.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+_encode = one_shot(_ENCODER)
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
 _LENIENT_NUMBERS = json.JSONDecoder(parse_constant=_reject_constant)
-# Floats read by the C scanner itself: for text that cannot hold an out-of-range number.
-_FAST_DECODER = _LENIENT_NUMBERS
 
 
 def encode(value: Any) -> str:
     """Compact strict JSON text; ``ValueError`` for NaN/Infinity."""
-    return _ENCODER.encode(value)
+    return _encode(value)
 
 
 def encode_json(value: Any) -> bytes:
     """Strict JSON in UTF-8: ``ValueError`` for NaN/Infinity or a lone surrogate."""
-    return _ENCODER.encode(value).encode("utf-8")
+    return _encode(value).encode("utf-8")
 
 
 def _is_text(value: str) -> bool:
@@ -93,30 +125,37 @@ def interchangeable(value: Any) -> bool:
 # JSON is ASCII, and no byte of a multi-byte UTF-8 sequence is ASCII, so the byte view is
 # exact.
 
-# Digits read as "0", "E" and "+" as "e": one search finds every exponent of 3+ digits.
-_NUMBER_SHAPES = bytes.maketrans(b"123456789E+", b"000000000ee")
 _SURROGATE_MARKS = (b"\\ud", b"\\uD")
 _SMALL = 4096  # below this, counting the brackets first is worth it
 _NOT_STRUCTURE = bytes(c for c in range(256) if c not in b'[]{}"')
 
 
-def _may_overflow(raw: bytes) -> bool:
-    """False when no number in ``raw`` can read as inf (conservative: strings count too).
-    A float beyond the double range needs an exponent of three digits or more, or (with an
-    exponent of at most 99) an integer part of at least 309 - 99 digits."""
-    shapes = raw.translate(_NUMBER_SHAPES)
-    if b"0" * 210 in shapes:
-        return True
-    # Searched backwards: a needle ending in the rare "e" skips ahead; one ending in "0"
-    # (as "e000" would) crawls through number-heavy text.
-    return b"000e" in shapes[::-1]
+# What may follow a backslash in JSON, kept with the structure: every escape keeps its
+# second character next to its backslash, so escapes read the same in the skeleton.
+_NOT_STRUCTURE_OR_ESCAPE = bytes(c for c in range(256) if c not in b'[]{}"\\/bfnrtu')
+
+
+def _without_escaped_quotes(raw: bytes) -> bytes:
+    """The brackets and quotes of valid JSON ``raw`` (with some letters and backslashes),
+    escaped quotes removed: every quote left opens or closes a string.
+
+    Linear and cheap for escape-heavy text: one deleting translate shrinks the text to its
+    structure and escapes, and the replaces run on that. With no backslash right before an
+    escaped backslash's partner and a quote (no ``\\\\"``), each backslash before a quote
+    starts an escape (the character before it is not a backslash), so removing ``\\"``
+    removes exactly the escaped quotes; otherwise escaped backslashes go first, as the
+    decoder reads them, left to right."""
+    skeleton = raw.translate(None, _NOT_STRUCTURE_OR_ESCAPE)
+    if b'\\\\"' in skeleton:
+        skeleton = skeleton.replace(b"\\\\", b"")
+    return skeleton.replace(b'\\"', b"")
 
 
 def _within_depth(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     """True when valid JSON ``raw`` nests containers at most ``limit`` deep: the brackets
     outside strings, with each pass removing the innermost pairs (at most ``limit`` passes)."""
-    if b"\\" in raw:  # escaped backslashes, then escaped quotes: neither ends a string
-        raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    if b"\\" in raw:
+        raw = _without_escaped_quotes(raw)
     quoted = raw.translate(None, _NOT_STRUCTURE)
     # Strings without brackets are adjacent quotes here; if none is left over, every string
     # was one of them (a string with brackets leaves its opening quote: the first quote
@@ -142,6 +181,18 @@ _SURROGATE_PAIR = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
+# A screen for _lone that needs no copy of the text: a high surrogate escape not followed by
+# a low one, or a low one not preceded by a high one (that is itself preceded by something
+# other than a backslash). It finds every lone escape; it may also flag text that only looks
+# like one after an escaped backslash (``\\\\ud800``), which then gets the exact check.
+_HIGH = rb"\\u[dD][89abAB][0-9a-fA-F]{2}"
+_LOW = rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+_MAYBE_LONE = re.compile(
+    rb"\\u[dD](?:[89abAB][0-9a-fA-F]{2}(?!" + _LOW + rb")"
+    rb"|[c-fC-F][0-9a-fA-F]{2}(?<![^\\]" + _HIGH + _LOW + rb"))"
+)
+
+
 def _lone(raw: bytes) -> bool:
     """False when every surrogate escape in ``raw`` is half of a pair (linear: C regex)."""
     unpaired = _SURROGATE_PAIR.sub(b"", raw.replace(b"\\\\", b""))
@@ -153,13 +204,13 @@ def decode(text: str) -> Any:
     Python's 4300 digits and for nesting deep enough to exhaust the recursion limit).
 
     Linear in the size of ``text``: a decode by the C scanner (NaN/Infinity refused by its
-    constant hook), then the screens above; the per-number hook and the encode that finds a
-    lone surrogate run only for a message the screens flag.
+    constant hook, every float checked by its float hook: cheaper than screening the text
+    for large exponents, and free for text without floats), then the screens above; the
+    encode that finds a lone surrogate runs only for a message the screens flag.
     """
     raw = text.encode("utf-8")  # UnicodeEncodeError (a ValueError): a raw lone surrogate
     try:
-        decoder = _DECODER if _may_overflow(raw) else _FAST_DECODER
-        value = decoder.decode(text)
+        value = _DECODER.decode(text)
     except RecursionError:
         raise ValueError("nested too deeply") from None
     # Every level opens with a bracket: with few brackets, no need to look further.
@@ -167,7 +218,12 @@ def decode(text: str) -> Any:
         _within_depth(raw)
     ):
         raise ValueError("nested too deeply")
-    if b"\\u" in raw and (_SURROGATE_MARKS[0] in raw or _SURROGATE_MARKS[1] in raw) and _lone(raw):
+    if (
+        b"\\" in raw
+        and (_SURROGATE_MARKS[0] in raw or _SURROGATE_MARKS[1] in raw)
+        and _MAYBE_LONE.search(raw) is not None
+        and _lone(raw)
+    ):
         # An escape that may be half of a surrogate pair: exact check, linear (C encoder).
         try:
             _ENCODER.encode(value).encode("utf-8")

@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import Any
 
+from ws_bridge.json_codec import one_shot
+
 __all__ = ["JsonFormatter", "bind", "configure", "get_logger", "info", "invocation"]
 
 LOGGER_NAME = "ws_bridge"
@@ -36,6 +38,7 @@ _RECORD_FIELDS = frozenset(
 # U+0085 and the like, which some log tools take for line breaks. Built once: json.dumps
 # with options builds an encoder per call.
 _ENCODER = json.JSONEncoder(default=str, ensure_ascii=True)
+_encode = one_shot(_ENCODER)
 
 _second: tuple[int, str] = (-1, "")
 _direct: logging.Logger | None = (
@@ -80,7 +83,7 @@ class JsonFormatter(logging.Formatter):
                 f"{frame.filename}:{frame.lineno} in {frame.name}"
                 for frame in traceback.extract_tb(record.exc_info[2])
             ]
-        return _ENCODER.encode(line)
+        return _encode(line)
 
 
 class _StdoutHandler(logging.Handler):
@@ -142,7 +145,7 @@ def info(logger: logging.Logger, message: str, fields: Mapping[str, Any]) -> Non
         line.update(context)
     line.update(fields)
     try:
-        sys.stdout.write(_ENCODER.encode(line) + "\n")
+        sys.stdout.write(_encode(line) + "\n")
         sys.stdout.flush()
     except Exception:  # noqa: BLE001 - logging must never break the caller
         logger.info(message, extra=dict(fields))

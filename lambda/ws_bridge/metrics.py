@@ -17,10 +17,11 @@ import contextvars
 import json
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
+
+from ws_bridge.json_codec import one_shot
 
 __all__ = ["DEFAULT_NAMESPACE", "count", "invocation", "milliseconds"]
 
@@ -28,6 +29,7 @@ DEFAULT_NAMESPACE = "WebSocketBridge"
 DEFAULT_SERVICE = "ws-bridge"
 
 _ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
+_encode = one_shot(_ENCODER)
 
 
 @dataclass(slots=True)
@@ -64,15 +66,13 @@ def milliseconds(name: str, value: float) -> None:
         record.milliseconds[name] = float(value)
 
 
-def _line(record: _Record) -> str:
+def _directives(record: _Record, by_reason: bool, by_code: bool) -> list[dict[str, Any]]:
     names = [{"Name": name, "Unit": "Count"} for name in record.counts]
     names += [{"Name": name, "Unit": "Milliseconds"} for name in record.milliseconds]
     directives: list[dict[str, Any]] = [
         {"Namespace": record.namespace, "Dimensions": [["Service"]], "Metrics": names}
     ]
-    root: dict[str, Any] = {"Service": record.service}
-    if record.reason is not None and "ConnectionsRefused" in record.counts:
-        root["Reason"] = record.reason
+    if by_reason:
         directives.append(
             {
                 "Namespace": record.namespace,
@@ -80,8 +80,7 @@ def _line(record: _Record) -> str:
                 "Metrics": [{"Name": "ConnectionsRefused", "Unit": "Count"}],
             }
         )
-    if record.code is not None and "BackendErrors" in record.counts:
-        root["Code"] = record.code
+    if by_code:
         directives.append(
             {
                 "Namespace": record.namespace,
@@ -89,24 +88,62 @@ def _line(record: _Record) -> str:
                 "Metrics": [{"Name": "BackendErrors", "Unit": "Count"}],
             }
         )
+    return directives
+
+
+# The encoded CloudWatchMetrics part per set of metric names: a handful per container (the
+# names are this module's constants), so each is built and encoded once, not on every line.
+_ENCODED_DIRECTIVES: dict[tuple[str, tuple[str, ...], tuple[str, ...], bool, bool], str] = {}
+_MAX_ENCODED_DIRECTIVES = 64
+
+
+def _line(record: _Record) -> str:
+    by_reason = record.reason is not None and "ConnectionsRefused" in record.counts
+    by_code = record.code is not None and "BackendErrors" in record.counts
+    key = (record.namespace, tuple(record.counts), tuple(record.milliseconds), by_reason, by_code)
+    directives = _ENCODED_DIRECTIVES.get(key)
+    if directives is None:
+        directives = _ENCODER.encode(_directives(record, by_reason, by_code))
+        if len(_ENCODED_DIRECTIVES) < _MAX_ENCODED_DIRECTIVES:
+            _ENCODED_DIRECTIVES[key] = directives
+    root: dict[str, Any] = {"Service": record.service}
+    if by_reason:
+        root["Reason"] = record.reason
+    if by_code:
+        root["Code"] = record.code
     root.update(record.counts)
     root.update(record.milliseconds)
-    root["_aws"] = {"Timestamp": int(time.time() * 1000), "CloudWatchMetrics": directives}
-    return _ENCODER.encode(root)
+    values = _encode(root)  # "{...}": never empty, Service is always there
+    timestamp = int(time.time() * 1000)
+    return f'{values[:-1]},"_aws":{{"Timestamp":{timestamp},"CloudWatchMetrics":{directives}}}}}'
 
 
-@contextmanager
-def invocation(namespace: str, service: str) -> Iterator[None]:
-    """Collect the metrics of one invocation; write them as one EMF line at its end."""
-    record = _Record(namespace, service)
-    token = _current.set(record)
-    try:
-        yield
-    finally:
-        _current.reset(token)
+class _Invocation:
+    """The context manager :func:`invocation` returns (a generator-based one cost a good
+    part of a short invocation's own work)."""
+
+    __slots__ = ("_record", "_token")
+
+    def __init__(self, namespace: str, service: str) -> None:
+        self._record = _Record(namespace, service)
+        self._token: contextvars.Token[_Record | None] | None = None
+
+    def __enter__(self) -> None:
+        self._token = _current.set(self._record)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._token is not None:
+            _current.reset(self._token)
+            self._token = None
+        record = self._record
         if record.counts or record.milliseconds:
             try:
                 sys.stdout.write(_line(record) + "\n")
                 sys.stdout.flush()
             except Exception:  # noqa: BLE001, S110 - metrics must never break the answer
                 pass
+
+
+def invocation(namespace: str, service: str) -> AbstractContextManager[None]:
+    """Collect the metrics of one invocation; write them as one EMF line at its end."""
+    return _Invocation(namespace, service)

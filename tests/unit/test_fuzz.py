@@ -279,6 +279,117 @@ def test_handler_never_raises_and_always_answers_well_formed(
     check()
 
 
+FAST_PINGS = {'{"type":"ping"}', '{"type": "ping"}'}  # what the handler answers first
+PING_BODIES = st.sampled_from(
+    [
+        *sorted(FAST_PINGS),
+        '{"type":"ping" }',
+        '{"type":"ping","x":1}',
+        '{"type":"ping","type":"ping"}',
+        '{"type":"Ping"}',
+        '{"type":"ping"',
+        '["ping"]',
+        "eyJ0eXBlIjoicGluZyJ9",  # {"type":"ping"} in base64
+    ]
+)
+
+
+def ping_events() -> st.SearchStrategy[dict[str, Any]]:
+    """Recorded message events carrying a ping-like body, with a drawn route, event type,
+    base64 flag and token expiry (past, future, junk or none), and the odd junk part."""
+    expiries = st.sampled_from(["past", "future", "none"]) | JUNK
+
+    def build(parts: tuple[Any, ...]) -> dict[str, Any]:
+        body, route, event_type, encoded, exp, junk_context = parts
+        event = load_event("message")
+        context = event["requestContext"]
+        context["routeKey"] = route
+        context["eventType"] = event_type
+        authorizer = context["authorizer"]
+        if exp == "past":
+            authorizer["exp"] = str(int(time.time()) - 5)
+        elif exp == "future":
+            authorizer["exp"] = int(time.time()) + 3600
+        elif exp != "none":
+            authorizer["exp"] = exp
+        if junk_context is not None:
+            event["requestContext"] = junk_context
+        return {**event, "body": body, "isBase64Encoded": encoded}
+
+    routes = st.sampled_from(["$default", "terminal", "", "$connect", "$disconnect"])
+    anything = st.tuples(
+        PING_BODIES | bodies(),
+        routes | JUNK,
+        st.sampled_from(["MESSAGE", "CONNECT", "DISCONNECT"]),
+        st.sampled_from([False, True, None, "true"]),
+        expiries,
+        st.none() | JUNK,
+    )
+    # Pings as clients send them, one drawn event in three: both paths are reached often.
+    common = st.tuples(
+        st.sampled_from(sorted(FAST_PINGS)),
+        st.sampled_from(["$default", "terminal"]),
+        st.just("MESSAGE"),
+        st.sampled_from([False, None]),
+        st.sampled_from(["past", "future", "none"]),
+        st.none(),
+    )
+    return st.integers(0, 2).flatmap(lambda n: anything if n == 0 else common).map(build)
+
+
+def without_timestamp(response: dict[str, Any]) -> dict[str, Any]:
+    body = response.get("body")
+    if isinstance(body, str) and body.startswith('{"type":"pong"'):
+        assert set(json.loads(body)) == {"type", "timestamp"}
+        return {**response, "body": "pong"}
+    return response
+
+
+@pytest.mark.parametrize("enforced", ["true", "false"])
+def test_the_ping_fast_path_answers_as_the_general_path(
+    load_handler: Callable[..., ModuleType],
+    server: FakeServer,
+    monkeypatch: pytest.MonkeyPatch,
+    no_backoff: None,
+    enforced: str,
+) -> None:
+    """On a warm container, the handler (fast path first) answers every event as the general
+    path alone does, pong timestamps aside; and when the fast path answers, so would it."""
+    management = FakeServer().start()
+    management.default = Reply(200, b"")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI", management.url)
+    aws.reset_clients()
+    server.default = Reply(200, {"type": "ok"})
+    module = load_handler(
+        CONNECTIONS_TABLE="t",
+        BACKEND_URL=server.url,
+        BACKEND_TIMEOUT_SECONDS="5",
+        TOKEN_EXPIRY_ENFORCED=enforced,
+    )
+    module.handler(load_event("message"), None)  # the cold start: later calls are warm
+    assert module._warm
+    reached: Counter[str] = Counter()
+
+    @given(event=ping_events())
+    def check(event: dict[str, Any]) -> None:
+        fast = module._fast_ping(event)
+        general = without_timestamp(module._handle(event, None))
+        if fast is not None:
+            reached["fast"] += 1
+            assert without_timestamp(fast) == general == {"statusCode": 200, "body": "pong"}
+            assert event["body"] in FAST_PINGS
+        else:
+            reached["general"] += 1
+        assert without_timestamp(module.handler(event, None)) == general
+
+    try:
+        check()
+    finally:
+        management.stop()
+    assert_reached(reached, {"fast", "general"})
+
+
 # ---------------------------------------------------------------------------- authorizer
 
 

@@ -511,6 +511,106 @@ def test_ping_is_answered_without_the_backend(messages: Bridge) -> None:
     assert messages.server.seen() == []
 
 
+def pong_of(response: dict[str, Any]) -> int:
+    """The timestamp of a pong (the only part that differs between two answers)."""
+    assert response["statusCode"] == 200
+    reply = json.loads(response["body"])
+    assert reply == {"type": "pong", "timestamp": reply["timestamp"]}
+    timestamp: int = reply["timestamp"]
+    return timestamp
+
+
+@pytest.mark.parametrize("body", ['{"type":"ping"}', '{"type": "ping"}'])
+def test_a_warm_container_answers_the_common_pings_first(
+    messages: Bridge, monkeypatch: pytest.MonkeyPatch, body: str
+) -> None:
+    messages(message_event({"type": "command"}, name="message"))  # the cold start
+    general = messages.module._handle
+    monkeypatch.setattr(messages.module, "_handle", lambda *args: pytest.fail("general path"))
+    before = int(time.time() * 1000)
+    timestamp = pong_of(messages(message_event(body, raw=True)))
+    assert before <= timestamp <= int(time.time() * 1000)
+    # Any other ping, however close, takes the general path, which answers it alike.
+    monkeypatch.setattr(messages.module, "_handle", general)
+    for other in ('{"type":"ping","x":1}', '{ "type":"ping"}', '{"type":"ping"}\n'):
+        assert messages.module._fast_ping(message_event(other, raw=True)) is None
+        pong_of(messages(message_event(other, raw=True)))
+
+
+def test_the_first_ping_of_a_container_logs_nothing_and_spends_the_cold_start(
+    messages: Bridge, captured_logs: Callable[[], str]
+) -> None:
+    assert not messages.module._warm
+    pong_of(messages(message_event({"type": "ping"})))
+    assert messages.module._warm
+    captured_logs()
+    pong_of(messages(message_event({"type": "ping"})))  # the fast path: no line either
+    assert captured_logs() == ""
+    error_of(messages(message_event("garbage", raw=True)), "invalid_json", 400)
+    assert json.loads(captured_logs().splitlines()[0])["cold_start"] is False
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"isBase64Encoded": True},
+        {"requestContext": {"routeKey": "$connect"}},
+        {"requestContext": {"routeKey": "$disconnect"}},
+        {"requestContext": {"routeKey": "", "eventType": "CONNECT"}},
+        {"requestContext": {"routeKey": None}},
+        {"requestContext": {"authorizer": None}},
+        {"requestContext": {"authorizer": {"exp": "0"}}},
+        {"requestContext": None},
+        {"body": b'{"type":"ping"}'},
+    ],
+    ids=[
+        "base64",
+        "connect",
+        "disconnect",
+        "connect-by-event-type",
+        "no-route",
+        "no-authorizer",
+        "expired",
+        "no-context",
+        "bytes",
+    ],
+)
+def test_pings_the_fast_path_leaves_to_the_general_one(
+    messages: Bridge, change: dict[str, Any]
+) -> None:
+    event = message_event({"type": "ping"})
+    for key, value in change.items():
+        if isinstance(value, dict) and isinstance(event.get(key), dict):
+            event[key] = {**event[key], **value}
+        else:
+            event[key] = value
+    messages(message_event({"type": "command"}))  # warm
+    assert messages.module._fast_ping(event) is None
+
+
+def test_an_expired_token_is_caught_on_a_warm_ping(
+    messages: Bridge, management: FakeServer
+) -> None:
+    messages(message_event({"type": "ping"}))  # warm
+    event = message_event({"type": "ping"})
+    event["requestContext"]["authorizer"]["exp"] = str(int(time.time()) - 1)
+    error_of(messages(event), "token_expired", 401)
+    assert [call.method for call in management.seen()] == ["POST", "DELETE"]
+    event["requestContext"]["authorizer"]["exp"] = int(time.time()) + 60
+    pong_of(messages(event))
+
+
+def test_a_warm_ping_with_an_expired_token_is_answered_when_expiry_is_not_enforced(
+    load_without_aws: Callable[..., Bridge],
+) -> None:
+    bridge = load_without_aws(TOKEN_EXPIRY_ENFORCED="false")
+    bridge(message_event({"type": "ping"}))  # warm
+    event = message_event({"type": "ping"})
+    event["requestContext"]["authorizer"] = {"exp": "0"}
+    assert bridge.module._fast_ping(event) is not None
+    pong_of(bridge(event))
+
+
 def test_message_is_forwarded_with_identity_from_the_authorizer(messages: Bridge) -> None:
     messages.server.reply("POST", MESSAGE, Reply(200, {"type": "command_result", "result": "ok"}))
     response = messages(

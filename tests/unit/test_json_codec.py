@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ws_bridge import json_codec
 from ws_bridge.json_codec import MAX_JSON_DEPTH
@@ -94,3 +96,130 @@ def test_brackets_and_quotes_inside_strings_do_not_count_as_nesting() -> None:
     assert json_codec.decode(text) == json.loads(text)
     deep = '{"s": "]]]]}}}}", "a": ' + "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH + "}"
     assert refused(deep)
+
+
+# ---------------------------------------------------------------------------- fast screens
+#
+# The escape-aware screens work on a shrunk skeleton of the text (structure and escapes
+# only) and on a regex that needs no copy; these properties hold them to the plain
+# definitions: the general path (escapes read by a decode, depth and surrogates measured on
+# the value) and the screens must agree on every drawn text.
+
+PIECES = st.sampled_from(
+    [
+        "a", " ", "[", "]", "{", "}", '\\"', "\\\\", "\\n", "\\u00e9", "\\ud83d", "\\ude00",
+        "\\uD800", "\\uDC00", "\\ud7ff", "\\/", "\\b", "u", "d8", '"',
+    ]
+)  # fmt: skip
+STRINGS = st.lists(PIECES, max_size=12).map("".join)
+
+
+def string_literals() -> st.SearchStrategy[str]:
+    """JSON string literals built from escape-heavy pieces (kept only when valid JSON)."""
+    return STRINGS.map(lambda body: f'"{body}"').filter(_is_string_literal)
+
+
+def _is_string_literal(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), str)
+    except ValueError:
+        return False
+
+
+def _depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+DOCUMENTS = st.recursive(
+    string_literals() | st.just("1"),
+    lambda children: (
+        st.lists(children, max_size=3).map(lambda items: "[" + ",".join(items) + "]")
+        | st.lists(st.tuples(string_literals(), children), max_size=3).map(
+            lambda pairs: "{" + ",".join(f"{k}:{v}" for k, v in pairs) + "}"
+        )
+    ),
+    max_leaves=8,
+)
+
+
+@given(document=DOCUMENTS, depth=st.integers(0, 70))
+def test_the_depth_screen_agrees_with_the_value_on_escape_heavy_text(
+    document: str, depth: int
+) -> None:
+    text = "[" * depth + document + "]" * depth
+    value = json.loads(text)
+    raw = text.encode()
+    for limit in (1, 2, 3, MAX_JSON_DEPTH):
+        assert json_codec._within_depth(raw, limit) == (_depth(value) <= limit)
+
+
+def _has_lone_surrogate(value: object) -> bool:
+    return not json_codec.interchangeable(value)
+
+
+@given(document=DOCUMENTS)
+def test_the_lone_surrogate_screen_misses_nothing(document: str) -> None:
+    value = json.loads(document)
+    raw = document.encode()
+    if _has_lone_surrogate(value):
+        assert json_codec._MAYBE_LONE.search(raw) is not None
+        assert json_codec._lone(raw)
+        assert refused(document)
+    else:
+        assert not refused(document) or _depth(value) > MAX_JSON_DEPTH
+
+
+@given(body=STRINGS)
+def test_the_escaped_quote_skeleton_keeps_only_real_quotes(body: str) -> None:
+    text = f'["{body}"]'
+    if not _is_string_literal(f'"{body}"'):
+        return
+    skeleton = json_codec._without_escaped_quotes(text.encode())
+    assert skeleton.count(b'"') == 2  # the string's own quotes, every escaped one gone
+
+
+VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@pytest.mark.parametrize(
+    "encoder",
+    [
+        json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")),
+        json.JSONEncoder(default=str, ensure_ascii=True),
+        json.JSONEncoder(ensure_ascii=True, separators=(",", ":")),
+    ],
+    ids=["codec", "logs", "metrics"],
+)
+def test_the_one_shot_encoder_writes_what_the_encoder_writes(encoder: json.JSONEncoder) -> None:
+    encode = json_codec.one_shot(encoder)
+
+    @given(value=VALUES | st.dictionaries(st.text(), VALUES))
+    def check(value: object) -> None:
+        assert encode(value) == encoder.encode(value)
+
+    check()
+    if not encoder.allow_nan:
+        for bad in (float("nan"), [float("inf")], {"x": -float("inf")}):
+            with pytest.raises(ValueError, match="not JSON compliant"):
+                encode(bad)
+    if "default" in vars(encoder):  # default=str: anything else is written as its str()
+        assert encode({"when": object}) == encoder.encode({"when": object})
+
+
+def test_one_shot_falls_back_where_json_would() -> None:
+    indented = json.JSONEncoder(indent=2)
+    assert json_codec.one_shot(indented) == indented.encode
