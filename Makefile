@@ -19,6 +19,10 @@ TF_PROVIDER_MIRROR ?= $(firstword $(wildcard /opt/tf-plugins $(HOME)/.terraform.
 # 2 idle cores the whole run takes about 2 minutes (1.5 min of CPU).
 FUZZ_EXAMPLES ?= 1000
 PYTEST_ARGS ?=
+# pytest-xdist workers for `make test`'s pytest run (0: one process). Two, because the
+# integration tests mostly wait (on Terraform, the provider's polling, the emulator): serially
+# the machine's 2 cores sat half idle. Each test file stays on one worker (tests/conftest.py).
+PYTEST_WORKERS ?= 2
 # Flags of `python -m wslocal.stack` for `make stack`, e.g. STACK_ARGS="--jwt-issuer https://id.test/".
 STACK_ARGS ?=
 
@@ -125,7 +129,7 @@ integration: $(VENV)/.paths ## The whole stack over real WebSockets (emulator, g
 	$(BIN)/pytest -m integration tests/integration $(PYTEST_ARGS)
 
 test: lint tf-validate tf-test tf-test-rules checkov unit-urllib3-1 ## Everything CI runs: lint, validate, terraform test, checkov, pytest (both urllib3 majors)
-	$(BIN)/pytest tests $(PYTEST_ARGS)
+	$(BIN)/pytest tests -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 demo: $(VENV)/.paths ## Deploy to a local emulator and hold a scripted WebSocket session
 	$(BIN)/python -m wslocal.demo
