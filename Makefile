@@ -19,6 +19,10 @@ TF_PROVIDER_MIRROR ?= $(firstword $(wildcard /opt/tf-plugins $(HOME)/.terraform.
 # 2 idle cores the whole run takes about 2 minutes (1.5 min of CPU).
 FUZZ_EXAMPLES ?= 1000
 PYTEST_ARGS ?=
+# pytest-xdist workers for `make test`'s pytest run (0: one process). Two, because the
+# integration tests mostly wait (on Terraform, the provider's polling, the emulator): serially
+# the machine's 2 cores sat half idle. Each test file stays on one worker (tests/conftest.py).
+PYTEST_WORKERS ?= 2
 # Flags of `python -m wslocal.stack` for `make stack`, e.g. STACK_ARGS="--jwt-issuer https://id.test/".
 STACK_ARGS ?=
 
@@ -37,8 +41,8 @@ TF_INIT_FLAGS := -backend=false -input=false $(if $(TF_PROVIDER_MIRROR),-plugin-
 PACKAGES := $(shell $(PYTHON) tools/build_package.py --list 2>/dev/null)
 
 .PHONY: help venv checkov-venv package ship-packages fmt lint mypy tf-fmt tf-init tf-validate \
-        tf-test tf-test-rules checkov docs unit unit-urllib3-1 integration test demo demo-browser \
-        stack fuzz bench bench-handler clean
+        tf-test tf-test-rules checkov docs unit unit-urllib3-1 integration test test-checks \
+        test-pytest demo demo-browser stack fuzz bench bench-handler clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -124,8 +128,17 @@ unit-urllib3-1: $(URLLIB3_1_VENV)/.installed ## Lambda unit tests against urllib
 integration: $(VENV)/.paths ## The whole stack over real WebSockets (emulator, gateway, backend)
 	$(BIN)/pytest -m integration tests/integration $(PYTEST_ARGS)
 
-test: lint tf-validate tf-test tf-test-rules checkov unit-urllib3-1 ## Everything CI runs: lint, validate, terraform test, checkov, pytest (both urllib3 majors)
-	$(BIN)/pytest tests $(PYTEST_ARGS)
+# `make test` runs two lanes at once: the pytest run (on PYTEST_WORKERS workers) and the other
+# checks, which mostly keep one core busy while the integration tests mostly wait. Each
+# target's output is printed whole when it ends (--output-sync), not interleaved. The
+# virtualenv first, so that pytest, the longer lane, takes its job slot at once.
+test: $(VENV)/.paths ## Everything CI runs: lint, validate, terraform test, checkov, pytest (both urllib3 majors)
+	$(MAKE) -j2 --output-sync=target test-pytest test-checks
+
+test-checks: lint tf-validate tf-test tf-test-rules checkov unit-urllib3-1 ## What `make test` runs besides `pytest tests`
+
+test-pytest: $(VENV)/.paths ## `pytest tests`, spread over PYTEST_WORKERS workers as `make test` runs it
+	$(BIN)/pytest tests -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 demo: $(VENV)/.paths ## Deploy to a local emulator and hold a scripted WebSocket session
 	$(BIN)/python -m wslocal.demo

@@ -81,6 +81,9 @@ class Descendants:
 
     root: int
     seen: dict[int, tuple[int, str]] = field(default_factory=dict)
+    # Every command line each process had: one seen between fork and exec still shows its
+    # parent's, so a process is read again on every scan until it is gone.
+    cmdlines: set[str] = field(default_factory=set)
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def _scan(self) -> None:
@@ -92,8 +95,11 @@ class Descendants:
         while todo:
             for child in parents.get(todo.pop(), []):
                 stat = _stat(child)
-                if stat is not None and child not in self.seen:
-                    self.seen[child] = (stat[2], _cmdline(child))
+                if stat is not None:
+                    cmdline = _cmdline(child)
+                    if child not in self.seen or self.seen[child][0] != stat[2]:
+                        self.seen[child] = (stat[2], cmdline)
+                    self.cmdlines.add(cmdline)
                 todo.append(child)
 
     def _run(self) -> None:
@@ -120,7 +126,7 @@ class Descendants:
         return left
 
     def commands(self) -> str:
-        return "\n".join(cmdline for _, cmdline in self.seen.values())
+        return "\n".join(sorted(self.cmdlines))
 
 
 # -- running the demo -------------------------------------------------------------------------

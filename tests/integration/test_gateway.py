@@ -571,6 +571,11 @@ def handler(event, context):
 """
 
 
+# A worker's start-up budget in the test below: while it must come up, and while it is stuck.
+COMES_UP_SECONDS = 10.0
+STUCK_SECONDS = 0.3
+
+
 def test_a_pool_whose_worker_cannot_start_answers_within_the_function_timeout(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -599,7 +604,9 @@ def test_a_pool_whose_worker_cannot_start_answers_within_the_function_timeout(
             function, region=REGION, task_root=task_root, runtime_dir=runtime_dir
         ),
         size=1,
-        init_timeout=0.3,
+        # Generous while a worker must come up (a busy machine can take over a second to
+        # start Python); short only while the replacement is stuck, so it is given up soon.
+        init_timeout=COMES_UP_SECONDS,
     )
 
     def gave_up() -> bool:
@@ -607,6 +614,7 @@ def test_a_pool_whose_worker_cannot_start_answers_within_the_function_timeout(
 
     async def scenario() -> None:
         await pool.start()
+        pool.init_timeout = STUCK_SECONDS
         try:
             crashed = await pool.invoke({"crash": True}, "r1")
             assert crashed.error is not None
@@ -624,6 +632,7 @@ def test_a_pool_whose_worker_cannot_start_answers_within_the_function_timeout(
             assert pool.pids == []
             # Once a worker can start again, the next invocation starts one and runs.
             marker.unlink()
+            pool.init_timeout = COMES_UP_SECONDS
             recovered = await pool.invoke({}, "r3")
             assert recovered.result == "ok", recovered.error
         finally:

@@ -920,7 +920,11 @@ def expiring_message(exp: Any) -> dict[str, Any]:
     return event
 
 
-@pytest.mark.parametrize("exp", [str(int(time.time()) - 1), int(time.time()) - 1])
+# Fixed ids: ids made of the values would name the tests after the second they were collected
+# in, and pytest-xdist refuses a run whose workers collected different names.
+@pytest.mark.parametrize(
+    "exp", [str(int(time.time()) - 1), int(time.time()) - 1], ids=["string", "number"]
+)
 def test_a_message_after_the_token_expired_gets_token_expired_and_the_connection_closes(
     messages: Bridge, management: FakeServer, exp: Any
 ) -> None:
