@@ -122,8 +122,8 @@ unit: $(VENV)/.paths ## Python unit tests (moto in-process)
 	$(BIN)/pytest tests/unit tests/local tests/packaging $(PYTEST_ARGS)
 
 unit-urllib3-1: $(URLLIB3_1_VENV)/.installed ## Lambda unit tests against urllib3 1.26 and botocore 1.34, the Lambda runtime's
-	$(URLLIB3_1_VENV)/bin/python -c 'import urllib3, sys; sys.exit(urllib3.__version__[:2] != "1.")'
-	$(URLLIB3_1_VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
+	$(URLLIB3_1_VENV)/bin/python -c 'import botocore, urllib3, sys; sys.exit(urllib3.__version__[:2] != "1." or botocore.__version__[:5] != "1.34.")'
+	$(URLLIB3_1_VENV)/bin/pytest tests/unit -W 'ignore:datetime.datetime.utcnow() is deprecated:DeprecationWarning' $(PYTEST_ARGS)
 
 integration: $(VENV)/.paths ## The whole stack over real WebSockets (emulator, gateway, backend)
 	$(BIN)/pytest -m integration tests/integration $(PYTEST_ARGS)
