@@ -18,9 +18,10 @@ left out. Terraform hashes the zip, so an unchanged package never redeploys.
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib.util
+import marshal
 import modulefinder
-import py_compile
 import subprocess
 import sys
 import tempfile
@@ -118,14 +119,37 @@ def handler_modules(staging: Path) -> list[Path]:
     return sorted(files)
 
 
+def _without_docstrings(tree: ast.Module) -> ast.Module:
+    """``tree`` with the docstring of the module and of each class and function removed (a
+    ``pass`` where it was the whole body). Every other node keeps its position, so line
+    numbers in tracebacks still point into the source shipped beside the bytecode."""
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        first = node.body[0] if node.body else None
+        if (
+            isinstance(first, ast.Expr)
+            and isinstance(first.value, ast.Constant)
+            and isinstance(first.value.value, str)
+        ):
+            if len(node.body) == 1:
+                node.body[0] = ast.copy_location(ast.Pass(), first)
+            else:
+                del node.body[0]
+    return tree
+
+
 def compile_bytecode(staging: Path, runtime: str) -> list[Path]:
     """Compile the connection handler's modules (:func:`handler_modules`) under ``staging``
     to ``__pycache__/<name>.<tag>.pyc``.
 
-    Unchecked-hash pycs: the header holds a hash of the source instead of its mtime (so the
-    bytes depend on the source alone, and the zip stays reproducible), and the runtime never
-    re-reads the source to check it (so a cold start neither compiles nor hashes). Lambda's
-    /var/task is read-only: without these, every cold start compiles every module again.
+    Unchecked-hash pycs (PEP 552): the header holds a hash of the source instead of its
+    mtime (so the bytes depend on the source alone, and the zip stays reproducible), and the
+    runtime never re-reads the source to check it (so a cold start neither compiles nor
+    hashes). Lambda's /var/task is read-only: without these, every cold start compiles every
+    module again. The bytecode leaves docstrings out (they are for readers of the source,
+    which ships too, and no handler module reads ``__doc__``): a sixth of the zip. Asserts and
+    ``__debug__`` stay as the source has them (unlike ``python -OO``).
     """
     wanted = tuple(int(part) for part in runtime.removeprefix("python").split("."))
     if sys.version_info[:2] != wanted:
@@ -138,14 +162,13 @@ def compile_bytecode(staging: Path, runtime: str) -> list[Path]:
     for source in handler_modules(staging):
         relative = source.relative_to(staging).as_posix()
         target = Path(importlib.util.cache_from_source(str(source)))
-        py_compile.compile(
-            str(source),
-            cfile=str(target),
-            dfile=f"{TASK_ROOT}/{relative}",
-            doraise=True,
-            optimize=0,
-            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
-        )
+        text = source.read_bytes()
+        tree = _without_docstrings(ast.parse(text, filename=str(source)))
+        code = compile(tree, f"{TASK_ROOT}/{relative}", "exec", dont_inherit=True, optimize=0)
+        flags = 0b01  # hash-based, unchecked
+        header = importlib.util.MAGIC_NUMBER + flags.to_bytes(4, "little")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(header + importlib.util.source_hash(text) + marshal.dumps(code))
         compiled.append(target)
     return compiled
 
