@@ -23,7 +23,13 @@ import pytest
 
 from wslocal.browser_demo import demo_service
 from wslocal.devtoken import mint_token
-from wslocal.stack import Stack, StackConfig, backend_service, free_port, gateway_service
+from wslocal.stack import (
+    Stack,
+    StackConfig,
+    backend_service,
+    distinct_free_ports,
+    gateway_service,
+)
 
 SESSIONS = ("lab-1:alice", "lab-1:bob", "push-1:alice", "drop-1:alice", "queue-1:alice")
 # Short enough that a test sees it: a connection without keepalive is closed (1001) after it.
@@ -48,14 +54,6 @@ def chromium_path() -> str:
         ".ci/run does it) or BROWSER_EXECUTABLE=/path/to/chromium",
         pytrace=False,
     )
-
-
-def distinct_free_ports(count: int, attempts: int = 50) -> list[int]:
-    for _ in range(attempts):
-        ports = [free_port() for _ in range(count)]
-        if len(set(ports)) == count:
-            return ports
-    raise RuntimeError(f"no {count} distinct free ports after {attempts} attempts")
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,9 @@ from stack_support import (
     RestrictedStack,
     StackHandle,
     StackLogs,
-    distinct_free_ports,
 )
 
-from wslocal.stack import Stack, StackConfig, backend_service, gateway_service
+from wslocal.stack import Stack, StackConfig, backend_service, distinct_free_ports, gateway_service
 
 
 @pytest.fixture(scope="session")

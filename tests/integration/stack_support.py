@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from wslocal.devtoken import mint_token
-from wslocal.stack import Stack, free_port
+from wslocal.stack import Stack
 
 # Sessions the backend knows: lab-1 for alice and bob, lab-2 for carol only.
 SESSIONS = ("lab-1:alice", "lab-1:bob", "lab-2:carol")
@@ -57,15 +57,6 @@ class StackHandle:
         table = self.local.outputs.table_name
         items: list[dict[str, Any]] = self.local.client("dynamodb").scan(TableName=table)["Items"]
         return items
-
-
-def distinct_free_ports(count: int = 4, attempts: int = 50) -> list[int]:
-    """`count` different free ports (free_port() may hand the same one out twice)."""
-    for _ in range(attempts):
-        ports = [free_port() for _ in range(count)]
-        if len(set(ports)) == count:
-            return ports
-    raise RuntimeError(f"no {count} distinct free ports after {attempts} attempts")
 
 
 @dataclass(frozen=True)

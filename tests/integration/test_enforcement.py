@@ -18,11 +18,19 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from stack_support import SESSIONS, StackHandle, distinct_free_ports
+from stack_support import SESSIONS, StackHandle
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from wslocal.stack import Service, Stack, StackConfig, StackInfo, backend_service, gateway_service
+from wslocal.stack import (
+    Service,
+    Stack,
+    StackConfig,
+    StackInfo,
+    backend_service,
+    distinct_free_ports,
+    gateway_service,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 

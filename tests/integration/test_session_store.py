@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 import pytest
 import redis
+from stack_support import SESSIONS
 from websockets.sync.client import connect
 
 from wslocal.devtoken import mint_token
@@ -21,8 +22,6 @@ from wslocal.redis_service import redis_backend_service, redis_service, redis_ur
 from wslocal.stack import Stack, StackConfig, free_port, gateway_service
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
-
-SESSIONS = ("lab-1:alice", "lab-1:bob", "lab-2:carol")
 
 
 @dataclass(frozen=True)

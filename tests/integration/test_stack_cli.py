@@ -20,7 +20,7 @@ import boto3
 import pytest
 
 from wslocal.client import WsClient
-from wslocal.stack import FAKE_CREDENTIALS, free_port, port_accepts
+from wslocal.stack import FAKE_CREDENTIALS, distinct_free_ports, port_accepts
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -56,15 +56,8 @@ def _field(printout: str, label: str) -> str:
     return match[1]
 
 
-def _distinct_free_ports(count: int = 4) -> list[int]:
-    ports: set[int] = set()
-    while len(ports) < count:
-        ports.add(free_port())
-    return sorted(ports)
-
-
 def test_flags_printout_and_logs_kept_after_ctrl_c(tmp_path: Path) -> None:
-    emulator, gateway, backend, connections = _distinct_free_ports()
+    emulator, gateway, backend, connections = distinct_free_ports()
     logs = tmp_path / "logs"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.pop("AWS_ENDPOINT_URL", None)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from wslocal.stack.ports import port_is_free
+from wslocal.stack.ports import distinct_free_ports, port_is_free
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,3 +63,9 @@ def test_the_virtualenv_finds_wslocal_and_ws_bridge_without_pythonpath(tmp_path:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_distinct_free_ports_are_different_and_bindable() -> None:
+    ports = distinct_free_ports(6)
+    assert len(set(ports)) == 6
+    assert all(port_is_free(port) for port in ports)

@@ -53,7 +53,14 @@ from wslocal.stack.config import (
     provider_mirror,
 )
 from wslocal.stack.lifecycle import Stack, save_logs
-from wslocal.stack.ports import PortTaken, choose_ports, free_port, port_accepts, port_is_free
+from wslocal.stack.ports import (
+    PortTaken,
+    choose_ports,
+    distinct_free_ports,
+    free_port,
+    port_accepts,
+    port_is_free,
+)
 from wslocal.stack.processes import ManagedProcess, kill_group
 from wslocal.stack.services import DEFAULT_SESSIONS, backend_service, gateway_service
 
@@ -73,6 +80,7 @@ __all__ = [
     "StackOutputs",
     "backend_service",
     "choose_ports",
+    "distinct_free_ports",
     "free_port",
     "gateway_service",
     "kill_group",

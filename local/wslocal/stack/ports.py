@@ -8,7 +8,14 @@ from collections.abc import Mapping
 
 from wslocal.stack.config import StackError
 
-__all__ = ["PortTaken", "choose_ports", "free_port", "port_accepts", "port_is_free"]
+__all__ = [
+    "PortTaken",
+    "choose_ports",
+    "distinct_free_ports",
+    "free_port",
+    "port_accepts",
+    "port_is_free",
+]
 
 
 class PortTaken(StackError):
@@ -20,6 +27,15 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def distinct_free_ports(count: int = 4, attempts: int = 50) -> list[int]:
+    """`count` different free ports (free_port() may hand the same one out twice)."""
+    for _ in range(attempts):
+        ports = [free_port() for _ in range(count)]
+        if len(set(ports)) == count:
+            return ports
+    raise RuntimeError(f"no {count} distinct free ports after {attempts} attempts")
 
 
 def port_accepts(port: int, timeout: float = 0.2) -> bool:
