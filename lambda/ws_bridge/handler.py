@@ -433,19 +433,19 @@ def message(
     parsed = parse_message(event)
     body = None
     if isinstance(parsed, dict):
-        if parsed.get("type") == "ping":
-            if _encoded(parsed) is not None:
-                return _pong(now())
-        else:
+        ping = parsed.get("type") == "ping"
+        if not ping:
             # Identity comes from the authorizer context and overrides what the client sent.
-            body = _encoded(
-                {
-                    **parsed,
-                    "connectionId": info.connection_id,
-                    "sessionId": info.session_id,
-                    "userId": info.user_id,
-                }
-            )
+            parsed = {
+                **parsed,
+                "connectionId": info.connection_id,
+                "sessionId": info.session_id,
+                "userId": info.user_id,
+            }
+        # The encode finds the one flaw parse_message leaves to it: a lone surrogate.
+        body = _encoded(parsed)
+        if ping and body is not None:
+            return _pong(now())
     if body is None:
         code: ErrorCode = parsed if isinstance(parsed, str) else "invalid_json"
         log.info("message refused", extra={"error": code})
