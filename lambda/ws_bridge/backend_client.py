@@ -47,6 +47,7 @@ from ws_bridge.settings import MAX_MESSAGE_BYTES, HandlerSettings
 __all__ = [
     "BackendResult",
     "Outcome",
+    "forward_body",
     "forward_message",
     "notify_disconnect",
     "pool",
@@ -401,9 +402,23 @@ def forward_message(
 ) -> BackendResult:
     """``POST {BACKEND_URL}{BACKEND_MESSAGE_PATH}`` with the message as strict JSON.
 
-    ``ValueError`` when ``message`` is not strict JSON (the handler refuses such messages
-    when it parses them, so this is never sent as the non-JSON ``Infinity`` or ``NaN``).
+    ``ValueError``, before any request, when ``message`` is not strict JSON (NaN, Infinity,
+    a lone surrogate): it is never sent as the non-JSON ``Infinity`` or ``NaN``.
     """
+    return forward_body(
+        http, settings, connection_id, encode_json(message), timeout_seconds=timeout_seconds
+    )
+
+
+def forward_body(
+    http: urllib3.PoolManager,
+    settings: HandlerSettings,
+    connection_id: str,
+    body: bytes,
+    *,
+    timeout_seconds: float | None = None,
+) -> BackendResult:
+    """:func:`forward_message` for a message already encoded with ``encode_json``."""
     return _request(
         http,
         settings,
@@ -415,7 +430,7 @@ def forward_message(
             "Accept": "application/json",
             "X-Connection-Id": connection_id,
         },
-        body=encode_json(message),
+        body=body,
     )
 
 

@@ -315,7 +315,8 @@ class _Refused(Exception):
         self.code: ErrorCode = code
 
 
-def _decode_body(event: Mapping[str, Any]) -> str:
+def _decode_body(event: Mapping[str, Any]) -> tuple[str, bytes]:
+    """The message's text and its UTF-8 form."""
     body = event.get("body")
     if body is None:
         body = ""
@@ -328,34 +329,50 @@ def _decode_body(event: Mapping[str, Any]) -> str:
             raw = base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError):
             raise _Refused("invalid_json") from None
-    else:
-        if len(body) > MAX_MESSAGE_BYTES:
+        if len(raw) > MAX_MESSAGE_BYTES:
             raise _Refused("message_too_large")
         try:
-            raw = body.encode("utf-8")
-        except UnicodeEncodeError:  # lone surrogates: not text any client could send
+            return raw.decode("utf-8"), raw
+        except UnicodeDecodeError:
             raise _Refused("invalid_json") from None
-    if len(raw) > MAX_MESSAGE_BYTES:
+    if len(body) > MAX_MESSAGE_BYTES:
         raise _Refused("message_too_large")
     try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
+        raw = body.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: not text any client could send
         raise _Refused("invalid_json") from None
+    if len(raw) > MAX_MESSAGE_BYTES:
+        raise _Refused("message_too_large")
+    return body, raw
 
 
 def parse_message(event: Mapping[str, Any]) -> dict[str, Any] | ErrorCode:
-    """The client's JSON object, or the error code that explains why there is none."""
+    """The client's JSON object, or the error code that explains why there is none.
+
+    Strict JSON but for one check left to the caller, which encodes the object before it
+    uses it (:func:`_encoded`): a string may hold a lone surrogate escape (``"\\ud800"``),
+    which has no UTF-8 form. ``json_codec.decode_to_encode`` says why."""
     try:
-        text = _decode_body(event)
+        text, raw = _decode_body(event)
     except _Refused as refused:
         return refused.code
     try:
-        value = json_codec.decode(text)
+        value = json_codec.decode_to_encode(text, raw)
     except ValueError:
         return "invalid_json"
     if not isinstance(value, dict):
         return "not_an_object"
     return value
+
+
+def _encoded(value: Mapping[str, Any]) -> bytes | None:
+    """``value`` as strict JSON in UTF-8; None when one of its strings holds a lone
+    surrogate, escaped in the client's text (``"\\ud800"``): such a message is not JSON
+    every peer reads alike, and has no UTF-8 form."""
+    try:
+        return json_codec.encode_json(value)
+    except ValueError:
+        return None
 
 
 def management_endpoint(info: RequestInfo) -> str | None:
@@ -414,24 +431,30 @@ def message(
         close(info, expired["body"])
         return expired
     parsed = parse_message(event)
-    if isinstance(parsed, str):
-        log.info("message refused", extra={"error": parsed})
-        return error_reply(parsed, info.request_id)
-    if parsed.get("type") == "ping":
-        return _pong(now())
-
-    # Identity comes from the authorizer context and overrides whatever the client sent.
-    forwarded = {
-        **parsed,
-        "connectionId": info.connection_id,
-        "sessionId": info.session_id,
-        "userId": info.user_id,
-    }
-    result = backend_client.forward_message(
+    body = None
+    if isinstance(parsed, dict):
+        ping = parsed.get("type") == "ping"
+        if not ping:
+            # Identity comes from the authorizer context and overrides what the client sent.
+            parsed = {
+                **parsed,
+                "connectionId": info.connection_id,
+                "sessionId": info.session_id,
+                "userId": info.user_id,
+            }
+        # The encode finds the one flaw parse_message leaves to it: a lone surrogate.
+        body = _encoded(parsed)
+        if ping and body is not None:
+            return _pong(now())
+    if body is None:
+        code: ErrorCode = parsed if isinstance(parsed, str) else "invalid_json"
+        log.info("message refused", extra={"error": code})
+        return error_reply(code, info.request_id)
+    result = backend_client.forward_body(
         http,
         settings,
         info.connection_id,
-        forwarded,
+        body,
         timeout_seconds=_budget(deadline, ANSWER_MARGIN_SECONDS),
     )
     logs.info(

@@ -102,6 +102,13 @@ class PhaseResult:
         return cuts[max(0, min(len(cuts) - 1, round(fraction * 1000) - 1))] * 1000
 
     @property
+    def mean(self) -> float:
+        """The mean latency (ms). Closed loop, it is the connections over the throughput
+        (Little's law), whatever order the messages are served in; the percentiles show
+        that order (served first come, first served, p50 and p99 sit close to the mean)."""
+        return statistics.fmean(self.latencies) * 1000 if self.latencies else float("nan")
+
+    @property
     def rate(self) -> float:
         return len(self.latencies) / self.seconds if self.seconds > 0 else 0.0
 
@@ -423,13 +430,13 @@ def render(report: Report, elapsed: float) -> str:
         ]
     header = (
         f"{'phase':<24}{'sent':>7}{'exactly once':>14}{'lost':>6}{'dup':>5}{'errors':>8}"
-        f"{'msg/s':>8}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'msg/s':>8}{'mean ms':>9}{'p50 ms':>9}{'p99 ms':>9}"
     )
     lines += [header, "-" * len(header)]
     for phase in report.phases:
         lines.append(
             f"{phase.name:<24}{phase.expected:>7}{phase.exactly_once:>14}{phase.lost:>6}"
-            f"{phase.duplicated:>5}{phase.errors:>8}{phase.rate:>8.0f}"
+            f"{phase.duplicated:>5}{phase.errors:>8}{phase.rate:>8.0f}{_ms(phase.mean):>9}"
             f"{_ms(phase.percentile(0.50)):>9}{_ms(phase.percentile(0.99)):>9}"
         )
     by_name = {phase.name.split()[0]: phase for phase in report.phases}
@@ -442,7 +449,8 @@ def render(report: Report, elapsed: float) -> str:
                 p50 = command.percentile(0.5) / base.percentile(0.5)
                 p99 = command.percentile(0.99) / base.percentile(0.99)
                 lines.append(
-                    f"command vs {baseline}: p50 x{p50:.1f}, p99 x{p99:.1f}, "
+                    f"command vs {baseline}: mean x{command.mean / base.mean:.1f}, "
+                    f"p50 x{p50:.1f}, p99 x{p99:.1f}, "
                     f"throughput x{command.rate / base.rate:.2f}"
                 )
     lines.append("")

@@ -703,6 +703,7 @@ def test_largest_allowed_message_is_forwarded(messages: Bridge) -> None:
         ('{"bad": "\\ud800"}', False, "invalid_json", 400),
         ('{"\\udc00": 1}', False, "invalid_json", 400),
         ('{"a": [{"b": "x\\udbff"}]}', False, "invalid_json", 400),
+        ('{"type": "ping", "note": "\\udbff"}', False, "invalid_json", 400),
         ('{"bad": "\ud800"}', False, "invalid_json", 400),
         ("\ufeff{}", False, "invalid_json", 400),
         ("[]", False, "not_an_object", 400),
@@ -733,6 +734,7 @@ def test_largest_allowed_message_is_forwarded(messages: Bridge) -> None:
         "lone-surrogate",
         "lone-surrogate-key",
         "lone-surrogate-nested",
+        "lone-surrogate-in-a-ping",
         "raw-surrogate-in-the-event",
         "bom",
         "array",
@@ -826,7 +828,7 @@ def test_internal_failure_gets_an_error_reply(
     def explode(*args: Any) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(messages.module.backend_client, "forward_message", explode)
+    monkeypatch.setattr(messages.module.backend_client, "forward_body", explode)
     error_of(messages(message_event({"type": "command"})), "internal_error", 500)
 
 

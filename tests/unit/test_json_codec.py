@@ -173,6 +173,42 @@ def test_the_lone_surrogate_screen_misses_nothing(document: str) -> None:
         assert not refused(document) or _depth(value) > MAX_JSON_DEPTH
 
 
+@given(document=DOCUMENTS, depth=st.integers(0, 2))
+def test_decode_to_encode_leaves_exactly_the_lone_surrogates_to_the_encode(
+    document: str, depth: int
+) -> None:
+    """decode == decode_to_encode followed by encode_json: the one check left out of
+    decode_to_encode is the one encode_json makes."""
+    text = "[" * depth + document + "]" * depth
+    try:
+        strict: object = json_codec.decode(text)
+    except ValueError:
+        strict = ValueError
+    try:
+        value = json_codec.decode_to_encode(text, text.encode())
+        json_codec.encode_json(value)
+    except ValueError:
+        value = ValueError
+    assert value == strict
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"n": NaN}', '{"n": 1e999}', "[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1),
+     '{"a": 1', '{"s": "\ud800"}'],  # the last: a raw lone surrogate
+)  # fmt: skip
+def test_decode_to_encode_refuses_everything_else(text: str) -> None:
+    with pytest.raises(ValueError, match=r"not JSON|out of range|too deeply|Expecting|surrogate"):
+        json_codec.decode_to_encode(text)
+
+
+def test_decode_to_encode_reads_lone_surrogates_that_encode_then_refuses() -> None:
+    value = json_codec.decode_to_encode('{"s": "\\ud800", "\\udc00": 1}')
+    assert value == {"s": "\ud800", "\udc00": 1}
+    with pytest.raises(ValueError, match="surrogate"):
+        json_codec.encode_json(value)
+
+
 @given(body=STRINGS)
 def test_the_escaped_quote_skeleton_keeps_only_real_quotes(body: str) -> None:
     text = f'["{body}"]'

@@ -20,6 +20,7 @@ import secrets
 import struct
 import sys
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -171,6 +172,50 @@ class _Worker:
             await self.process.wait()
 
 
+class _IdleWorkers:
+    """Idle workers, handed to the invocations waiting for one first come, first served.
+
+    ``asyncio.Queue`` is not fair that way: a worker put back wakes the longest waiter, but an
+    invocation that calls ``get`` before that waiter runs takes the worker, and the waiter
+    queues again at the back. Under load (make bench: 500 connections, 8 workers) that happens
+    all the time, and a few invocations waited many times the mean: a p99 in seconds. Here a
+    worker put back goes straight to the first waiter, which no later arrival can overtake.
+    """
+
+    def __init__(self) -> None:
+        self._workers: deque[_Worker] = deque()
+        self._waiters: deque[asyncio.Future[_Worker]] = deque()
+
+    def put(self, worker: _Worker) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(worker)
+                return
+        self._workers.append(worker)
+
+    async def get(self) -> _Worker:
+        if self._workers:  # idle workers mean nobody is waiting
+            return self._workers.popleft()
+        waiter: asyncio.Future[_Worker] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            return await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self.put(waiter.result())  # handed a worker, then cancelled: pass it on
+            else:
+                waiter.cancel()
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+            raise
+
+    def take_all(self) -> list[_Worker]:
+        workers = list(self._workers)
+        self._workers.clear()
+        return workers
+
+
 class FunctionPool:
     """`size` warm workers for one function. `layer_paths` are the folders of its unpacked
     layers that go on `sys.path` between the package and the runtime's packages.
@@ -201,7 +246,7 @@ class FunctionPool:
         self.queue_timeout = (
             float(function.timeout_seconds) if queue_timeout is None else queue_timeout
         )
-        self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
+        self._idle = _IdleWorkers()
         self._workers: set[_Worker] = set()
         self._respawns: set[asyncio.Task[None]] = set()
         self._retiring: set[asyncio.Task[None]] = set()
@@ -213,10 +258,7 @@ class FunctionPool:
         replaced now, busy ones when their invocation ends."""
         self.environment = dict(environment)
         self._generation += 1
-        stale: list[_Worker] = []
-        while not self._idle.empty():
-            stale.append(self._idle.get_nowait())
-        for worker in stale:
+        for worker in self._idle.take_all():
             self._retire(worker)
 
     def _retire(self, worker: _Worker) -> None:
@@ -247,7 +289,7 @@ class FunctionPool:
             raise failures[0]
         for worker in workers:
             assert isinstance(worker, _Worker)
-            self._idle.put_nowait(worker)
+            self._idle.put(worker)
 
     async def _spawn(self) -> _Worker:
         name = self.function.name
@@ -351,7 +393,7 @@ class FunctionPool:
         if worker.generation != self._generation:
             self._retire(worker)
         else:
-            self._idle.put_nowait(worker)
+            self._idle.put(worker)
         if "error" in reply:
             error = reply["error"] or {}
             return Invocation(
@@ -388,7 +430,7 @@ class FunctionPool:
             if self._stopping:
                 return
             try:
-                self._idle.put_nowait(await self._spawn())
+                self._idle.put(await self._spawn())
                 return
             except WorkerStartError as exc:
                 if attempt == RESPAWN_ATTEMPTS:
