@@ -201,7 +201,8 @@ def _lone(raw: bytes) -> bool:
 
 
 def _decode(text: str, raw: bytes | None) -> tuple[Any, bytes]:
-    """The value of ``text`` and its UTF-8 form, nesting checked; strings not screened."""
+    """The value of ``text`` and its UTF-8 form (``raw`` when given, which must be it),
+    nesting checked; strings not screened."""
     if raw is None:
         raw = text.encode("utf-8")  # UnicodeEncodeError (a ValueError): a raw lone surrogate
     try:
@@ -219,7 +220,8 @@ def _decode(text: str, raw: bytes | None) -> tuple[Any, bytes]:
 def decode(text: str, raw: bytes | None = None) -> Any:
     """The value of strict JSON ``text``; ``ValueError`` otherwise (also for integers beyond
     Python's 4300 digits and for nesting deep enough to exhaust the recursion limit).
-    ``raw``: the UTF-8 form of ``text``, when the caller has it at hand.
+    ``raw``: ``text.encode("utf-8")``, when the caller has it at hand (then trusted as such:
+    the screens read it, and the encode that refuses a raw lone surrogate is skipped).
 
     Linear in the size of ``text``: a decode by the C scanner (NaN/Infinity refused by its
     constant hook, every float checked by its float hook: cheaper than screening the text
@@ -246,7 +248,7 @@ def decode_to_encode(text: str, raw: bytes | None = None) -> Any:
     uses it: all of decode's checks but one, the lone surrogate escape (``"\\ud800"``), left
     to that encode, which refuses it exactly (``ValueError``). The check then costs nothing
     extra; in decode it is a screen of the whole text (a third of a parse for text full of
-    escaped emoji)."""
+    escaped emoji). ``raw`` as for decode."""
     return _decode(text, raw)[0]
 
 
