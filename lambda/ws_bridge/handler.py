@@ -365,7 +365,32 @@ def parse_message(event: Mapping[str, Any]) -> dict[str, Any] | ErrorCode:
     return value
 
 
-def _encoded(value: Mapping[str, Any]) -> bytes | None:
+def _refusal(code: ErrorCode, info: RequestInfo) -> dict[str, Any]:
+    log.info("message refused", extra={"error": code})
+    return error_reply(code, info.request_id)
+
+
+_IDENTITY = ("connectionId", "sessionId", "userId")
+
+
+def _forwarded_body(parsed: Mapping[str, Any], info: RequestInfo) -> bytes | None:
+    """The backend's request body: the client's object with the identity from the
+    authorizer context, which overrides what the client sent, as strict JSON in UTF-8.
+    None when the client's object holds a lone surrogate, also in a value overridden."""
+    overridden = [parsed[key] for key in _IDENTITY if key in parsed]
+    if overridden and _encoded(overridden) is None:
+        return None
+    return _encoded(
+        {
+            **parsed,
+            "connectionId": info.connection_id,
+            "sessionId": info.session_id,
+            "userId": info.user_id,
+        }
+    )
+
+
+def _encoded(value: Mapping[str, Any] | list[Any]) -> bytes | None:
     """``value`` as strict JSON in UTF-8; None when one of its strings holds a lone
     surrogate, escaped in the client's text (``"\\ud800"``): such a message is not JSON
     every peer reads alike, and has no UTF-8 form."""
@@ -431,25 +456,14 @@ def message(
         close(info, expired["body"])
         return expired
     parsed = parse_message(event)
-    body = None
-    if isinstance(parsed, dict):
-        ping = parsed.get("type") == "ping"
-        if not ping:
-            # Identity comes from the authorizer context and overrides what the client sent.
-            parsed = {
-                **parsed,
-                "connectionId": info.connection_id,
-                "sessionId": info.session_id,
-                "userId": info.user_id,
-            }
-        # The encode finds the one flaw parse_message leaves to it: a lone surrogate.
-        body = _encoded(parsed)
-        if ping and body is not None:
-            return _pong(now())
+    if isinstance(parsed, str):
+        return _refusal(parsed, info)
+    if parsed.get("type") == "ping":
+        # Encoded for the one check parse_message leaves to the encode: a lone surrogate.
+        return _pong(now()) if _encoded(parsed) is not None else _refusal("invalid_json", info)
+    body = _forwarded_body(parsed, info)
     if body is None:
-        code: ErrorCode = parsed if isinstance(parsed, str) else "invalid_json"
-        log.info("message refused", extra={"error": code})
-        return error_reply(code, info.request_id)
+        return _refusal("invalid_json", info)
     result = backend_client.forward_body(
         http,
         settings,

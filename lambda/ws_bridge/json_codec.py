@@ -12,6 +12,8 @@ import json
 import math
 import re
 from collections.abc import Callable
+from itertools import accumulate
+from operator import sub
 from typing import Any
 
 __all__ = [
@@ -152,9 +154,31 @@ def _without_escaped_quotes(raw: bytes) -> bytes:
     return skeleton.replace(b'\\"', b"")
 
 
+# In valid JSON each closing bracket matches its opening one, so nesting can be measured on
+# one kind of bracket: "{}" read as "[]".
+_ONE_KIND = bytes.maketrans(b"{}", b"[]")
+_RUNS = re.compile(rb"\[+|\]+")
+# A pass that removes the innermost pairs costs about 4 ns per byte of the structure; the
+# runs' prefix sums about 300 ns per innermost pair (two runs) and 2 ns per byte. The sums
+# take over once the structure holds fewer than one innermost pair per this many bytes (long
+# runs: deep nesting), about where the two cost the same on 128 KB of nested arrays.
+_BYTES_PER_PAIR_FOR_SUMS = 16
+
+
+def _deepest(structure: bytes) -> int:
+    """The nesting depth of a balanced, non-empty run of ``[`` and ``]``: the largest
+    prefix sum (+1 per opening, -1 per closing), taken at the end of each run of openings."""
+    runs = list(map(len, _RUNS.findall(structure)))  # opening, closing, opening, ...
+    deepest: int = max(map(sub, accumulate(runs[0::2]), accumulate(runs[1::2], initial=0)))
+    return deepest
+
+
 def _within_depth(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
-    """True when valid JSON ``raw`` nests containers at most ``limit`` deep: the brackets
-    outside strings, with each pass removing the innermost pairs (at most ``limit`` passes)."""
+    """True when valid JSON ``raw`` nests containers at most ``limit`` deep, measured on its
+    brackets outside strings: passes that each remove the innermost pairs while those are
+    many, then the prefix sums of what is left (each pass took exactly one level off the
+    depth). Linear either way, cheap for flat and for deep text alike: a pass for each of
+    64 levels would cost 3.5 parses on 128 KB of deep nesting."""
     if b"\\" in raw:
         raw = _without_escaped_quotes(raw)
     quoted = raw.translate(None, _NOT_STRUCTURE)
@@ -164,15 +188,21 @@ def _within_depth(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     structure = quoted.replace(b'""', b"")
     if b'"' in structure:  # what lies between quotes is string content: drop it
         structure = b"".join(quoted.split(b'"')[::2])
-    for _ in range(limit):
-        if not structure:
-            return True
-        # The marker keeps "{[]}" from losing both levels in one pass.
-        inner = structure.replace(b"[]", b"\0").replace(b"{}", b"").replace(b"\0", b"")
+    structure = structure.translate(_ONE_KIND)
+    pairs = structure.count(b"[]")  # innermost pairs
+    passes = 0
+    while structure:
+        if pairs * _BYTES_PER_PAIR_FOR_SUMS < len(structure):
+            return passes + _deepest(structure) <= limit
+        if passes == limit:
+            return False
+        inner = structure.replace(b"[]", b"")
         if len(inner) == len(structure):
             return False  # unbalanced: not valid JSON (never reached after a decode)
         structure = inner
-    return not structure
+        pairs = structure.count(b"[]")
+        passes += 1
+    return True
 
 
 # With escaped backslashes removed, every backslash left starts an escape: a surrogate
@@ -201,7 +231,8 @@ def _lone(raw: bytes) -> bool:
 
 
 def _decode(text: str, raw: bytes | None) -> tuple[Any, bytes]:
-    """The value of ``text`` and its UTF-8 form, nesting checked; strings not screened."""
+    """The value of ``text`` and its UTF-8 form (``raw`` when given, which must be it),
+    nesting checked; strings not screened."""
     if raw is None:
         raw = text.encode("utf-8")  # UnicodeEncodeError (a ValueError): a raw lone surrogate
     try:
@@ -219,7 +250,8 @@ def _decode(text: str, raw: bytes | None) -> tuple[Any, bytes]:
 def decode(text: str, raw: bytes | None = None) -> Any:
     """The value of strict JSON ``text``; ``ValueError`` otherwise (also for integers beyond
     Python's 4300 digits and for nesting deep enough to exhaust the recursion limit).
-    ``raw``: the UTF-8 form of ``text``, when the caller has it at hand.
+    ``raw``: ``text.encode("utf-8")``, when the caller has it at hand (then trusted as such:
+    the screens read it, and the encode that refuses a raw lone surrogate is skipped).
 
     Linear in the size of ``text``: a decode by the C scanner (NaN/Infinity refused by its
     constant hook, every float checked by its float hook: cheaper than screening the text
@@ -246,7 +278,7 @@ def decode_to_encode(text: str, raw: bytes | None = None) -> Any:
     uses it: all of decode's checks but one, the lone surrogate escape (``"\\ud800"``), left
     to that encode, which refuses it exactly (``ValueError``). The check then costs nothing
     extra; in decode it is a screen of the whole text (a third of a parse for text full of
-    escaped emoji)."""
+    escaped emoji). ``raw`` as for decode."""
     return _decode(text, raw)[0]
 
 

@@ -157,6 +157,39 @@ def test_the_depth_screen_agrees_with_the_value_on_escape_heavy_text(
         assert json_codec._within_depth(raw, limit) == (_depth(value) <= limit)
 
 
+TREES = st.recursive(
+    st.just("1") | st.just("[]") | st.just("{}"),
+    lambda children: (
+        st.lists(children, max_size=4).map(lambda items: "[" + ",".join(items) + "]")
+        | st.lists(children, max_size=4).map(
+            lambda items: "{" + ",".join(f'"k{i}":{v}' for i, v in enumerate(items)) + "}"
+        )
+    ),
+    max_leaves=40,
+)
+
+
+@given(
+    trees=st.lists(st.tuples(st.integers(0, 70), TREES), min_size=1, max_size=6),
+    limit=st.integers(1, 70),
+)
+def test_the_depth_screen_is_exact_on_any_mix_of_flat_and_deep_parts(
+    trees: list[tuple[int, str]], limit: int
+) -> None:
+    """Passes while innermost pairs are dense, prefix sums once they are sparse: either way
+    (and when a text switches from one to the other) the depth of the value."""
+    text = "[" + ",".join("[" * depth + tree + "]" * depth for depth, tree in trees) + "]"
+    value = json.loads(text)
+    assert json_codec._within_depth(text.encode(), limit) == (_depth(value) <= limit)
+
+
+@pytest.mark.parametrize("depth", [1, 2, 8, 9, 17, 63, 64, 65])
+def test_the_depth_screen_is_exact_on_chains_in_bulk(depth: int) -> None:
+    chain = "[" * depth + "1" + "]" * depth
+    text = "[" + ",".join([chain] * 200) + "]"
+    assert json_codec._within_depth(text.encode()) == (depth + 1 <= MAX_JSON_DEPTH)
+
+
 def _has_lone_surrogate(value: object) -> bool:
     return not json_codec.interchangeable(value)
 

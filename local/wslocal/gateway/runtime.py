@@ -293,6 +293,7 @@ class FunctionPool:
 
     async def _spawn(self) -> _Worker:
         name = self.function.name
+        generation = self._generation  # of self.environment, read before the await below
         try:
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -311,7 +312,7 @@ class FunctionPool:
             )
         except OSError as exc:
             raise WorkerStartError(f"{name}: cannot start a worker: {exc}") from exc
-        worker = _Worker(process, self._generation)
+        worker = _Worker(process, generation)
         self._workers.add(worker)
         assert process.stdout is not None
         try:
@@ -351,6 +352,11 @@ class FunctionPool:
         try:
             async with asyncio.timeout(self.queue_timeout):
                 worker = await self._idle.get()
+                # A worker handed over before set_environment ran, but taken after: retired
+                # like the idle ones, so no invocation runs with the old environment.
+                while worker.generation != self._generation:
+                    self._retire(worker)
+                    worker = await self._idle.get()
         except TimeoutError:
             log.warning(
                 "function %s: no free worker within %.2f s; the invocation is throttled",
