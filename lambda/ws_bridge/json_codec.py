@@ -121,14 +121,12 @@ def interchangeable(value: Any) -> bool:
 
 # ---------------------------------------------------------------------------- screening
 #
-# The checks above, done on the decoded value, cost several parses at 128 KB (a Python call
-# per number, a walk over every string). Instead the raw UTF-8 text is screened with a few
-# C-speed passes (bytes.translate/replace/split, ``in``), each linear in its size, and only
-# a message the screen cannot clear pays for an exact check. Every structural character of
-# JSON is ASCII, and no byte of a multi-byte UTF-8 sequence is ASCII, so the byte view is
-# exact.
+# Nesting, measured on the decoded value, costs a walk over every container (at 128 KB,
+# more than a parse). Instead the raw UTF-8 text is screened with a few C-speed passes
+# (bytes.translate/replace/count, ``in``), each linear in its size. Every structural
+# character of JSON is ASCII, and no byte of a multi-byte UTF-8 sequence is ASCII, so the
+# byte view is exact.
 
-_SURROGATE_MARKS = (b"\\ud", b"\\uD")
 _SMALL = 4096  # below this, counting the brackets first is worth it
 _NOT_STRUCTURE = bytes(c for c in range(256) if c not in b'[]{}"')
 
@@ -205,31 +203,6 @@ def _within_depth(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     return True
 
 
-# With escaped backslashes removed, every backslash left starts an escape: a surrogate
-# escape is lone unless it is half of one of these pairs (the decoder pairs them the same
-# way, left to right).
-_SURROGATE_PAIR = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}")
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-
-
-# A screen for _lone that needs no copy of the text: a high surrogate escape not followed by
-# a low one, or a low one not preceded by a high one (that is itself preceded by something
-# other than a backslash). It finds every lone escape; it may also flag text that only looks
-# like one after an escaped backslash (``\\\\ud800``), which then gets the exact check.
-_HIGH = rb"\\u[dD][89abAB][0-9a-fA-F]{2}"
-_LOW = rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}"
-_MAYBE_LONE = re.compile(
-    rb"\\u[dD](?:[89abAB][0-9a-fA-F]{2}(?!" + _LOW + rb")"
-    rb"|[c-fC-F][0-9a-fA-F]{2}(?<![^\\]" + _HIGH + _LOW + rb"))"
-)
-
-
-def _lone(raw: bytes) -> bool:
-    """False when every surrogate escape in ``raw`` is half of a pair (linear: C regex)."""
-    unpaired = _SURROGATE_PAIR.sub(b"", raw.replace(b"\\\\", b""))
-    return _SURROGATE_ESCAPE.search(unpaired) is not None
-
-
 def _decode(text: str, raw: bytes | None) -> tuple[Any, bytes]:
     """The value of ``text`` and its UTF-8 form (``raw`` when given, which must be it),
     nesting checked; strings not screened."""
@@ -251,25 +224,18 @@ def decode(text: str, raw: bytes | None = None) -> Any:
     """The value of strict JSON ``text``; ``ValueError`` otherwise (also for integers beyond
     Python's 4300 digits and for nesting deep enough to exhaust the recursion limit).
     ``raw``: ``text.encode("utf-8")``, when the caller has it at hand (then trusted as such:
-    the screens read it, and the encode that refuses a raw lone surrogate is skipped).
+    the nesting screen reads it, and the encode that refuses a raw lone surrogate is skipped).
 
     Linear in the size of ``text``: a decode by the C scanner (NaN/Infinity refused by its
     constant hook, every float checked by its float hook: cheaper than screening the text
-    for large exponents, and free for text without floats), then the screens above; the
-    encode that finds a lone surrogate runs only for a message the screens flag.
+    for large exponents, and free for text without floats), the nesting screen above, and
+    an encode of the value (C encoder), which refuses a lone surrogate exactly.
     """
-    value, raw = _decode(text, raw)
-    if (
-        b"\\" in raw
-        and (_SURROGATE_MARKS[0] in raw or _SURROGATE_MARKS[1] in raw)
-        and _MAYBE_LONE.search(raw) is not None
-        and _lone(raw)
-    ):
-        # An escape that may be half of a surrogate pair: exact check, linear (C encoder).
-        try:
-            _ENCODER.encode(value).encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValueError("holds a lone surrogate") from None
+    value = decode_to_encode(text, raw)
+    try:
+        _encode(value).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("holds a lone surrogate") from None
     return value
 
 
@@ -277,8 +243,7 @@ def decode_to_encode(text: str, raw: bytes | None = None) -> Any:
     """:func:`decode` for a caller that encodes the value with :func:`encode_json` before it
     uses it: all of decode's checks but one, the lone surrogate escape (``"\\ud800"``), left
     to that encode, which refuses it exactly (``ValueError``). The check then costs nothing
-    extra; in decode it is a screen of the whole text (a third of a parse for text full of
-    escaped emoji). ``raw`` as for decode."""
+    extra; decode makes that encode itself. ``raw`` as for decode."""
     return _decode(text, raw)[0]
 
 
