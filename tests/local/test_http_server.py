@@ -1,0 +1,72 @@
+"""The local stack's one small HTTP server: serves a WSGI app on 127.0.0.1, and with
+``browser_facing`` refuses a foreign ``Host`` (DNS rebinding) before the app sees it."""
+
+from __future__ import annotations
+
+import http.client
+import socket
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+
+from wslocal.http_server import LocalServer, local_hosts
+
+seen: list[str] = []
+
+
+def _app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    seen.append(environ["PATH_INFO"])
+    body = b"hello"
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])
+    return [body]
+
+
+def _get(port: int, host: str | None = None) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.putrequest("GET", "/x", skip_host=host is not None)
+        if host is not None:
+            connection.putheader("Host", host)
+        connection.endheaders()
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def test_serves_the_app_on_loopback_and_stops() -> None:
+    with LocalServer(_app, name="t") as server:
+        assert server.url == f"http://127.0.0.1:{server.port}"
+        assert _get(server.port) == (200, b"hello")
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", server.port), timeout=1).close()
+    server.stop()  # idempotent
+
+
+def test_a_browser_facing_server_refuses_a_foreign_host_before_the_app() -> None:
+    seen.clear()
+    with LocalServer(_app, browser_facing=True) as server:
+        status, body = _get(server.port, f"attacker.example:{server.port}")
+        assert status == 421
+        assert b"misdirected" in body
+        assert seen == []
+        for host in sorted(local_hosts(server.port)):
+            assert _get(server.port, host)[0] == 200
+        # Same name, another port: a page served elsewhere on this machine.
+        assert _get(server.port, f"127.0.0.1:{server.port + 1}")[0] == 421
+    assert seen == ["/x"] * 3
+
+
+def test_a_server_not_facing_browsers_takes_any_host() -> None:
+    with LocalServer(_app) as server:
+        assert _get(server.port, "anything.example")[0] == 200
+
+
+def test_a_taken_port_is_an_oserror_not_an_exit() -> None:
+    with LocalServer(_app) as first, pytest.raises(OSError, match="cannot listen"):
+        LocalServer(_app, port=first.port)
+
+
+def test_stop_without_start_returns() -> None:
+    LocalServer(_app).stop()
