@@ -1,4 +1,4 @@
-# Build, test and demo the module. `make` alone lists the targets.
+# Build, test and demo the module. `make` alone says where to start and lists the targets.
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -36,15 +36,24 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export AWS_REGION ?= $(AWS_DEFAULT_REGION)
 
 BIN := $(VENV)/bin
+# Programs the targets drive besides Python's: installed from the distribution's packages when
+# missing and run as root with apt-get, else named in one line (tools/system-deps.sh).
+TEST_NEEDS := terraform chromium redis node
+DEMO_NEEDS := terraform
 TF_MODULE_DIRS := . $(wildcard examples/minimal examples/complete examples/local examples/app-runner)
 TF_INIT_FLAGS := -backend=false -input=false $(if $(TF_PROVIDER_MIRROR),-plugin-dir=$(TF_PROVIDER_MIRROR))
 PACKAGES := $(shell $(PYTHON) tools/build_package.py --list 2>/dev/null)
 
 .PHONY: help venv checkov-venv package ship-packages fmt lint mypy tf-fmt tf-init tf-validate \
         tf-test tf-test-rules checkov docs unit unit-urllib3-1 integration test test-checks \
-        test-pytest demo demo-browser stack fuzz bench bench-handler clean
+        test-pytest demo demo-browser stack fuzz bench bench-handler clean system-deps-test \
+        system-deps-demo
 
-help: ## List the targets
+help: ## Where to start, and every target
+	@echo "New here? Two commands set up what they need and run:"
+	@echo "  make demo   deploy to a local AWS emulator and hold a scripted WebSocket session"
+	@echo "  make test   everything CI runs, offline"
+	@echo
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(VENV)/.installed: requirements/dev.txt
@@ -118,35 +127,41 @@ docs: $(VENV)/.paths ## Regenerate the terraform-docs blocks of the README and e
 	$(BIN)/python tools/terraform_docs.py --write README.md
 	@for dir in modules/*/; do $(BIN)/python tools/terraform_docs.py --write $${dir}README.md --module $$dir; done
 
-unit: $(VENV)/.paths ## Python unit tests (moto in-process)
+unit: system-deps-test $(VENV)/.paths ## Python unit tests (moto in-process)
 	$(BIN)/pytest tests/unit tests/local tests/packaging $(PYTEST_ARGS)
 
 unit-urllib3-1: $(URLLIB3_1_VENV)/.installed ## Lambda unit tests against urllib3 1.26 and botocore 1.34, the Lambda runtime's
 	$(URLLIB3_1_VENV)/bin/python -c 'import botocore, urllib3, sys; sys.exit(urllib3.__version__[:2] != "1." or botocore.__version__[:5] != "1.34.")'
 	$(URLLIB3_1_VENV)/bin/pytest tests/unit -W 'ignore:datetime.datetime.utcnow() is deprecated:DeprecationWarning' $(PYTEST_ARGS)
 
-integration: $(VENV)/.paths ## The whole stack over real WebSockets (emulator, gateway, backend)
+integration: system-deps-test $(VENV)/.paths ## The whole stack over real WebSockets (emulator, gateway, backend)
 	$(BIN)/pytest -m integration tests/integration $(PYTEST_ARGS)
 
 # `make test` runs two lanes at once: the pytest run (on PYTEST_WORKERS workers) and the other
 # checks, which mostly keep one core busy while the integration tests mostly wait. Each
 # target's output is printed whole when it ends (--output-sync), not interleaved. The
 # virtualenv first, so that pytest, the longer lane, takes its job slot at once.
-test: $(VENV)/.paths ## Everything CI runs: lint, validate, terraform test, checkov, pytest (both urllib3 majors)
+system-deps-test: ## Install (as root with apt) or name the programs `make test` drives
+	@tools/system-deps.sh $(TEST_NEEDS)
+
+system-deps-demo:
+	@tools/system-deps.sh $(DEMO_NEEDS)
+
+test: system-deps-test $(VENV)/.paths ## Everything CI runs: lint, validate, terraform test, checkov, pytest (both urllib3 majors)
 	$(MAKE) -j2 --output-sync=target test-pytest test-checks
 
 test-checks: lint tf-validate tf-test tf-test-rules checkov unit-urllib3-1 ## What `make test` runs besides `pytest tests`
 
-test-pytest: $(VENV)/.paths ## `pytest tests`, spread over PYTEST_WORKERS workers as `make test` runs it
+test-pytest: system-deps-test $(VENV)/.paths ## `pytest tests`, spread over PYTEST_WORKERS workers as `make test` runs it
 	$(BIN)/pytest tests -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
-demo: $(VENV)/.paths ## Deploy to a local emulator and hold a scripted WebSocket session
+demo: system-deps-demo $(VENV)/.paths ## Deploy to a local emulator and hold a scripted WebSocket session
 	$(BIN)/python -m wslocal.demo
 
-demo-browser: $(VENV)/.paths ## The local stack for browsers and the client's demo page, until Ctrl-C
+demo-browser: system-deps-demo $(VENV)/.paths ## The local stack for browsers and the client's demo page, until Ctrl-C
 	$(BIN)/python -m wslocal.browser_demo
 
-stack: $(VENV)/.paths ## Hold the local stack up until Ctrl-C (flags: STACK_ARGS="--help")
+stack: system-deps-demo $(VENV)/.paths ## Hold the local stack up until Ctrl-C (flags: STACK_ARGS="--help")
 	$(BIN)/python -m wslocal.stack $(STACK_ARGS)
 
 fuzz: $(VENV)/.paths ## Property-based fuzzing, 1000 cases per property (about 2 min on 2 idle cores, 7 busy)

@@ -78,3 +78,16 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
     config.option.loadscopereorder = False  # keep the order above, not the largest first
     return SharedStackScheduling(config, log)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """No test skips quietly: a skip (``pytest.skip``, ``importorskip``, a ``skipif`` that
+    holds) fails the run with its reason. A test that needs something fails and says how to
+    get it; `make test` installs what it can first (tools/system-deps.sh)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped, and no test may skip: {reason}"

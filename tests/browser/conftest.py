@@ -3,7 +3,7 @@ deployed with ``identity_sources = []``, the setting a browser that offers its t
 ``bearer`` subprotocol needs.
 
 The browser is never downloaded: Playwright is pointed at the system Chromium
-(``$BROWSER_EXECUTABLE``, else ``/usr/bin/chromium``). Without one the tests fail and say how
+(``$BROWSER_EXECUTABLE``, else ``chromium`` on PATH). Without one the tests fail and say how
 to install it; they never skip.
 """
 
@@ -34,24 +34,27 @@ from wslocal.stack import (
 SESSIONS = ("lab-1:alice", "lab-1:bob", "push-1:alice", "drop-1:alice", "queue-1:alice")
 # Short enough that a test sees it: a connection without keepalive is closed (1001) after it.
 IDLE_TIMEOUT_SECONDS = 3
-CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+CHROMIUM_NAMES = ("chromium", "chromium-browser")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
 
 
 def chromium_path() -> str:
-    """The system Chromium, or a failure that says how to get one (never a skip)."""
+    """The system Chromium, found as tools/system-deps.sh finds it (``$BROWSER_EXECUTABLE``,
+    else ``chromium`` on PATH), or a failure that says how to get one (never a skip).
+    ``make test`` installs it first when it can."""
     configured = os.environ.get("BROWSER_EXECUTABLE")
-    candidates = (configured,) if configured else CHROMIUM_CANDIDATES
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
-            return candidate
-    found = shutil.which("chromium")
-    if found and not configured:
-        return found
+    if configured:
+        if Path(configured).is_file() and os.access(configured, os.X_OK):
+            return configured
+        pytest.fail(f"BROWSER_EXECUTABLE={configured} is not an executable file", pytrace=False)
+    for name in CHROMIUM_NAMES:
+        found = shutil.which(name)
+        if found:
+            return found
     pytest.fail(
-        f"no Chromium found at {', '.join(c for c in candidates if c)}: the browser tests need "
-        "the distribution's package (as root: apt-get update && apt-get install -y chromium; "
-        ".ci/run does it) or BROWSER_EXECUTABLE=/path/to/chromium",
+        "no chromium on PATH: the browser tests need the distribution's package "
+        "(make test installs it when run as root on a machine with apt-get; otherwise "
+        "sudo apt-get install -y chromium) or BROWSER_EXECUTABLE=/path/to/chromium",
         pytrace=False,
     )
 
