@@ -41,7 +41,7 @@ variable "identity_sources" {
 }
 
 variable "backend_url" {
-  description = "Base URL of the local reference backend (`python -m wslocal.backend`)."
+  description = "Base URL of the backend: the local reference backend (`python -m wslocal.reference_backend`) or your own."
   type        = string
   default     = "http://127.0.0.1:8081"
   nullable    = false
