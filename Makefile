@@ -23,6 +23,8 @@ PYTEST_ARGS ?=
 # integration tests mostly wait (on Terraform, the provider's polling, the emulator): serially
 # the machine's 2 cores sat half idle. Each test file stays on one worker (tests/conftest.py).
 PYTEST_WORKERS ?= 2
+# Flags of tools/cost/estimate.py for `make cost`, e.g. COST_ARGS="--users 10000".
+COST_ARGS ?= --users 10000
 # Flags of `python -m wslocal.stack` for `make stack`, e.g. STACK_ARGS="--jwt-issuer https://id.test/".
 STACK_ARGS ?=
 
@@ -47,7 +49,7 @@ PACKAGES := $(shell $(PYTHON) tools/build_package.py --list 2>/dev/null)
 .PHONY: help venv checkov-venv package ship-packages fmt lint mypy tf-fmt tf-init tf-validate \
         tf-test tf-test-rules checkov docs unit unit-urllib3-1 integration test test-checks \
         test-pytest demo demo-browser stack fuzz bench bench-handler clean system-deps-test \
-        system-deps-demo
+        system-deps-demo cost
 
 help: ## Where to start, and every target
 	@echo "New here? Two commands set up what they need and run:"
@@ -172,6 +174,9 @@ bench: $(VENV)/.paths ## Load through the local stack: 500 connections x 20 mess
 
 bench-handler: $(VENV)/.paths ## What the handler costs, as ratios to baselines measured in the same run
 	$(BIN)/python tools/bench_handler.py
+
+cost: ## Monthly AWS cost per service from published prices (COST_ARGS="--help" for the inputs)
+	$(PYTHON) tools/cost/estimate.py $(COST_ARGS)
 
 clean: ## Remove build output, caches and Terraform working files
 	rm -rf $(BUILD) .pytest_cache .mypy_cache .ruff_cache .hypothesis
