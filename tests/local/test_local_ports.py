@@ -3,6 +3,7 @@ from the development virtualenv without PYTHONPATH."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import subprocess
@@ -11,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from wslocal.stack.ports import distinct_free_ports, port_is_free
+from wslocal.stack.ports import (
+    LOWEST_PORT,
+    _ephemeral_low,
+    distinct_free_ports,
+    free_port,
+    port_is_free,
+    port_slice,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,3 +77,30 @@ def test_distinct_free_ports_are_different_and_bindable() -> None:
     ports = distinct_free_ports(6)
     assert len(set(ports)) == 6
     assert all(port_is_free(port) for port in ports)
+
+
+def test_a_port_in_use_as_the_local_end_of_a_connection_cannot_be_bound() -> None:
+    """Why free ports come from below the ephemeral range: an outgoing connection's local
+    port (drawn from that range) keeps a server from binding it, so a port handed out by
+    bind(0) and bound a minute later may be lost to any connection made meanwhile."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        client = socket.create_connection(listener.getsockname())
+        try:
+            local_port = client.getsockname()[1]
+            assert local_port >= _ephemeral_low()
+            assert not port_is_free(local_port)
+        finally:
+            client.close()
+
+
+def test_free_ports_lie_below_the_ephemeral_range_in_this_workers_slice() -> None:
+    low = _ephemeral_low()
+    ports = {free_port() for _ in range(50)}
+    assert all(LOWEST_PORT <= port < low for port in ports)
+    assert len(ports) > 40  # drawn at random, not handed out in sequence
+    slices = [port_slice(f"gw{n}") for n in range(4)]
+    for first, second in itertools.pairwise(slices):
+        assert first.stop <= second.start  # two workers never share a port
+    assert port_slice("") == range(LOWEST_PORT, low)
