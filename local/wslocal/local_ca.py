@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +55,13 @@ class LocalCA:
     def exists(self) -> bool:
         files = (self.ca_file, self.ca_key_file, self.server_cert_file, self.server_key_file)
         return all(path.is_file() for path in files)
+
+    def server_context(self) -> ssl.SSLContext:
+        """A TLS server context (TLS 1.2 or later) with the server certificate."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(self.server_cert_file, self.server_key_file)
+        return context
 
 
 def write_private_key(path: Path, key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> None:

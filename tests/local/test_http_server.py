@@ -1,16 +1,22 @@
-"""The local stack's one small HTTP server: serves a WSGI app on 127.0.0.1, and with
-``browser_facing`` refuses a foreign ``Host`` (DNS rebinding) before the app sees it."""
+"""The local stack's one small HTTP server: serves a WSGI app on 127.0.0.1, with
+``browser_facing`` refuses a foreign ``Host`` (DNS rebinding) before the app sees it, and
+with ``tls`` serves HTTPS, handshaking in each connection's own thread."""
 
 from __future__ import annotations
 
 import http.client
+import logging
 import socket
+import ssl
+import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from wslocal.http_server import LocalServer, local_hosts
+from wslocal.local_ca import LocalCA, ensure_ca
 
 seen: list[str] = []
 
@@ -70,3 +76,51 @@ def test_a_taken_port_is_an_oserror_not_an_exit() -> None:
 
 def test_stop_without_start_returns() -> None:
     LocalServer(_app).stop()
+
+
+# -- HTTPS -------------------------------------------------------------------------------------
+
+
+def _get_tls(server: LocalServer, ca: LocalCA) -> tuple[int, bytes]:
+    context = ssl.create_default_context(cafile=str(ca.ca_file))
+    connection = http.client.HTTPSConnection("127.0.0.1", server.port, timeout=5, context=context)
+    try:
+        connection.request("GET", "/x")
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def test_tls_serves_https_trusted_through_the_local_ca(tmp_path: Path) -> None:
+    ca = ensure_ca(tmp_path / "tls")
+    with LocalServer(_app, name="t", tls=ca.server_context()) as server:
+        assert server.url == f"https://127.0.0.1:{server.port}"
+        assert _get_tls(server, ca) == (200, b"hello")
+        # Another CA's clients refuse the certificate.
+        other = ensure_ca(tmp_path / "other")
+        with pytest.raises(ssl.SSLCertVerificationError):
+            _get_tls(server, other)
+
+
+def test_a_silent_tls_client_holds_up_no_one_and_a_failed_handshake_is_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    ca = ensure_ca(tmp_path / "tls")
+    with LocalServer(_app, name="silent-test", tls=ca.server_context()) as server:
+        # Connected, never says a word: the handshake waits in that connection's thread.
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5):
+            assert _get_tls(server, ca) == (200, b"hello")
+        with caplog.at_level(logging.WARNING, logger="wslocal.http_server"):
+            with socket.create_connection(("127.0.0.1", server.port), timeout=5) as plain:
+                plain.sendall(b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n")  # HTTP to an HTTPS port
+                plain.settimeout(5)
+                try:
+                    answer = plain.recv(1024)
+                except ConnectionResetError:
+                    answer = b""
+                assert not answer.startswith(b"HTTP/")  # closed without an answer
+            deadline = time.monotonic() + 5
+            while "handshake failed" not in caplog.text and time.monotonic() < deadline:
+                time.sleep(0.05)
+        assert "silent-test: TLS handshake failed" in caplog.text
