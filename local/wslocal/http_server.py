@@ -2,8 +2,9 @@
 JWKS issuer, the browser demo page, the benchmarks' backends).
 
 A server here is a WSGI application (werkzeug's request/response objects, or any WSGI
-callable) served by werkzeug's threaded development server on 127.0.0.1 only. HTTP parsing
-is werkzeug's: nothing here reads a request line or a header by hand.
+callable) served by werkzeug's threaded development server on 127.0.0.1 only, one thread per
+connection, connections kept alive between requests (see ``_Handler``). HTTP parsing is
+werkzeug's: nothing here reads a request line or a header by hand.
 
     server = LocalServer(app, port=0, name="reference-backend", browser_facing=True)
     server.start()          # in a daemon thread; or server.serve() in the foreground
@@ -22,6 +23,7 @@ failed handshake is logged on the ``wslocal.http_server`` logger.
 
 from __future__ import annotations
 
+import io
 import logging
 import ssl
 import threading
@@ -36,6 +38,10 @@ if TYPE_CHECKING:
 __all__ = ["HOST", "LocalServer", "host_guard", "local_hosts"]
 
 HOST = "127.0.0.1"
+# A request body up to this size is read before the application runs, which keeps the
+# connection alive (see _Handler).
+BUFFERED_BODY_BYTES = 1024 * 1024
+_KEEP_ALIVE = "wslocal.keep_alive"
 # How long a TLS client may take to finish its handshake, and then to send each request.
 TLS_TIMEOUT_SECONDS = 30.0
 # werkzeug logs every request at INFO on this logger; the servers log what they choose.
@@ -43,19 +49,59 @@ logging.getLogger("werkzeug").setLevel(logging.WARNING)
 log = logging.getLogger("wslocal.http_server")
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """werkzeug's handler without its per-request access line and with a server name of
-    our own (the default names the werkzeug and Python versions)."""
+class _Handler(WSGIRequestHandler):
+    """werkzeug's handler without its per-request access line, with a server name of our
+    own (the default names the werkzeug and Python versions), and with HTTP/1.1 keep-alive.
+
+    werkzeug closes every connection after one response, and then discards whatever the
+    client sends next, because http.server cannot skip a request body the application left
+    unread. This handler reads a body of up to ``BUFFERED_BODY_BYTES`` (with a valid
+    ``Content-Length``) before the application runs, so the connection is already at the
+    next request: the response then keeps it open, and werkzeug's discarding reads from an
+    empty stream. A larger or chunked body goes to the application as a stream and the
+    connection closes after the response, as werkzeug does.
+    """
 
     server_version = "wslocal"
-    sys_version = ""
     # werkzeug writes a response's headers and its body in separate sends: with Nagle's
     # algorithm on, a client's delayed ACK holds the body back ~40 ms on a kept-alive
     # connection.
     disable_nagle_algorithm = True
 
+    def version_string(self) -> str:
+        return self.server_version
+
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         return None
+
+    def run_wsgi(self) -> None:
+        connection_stream = self.rfile
+        try:
+            super().run_wsgi()
+        finally:
+            self.rfile = connection_stream
+
+    def make_environ(self) -> WSGIEnvironment:
+        environ = super().make_environ()
+        environ[_KEEP_ALIVE] = False
+        if environ.get("wsgi.input_terminated"):  # chunked
+            return environ
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return environ
+        if 0 <= length <= BUFFERED_BODY_BYTES:
+            body = self.rfile.read(length) if length else b""
+            environ["wsgi.input"] = io.BytesIO(body)
+            if len(body) == length:
+                environ[_KEEP_ALIVE] = True
+                self.rfile = io.BytesIO()  # what werkzeug drains after the response
+        return environ
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if keyword.lower() == "connection" and getattr(self, "environ", {}).get(_KEEP_ALIVE):
+            return  # werkzeug's blanket close: this request was read whole
+        super().send_header(keyword, value)
 
 
 def local_hosts(port: int) -> frozenset[str]:
@@ -107,7 +153,7 @@ class _ThreadedServer(ThreadedWSGIServer):
 
 
 class LocalServer:
-    """A WSGI application on ``127.0.0.1:port`` (0: a free port), one thread per request."""
+    """A WSGI application on ``127.0.0.1:port`` (0: a free port), one thread per connection."""
 
     def __init__(
         self,
@@ -117,7 +163,7 @@ class LocalServer:
         name: str = "server",
         browser_facing: bool = False,
         tls: ssl.SSLContext | None = None,
-        request_handler: type[WSGIRequestHandler] = _QuietHandler,
+        request_handler: type[WSGIRequestHandler] = _Handler,
     ) -> None:
         self.name = name
         served = host_guard(app, lambda: local_hosts(self.port)) if browser_facing else app

@@ -64,6 +64,53 @@ def test_a_browser_facing_server_refuses_a_foreign_host_before_the_app() -> None
     assert seen == ["/x"] * 3
 
 
+def _peer_ports(seen_ports: list[int]) -> Any:
+    """An app that records each request's client port and ignores the request body."""
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        seen_ports.append(int(environ["REMOTE_PORT"]))
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"ok"]
+
+    return app
+
+
+def test_a_connection_is_kept_alive_even_when_the_app_leaves_the_body_unread() -> None:
+    ports: list[int] = []
+    with LocalServer(_peer_ports(ports)) as server:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+        try:
+            for body in (b"x" * 1000, b"", b"y" * 10):
+                connection.request("POST", "/p", body=body)
+                response = connection.getresponse()
+                assert (response.status, response.read()) == (200, b"ok")
+                assert response.getheader("Connection") is None
+        finally:
+            connection.close()
+    assert len(ports) == 3
+    assert len(set(ports)) == 1  # one TCP connection for the three requests
+
+
+def test_a_chunked_body_is_streamed_and_its_connection_closed() -> None:
+    bodies: list[bytes] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        bodies.append(environ["wsgi.input"].read())
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"ok"]
+
+    with LocalServer(app) as server:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+        try:
+            connection.request("POST", "/p", body=iter([b"ab", b"cd"]), encode_chunked=True)
+            response = connection.getresponse()
+            assert (response.status, response.read()) == (200, b"ok")
+            assert response.getheader("Connection") == "close"
+        finally:
+            connection.close()
+    assert bodies == [b"abcd"]
+
+
 def test_a_server_not_facing_browsers_takes_any_host() -> None:
     with LocalServer(_app) as server:
         assert _get(server.port, "anything.example")[0] == 200
