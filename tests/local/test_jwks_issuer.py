@@ -17,7 +17,8 @@ import jwt
 import pytest
 
 from ws_bridge.jwt_verifier import InvalidTokenError, KeyUnavailableError, TokenVerifier
-from wslocal import client, reference_backend
+from wslocal import reference_backend
+from wslocal.client import cli as client
 from wslocal.devtoken import TokenCheck, authorizer_settings, mint_token
 from wslocal.http_server import LocalServer
 from wslocal.jwks_issuer import JWKS_PATH, Issuer, admin_request, serve
