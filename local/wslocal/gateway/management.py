@@ -20,13 +20,14 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
+from wslocal.gateway.callbacks import ConnectionGone, OpenConnections
 from wslocal.gateway.caller_auth import CallerCheck
 from wslocal.gateway.events import new_request_id
 
-__all__ = ["ConnectionGone", "ConnectionStatus", "ManagementServer", "OpenConnections"]
+__all__ = ["ManagementServer"]
 
 log = logging.getLogger("wslocal.gateway")
 
@@ -41,26 +42,6 @@ _REASONS = {
     413: "Payload Too Large",
     500: "Internal Server Error",
 }
-
-
-class ConnectionGone(Exception):
-    """No open connection has this id (never existed, closed, or still in `$connect`)."""
-
-
-@dataclass(frozen=True)
-class ConnectionStatus:
-    connected_at_ms: int
-    last_active_at_ms: int
-    source_ip: str
-    user_agent: str
-
-
-class OpenConnections(Protocol):
-    async def post_to_connection(self, connection_id: str, data: bytes) -> None: ...
-
-    async def get_connection(self, connection_id: str) -> ConnectionStatus: ...
-
-    async def delete_connection(self, connection_id: str) -> None: ...
 
 
 class _BadRequest(Exception):
