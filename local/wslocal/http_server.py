@@ -2,8 +2,9 @@
 JWKS issuer, the browser demo page, the benchmarks' backends).
 
 A server here is a WSGI application (werkzeug's request/response objects, or any WSGI
-callable) served by werkzeug's threaded development server on 127.0.0.1 only. HTTP parsing
-is werkzeug's: nothing here reads a request line or a header by hand.
+callable) served by werkzeug's threaded development server on 127.0.0.1 only, one thread per
+connection, connections kept alive between requests (see ``_Handler``). HTTP parsing is
+werkzeug's: nothing here reads a request line or a header by hand.
 
     server = LocalServer(app, port=0, name="reference-backend", browser_facing=True)
     server.start()          # in a daemon thread; or server.serve() in the foreground
@@ -14,16 +15,22 @@ is werkzeug's: nothing here reads a request line or a header by hand.
 ``Host`` header other than its own address (``127.0.0.1:<port>``, ``localhost:<port>``,
 ``[::1]:<port>``), so a web page on another name that resolves to 127.0.0.1 (DNS rebinding)
 cannot read from it or drive it.
+
+``tls=<ssl.SSLContext>`` serves HTTPS. The TLS handshake runs in the request's thread, with a
+time limit, so a client that connects and says nothing (a port probe) holds up no one; a
+failed handshake is logged on the ``wslocal.http_server`` logger.
 """
 
 from __future__ import annotations
 
+import io
 import logging
+import ssl
 import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -31,19 +38,70 @@ if TYPE_CHECKING:
 __all__ = ["HOST", "LocalServer", "host_guard", "local_hosts"]
 
 HOST = "127.0.0.1"
+# A request body up to this size is read before the application runs, which keeps the
+# connection alive (see _Handler).
+BUFFERED_BODY_BYTES = 1024 * 1024
+_KEEP_ALIVE = "wslocal.keep_alive"
+# How long a TLS client may take to finish its handshake, and then to send each request.
+TLS_TIMEOUT_SECONDS = 30.0
 # werkzeug logs every request at INFO on this logger; the servers log what they choose.
 logging.getLogger("werkzeug").setLevel(logging.WARNING)
+log = logging.getLogger("wslocal.http_server")
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """werkzeug's handler without its per-request access line and with a server name of
-    our own (the default names the werkzeug and Python versions)."""
+class _Handler(WSGIRequestHandler):
+    """werkzeug's handler without its per-request access line, with a server name of our
+    own (the default names the werkzeug and Python versions), and with HTTP/1.1 keep-alive.
+
+    werkzeug closes every connection after one response, and then discards whatever the
+    client sends next, because http.server cannot skip a request body the application left
+    unread. This handler reads a body of up to ``BUFFERED_BODY_BYTES`` (with a valid
+    ``Content-Length``) before the application runs, so the connection is already at the
+    next request: the response then keeps it open, and werkzeug's discarding reads from an
+    empty stream. A larger or chunked body goes to the application as a stream and the
+    connection closes after the response, as werkzeug does.
+    """
 
     server_version = "wslocal"
-    sys_version = ""
+    # werkzeug writes a response's headers and its body in separate sends: with Nagle's
+    # algorithm on, a client's delayed ACK holds the body back ~40 ms on a kept-alive
+    # connection.
+    disable_nagle_algorithm = True
+
+    def version_string(self) -> str:
+        return self.server_version
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         return None
+
+    def run_wsgi(self) -> None:
+        connection_stream = self.rfile
+        try:
+            super().run_wsgi()
+        finally:
+            self.rfile = connection_stream
+
+    def make_environ(self) -> WSGIEnvironment:
+        environ = super().make_environ()
+        environ[_KEEP_ALIVE] = False
+        if environ.get("wsgi.input_terminated"):  # chunked
+            return environ
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return environ
+        if 0 <= length <= BUFFERED_BODY_BYTES:
+            body = self.rfile.read(length) if length else b""
+            environ["wsgi.input"] = io.BytesIO(body)
+            if len(body) == length:
+                environ[_KEEP_ALIVE] = True
+                self.rfile = io.BytesIO()  # what werkzeug drains after the response
+        return environ
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if keyword.lower() == "connection" and getattr(self, "environ", {}).get(_KEEP_ALIVE):
+            return  # werkzeug's blanket close: this request was read whole
+        super().send_header(keyword, value)
 
 
 def local_hosts(port: int) -> frozenset[str]:
@@ -70,8 +128,32 @@ def host_guard(app: WSGIApplication, allowed: Callable[[], Iterable[str]]) -> WS
     return guarded
 
 
+class _ThreadedServer(ThreadedWSGIServer):
+    """werkzeug's threaded server, with TLS (when ``tls`` is set) handshaken in the request's
+    thread: werkzeug's own ``ssl_context`` wraps the listening socket, whose ``accept``
+    would then wait on each client's handshake before taking the next connection."""
+
+    name = "server"
+    tls: ssl.SSLContext | None = None
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        if self.tls is None:
+            super().finish_request(request, client_address)
+            return
+        request.settimeout(TLS_TIMEOUT_SECONDS)
+        try:
+            connection = self.tls.wrap_socket(request, server_side=True)
+        except (OSError, ValueError) as err:
+            log.warning("%s: TLS handshake failed (%s)", self.name, type(err).__name__)
+            return
+        try:
+            super().finish_request(connection, client_address)
+        finally:
+            connection.close()
+
+
 class LocalServer:
-    """A WSGI application on ``127.0.0.1:port`` (0: a free port), one thread per request."""
+    """A WSGI application on ``127.0.0.1:port`` (0: a free port), one thread per connection."""
 
     def __init__(
         self,
@@ -80,19 +162,21 @@ class LocalServer:
         port: int = 0,
         name: str = "server",
         browser_facing: bool = False,
-        request_handler: type[WSGIRequestHandler] = _QuietHandler,
+        tls: ssl.SSLContext | None = None,
+        request_handler: type[WSGIRequestHandler] = _Handler,
     ) -> None:
         self.name = name
         served = host_guard(app, lambda: local_hosts(self.port)) if browser_facing else app
         try:
-            self._server: BaseWSGIServer = make_server(
-                HOST, port, served, threaded=True, request_handler=request_handler
-            )
+            self._server = _ThreadedServer(HOST, port, served, handler=request_handler)
         except SystemExit:  # werkzeug exits instead of raising when the port is taken
             raise OSError(f"{name}: cannot listen on {HOST}:{port}") from None
-        # ThreadedWSGIServer (threaded=True) is a ThreadingMixIn: no request thread may
-        # keep the process alive.
-        self._server.daemon_threads = True  # type: ignore[attr-defined]
+        self._server.name = name
+        if tls is not None:
+            self._server.tls = tls
+            # What werkzeug reads to tell the application (and its SSL error handling) that
+            # the request came over HTTPS; the listening socket itself stays plain.
+            self._server.ssl_context = tls
         self._thread: threading.Thread | None = None
         self._serving = threading.Event()
 
@@ -102,7 +186,8 @@ class LocalServer:
 
     @property
     def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
+        scheme = "http" if self._server.tls is None else "https"
+        return f"{scheme}://{HOST}:{self.port}"
 
     def start(self) -> LocalServer:
         """Serve from a daemon thread; returns at once."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +56,13 @@ class LocalCA:
         files = (self.ca_file, self.ca_key_file, self.server_cert_file, self.server_key_file)
         return all(path.is_file() for path in files)
 
+    def server_context(self) -> ssl.SSLContext:
+        """A TLS server context (TLS 1.2 or later) with the server certificate."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(self.server_cert_file, self.server_key_file)
+        return context
+
 
 def write_private_key(path: Path, key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> None:
     """Write `key` as unencrypted PKCS#8 PEM, readable by its owner only."""
@@ -77,24 +85,17 @@ def _name(common_name: str) -> x509.Name:
     )
 
 
-def ensure_ca(directory: Path, *, common_name: str = "wslocal development CA") -> LocalCA:
-    """The CA and server certificate in `directory`, created when absent."""
-    ca = LocalCA(Path(directory))
-    if ca.exists():
-        return ca
-    ca.directory.mkdir(parents=True, exist_ok=True)
-    now = datetime.datetime.now(datetime.UTC)
-    not_before = now - datetime.timedelta(minutes=5)
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = _name(common_name)
-    ca_cert = (
+def _ca_certificate(
+    key: ec.EllipticCurvePrivateKey, name: x509.Name, now: datetime.datetime
+) -> x509.Certificate:
+    """The self-signed CA certificate: it signs certificates, nothing else."""
+    return (
         x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
+        .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + VALIDITY)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
@@ -111,20 +112,27 @@ def ensure_ca(directory: Path, *, common_name: str = "wslocal development CA") -
             ),
             critical=True,
         )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+        .sign(key, hashes.SHA256())
     )
 
-    server_key = ec.generate_private_key(ec.SECP256R1())
+
+def _server_certificate(
+    key: ec.EllipticCurvePrivateKey,
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca_name: x509.Name,
+    now: datetime.datetime,
+) -> x509.Certificate:
+    """The server certificate for this machine's names and addresses, signed by the CA."""
     alt_names: list[x509.GeneralName] = [x509.DNSName(name) for name in SERVER_NAMES]
     alt_names += [x509.IPAddress(ipaddress.ip_address(a)) for a in SERVER_ADDRESSES]
-    server_cert = (
+    return (
         x509.CertificateBuilder()
         .subject_name(_name("127.0.0.1"))
         .issuer_name(ca_name)
-        .public_key(server_key.public_key())
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
+        .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + VALIDITY)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
@@ -135,6 +143,19 @@ def ensure_ca(directory: Path, *, common_name: str = "wslocal development CA") -
         .sign(ca_key, hashes.SHA256())
     )
 
+
+def ensure_ca(directory: Path, *, common_name: str = "wslocal development CA") -> LocalCA:
+    """The CA and server certificate in `directory`, created when absent."""
+    ca = LocalCA(Path(directory))
+    if ca.exists():
+        return ca
+    ca.directory.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = _name(common_name)
+    ca_cert = _ca_certificate(ca_key, ca_name, now)
+    server_key = ec.generate_private_key(ec.SECP256R1())
+    server_cert = _server_certificate(server_key, ca_key, ca_name, now)
     write_private_key(ca.ca_key_file, ca_key)
     write_private_key(ca.server_key_file, server_key)
     ca.server_cert_file.write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))

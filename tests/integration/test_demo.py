@@ -27,6 +27,7 @@ from typing import IO
 import pytest
 
 from wslocal import demo
+from wslocal.demo import ports as demo_ports
 from wslocal.stack import REPO_ROOT, free_port, port_accepts
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -329,7 +330,7 @@ def test_a_taken_default_port_is_replaced_and_an_explicit_one_refused(
         busy = int(taken.getsockname()[1])
         defaults = {"emulator": busy, "gateway": free_port(), "backend": free_port()}
         defaults["connections"] = free_port()
-        monkeypatch.setattr(demo, "DEFAULT_PORTS", defaults)
+        monkeypatch.setattr(demo_ports, "DEFAULT_PORTS", defaults)
         ports, notes = demo.choose_ports(dict.fromkeys(defaults))
         assert ports["emulator"] != busy
         assert len(set(ports.values())) == 4

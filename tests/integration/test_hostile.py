@@ -33,7 +33,7 @@ from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
 from ws_bridge.jwt_verifier import MAX_TOKEN_BYTES
-from wslocal.gateway.server import MAX_URL_CHARACTERS
+from wslocal.gateway.settings import MAX_URL_CHARACTERS
 from wslocal.stack import MAX_HTTP_LINE_BYTES
 
 if TYPE_CHECKING:

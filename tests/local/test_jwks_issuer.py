@@ -8,7 +8,6 @@ import os
 import ssl
 import subprocess
 import sys
-import threading
 import urllib.error
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,9 +17,11 @@ import jwt
 import pytest
 
 from ws_bridge.jwt_verifier import InvalidTokenError, KeyUnavailableError, TokenVerifier
-from wslocal import client, reference_backend
+from wslocal import reference_backend
+from wslocal.client import cli as client
 from wslocal.devtoken import TokenCheck, authorizer_settings, mint_token
-from wslocal.jwks_issuer import JWKS_PATH, Issuer, IssuerServer, admin_request
+from wslocal.http_server import LocalServer
+from wslocal.jwks_issuer import JWKS_PATH, Issuer, admin_request, serve
 from wslocal.local_ca import LocalCA, ensure_ca
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,7 +32,7 @@ AUDIENCE = "labs"
 @dataclass
 class RunningIssuer:
     issuer: Issuer
-    server: IssuerServer
+    server: LocalServer
     ca: LocalCA
 
     @property
@@ -63,12 +64,11 @@ class JwksCheck:
         return dict(self.check.identify(token).claims)
 
 
-def _start(tmp_path: Path, tls: str = "tls") -> tuple[Issuer, IssuerServer, LocalCA]:
+def _start(tmp_path: Path, tls: str = "tls") -> tuple[Issuer, LocalServer, LocalCA]:
     ca = ensure_ca(tmp_path / tls)
     issuer = Issuer(tmp_path / "issuer")
     issuer.ensure(["RS256", "ES256"])
-    server = IssuerServer(issuer, ca)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}).start()
+    server = serve(issuer, ca).start()
     return issuer, server, ca
 
 
@@ -78,8 +78,7 @@ def running(tmp_path: Path) -> Iterator[RunningIssuer]:
     try:
         yield RunningIssuer(issuer, server, ca)
     finally:
-        server.shutdown()
-        server.server_close()
+        server.stop()
 
 
 def _mint(key_file: str, alg: str, **claims: object) -> str:
@@ -190,8 +189,7 @@ def test_an_unreachable_jwks_is_not_reported_as_a_bad_token(tmp_path: Path) -> N
     issuer, server, ca = _start(tmp_path)
     key = next(k for k in issuer.served_keys() if k.alg == "RS256")
     verifier = RunningIssuer(issuer, server, ca).verifier()
-    server.shutdown()
-    server.server_close()
+    server.stop()
     with pytest.raises(KeyUnavailableError):
         verifier.verify(_mint(str(key.path), "RS256"))
 
@@ -311,7 +309,6 @@ def test_the_reference_backend_validates_by_jwks_and_says_when_keys_are_out_of_r
         es = next(k for k in issuer.served_keys() if k.alg == "ES256")
         assert validate(_mint(str(es.path), "ES256")) == 401
     finally:
-        server.shutdown()
-        server.server_close()
+        server.stop()
     # The issuer is down: a backend that has no key set yet cannot tell, so it says 503.
     assert validator()(_mint(str(key.path), "RS256")) == 503

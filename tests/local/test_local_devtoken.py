@@ -20,7 +20,7 @@ from moto import mock_aws
 
 from ws_bridge.events import MAX_ID_LENGTH
 from ws_bridge.jwt_verifier import InvalidTokenError, TokenVerifier
-from wslocal import client
+from wslocal.client import cli as client
 from wslocal.devtoken import TokenCheck, mint_token, read_secret
 
 SECRET = "a-development-secret-of-at-least-32-bytes"

@@ -9,7 +9,8 @@ or in-process with `Gateway` (asyncio) or `GatewayThread` (synchronous callers).
 """
 
 from wslocal.gateway.control_plane import ApiDefinition, ControlPlaneError, load_api
-from wslocal.gateway.server import Gateway, GatewayError, GatewaySettings
+from wslocal.gateway.server import Gateway
+from wslocal.gateway.settings import GatewayError, GatewaySettings
 from wslocal.gateway.threaded import GatewayThread
 
 __all__ = [

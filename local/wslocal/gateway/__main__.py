@@ -9,7 +9,8 @@ import signal
 import sys
 from pathlib import Path
 
-from wslocal.gateway.server import Gateway, GatewayError, GatewaySettings
+from wslocal.gateway.server import Gateway
+from wslocal.gateway.settings import GatewayError, GatewaySettings
 
 READY_PREFIX = "gateway ready "
 

@@ -7,71 +7,47 @@ rest-json shapes boto3's `apigatewaymanagementapi` client parses: errors carry a
 signature and the caller's `execute-api:ManageConnections` permission are checked by
 `caller_check` when one is given (`caller_auth`), before the connection is looked up.
 
-A small HTTP/1.1 server on asyncio streams: keep-alive, `Content-Length` bodies only,
-which is what botocore sends.
+HTTP is werkzeug's, on the local stack's one small server (`wslocal.http_server`): each
+request is read in that server's thread, then answered on the gateway's event loop, where
+the connections live. Bodies are at most 8 MB and of known length (what botocore sends):
+a larger or chunked one is a 400.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
+from werkzeug.wrappers import Request, Response
+
+from wslocal.gateway.callbacks import ConnectionGone, OpenConnections
 from wslocal.gateway.caller_auth import CallerCheck
 from wslocal.gateway.events import new_request_id
+from wslocal.http_server import LocalServer
 
-__all__ = ["ConnectionGone", "ConnectionStatus", "ManagementServer", "OpenConnections"]
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+__all__ = ["ManagementServer"]
 
 log = logging.getLogger("wslocal.gateway")
 
-_MAX_HEADER_LINES = 100
 _MAX_BODY_BYTES = 8 * 1024 * 1024
-_REASONS = {
-    200: "OK",
-    204: "No Content",
-    400: "Bad Request",
-    403: "Forbidden",
-    410: "Gone",
-    413: "Payload Too Large",
-    500: "Internal Server Error",
-}
-
-
-class ConnectionGone(Exception):
-    """No open connection has this id (never existed, closed, or still in `$connect`)."""
-
-
-@dataclass(frozen=True)
-class ConnectionStatus:
-    connected_at_ms: int
-    last_active_at_ms: int
-    source_ip: str
-    user_agent: str
-
-
-class OpenConnections(Protocol):
-    async def post_to_connection(self, connection_id: str, data: bytes) -> None: ...
-
-    async def get_connection(self, connection_id: str) -> ConnectionStatus: ...
-
-    async def delete_connection(self, connection_id: str) -> None: ...
-
-
-class _BadRequest(Exception):
-    pass
+# The longest a request waits for the event loop's answer (a client that reads its frames
+# slowly holds a post up; the caller check has its own 10 s bound).
+_ANSWER_TIMEOUT_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
 class _Request:
     method: str
     target: str
-    version: str
     headers: Mapping[str, str]
     body: bytes
     raw_headers: tuple[tuple[str, str], ...] = ()
@@ -116,53 +92,37 @@ def _is_signed(headers: Mapping[str, str]) -> bool:
     )
 
 
-async def _read_request(reader: asyncio.StreamReader) -> _Request | None:
+def _read(environ: WSGIEnvironment) -> _Request | _Response:
+    """The request as the handling needs it (the target and headers as sent, for the
+    signature), or the 400 a body too large, of unknown length or chunked gets."""
+    request = Request(environ)
+    if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        return _error(400, "BadRequestException", "chunked bodies are not supported")
     try:
-        line = await reader.readuntil(b"\r\n")
-    except asyncio.IncompleteReadError as exc:
-        if exc.partial:
-            raise _BadRequest("truncated request line") from exc
-        return None
-    except asyncio.LimitOverrunError as exc:
-        raise _BadRequest("request line too long") from exc
-    parts = line.decode("latin-1").strip().split(" ")
-    if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-        raise _BadRequest("malformed request line")
-    method, target, version = parts
-    headers: dict[str, str] = {}
-    raw_headers: list[tuple[str, str]] = []
-    for _ in range(_MAX_HEADER_LINES):
-        raw = (await reader.readuntil(b"\r\n")).decode("latin-1")
-        if raw == "\r\n":
-            break
-        name, sep, value = raw.partition(":")
-        if not sep:
-            raise _BadRequest("malformed header")
-        headers[name.strip().lower()] = value.strip()
-        raw_headers.append((name.strip(), value.strip()))
-    else:
-        raise _BadRequest("too many headers")
-    if "transfer-encoding" in headers:
-        raise _BadRequest("chunked bodies are not supported")
-    try:
-        length = int(headers.get("content-length", "0"))
-    except ValueError as exc:
-        raise _BadRequest("bad Content-Length") from exc
+        length = int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        return _error(400, "BadRequestException", "bad Content-Length")
     if length < 0 or length > _MAX_BODY_BYTES:
-        raise _BadRequest("body too large")
-    body = await reader.readexactly(length) if length else b""
-    return _Request(method, target, version, headers, body, tuple(raw_headers))
+        return _error(400, "BadRequestException", "body too large")
+    raw_headers = tuple((str(name), str(value)) for name, value in request.headers.items())
+    return _Request(
+        method=request.method,
+        # The request target exactly as sent (percent-escapes kept): what was signed.
+        target=str(environ.get("REQUEST_URI") or request.full_path),
+        headers={name.lower(): value for name, value in raw_headers},
+        body=request.get_data(cache=False) if length else b"",
+        raw_headers=raw_headers,
+    )
 
 
 class ManagementServer:
-    """Serves `@connections` for one stage from `registry`."""
+    """Serves `@connections` for one stage from `registry`, on 127.0.0.1:`port`."""
 
     def __init__(
         self,
         registry: OpenConnections,
         stage: str,
         *,
-        host: str = "127.0.0.1",
         port: int = 0,
         max_payload_bytes: int = 128 * 1024,
         caller_check: CallerCheck | None = None,
@@ -177,66 +137,42 @@ class ManagementServer:
         # A custom domain's base paths that lead here too ("": the domain's root).
         self.base_paths = base_paths
         self.stage = stage
-        self.host = host
         self.port = port
         self.max_payload_bytes = max_payload_bytes
-        self._server: asyncio.Server | None = None
-        self._clients: set[asyncio.StreamWriter] = set()
+        self._server: LocalServer | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, self.host, self.port, backlog=1024)
-        self.port = self._server.sockets[0].getsockname()[1]
+        """Listen; requests are answered on the running event loop."""
+        self._loop = asyncio.get_running_loop()
+        self._server = LocalServer(self._wsgi, port=self.port, name="@connections").start()
+        self.port = self._server.port
 
     async def stop(self) -> None:
         if self._server is None:
             return
-        self._server.close()
-        for writer in list(self._clients):
-            writer.close()
-        await self._server.wait_closed()
+        await asyncio.to_thread(self._server.stop)
         self._server = None
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._clients.add(writer)
-        try:
-            while True:
-                try:
-                    request = await _read_request(reader)
-                except _BadRequest as exc:
-                    await self._write(writer, _error(400, "BadRequestException", str(exc)), False)
-                    return
-                if request is None:
-                    return
-                response = await self._handle(request)
-                keep_alive = (
-                    request.version == "HTTP/1.1"
-                    and request.headers.get("connection", "").lower() != "close"
-                )
-                await self._write(writer, response, keep_alive)
-                if not keep_alive:
-                    return
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-            return
-        finally:
-            self._clients.discard(writer)
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
+    def _wsgi(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """In the HTTP server's thread: read the request, have the loop answer it."""
+        read = _read(environ)
+        answer = read if isinstance(read, _Response) else self._answer_on_loop(read)
+        response = Response(answer.body, answer.status)
+        response.headers["x-amzn-RequestId"] = new_request_id()
+        for name, value in answer.headers:
+            response.headers[name] = value
+        return response(environ, start_response)
 
-    async def _write(
-        self, writer: asyncio.StreamWriter, response: _Response, keep_alive: bool
-    ) -> None:
-        reason = _REASONS.get(response.status, "Unknown")
-        lines = [f"HTTP/1.1 {response.status} {reason}"]
-        headers: list[tuple[str, str]] = [
-            ("x-amzn-RequestId", new_request_id()),
-            ("Content-Length", str(len(response.body))),
-            ("Connection", "keep-alive" if keep_alive else "close"),
-            *response.headers,
-        ]
-        lines.extend(f"{name}: {value}" for name, value in headers)
-        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + response.body)
-        await writer.drain()
+    def _answer_on_loop(self, request: _Request) -> _Response:
+        assert self._loop is not None
+        future = asyncio.run_coroutine_threadsafe(self._handle(request), self._loop)
+        try:
+            return future.result(timeout=_ANSWER_TIMEOUT_SECONDS)
+        except TimeoutError:
+            future.cancel()
+            log.warning("@connections %s took over %.0f s", request.method, _ANSWER_TIMEOUT_SECONDS)
+            return _error(500, "InternalServerError", "Internal server error")
 
     def _connection_id(self, target: str) -> str | None:
         """The id in `/<stage>/@connections/<id>`, or `/<base path>/@connections/<id>` of

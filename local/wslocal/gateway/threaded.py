@@ -11,7 +11,8 @@ from typing import Any, TypeVar
 
 import boto3
 
-from wslocal.gateway.server import Gateway, GatewaySettings
+from wslocal.gateway.server import Gateway
+from wslocal.gateway.settings import GatewaySettings
 
 __all__ = ["GatewayThread"]
 

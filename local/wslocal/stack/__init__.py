@@ -12,9 +12,12 @@ On entry it
 1. starts the emulator (``python -m wslocal.emulator``) unless ``endpoint_url`` names one that
    already runs (a LocalStack, for example);
 2. creates the HS256 signing secret in Secrets Manager;
-3. copies ``examples/local`` into a temporary directory (the repository stays clean: state,
-   ``.terraform`` and the lock file live there) and runs ``terraform init`` (with
-   ``-plugin-dir=$TF_PROVIDER_MIRROR`` when that directory exists) and ``terraform apply``;
+3. applies ``examples/local`` where it is, as a user would (its ``source = "../../"`` is the
+   root module, whatever files the root holds), with its own data directory
+   (``TF_DATA_DIR``), state and variables in a temporary working directory: ``terraform
+   init`` (with ``-plugin-dir=$TF_PROVIDER_MIRROR`` when that directory exists; it writes
+   the dependency lock file next to the configuration, which git ignores) and ``terraform
+   apply``;
 4. reads the outputs and starts the services (the backend, the gateway) with them.
 
 On exit, even after an error or KeyboardInterrupt, it stops the services, runs ``terraform
@@ -34,7 +37,7 @@ One module per job:
 - ``ports``      port probes that bind as the services do, and the choice of ports
 - ``processes``  child processes: process groups, bounded stops, die-with-parent
 - ``interrupts`` SIGTERM unwinds like Ctrl-C; patience during teardown
-- ``terraform``  the working copy of examples/local and the ``terraform`` runs in it
+- ``terraform``  the ``terraform`` runs on examples/local, with the stack's own state
 - ``services``   the backend and gateway ``Service`` factories
 - ``lifecycle``  ``Stack``: start in order, close in reverse
 - ``cli``        ``python -m wslocal.stack`` (``make stack``)

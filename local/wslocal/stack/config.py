@@ -15,7 +15,6 @@ __all__ = [
     "FAKE_CREDENTIALS",
     "MAX_HTTP_LINE_BYTES",
     "REPO_ROOT",
-    "ROOT_MODULE_ENTRIES",
     "SCRUBBED_ENVIRONMENT",
     "Service",
     "StackConfig",
@@ -27,16 +26,8 @@ __all__ = [
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
+# The configuration the stack applies, in place: its `source = "../../"` is the root module.
 EXAMPLE = Path("examples") / "local"
-# What the example's `source = "../../"` needs next to the copy (the root module).
-ROOT_MODULE_ENTRIES = (
-    "main.tf",
-    "variables.tf",
-    "outputs.tf",
-    "versions.tf",
-    "modules",
-    "packages",
-)
 # The longest request line or header line the gateway reads (API Gateway's ~10 KB).
 MAX_HTTP_LINE_BYTES = 10 * 1024
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}

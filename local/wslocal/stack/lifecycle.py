@@ -33,7 +33,6 @@ from wslocal.stack.processes import ManagedProcess
 from wslocal.stack.terraform import (
     Terraform,
     declared_variables,
-    prepare_workdir,
     write_tfvars,
 )
 
@@ -117,10 +116,11 @@ class Stack:
     def start(self) -> None:
         """Everything up to running services; `close()` undoes whatever was done."""
         self.workdir = Path(tempfile.mkdtemp(prefix="wslocal-stack-"))
-        example = prepare_workdir(self.config.repo_root, self.workdir)
+        example = self.config.repo_root / EXAMPLE
         self._terraform = Terraform(
             self.config.terraform,
             example,
+            self.workdir,
             self.environment,
             self.workdir / "terraform.log",
             self.config.stop_timeout_seconds,
@@ -295,7 +295,7 @@ class Stack:
         if config.package_path is not None:
             variables["package_path"] = str(Path(config.package_path).resolve())
         variables.update(config.variables)
-        write_tfvars(self.workdir / EXAMPLE, variables)
+        write_tfvars(self.terraform_runner.var_file, variables)
 
     def _start_emulator(self) -> None:
         if self.config.endpoint_url:

@@ -1,39 +1,31 @@
-"""Terraform for the local stack: examples/local copied into a working directory (the
-repository stays clean), its variables written as tfvars, and ``terraform`` run there with
-bounded waits, every run's output appended to ``terraform.log``."""
+"""Terraform for the local stack: examples/local applied where it is, as a user applies it
+(its ``source = "../../"`` is the root module, whatever files the root holds), with this
+stack's own data directory (``TF_DATA_DIR``), state and variables file in the stack's
+working directory, and bounded waits; every run's output is appended to ``terraform.log``.
+
+The one file ``terraform init`` writes next to the configuration is its dependency lock
+file, ``examples/local/.terraform.lock.hcl`` (git ignores it), as any ``terraform init``
+there does."""
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from wslocal.stack.config import EXAMPLE, ROOT_MODULE_ENTRIES, StackError
+from wslocal.stack.config import StackError
 from wslocal.stack.processes import kill_group, preexec, tail
 
-__all__ = ["Terraform", "declared_variables", "prepare_workdir", "write_tfvars"]
+__all__ = ["Terraform", "declared_variables", "write_tfvars"]
 
 _VARIABLE = re.compile(r'^variable\s+"([A-Za-z_][\w-]*)"', re.MULTILINE)
-
-
-def prepare_workdir(root: Path, workdir: Path) -> Path:
-    """examples/local copied into `workdir`, the root module linked beside it; returns the
-    copy's directory."""
-    for entry in ROOT_MODULE_ENTRIES:
-        if (root / entry).exists():
-            (workdir / entry).symlink_to(root / entry)
-    example = workdir / EXAMPLE
-    shutil.copytree(
-        root / EXAMPLE,
-        example,
-        ignore=shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "*.tfstate*"),
-    )
-    return example
+# The commands that read the state and the variables: the stack's own are passed to them.
+_STATE_AND_VARIABLES = frozenset({"apply", "console", "destroy", "import", "plan", "refresh"})
+_STATE_ONLY = frozenset({"output"})
 
 
 def declared_variables(example: Path) -> frozenset[str]:
@@ -44,38 +36,55 @@ def declared_variables(example: Path) -> frozenset[str]:
     return frozenset(names)
 
 
-def write_tfvars(example: Path, variables: Mapping[str, Any]) -> Path:
-    path = example / "terraform.tfvars.json"
+def write_tfvars(path: Path, variables: Mapping[str, Any]) -> Path:
     path.write_text(json.dumps(dict(variables), indent=2) + "\n")
     return path
 
 
 class Terraform:
-    """``terraform`` in one directory, with the environment `env` builds for each run."""
+    """``terraform`` in the configuration `directory`, its data directory, state and
+    variables file under `workdir`, with the environment `env` builds for each run."""
 
     def __init__(
         self,
         binary: str,
         directory: Path,
+        workdir: Path,
         env: Callable[[], Mapping[str, str]],
         log: Path,
         stop_timeout: float,
     ) -> None:
         self.binary = binary
         self.directory = directory
+        self.data_dir = workdir / "terraform-data"
+        self.state = workdir / "terraform.tfstate"
+        self.var_file = workdir / "terraform.tfvars.json"
         self._env = env
         self.log = log
         self._stop_timeout = stop_timeout
 
+    def _argv(self, args: Sequence[str]) -> list[str]:
+        """`terraform <args>` with the stack's state (and variables) for the commands that
+        read them."""
+        argv = [self.binary, *args]
+        if args and args[0] in _STATE_AND_VARIABLES | _STATE_ONLY:
+            argv.insert(2, f"-state={self.state}")
+        if args and args[0] in _STATE_AND_VARIABLES and self.var_file.exists():
+            argv.insert(2, f"-var-file={self.var_file}")
+        return argv
+
     def run(
         self, *args: str, timeout: float, check: bool = True, ok_codes: Sequence[int] = (0,)
     ) -> subprocess.CompletedProcess[str]:
-        """Run `terraform <args>`; its output goes to the log too."""
-        argv = [self.binary, *args]
+        """Run `terraform <args>` (the state and variables flags added, see `_argv`); its
+        output goes to the log too."""
+        argv = self._argv(args)
+        env = dict(self._env())
+        env["TF_DATA_DIR"] = str(self.data_dir)
         with subprocess.Popen(  # noqa: S603 - terraform with our arguments, no shell
             argv,
             cwd=self.directory,
-            env=dict(self._env()),
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

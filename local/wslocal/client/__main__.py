@@ -1,0 +1,5 @@
+import sys
+
+from wslocal.client.cli import main
+
+sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from wslocal.demo.cli import main
+
+sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from wslocal.jwks_issuer.cli import main
+
+sys.exit(main())
