@@ -115,9 +115,16 @@ def _is_repo_path(text: str) -> bool:
     return text.startswith(TOP_FOLDERS) and not re.search(r"[<>*{}…$ ]|\.\.\.", text)
 
 
+@functools.cache
+def _ignored(target: str) -> bool:
+    """A file git ignores (build output, Terraform's lock file) is made by a run: naming it
+    is fine whether or not it exists yet."""
+    return subprocess.run(["git", "check-ignore", "-q", target], cwd=ROOT).returncode == 0
+
+
 def _path_exists(base: Path, text: str) -> bool:
     target = text.split(":", 1)[0].rstrip("/.,")
-    return (ROOT / target).exists() or (base / target).exists()
+    return (ROOT / target).exists() or (base / target).exists() or _ignored(target)
 
 
 def findings(path: Path) -> list[str]:
