@@ -12,7 +12,9 @@ of them). Key names are case-insensitive.
   ignore-case variant) hold when it is absent; `Null` tests exactly presence.
 - `ForAnyValue:` holds when at least one of the request's values satisfies the operator
   (false when the key is absent or empty); `ForAllValues:` when every one does (true when
-  the key is absent or empty).
+  the key is absent or empty). A single value counts as a set of one. A multivalued key
+  (`aws:TagKeys`, `dynamodb:LeadingKeys`, `kms:EncryptionContextKeys`...) under an operator
+  without a set prefix matches nothing.
 - The operator families: String (case-sensitive; `IgnoreCase`; `Like` with `*` and `?`),
   Numeric, Date (ISO 8601 or epoch seconds), Bool, Binary (base64), IpAddress/NotIpAddress
   (CIDR, IPv4 and IPv6), Arn (segment by segment, both `ArnEquals` and `ArnLike` with
@@ -206,7 +208,8 @@ def _operator_holds(
     variables: Mapping[str, ContextValue] | None,
 ) -> bool:
     prefix, base, if_exists = _parse(operator)
-    actual = _request_values(lookup(context, key))
+    raw = lookup(context, key)
+    actual = _request_values(raw)
     if base == "Null":
         absent = not actual
         return any((w.lower() == "true") == absent for w in wanted)
@@ -226,10 +229,10 @@ def _operator_holds(
         return negated
     if prefix == "ForAllValues:":
         return all(one(value) for value in actual)
-    # ForAnyValue, and a single-valued operator on a (possibly multivalued) key.
-    if negated and prefix is None:
-        return all(one(value) for value in actual)
-    return any(one(value) for value in actual)
+    if prefix == "ForAnyValue:":
+        return any(one(value) for value in actual)
+    # A multivalued key needs a set operator: without one, nothing matches.
+    return isinstance(raw, str) and one(raw)
 
 
 def condition_block_holds(

@@ -33,6 +33,7 @@ from wslocal.emulator.iam.matching import (
     POLICY_VERSION_WITH_VARIABLES,
     ContextValue,
     action_matches,
+    arn_segments,
     resource_matches,
 )
 
@@ -269,7 +270,10 @@ def decide(
     label = resource_policy.label if resource_policy is not None else "resource-based policy"
     if resource.deny is not None:
         return Decision("explicitDeny", label, resource.deny or None)
-    same_account = resource_policy is None or principal.account == resource_policy.account
+    segments = arn_segments(request.resource)
+    owner = resource_policy.account if resource_policy is not None else None
+    owner = owner or (segments[4] if segments else "")
+    same_account = principal.service or not owner or principal.account == owner
     through_account = resource.account_allow is not None and identity.allow is not None
     if resource_policy is not None and resource_policy.required:
         if resource.allow is not None:
