@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from emulator_support import emulator  # noqa: F401 - a fixture of test_emulator*.py
 from stack_support import (
     RESTRICTED_AUDIENCE,
     RESTRICTED_ISSUER,

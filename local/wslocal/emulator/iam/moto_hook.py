@@ -31,6 +31,7 @@ from typing import Any
 
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.exceptions import JsonRESTError, _RESTError
+from moto.core.utils import get_service_model
 
 from wslocal.emulator.iam.authorize import Caller, Denied, authorize, request_context
 from wslocal.emulator.iam.conditions import PolicyError
@@ -134,7 +135,9 @@ def _authorize_issued(response: Any, iam_request_cls: type, issued: IssuedKey) -
         account_id=issued.account,
         method=response.method,
         path=path,
-        data=response.data,
+        # The payload signed: the body, or for a form POST the parameters moto parsed from
+        # it. A GET's parameters are in its query string, already part of `path`.
+        data={} if response.method in {"GET", "HEAD", "DELETE"} else response.data,
         body=response.raw_body,
         headers=response.headers,
         action=operation,
@@ -158,9 +161,16 @@ def _authorize_issued(response: Any, iam_request_cls: type, issued: IssuedKey) -
 
 
 def _json_protocol(response: Any) -> bool:
-    return bool(response.headers.get("X-Amz-Target")) or "json" in str(
+    """Whether the service answers errors in JSON (json and rest-json protocols)."""
+    if response.headers.get("X-Amz-Target") or "json" in str(
         response.headers.get("Content-Type", "")
-    )
+    ):
+        return True
+    try:
+        protocol = get_service_model(response.boto3_service_name).protocol
+    except Exception:  # noqa: BLE001 - a service moto names differently: its headers decide
+        return False
+    return protocol in {"json", "rest-json"}
 
 
 def _error(json_protocol: bool, status: int, error_type: str, message: str) -> _RESTError:
