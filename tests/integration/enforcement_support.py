@@ -19,40 +19,16 @@ from stack_support import SESSIONS, StackHandle, StackLogs
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from wslocal.stack import Stack, StackConfig, backend_service, distinct_free_ports, gateway_service
+from wslocal.stack import Stack, backend_service, gateway_service
 
 __all__ = [
     "Policies",
-    "enforced_stack",
     "handshake",
     "push",
     "restart",
     "role_client",
     "role_session",
 ]
-
-
-@contextmanager
-def enforced_stack(**variables: Any) -> Iterator[StackHandle]:
-    """examples/local with `variables`, the backend pushing with its role (backend_service
-    passes `--role-arn`) and the gateway running each function with its own role."""
-    emulator_port, gateway_port, backend_port, connections_port = distinct_free_ports()
-    config = StackConfig(
-        emulator_port=emulator_port,
-        gateway_port=gateway_port,
-        backend_port=backend_port,
-        connections_port=connections_port,
-        variables=variables,
-        services=(backend_service(SESSIONS), gateway_service()),
-    )
-    with Stack(config) as local:
-        stage = local.outputs.stage_name
-        yield StackHandle(
-            local=local,
-            ws_url=f"ws://127.0.0.1:{gateway_port}/{stage}",
-            backend_url=f"http://127.0.0.1:{backend_port}",
-            connections_url=f"http://127.0.0.1:{connections_port}/{stage}",
-        )
 
 
 def handshake(stack: StackHandle) -> tuple[int, bytes]:

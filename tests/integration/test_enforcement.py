@@ -21,14 +21,13 @@ import pytest
 from botocore.exceptions import ClientError
 from enforcement_support import (
     Policies,
-    enforced_stack,
     handshake,
     logs,
     push,
     restart,
     role_client,
 )
-from stack_support import StackHandle
+from stack_support import StackHandle, running_stack
 from websockets.sync.client import connect
 
 from ws_bridge.request_signing import load_verification_keys
@@ -43,7 +42,7 @@ NOT_EXERCISED_LOCALLY = {"WriteOwnLogGroup", "WriteTraces"}
 
 @pytest.fixture(scope="module")
 def enforced() -> Iterator[StackHandle]:
-    with enforced_stack() as stack:
+    with running_stack() as stack:
         yield stack
 
 

@@ -18,14 +18,13 @@ import pytest
 from botocore.exceptions import ClientError
 from enforcement_support import (
     Policies,
-    enforced_stack,
     handshake,
     logs,
     push,
     restart,
     role_client,
 )
-from stack_support import StackHandle
+from stack_support import StackHandle, running_stack
 
 from ws_bridge.request_signing import load_verification_keys
 
@@ -34,7 +33,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 @pytest.fixture(scope="module")
 def keyed() -> Iterator[StackHandle]:
-    with enforced_stack(customer_managed_key=True) as stack:
+    with running_stack(customer_managed_key=True) as stack:
         key = str(stack.local.outputs.raw["kms_key_arn"])
         # The stack creates the JWT secret before Terraform runs: encrypt it with the key the
         # module's authorizer is told about (jwt.secret_kms_key_arn).

@@ -93,6 +93,7 @@ class Shape:
 
 def kms_rows() -> list[Shape]:
     """KMS behind Secrets Manager and DynamoDB: kms:ViaService, identity and key policy."""
+    # A table, one row per shape: long, but a row is read on its own.
     decrypt = "kms:Decrypt"
     through_secrets = {"kms:ViaService": VIA_SECRETS, "kms:CallerAccount": ACCOUNT}
     delegating = key_policy(ROOT_ADMINISTERS_KEY)
@@ -252,6 +253,7 @@ def kms_rows() -> list[Shape]:
 def resource_policy_rows() -> list[Shape]:
     """Secret policies (either side allows within one account), trust policies (must allow),
     and across accounts (both must allow)."""
+    # A table, one row per shape: long, but a row is read on its own.
     get = "secretsmanager:GetSecretValue"
     assume = "sts:AssumeRole"
     target = f"arn:aws:iam::{ACCOUNT}:role/ws-backend"

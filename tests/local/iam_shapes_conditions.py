@@ -24,6 +24,7 @@ from iam_shapes import (
 
 def operator_rows() -> list[Shape]:
     """Condition operators, absent keys, IfExists, Null and the set operators."""
+    # A table, one row per shape: long, but a row is read on its own.
     get = "secretsmanager:GetSecretValue"
 
     def stage(

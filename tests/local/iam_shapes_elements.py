@@ -25,6 +25,7 @@ from iam_shapes import (
 def element_rows() -> list[Shape]:
     """Explicit deny, Action/NotAction, Resource/NotResource, resources by segment,
     actions without resource-level permissions, policy variables."""
+    # A table, one row per shape: long, but a row is read on its own.
     put = "dynamodb:PutItem"
     xray = "xray:PutTraceSegments"
     logs_arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/ws-handler"

@@ -48,6 +48,7 @@ __all__ = [
     "required_param",
     "string_param",
     "tag_context",
+    "unscoped",
 ]
 
 
@@ -234,6 +235,11 @@ def request_tag_context(tags: Any) -> dict[str, ContextValue]:
     context: dict[str, ContextValue] = {f"aws:RequestTag/{k}": v for k, v in pairs.items()}
     context["aws:TagKeys"] = sorted(pairs)
     return context
+
+
+def unscoped(call: Call, lookup: Lookup) -> list[Access]:
+    """An action without resource-level permissions: its resource is `*`."""
+    return [Access(f"{call.service}:{call.operation}", "*")]
 
 
 def string_param(call: Call, name: str) -> str | None:

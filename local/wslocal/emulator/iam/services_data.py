@@ -42,6 +42,7 @@ from wslocal.emulator.iam.resources import (
     required_param,
     string_param,
     tag_context,
+    unscoped,
 )
 
 __all__: list[str] = []
@@ -165,10 +166,6 @@ def _dynamodb_transact(call: Call, lookup: Lookup) -> list[Access]:
     return accesses
 
 
-def _dynamodb_unscoped(call: Call, lookup: Lookup) -> list[Access]:
-    return [Access(f"dynamodb:{call.operation}", "*")]
-
-
 _DYNAMODB: dict[str, Mapper] = {
     operation: _dynamodb_item
     for operation in (
@@ -184,7 +181,7 @@ _DYNAMODB.update(
         "TagResource": _dynamodb_by_arn,
         "UntagResource": _dynamodb_by_arn,
         "ListTagsOfResource": _dynamodb_by_arn,
-        **{operation: _dynamodb_unscoped for operation in _UNSCOPED_DYNAMODB},
+        **{operation: unscoped for operation in _UNSCOPED_DYNAMODB},
     }
 )
 register("dynamodb", _DYNAMODB)
@@ -297,18 +294,14 @@ def _batch_get_secret_value(call: Call, lookup: Lookup) -> list[Access]:
     return accesses
 
 
-def _secrets_unscoped(call: Call, lookup: Lookup) -> list[Access]:
-    return [Access(f"secretsmanager:{call.operation}", "*")]
-
-
 register(
     "secretsmanager",
     {
         **{operation: _secret for operation in _SECRET_OPERATIONS},
         "CreateSecret": _create_secret,
         "BatchGetSecretValue": _batch_get_secret_value,
-        "ListSecrets": _secrets_unscoped,
-        "GetRandomPassword": _secrets_unscoped,
+        "ListSecrets": unscoped,
+        "GetRandomPassword": unscoped,
     },
 )
 
@@ -349,10 +342,6 @@ def _parameters_by_path(call: Call, lookup: Lookup) -> list[Access]:
     return [Access("ssm:GetParametersByPath", arn(call, "ssm", f"parameter/{path.strip('/')}"))]
 
 
-def _ssm_unscoped(call: Call, lookup: Lookup) -> list[Access]:
-    return [Access(f"ssm:{call.operation}", "*")]
-
-
 register(
     "ssm",
     {
@@ -364,6 +353,6 @@ register(
         "GetParameters": _parameters,
         "DeleteParameters": _parameters,
         "GetParametersByPath": _parameters_by_path,
-        "DescribeParameters": _ssm_unscoped,
+        "DescribeParameters": unscoped,
     },
 )

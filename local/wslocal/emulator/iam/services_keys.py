@@ -32,6 +32,7 @@ from wslocal.emulator.iam.resources import (
     request_tag_context,
     required_param,
     string_param,
+    unscoped,
 )
 
 __all__ = ["NO_PERMISSION_NEEDED"]
@@ -153,17 +154,13 @@ def _assume_role(call: Call, lookup: Lookup) -> list[Access]:
     return [Access("sts:AssumeRole", role.arn if role else role_arn, context, trust)]
 
 
-def _sts_unscoped(call: Call, lookup: Lookup) -> list[Access]:
-    return [Access(f"sts:{call.operation}", "*")]
-
-
 register(
     "sts",
     {
         "AssumeRole": _assume_role,
-        "GetCallerIdentity": _sts_unscoped,
-        "GetSessionToken": _sts_unscoped,
-        "DecodeAuthorizationMessage": _sts_unscoped,
-        "GetAccessKeyInfo": _sts_unscoped,
+        "GetCallerIdentity": unscoped,
+        "GetSessionToken": unscoped,
+        "DecodeAuthorizationMessage": unscoped,
+        "GetAccessKeyInfo": unscoped,
     },
 )
