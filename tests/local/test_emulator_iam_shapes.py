@@ -1,5 +1,20 @@
 """Each policy shape decided as AWS documents it (iam_shapes*.py: one row per shape, with
-the page it rests on), by the pure evaluator and by `POST /_wslocal/iam/authorize`."""
+the page it rests on), by the pure evaluator and by `POST /_wslocal/iam/authorize`.
+
+Where the shapes an evaluator that erred on the generous side got wrong are:
+
+1. unknown condition keys and operators: iam_shapes_conditions.py (kms:ViaService and
+   VersionStage rows, aws:SourceVpce, aws:ResourceTag, every operator family, IfExists,
+   Null, ForAnyValue/ForAllValues);
+2. KMS behind Secrets Manager and DynamoDB: iam_shapes.kms_rows, and the calls themselves
+   in test_emulator_iam_requests.py and tests/integration/test_enforcement_keys.py;
+3. ArnLike as one glob: the "does not reach into" rows (conditions and elements);
+4. unknown resources matching every Resource: the X-Ray, elasticache:Connect and log-stream
+   rows, and the unmapped-operation tests of test_emulator_iam_requests.py;
+5. SecretId compared as sent: test_emulator_iam_requests.py;
+6. SigV4 skew and signed host: test_emulator_sigv4.py;
+7. resource, key and trust policies: iam_shapes.resource_policy_rows and kms_rows.
+"""
 
 from __future__ import annotations
 
