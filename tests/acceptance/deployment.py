@@ -87,6 +87,14 @@ class Deployment:
         options.setdefault("session_id", session)
         return mint_token(key or self.jwt_key(), **options)
 
+    def denials(self) -> list[str]:
+        """What the local emulator refused (its log's IAM lines); on AWS, CloudTrail has them."""
+        log = self.run.workdir / "emulator.log"
+        if self.target.real or not log.exists():
+            return []
+        lines = log.read_text(errors="replace").splitlines()
+        return [line for line in lines if "wslocal.emulator" in line and " for " in line]
+
     # -- teardown --------------------------------------------------------------------------
 
     def stop_processes(self) -> None:

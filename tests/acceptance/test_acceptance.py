@@ -35,14 +35,23 @@ REREAD_SECONDS = 45.0
 def client(
     deployment: Deployment, token: str | None = None, url: str | None = None
 ) -> Iterator[ClientConnection]:
+    """A connected client; a refused handshake fails the test with what IAM denied."""
     target = f"{url or deployment.ws_url}?token={token or deployment.token()}"
-    with connect(target, open_timeout=30, close_timeout=10, proxy=None) as ws:
+    try:
+        ws = connect(target, open_timeout=30, close_timeout=10, proxy=None)
+    except InvalidStatus as refused:
+        denied = "\n".join(deployment.denials()[-5:]) or "nothing (see the logs of the run)"
+        raise AssertionError(
+            f"the handshake was refused with {refused.response.status_code}; "
+            f"the local IAM denied:\n{denied}"
+        ) from refused
+    with ws:
         yield ws
 
 
 def refused_with(deployment: Deployment, token: str) -> int:
     try:
-        with client(deployment, token):
+        with connect(f"{deployment.ws_url}?token={token}", open_timeout=30, proxy=None):
             return 101
     except InvalidStatus as refused:
         return int(refused.response.status_code)

@@ -174,6 +174,10 @@ def _json_protocol(response: Any) -> bool:
 
 
 def _error(json_protocol: bool, status: int, error_type: str, message: str) -> _RESTError:
+    """The error in the service's protocol: XML (query) services name it without the
+    `Exception` suffix JSON services use (`ExpiredToken`, `ExpiredTokenException`)."""
+    if not json_protocol:
+        error_type = error_type.removesuffix("Exception")
     error = JsonRESTError(error_type, message) if json_protocol else _RESTError(error_type, message)
     error.code = status
     return error
