@@ -42,14 +42,14 @@ BIN := $(VENV)/bin
 # missing and run as root with apt-get, else named in one line (tools/system-deps.sh).
 TEST_NEEDS := terraform chromium redis node
 DEMO_NEEDS := terraform
-TF_MODULE_DIRS := . $(wildcard examples/minimal examples/complete examples/local examples/app-runner)
+TF_MODULE_DIRS := . $(wildcard examples/minimal examples/complete examples/local examples/app-runner examples/acceptance)
 TF_INIT_FLAGS := -backend=false -input=false $(if $(TF_PROVIDER_MIRROR),-plugin-dir=$(TF_PROVIDER_MIRROR))
 PACKAGES := $(shell $(PYTHON) tools/build_package.py --list 2>/dev/null)
 
 .PHONY: help venv checkov-venv package ship-packages fmt lint mypy tf-fmt tf-init tf-validate \
         tf-test tf-test-rules checkov docs unit unit-urllib3-1 integration test test-checks \
-        test-pytest demo demo-browser stack fuzz bench bench-handler clean system-deps-test \
-        system-deps-demo cost
+        test-pytest test-acceptance acceptance-destroy demo demo-browser stack fuzz bench \
+        bench-handler clean system-deps-test system-deps-demo cost
 
 help: ## Where to start, and every target
 	@echo "New here? Two commands set up what they need and run:"
@@ -123,7 +123,7 @@ tf-test-rules: $(VENV)/.paths ## Each expect_failures run of terraform test trip
 
 checkov: $(CHECKOV_VENV)/.installed ## Static security checks of the module (failed checks fail)
 	$(CHECKOV_VENV)/bin/checkov --directory . --framework terraform --quiet --compact --skip-download \
-	  --skip-path .venv --skip-path .venv-checkov --skip-path .venv-urllib3-1 --skip-path build --skip-path examples/local
+	  --skip-path .venv --skip-path .venv-checkov --skip-path .venv-urllib3-1 --skip-path build --skip-path examples/local --skip-path examples/acceptance
 
 docs: $(VENV)/.paths ## Regenerate the terraform-docs blocks of the README and each sub-module's README
 	$(BIN)/python tools/terraform_docs.py --write README.md
@@ -156,6 +156,21 @@ test-checks: lint tf-validate tf-test tf-test-rules checkov unit-urllib3-1 ## Wh
 
 test-pytest: system-deps-test $(VENV)/.paths ## `pytest tests`, spread over PYTEST_WORKERS workers as `make test` runs it
 	$(BIN)/pytest tests -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+# The acceptance suite (docs/acceptance.md): examples/acceptance applied to the local stack,
+# or with ACCEPTANCE_REAL_AWS=1 and ACCEPTANCE_BACKEND_URL to the account the AWS settings
+# name; a wire-level suite; destroy, and a check that nothing is left. `make test` runs it
+# locally as part of `pytest tests`. ACCEPTANCE_DIR keeps Terraform's state where a later
+# `make acceptance-destroy` finds it (CI's cleanup step).
+ACCEPTANCE_DIR ?=
+export ACCEPTANCE_DIR
+
+test-acceptance: system-deps-demo $(VENV)/.paths ## Apply examples/acceptance, run the wire-level suite, destroy, check nothing is left
+	$(BIN)/pytest tests/acceptance -n 0 $(PYTEST_ARGS)
+
+acceptance-destroy: $(VENV)/.paths ## Destroy what an interrupted acceptance run kept in ACCEPTANCE_DIR
+	@test -n "$(ACCEPTANCE_DIR)" || { echo "set ACCEPTANCE_DIR to the directory of the run"; exit 64; }
+	$(BIN)/python tests/acceptance/harness.py destroy --workdir "$(ACCEPTANCE_DIR)"
 
 demo: system-deps-demo $(VENV)/.paths ## Deploy to a local emulator and hold a scripted WebSocket session
 	$(BIN)/python -m wslocal.demo

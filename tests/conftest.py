@@ -29,6 +29,7 @@ SHARED_STACK_UNIT = f"{INTEGRATION}test_stack.py"
 # Units of work, longest first (seconds measured on 2 cores, serially). The others follow in
 # collection order, the rest of the integration and browser tests before the fast folders.
 SLOWEST_FIRST = (
+    "tests/acceptance/test_acceptance.py",  # 230: examples/acceptance applied and destroyed
     f"{INTEGRATION}test_system_parts.py",  # 185: the provider's waiters (ElastiCache, Route 53)
     SHARED_STACK_UNIT,  # about 150 for the four files
     f"{INTEGRATION}test_demo.py",  # 95: three demo runs
@@ -36,12 +37,13 @@ SLOWEST_FIRST = (
     f"{INTEGRATION}test_gateway.py",
     f"{INTEGRATION}test_readme_snippet.py",
     f"{INTEGRATION}test_session_store.py",
+    f"{INTEGRATION}test_enforcement_keys.py",  # 140: gateway restarts, one per case
     f"{INTEGRATION}test_enforcement.py",
     f"{INTEGRATION}test_emulator.py",
     f"{INTEGRATION}test_stack_cli.py",
     "tests/browser/test_browser_client.py",
 )
-SLOW_FOLDERS = ("tests/integration", "tests/browser")
+SLOW_FOLDERS = ("tests/acceptance", "tests/integration", "tests/browser")
 
 
 def unit_of_work(nodeid: str) -> str:

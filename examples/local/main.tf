@@ -21,6 +21,32 @@ module "account_cloudwatch_role" {
   name = "${var.name}-apigateway-cloudwatch"
 }
 
+# With customer_managed_key = true, one customer managed key (its policy delegating to IAM,
+# as in examples/complete) encrypts the table and the request-signing secret, and is named
+# for the JWT secret: every read of them then needs kms:Decrypt through the service holding
+# the data, which the local emulator checks against the roles' policies and this key policy.
+resource "aws_kms_key" "this" {
+  count = var.customer_managed_key ? 1 : 0
+
+  description             = "Encrypts the ${var.name} connections table and secrets."
+  enable_key_rotation     = true
+  deletion_window_in_days = 7
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "AccountAdministersTheKeyThroughIam"
+      Effect    = "Allow"
+      Principal = { AWS = "arn:aws:iam::${data.aws_caller_identity.current.account_id}:root" }
+      Action    = "kms:*"
+      Resource  = "*"
+    }]
+  })
+}
+
+locals {
+  kms_key_arn = one(aws_kms_key.this[*].arn)
+}
+
 module "websocket" {
   source = "../../"
 
@@ -37,6 +63,10 @@ module "websocket" {
     name = var.stage_name
   }
 
+  table = {
+    kms_key_arn = local.kms_key_arn
+  }
+
   # Access logs need API Gateway's CloudWatch role in the account settings; passing the
   # module's output also orders the stage after the setting.
   account_cloudwatch_role_arn = module.account_cloudwatch_role.cloudwatch_role_arn
@@ -44,9 +74,12 @@ module "websocket" {
   jwt = {
     algorithms = var.jwt_algorithms
     secret_arn = startswith(var.jwt_algorithms[0], "HS") ? var.jwt_secret_arn : null
-    jwks_url   = var.jwt_jwks_url
-    issuer     = var.jwt_issuer
-    audience   = var.jwt_audience
+    # The secret is created outside this configuration: with customer_managed_key, encrypt
+    # it with the kms_key_arn output (`aws secretsmanager update-secret --kms-key-id`).
+    secret_kms_key_arn = startswith(var.jwt_algorithms[0], "HS") ? local.kms_key_arn : null
+    jwks_url           = var.jwt_jwks_url
+    issuer             = var.jwt_issuer
+    audience           = var.jwt_audience
 
     expiry_enforcement_enabled = var.token_expiry_enforced
   }
@@ -54,7 +87,8 @@ module "websocket" {
   backend = {
     url = var.backend_url
     request_signing = {
-      enabled = var.request_signing_enabled
+      enabled     = var.request_signing_enabled
+      kms_key_arn = var.request_signing_enabled ? local.kms_key_arn : null
     }
   }
 

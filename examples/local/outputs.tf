@@ -67,3 +67,8 @@ output "authorizer_role_name" {
   description = "Name of the authorizer's role."
   value       = module.websocket.authorizer_role_name
 }
+
+output "kms_key_arn" {
+  description = "The customer managed key of the table and the secrets; null unless customer_managed_key."
+  value       = local.kms_key_arn
+}

@@ -125,3 +125,10 @@ variable "token_expiry_enforced" {
   default     = true
   nullable    = false
 }
+
+variable "customer_managed_key" {
+  description = "Whether one customer managed KMS key encrypts the table and the request-signing secret and is named for the JWT secret (which must then be encrypted with the kms_key_arn output)."
+  type        = bool
+  default     = false
+  nullable    = false
+}

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from emulator_support import emulator  # noqa: F401 - a fixture of test_emulator*.py
 from stack_support import (
     RESTRICTED_AUDIENCE,
     RESTRICTED_ISSUER,
@@ -19,6 +20,7 @@ from stack_support import (
     RestrictedStack,
     StackHandle,
     StackLogs,
+    running_stack,
 )
 
 from wslocal.stack import Stack, StackConfig, backend_service, distinct_free_ports, gateway_service
@@ -26,21 +28,8 @@ from wslocal.stack import Stack, StackConfig, backend_service, distinct_free_por
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[StackHandle]:
-    emulator_port, gateway_port, backend_port, connections_port = distinct_free_ports()
-    config = StackConfig(
-        emulator_port=emulator_port,
-        gateway_port=gateway_port,
-        backend_port=backend_port,
-        connections_port=connections_port,
-        services=(backend_service(SESSIONS), gateway_service()),
-    )
-    with Stack(config) as local:
-        yield StackHandle(
-            local=local,
-            ws_url=f"ws://127.0.0.1:{config.gateway_port}/{local.outputs.stage_name}",
-            backend_url=f"http://127.0.0.1:{config.backend_port}",
-            connections_url=f"http://127.0.0.1:{config.connections_port}/{local.outputs.stage_name}",
-        )
+    with running_stack() as handle:
+        yield handle
 
 
 @pytest.fixture

@@ -7,13 +7,14 @@ from __future__ import annotations
 import json
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from wslocal.devtoken import mint_token
-from wslocal.stack import Stack
+from wslocal.stack import Stack, StackConfig, backend_service, distinct_free_ports, gateway_service
 
 # Sessions the backend knows: lab-1 for alice and bob, lab-2 for carol only.
 SESSIONS = ("lab-1:alice", "lab-1:bob", "lab-2:carol")
@@ -103,3 +104,27 @@ class RestrictedStack:
     issuer: str = RESTRICTED_ISSUER
     audience: str = RESTRICTED_AUDIENCE
     allowed_source: str = RESTRICTED_SOURCE  # the only source address allowed
+
+
+@contextmanager
+def running_stack(**variables: Any) -> Iterator[StackHandle]:
+    """examples/local with `variables` applied to an emulator of its own, the reference
+    backend (with the role examples/local gives it: backend_service passes `--role-arn`)
+    and the gateway (each function with its own role) on free ports."""
+    emulator_port, gateway_port, backend_port, connections_port = distinct_free_ports()
+    config = StackConfig(
+        emulator_port=emulator_port,
+        gateway_port=gateway_port,
+        backend_port=backend_port,
+        connections_port=connections_port,
+        variables=variables,
+        services=(backend_service(SESSIONS), gateway_service()),
+    )
+    with Stack(config) as local:
+        stage = local.outputs.stage_name
+        yield StackHandle(
+            local=local,
+            ws_url=f"ws://127.0.0.1:{gateway_port}/{stage}",
+            backend_url=f"http://127.0.0.1:{backend_port}",
+            connections_url=f"http://127.0.0.1:{connections_port}/{stage}",
+        )

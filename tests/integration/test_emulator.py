@@ -3,8 +3,8 @@
 One stack for the module (`wslocal.stack.Stack`, examples/local): apply, a second plan
 with no changes, the control plane read back with boto3 (API, routes, integration, authorizer,
 route responses, stage, deployment, Lambda permissions, environment, roles, table), then
-destroy. A few tests of the emulator's API Gateway v2 extension run against an in-process
-emulator of their own.
+destroy. A few tests of the emulator's API Gateway v2 extension run against an emulator of
+their own (test_emulator_iam.py has its IAM).
 """
 
 from __future__ import annotations
@@ -12,9 +12,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
-import sys
-import urllib.request
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,12 +19,10 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
+from emulator_support import error_code
 
-from wslocal.stack import REPO_ROOT, ManagedProcess, Stack, StackConfig, free_port
+from wslocal.stack import REPO_ROOT, Stack, StackConfig, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -293,26 +288,6 @@ def test_destroy_removes_what_apply_created(deployed: Deployed) -> None:
 # ---------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`python -m wslocal.emulator --port 0` (moto is patched in that process, not this one)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env["PYTHONPATH"] = str(REPO_ROOT / "local")
-    log = tmp_path_factory.mktemp("emulator") / "emulator.log"
-    process = ManagedProcess(
-        "emulator", [sys.executable, "-m", "wslocal.emulator", "--port", "0"], env, log
-    )
-    try:
-        port = process.wait_ready(0, timeout=30)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.stop(timeout=10)
-    assert process.process.returncode == 0, (
-        f"the emulator did not stop cleanly:\n{process.log_tail()}"
-    )
-    assert "emulator stopped" in log.read_text()
-
-
 @pytest.fixture
 def apigw(emulator: str) -> Any:
     return boto3.client(
@@ -333,10 +308,6 @@ def websocket_api(apigw: Any, routes: bool = True) -> str:
     if routes:
         apigw.create_route(ApiId=api_id, RouteKey="$default")
     return api_id
-
-
-def error_code(error: pytest.ExceptionInfo[ClientError]) -> str:
-    return str(error.value.response["Error"]["Code"])
 
 
 def test_a_websocket_api_without_routes_cannot_be_deployed(apigw: Any) -> None:
@@ -433,169 +404,3 @@ def test_route_responses_and_authorizers_are_listed(apigw: Any) -> None:
         IdentitySource=["route.request.querystring.token"],
     )["AuthorizerId"]
     assert [a["AuthorizerId"] for a in apigw.get_authorizers(ApiId=api_id)["Items"]] == [authorizer]
-
-
-# -- IAM for the credentials the emulator issues --------------------------------------------
-
-
-def admin_client(emulator: str, service: str, **credentials: str) -> Any:
-    keys = {"aws_access_key_id": "test", "aws_secret_access_key": "test", **credentials}
-    return boto3.client(service, endpoint_url=emulator, region_name=REGION, **keys)  # type: ignore[call-overload]
-
-
-def role_credentials(emulator: str, name: str, statements: list[dict[str, Any]]) -> dict[str, str]:
-    """Temporary credentials of a new role whose inline policy holds `statements`."""
-    iam = admin_client(emulator, "iam")
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "lambda.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-    role_arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"][
-        "Arn"
-    ]
-    iam.put_role_policy(
-        RoleName=name,
-        PolicyName="inline",
-        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
-    )
-    issued = admin_client(emulator, "sts").assume_role(RoleArn=role_arn, RoleSessionName=name)
-    c = issued["Credentials"]
-    return {
-        "aws_access_key_id": c["AccessKeyId"],
-        "aws_secret_access_key": c["SecretAccessKey"],
-        "aws_session_token": c["SessionToken"],
-    }
-
-
-def test_assumed_role_credentials_are_held_to_the_role_policy(emulator: str) -> None:
-    admin = admin_client(emulator, "dynamodb")
-    for table in ("allowed", "other"):
-        admin.create_table(
-            TableName=table,
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-    table_arn = f"arn:aws:dynamodb:{REGION}:123456789012:table/allowed"
-    credentials = role_credentials(
-        emulator,
-        "writer",
-        [
-            {
-                "Effect": "Allow",
-                "Action": ["dynamodb:PutItem", "dynamodb:GetItem"],
-                "Resource": table_arn,
-            },
-            {"Effect": "Allow", "Action": "dynamodb:DeleteItem", "Resource": "*"},
-            {"Effect": "Deny", "Action": "dynamodb:DeleteItem", "Resource": table_arn},
-        ],
-    )
-    role = admin_client(emulator, "dynamodb", **credentials)
-    item = {"id": {"S": "1"}}
-    role.put_item(TableName="allowed", Item=item)
-    assert role.get_item(TableName="allowed", Key=item)["Item"] == item
-    for call in (
-        lambda: role.put_item(TableName="other", Item=item),  # another table
-        lambda: role.delete_item(TableName="allowed", Key=item),  # an explicit Deny
-        lambda: role.scan(TableName="allowed"),  # an action no statement allows
-    ):
-        with pytest.raises(ClientError) as denied:
-            call()
-        assert error_code(denied) == "AccessDeniedException"
-        assert "assumed-role/writer/writer" in denied.value.response["Error"]["Message"]
-    role.delete_item(TableName="other", Key=item)  # allowed by the wildcard, not denied
-    admin.delete_item(TableName="allowed", Key=item)  # the admin keys are not checked
-    wrong = dict(credentials, aws_secret_access_key="not-the-secret")
-    with pytest.raises(ClientError) as mismatch:
-        admin_client(emulator, "dynamodb", **wrong).get_item(TableName="allowed", Key=item)
-    assert error_code(mismatch) == "SignatureDoesNotMatch"
-
-
-def test_an_iam_user_key_without_a_policy_is_denied(emulator: str) -> None:
-    iam = admin_client(emulator, "iam")
-    iam.create_user(UserName="nobody")
-    key = iam.create_access_key(UserName="nobody")["AccessKey"]
-    secrets = admin_client(
-        emulator,
-        "secretsmanager",
-        aws_access_key_id=key["AccessKeyId"],
-        aws_secret_access_key=key["SecretAccessKey"],
-    )
-    admin_client(emulator, "secretsmanager").create_secret(Name="s1", SecretString="x")
-    with pytest.raises(ClientError) as denied:
-        secrets.get_secret_value(SecretId="s1")
-    assert error_code(denied) == "AccessDeniedException"
-    assert "secretsmanager:GetSecretValue" in denied.value.response["Error"]["Message"]
-
-
-API_ARN = f"arn:aws:execute-api:{REGION}:123456789012:api1"
-
-
-def connections_check(
-    emulator: str, credentials: dict[str, str], stage: str, signed_stage: str | None = None
-) -> dict[str, Any]:
-    """Ask the emulator whether a signed @connections POST for `stage` may pass."""
-    target = f"/{signed_stage or stage}/@connections/abc%3D"
-    request = AWSRequest(
-        method="POST", url=f"http://127.0.0.1:9/{target.lstrip('/')}", data=b"hello"
-    )
-    SigV4Auth(
-        Credentials(
-            credentials["aws_access_key_id"],
-            credentials["aws_secret_access_key"],
-            credentials.get("aws_session_token"),
-        ),
-        "execute-api",
-        REGION,
-    ).add_auth(request)
-    query = {
-        "method": "POST",
-        "target": f"/{stage}/@connections/abc%3D",
-        "headers": [("Host", "127.0.0.1:9"), *request.headers.items()],
-        "body": base64.b64encode(b"hello").decode(),
-        "action": "execute-api:ManageConnections",
-        "resource": f"{API_ARN}/{stage}/POST/@connections/abc=",
-    }
-    answer = urllib.request.urlopen(  # noqa: S310 - the local emulator
-        urllib.request.Request(  # noqa: S310
-            f"{emulator}/_wslocal/iam/authorize", data=json.dumps(query).encode(), method="POST"
-        ),
-        timeout=10,
-    )
-    document: dict[str, Any] = json.loads(answer.read())
-    return document
-
-
-def test_the_authorize_endpoint_checks_signatures_and_manage_connections(emulator: str) -> None:
-    admin = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
-    assert connections_check(emulator, admin, "local")["allowed"]
-    wrong = connections_check(emulator, dict(admin, aws_secret_access_key="nope"), "local")
-    assert (wrong["allowed"], wrong["status"]) == (False, 403)
-    assert "signature" in wrong["message"]
-    unknown = {"aws_access_key_id": "AKIAUNKNOWN", "aws_secret_access_key": "x"}
-    assert not connections_check(emulator, unknown, "local")["allowed"]
-    pusher = role_credentials(
-        emulator,
-        "pusher",
-        [
-            {
-                "Effect": "Allow",
-                "Action": "execute-api:ManageConnections",
-                "Resource": f"{API_ARN}/local/POST/@connections/*",
-            }
-        ],
-    )
-    assert connections_check(emulator, pusher, "local")["allowed"]
-    other_stage = connections_check(emulator, pusher, "prod")
-    assert (other_stage["allowed"], other_stage["status"]) == (False, 403)
-    assert "execute-api:ManageConnections" in other_stage["message"]
-    # a request whose path differs from the one signed
-    assert not connections_check(emulator, pusher, "local", signed_stage="loca1")["allowed"]
-    tampered = dict(pusher, aws_secret_access_key="nope")
-    assert not connections_check(emulator, tampered, "local")["allowed"]

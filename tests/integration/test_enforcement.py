@@ -1,148 +1,216 @@
 """The local stack holds every caller to the permissions it would have on AWS.
 
 The functions run with temporary credentials of their own roles and the reference backend
-pushes with the role examples/local gives it (the module's backend policy output); the
-emulator evaluates IAM for those credentials, and the gateway checks `@connections` callers.
-Each test takes one permission away and sees the local run fail where AWS would fail,
-then gives it back.
+with the role examples/local gives it (the module's backend policy output); the emulator
+decides IAM for those credentials as AWS does (wslocal.emulator.iam), and the gateway asks
+it about `@connections` callers. Each test takes one permission away, by removing its
+statement or by narrowing its condition so that AWS would refuse this use, sees the local
+run fail where AWS would, then gives it back. test_enforcement_keys.py does the same with
+customer managed keys.
 """
 
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from stack_support import SESSIONS, StackHandle
-from websockets.exceptions import InvalidStatus
+from enforcement_support import (
+    Policies,
+    handshake,
+    logs,
+    push,
+    restart,
+    role_client,
+)
+from stack_support import StackHandle, running_stack
 from websockets.sync.client import connect
 
-from wslocal.stack import (
-    Service,
-    Stack,
-    StackConfig,
-    StackInfo,
-    backend_service,
-    distinct_free_ports,
-    gateway_service,
-)
+from ws_bridge.request_signing import load_verification_keys
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
-
-def backend_with_role() -> Service:
-    """The reference backend, pushing with the `backend_role_arn` role of examples/local."""
-    plain = backend_service(SESSIONS)
-
-    def argv(info: StackInfo) -> list[str]:
-        return [*plain.argv(info), "--role-arn", str(info.outputs.raw["backend_role_arn"])]
-
-    return Service(plain.name, argv, plain.port, plain.ready_timeout_seconds)
+# Statements nothing in a local run exercises: Lambda writes the functions' logs and traces
+# itself, and the local gateway makes no CloudWatch Logs or X-Ray calls. They are checked
+# at plan time (tests/terraform/functions.tftest.hcl) and by docs/local-fidelity.md.
+NOT_EXERCISED_LOCALLY = {"WriteOwnLogGroup", "WriteTraces"}
 
 
 @pytest.fixture(scope="module")
 def enforced() -> Iterator[StackHandle]:
-    emulator_port, gateway_port, backend_port, connections_port = distinct_free_ports()
-    config = StackConfig(
-        emulator_port=emulator_port,
-        gateway_port=gateway_port,
-        backend_port=backend_port,
-        connections_port=connections_port,
-        services=(backend_with_role(), gateway_service()),
+    with running_stack() as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def policies(enforced: StackHandle) -> Policies:
+    return Policies(enforced.local)
+
+
+def stale_record(stack: StackHandle, connection_id: str) -> None:
+    """A record of a connection that is gone ($disconnect never arrived)."""
+    stack.local.client("dynamodb").put_item(
+        TableName=stack.local.outputs.table_name,
+        Item={
+            "connectionId": {"S": connection_id},
+            "sessionId": {"S": "lab-1"},
+            "userId": {"S": "alice"},
+            # Older than push's grace for a $connect still running (GONE_GRACE_SECONDS).
+            "connectedAt": {"N": str(int((time.time() - 600) * 1000))},
+            "expiresAt": {"N": str(int(time.time()) + 3600)},
+        },
     )
-    with Stack(config) as local:
-        stage = local.outputs.stage_name
-        yield StackHandle(
-            local=local,
-            ws_url=f"ws://127.0.0.1:{gateway_port}/{stage}",
-            backend_url=f"http://127.0.0.1:{backend_port}",
-            connections_url=f"http://127.0.0.1:{connections_port}/{stage}",
-        )
 
 
-def handshake(stack: StackHandle) -> tuple[int, bytes]:
-    """The upgrade's status (101: opened, then closed) and the refusal's body."""
-    try:
-        with connect(stack.url(stack.token()), open_timeout=25, close_timeout=5, proxy=None):
-            return 101, b""
-    except InvalidStatus as refused:
-        return refused.response.status_code, refused.response.body or b""
+def record_ids(stack: StackHandle) -> set[str]:
+    return {item["connectionId"]["S"] for item in stack.records()}
 
 
-def role_name(stack: StackHandle, function_name: str) -> str:
-    configuration = stack.local.client("lambda").get_function_configuration(
-        FunctionName=function_name
-    )
-    return str(configuration["Role"]).rsplit("/", 1)[-1]
+def test_every_statement_of_every_role_has_a_case_here(policies: Policies) -> None:
+    """A statement the module adds later must get its own case (or a reason it has none)."""
+    covered = {
+        policies.handler: {"ConnectionRecords", "ReadSigningSecret", "CloseExpiredConnections"},
+        policies.authorizer: {"ReadJwtSecret"},
+        policies.backend: {
+            "ManageConnections", "FindConnections", "DeleteStaleConnections", "ReadSigningSecret",
+        },
+    }  # fmt: skip
+    for role, cases in covered.items():
+        assert set(policies.sids(role)) - NOT_EXERCISED_LOCALLY == cases, role
 
 
-@contextmanager
-def without_action(stack: StackHandle, role: str, action: str) -> Iterator[None]:
-    """`role`'s inline policies without `action` (its statements otherwise intact)."""
-    iam = stack.local.client("iam")
-    originals: dict[str, str] = {}
-    for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
-        document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
-        originals[name] = document if isinstance(document, str) else json.dumps(document)
-    removed = 0
-    for name, original in originals.items():
-        document = json.loads(original)
-        statements = document["Statement"]
-        for statement in statements if isinstance(statements, list) else [statements]:
-            actions = statement.get("Action")
-            listed = actions if isinstance(actions, list) else [actions]
-            if action in listed:
-                statement["Action"] = [a for a in listed if a != action]
-                removed += 1
-        document["Statement"] = [s for s in document["Statement"] if s.get("Action") != []]
-        iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document))
-    assert removed, f"no inline policy of {role} allows {action}"
-    try:
-        yield
-    finally:
-        for name, original in originals.items():
-            iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=original)
-
-
-def push(stack: StackHandle) -> dict[str, Any]:
-    answer: dict[str, Any] = stack.backend("POST", "/api/push/session/lab-1", {"type": "notice"})
-    return answer
-
-
-def test_a_handler_role_without_putitem_fails_connect_with_the_registry_error(
-    enforced: StackHandle,
+def test_the_handler_needs_its_records_statement_as_granted(
+    enforced: StackHandle, policies: Policies
 ) -> None:
     assert handshake(enforced)[0] == 101
-    handler_role = role_name(enforced, enforced.local.outputs.connection_handler_function_name)
-    with without_action(enforced, handler_role, "dynamodb:PutItem"):
-        status, body = handshake(enforced)
-        assert status == 500
-        assert json.loads(body) == {"error": "registry_error"}
+    vpc_only = {"StringEquals": {"aws:SourceVpce": "vpce-0123456789abcdef0"}}
+    for change in (
+        policies.without(policies.handler, "ConnectionRecords"),
+        policies.narrowed(policies.handler, "ConnectionRecords", vpc_only),  # not via that endpoint
+    ):
+        with change:
+            status, body = handshake(enforced)
+            assert (status, json.loads(body)) == (500, {"error": "registry_error"})
     assert handshake(enforced)[0] == 101
+
+
+def test_the_handler_and_authorizer_need_their_secrets(
+    enforced: StackHandle, policies: Policies
+) -> None:
+    """A cold start (the gateway restarted) reads the secrets again, as on Lambda."""
+    previous_only = {"StringEquals": {"secretsmanager:VersionStage": "AWSPREVIOUS"}}
+    current_only = {"StringEquals": {"secretsmanager:VersionStage": "AWSCURRENT"}}
+    cases = [
+        (policies.without(policies.handler, "ReadSigningSecret"), 502),
+        # The handler reads AWSCURRENT, without naming a stage.
+        (policies.narrowed(policies.handler, "ReadSigningSecret", previous_only), 502),
+        (policies.without(policies.authorizer, "ReadJwtSecret"), 500),
+        # The authorizer also reads AWSPREVIOUS, so that a rotation refuses nobody.
+        (policies.narrowed(policies.authorizer, "ReadJwtSecret", current_only), 500),
+    ]
+    for change, status in cases:
+        mark = logs(enforced).mark()
+        with change:
+            restart(enforced, "gateway")
+            assert handshake(enforced)[0] == status
+        emulator = logs(enforced).since(mark)["emulator.log"]
+        assert "secretsmanager:GetSecretValue" in emulator
+        restart(enforced, "gateway")
+        assert handshake(enforced)[0] == 101
+
+
+def test_the_handler_may_tell_and_close_connections_of_its_stage_only(
+    enforced: StackHandle, policies: Policies
+) -> None:
+    handler = role_client(
+        enforced, policies.handler, "apigatewaymanagementapi", endpoint_url=enforced.connections_url
+    )
+    with connect(enforced.url(enforced.token()), open_timeout=25, proxy=None) as ws:
+        ws.send(json.dumps({"type": "command", "command": "whoami"}))
+        connection_id = json.loads(ws.recv(timeout=15))["connectionId"]
+        handler.post_to_connection(ConnectionId=connection_id, Data=b'{"type": "bye"}')
+        assert json.loads(ws.recv(timeout=10)) == {"type": "bye"}
+        with pytest.raises(ClientError) as inspect:  # GET is the backend's
+            handler.get_connection(ConnectionId=connection_id)
+        assert inspect.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+        with policies.without(policies.handler, "CloseExpiredConnections"):
+            with pytest.raises(ClientError) as refused:
+                handler.post_to_connection(ConnectionId=connection_id, Data=b"x")
+            assert "execute-api:ManageConnections" in str(refused.value)
+        handler.delete_connection(ConnectionId=connection_id)
 
 
 def test_the_backend_pushes_with_the_module_policy_and_fails_without_it(
-    enforced: StackHandle,
+    enforced: StackHandle, policies: Policies
 ) -> None:
-    backend_role = str(enforced.local.outputs.raw["backend_role_arn"]).rsplit("/", 1)[-1]
+    backend = policies.backend
+    elsewhere = {"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}
+    other_session = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["lab-2"]}}
     with connect(enforced.url(enforced.token()), open_timeout=25, proxy=None) as ws:
         assert push(enforced)["sent"] == 1
         assert json.loads(ws.recv(timeout=10)) == {"type": "notice"}
-        with without_action(enforced, backend_role, "execute-api:ManageConnections"):
-            outcome = push(enforced)
-            assert (outcome["sent"], outcome["failed"]) == (0, 1)
-        with (
-            without_action(enforced, backend_role, "dynamodb:Query"),
-            pytest.raises(urllib.error.HTTPError) as failed,
+        for change in (
+            policies.without(backend, "ManageConnections"),
+            policies.narrowed(backend, "ManageConnections", elsewhere),
         ):
-            push(enforced)  # the connections of the session cannot be looked up
-        assert failed.value.code >= 500
+            with change:
+                outcome = push(enforced)
+                assert (outcome["sent"], outcome["failed"]) == (0, 1)
+        for change in (
+            policies.without(backend, "FindConnections"),
+            policies.narrowed(backend, "FindConnections", other_session),
+        ):
+            with change, pytest.raises(urllib.error.HTTPError) as failed:
+                push(enforced)  # the connections of the session cannot be looked up
+            assert failed.value.code >= 500
         assert push(enforced)["sent"] == 1
+
+
+def test_the_backend_deletes_stale_records_only_with_its_statement(
+    enforced: StackHandle, policies: Policies
+) -> None:
+    other_session = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["someone-else"]}}
+    for index, change in enumerate(
+        (
+            policies.without(policies.backend, "DeleteStaleConnections"),
+            policies.narrowed(policies.backend, "DeleteStaleConnections", other_session),
+        )
+    ):
+        stale = f"stale-{index}-AAAAAAA="
+        stale_record(enforced, stale)
+        with change:
+            push(enforced)
+            assert stale in record_ids(enforced)  # 410, but the record stays
+        push(enforced)
+        assert stale not in record_ids(enforced)
+
+
+def test_the_backend_reads_the_signing_key_with_its_statement_only(
+    enforced: StackHandle, policies: Policies
+) -> None:
+    """The backend's verifier reads AWSCURRENT and AWSPREVIOUS, with the backend's role."""
+    secret = enforced.local.outputs.backend_signing_secret_arn
+    assert secret is not None
+    current_only = {"StringEquals": {"secretsmanager:VersionStage": "AWSCURRENT"}}
+
+    def load() -> list[bytes]:
+        client = role_client(enforced, policies.backend, "secretsmanager")
+        return load_verification_keys(secret, secretsmanager=client)
+
+    assert len(load()) == 1
+    for change in (
+        policies.without(policies.backend, "ReadSigningSecret"),
+        policies.narrowed(policies.backend, "ReadSigningSecret", current_only),
+    ):
+        with change, pytest.raises(ClientError) as refused:
+            load()
+        assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+        assert "secretsmanager:GetSecretValue" in str(refused.value)
+    assert len(load()) == 1
 
 
 def test_connections_callers_need_the_right_secret(enforced: StackHandle) -> None:

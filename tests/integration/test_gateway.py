@@ -41,7 +41,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from websockets.sync.client import ClientConnection, connect
 
 from wslocal.emulator import start_emulator
-from wslocal.emulator_lambda import get_layer_version_by_arn
+from wslocal.emulator.awslambda import get_layer_version_by_arn
 from wslocal.gateway import Gateway, GatewayError, GatewaySettings, GatewayThread, runtime
 from wslocal.gateway.control_plane import LambdaFunction
 from wslocal.gateway.packages import make_runtime_dir

@@ -145,7 +145,8 @@ def findings(path: Path) -> list[str]:
             problems.append(f"{named}: no such file")
     if path.suffix == ".md":
         for link in LINK.findall(text):
-            if not re.match(r"[a-z]+:", link) and not _path_exists(path.parent, link):
+            # A Markdown link resolves from the page's own folder, as a browser reads it.
+            if not re.match(r"[a-z]+:", link) and not (path.parent / link).exists():
                 problems.append(f"link {link}: no such file")
     if path.suffix in (".md", ".tf", ".py", ".sh"):
         for quoted in BACKTICKED.findall(text):
@@ -182,6 +183,8 @@ def test_the_checks_catch_stale_names(tmp_path: Path) -> None:
         "link docs/no-such-page.md: no such file",
         "`wslocal.stack.no_such_function`: no such module or name",
     ]
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "design.md").write_text("")
     fine = tmp_path / "fine.md"
     fine.write_text(
         "`python -m wslocal.stack`, `make test`, [design](docs/design.md), `docs/design.md`,\n"

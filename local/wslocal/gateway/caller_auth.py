@@ -4,7 +4,7 @@ API Gateway checks each `@connections` request's signature against the caller's 
 and the caller's IAM permission `execute-api:ManageConnections` on
 `arn:aws:execute-api:{region}:{account}:{api-id}/{stage}/{METHOD}/@connections/{id}`.
 The gateway holds no secrets, so it asks the control plane: the local emulator answers
-`POST /_wslocal/iam/authorize` with moto's credentials and IAM (`wslocal.emulator_iam`).
+`POST /_wslocal/iam/authorize` with moto's credentials and IAM (`wslocal.emulator.iam`).
 A control plane without that endpoint (plain moto, LocalStack) cannot be asked; the gateway
 then only requires a well-formed SigV4 `Authorization` header and says so at start-up.
 """

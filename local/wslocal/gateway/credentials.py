@@ -5,7 +5,7 @@ Lambda runs a function with temporary credentials of its execution role
 the function makes is held to that role's policies. The gateway does the same with
 `sts:AssumeRole` on the control plane (session name: the function's name, as on Lambda),
 and assumes the role again before the credentials expire; the local emulator evaluates IAM
-for the credentials it issues (`wslocal.emulator_iam`).
+for the credentials it issues (`wslocal.emulator.iam`).
 """
 
 from __future__ import annotations

@@ -1,0 +1,79 @@
+variable "name" {
+  description = "Prefix of every name, and the value of the acceptance-run tag (one per run)."
+  type        = string
+  nullable    = false
+}
+
+variable "region" {
+  description = "Region of the run."
+  type        = string
+  default     = "us-east-1"
+  nullable    = false
+}
+
+variable "backend_url" {
+  description = "The backend the handler calls: the local reference backend, or on AWS one the team runs (the reference backend's image, docker/reference-backend) that verifies the handler's signatures with backend_signing_secret_arn and tokens with jwt_secret_arn."
+  type        = string
+  nullable    = false
+}
+
+variable "package_path" {
+  description = "Zip both functions run; null: the module's packages/ws_bridge.zip."
+  type        = string
+  default     = null
+}
+
+variable "create_account_cloudwatch_role" {
+  description = "Create API Gateway's CloudWatch role for the account and region (the local emulator starts without one). Leave false on a shared account: the setting is account-wide."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "account_cloudwatch_role_arn" {
+  description = "The account's CloudWatch role for API Gateway, when it exists; null (and create_account_cloudwatch_role false) turns access logs off."
+  type        = string
+  default     = null
+}
+
+variable "session_store_enabled" {
+  description = "Create the ElastiCache session store in a VPC of the run's own (on AWS it adds 10 to 20 minutes to apply and destroy, and a cache node's hourly price)."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "custom_domain" {
+  description = "A custom domain: domain_name, and either route53_zone_id (a zone that can validate certificates, on AWS a delegated one) or zone_name with create_hosted_zone (locally). Null: none."
+  type = object({
+    domain_name     = string
+    route53_zone_id = optional(string)
+    zone_name       = optional(string)
+  })
+  default = null
+}
+
+variable "create_hosted_zone" {
+  description = "Create custom_domain.zone_name as a hosted zone (locally; on AWS a new zone is not delegated, so its certificate would never validate)."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "jwt_secret_arn" {
+  description = "An existing secret with the HS256 key, which the team's backend verifies tokens with (real runs); null: the run creates one."
+  type        = string
+  default     = null
+}
+
+variable "signing_secret_arn" {
+  description = "An existing request-signing secret, which the team's backend verifies the handler's signatures with (real runs); null: the module creates one."
+  type        = string
+  default     = null
+}
+
+variable "secrets_kms_key_arn" {
+  description = "The customer managed key of the secrets given in jwt_secret_arn and signing_secret_arn (null: AWS managed)."
+  type        = string
+  default     = null
+}

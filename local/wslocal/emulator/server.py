@@ -1,0 +1,83 @@
+"""The emulator's WSGI server: moto's backend application behind the IAM middleware, served
+by werkzeug on 127.0.0.1 (`start_emulator`), with moto configured first (`configure_moto`)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from moto.core.config import default_user_config
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from wslocal.emulator import apigatewayv2, apigatewayv2_domains, awslambda, elasticache, iam
+
+__all__ = [
+    "DEFAULT_PORT",
+    "HOST",
+    "READY_PREFIX",
+    "EmulatorHandle",
+    "configure_moto",
+    "start_emulator",
+]
+
+DEFAULT_PORT = 4566
+HOST = "127.0.0.1"
+READY_PREFIX = "emulator ready on "
+
+
+def configure_moto() -> None:
+    """Adjust moto for this process before it serves its first request. Idempotent.
+
+    AWS managed IAM policies are loaded (a module may attach
+    `AmazonAPIGatewayPushToCloudWatchLogs`), Lambda never tries Docker (the local gateway
+    runs the deployed packages itself), and each service extension is installed."""
+    default_user_config["iam"] = {"load_aws_managed_policies": True}
+    default_user_config["lambda"] = {"use_docker": False}
+    apigatewayv2.install()
+    awslambda.install()
+    iam.install()
+    elasticache.install()
+    apigatewayv2_domains.install()
+
+
+@dataclass(frozen=True)
+class EmulatorHandle:
+    """A running emulator: `url` is the value for `AWS_ENDPOINT_URL`."""
+
+    server: BaseWSGIServer
+    thread: threading.Thread
+    url: str
+    port: int
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+
+def start_emulator(port: int = DEFAULT_PORT) -> EmulatorHandle:
+    """Serve the emulator from a thread of this process; port 0 picks a free port.
+
+    This patches moto for the whole process (see `configure_moto`): a process that also uses
+    moto's in-process mocks should run `python -m wslocal.emulator` as a child instead.
+    Raises OSError at once when the port cannot be bound."""
+    configure_moto()
+    try:
+        server = make_server(
+            HOST,
+            port,
+            iam.wsgi_middleware(DomainDispatcherApplication(create_backend_app)),
+            threaded=True,
+            request_handler=MotoRequestHandler,
+        )
+    except SystemExit:  # werkzeug exits when the port is taken
+        raise OSError(f"cannot listen on {HOST}:{port}") from None
+    thread = threading.Thread(target=server.serve_forever, name="emulator", daemon=True)
+    thread.start()
+    bound = int(server.server_address[1])
+    return EmulatorHandle(server=server, thread=thread, url=f"http://{HOST}:{bound}", port=bound)
