@@ -27,7 +27,7 @@ PYTEST_WORKERS ?= 2
 STACK_ARGS ?=
 
 export TF_PROVIDER_MIRROR
-export PYTHONPATH := $(CURDIR)/lambda:$(CURDIR)/local
+export PYTHONPATH := $(CURDIR)/lambda:$(CURDIR)/local:$(CURDIR)/sdk/python/src
 export PYTHONDONTWRITEBYTECODE := 1
 # Terraform must never reach a real account from here; fake credentials for the emulator.
 export AWS_ACCESS_KEY_ID ?= test
@@ -36,6 +36,8 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export AWS_REGION ?= $(AWS_DEFAULT_REGION)
 
 BIN := $(VENV)/bin
+# Every folder of Python that ruff checks and formats.
+PY_DIRS := lambda local sdk/python tools tests
 TF_MODULE_DIRS := . $(wildcard examples/minimal examples/complete examples/local examples/app-runner)
 TF_INIT_FLAGS := -backend=false -input=false $(if $(TF_PROVIDER_MIRROR),-plugin-dir=$(TF_PROVIDER_MIRROR))
 PACKAGES := $(shell $(PYTHON) tools/build_package.py --list 2>/dev/null)
@@ -52,10 +54,10 @@ $(VENV)/.installed: requirements/dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
 	touch $@
 
-# lambda/ and local/ on the virtualenv's path (a .pth file, no network): `wslocal` and
-# `ws_bridge` import from $(BIN)/python without PYTHONPATH.
+# lambda/, local/ and the backend SDK on the virtualenv's path (a .pth file, no network):
+# `wslocal`, `ws_bridge` and `ws_bridge_backend` import from $(BIN)/python without PYTHONPATH.
 $(VENV)/.paths: $(VENV)/.installed Makefile
-	printf '%s\n' "$(CURDIR)/lambda" "$(CURDIR)/local" \
+	printf '%s\n' "$(CURDIR)/lambda" "$(CURDIR)/local" "$(CURDIR)/sdk/python/src" \
 	  > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/apigw-websocket-bridge.pth"
 	touch $@
 
@@ -79,16 +81,16 @@ ship-packages: package ## Copy the built zips to packages/, which the module use
 	cp $(addprefix $(BUILD)/,$(PACKAGES)) packages/
 
 fmt: $(VENV)/.paths ## Format Python and Terraform in place
-	$(BIN)/ruff format lambda local tools tests
-	$(BIN)/ruff check --fix lambda local tools tests
+	$(BIN)/ruff format $(PY_DIRS)
+	$(BIN)/ruff check --fix $(PY_DIRS)
 	$(TERRAFORM) fmt -recursive
 
 lint: $(VENV)/.paths tf-fmt mypy ## ruff, ruff format --check, mypy --strict, terraform fmt -check
-	$(BIN)/ruff check lambda local tools tests
-	$(BIN)/ruff format --check lambda local tools tests
+	$(BIN)/ruff check $(PY_DIRS)
+	$(BIN)/ruff format --check $(PY_DIRS)
 
 mypy: $(VENV)/.paths
-	$(BIN)/mypy lambda/ws_bridge local/wslocal tools
+	$(BIN)/mypy lambda/ws_bridge local/wslocal sdk/python/src/ws_bridge_backend tools
 
 tf-fmt:
 	$(TERRAFORM) fmt -check -recursive

@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from wslocal.devtoken import TokenCheck
-from wslocal.redis_service import redis_server_binary, redis_url
+from wslocal.redis_service import local_redis, redis_url
 from wslocal.reference_backend import Backend
 from wslocal.session_state import (
     RECENT_RESULTS,
@@ -33,29 +33,8 @@ SECRET = "a-development-secret-of-at-least-32-bytes"
 @pytest.fixture(scope="module")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A redis-server on a free port for this module; its URL."""
-    port = free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    argv = [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1"]
-    argv += ["--save", "", "--appendonly", "no", "--dir", str(workdir)]
-    log = (workdir / "redis.log").open("wb")
-    process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-    client = redis.Redis(port=port, socket_connect_timeout=0.5)
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-                time.sleep(0.05)
-        yield redis_url(port)
-    finally:
-        client.close()
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
+    with local_redis(tmp_path_factory.mktemp("redis")) as url:
+        yield url
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ then killed after a bounded wait; children also receive SIGTERM if this process 
 Every wait is bounded.
 
 Children get ``AWS_ENDPOINT_URL``, a region and fake credentials in their environment, and
-``PYTHONPATH`` with ``lambda/`` and ``local/``: AWS endpoints always come from
+``PYTHONPATH`` with ``lambda/``, ``local/`` and ``sdk/python/src``: AWS endpoints always come from
 ``AWS_ENDPOINT_URL``. ``WEBSOCKETS_MAX_LINE_LENGTH`` lets the gateway read request lines and
 headers up to API Gateway's ~10 KB (websockets' own limit is 8 KB).
 
