@@ -44,7 +44,8 @@ PACKAGES := $(shell $(PYTHON) tools/build_package.py --list 2>/dev/null)
 
 .PHONY: help venv checkov-venv package ship-packages fmt lint mypy tf-fmt tf-init tf-validate \
         tf-test tf-test-rules checkov docs unit unit-urllib3-1 integration test test-checks \
-        test-pytest demo demo-browser stack fuzz bench bench-handler clean
+        test-pytest demo demo-browser stack fuzz bench bench-handler bench-replay sdk-wheel \
+        sdk-node-test clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -121,7 +122,14 @@ docs: $(VENV)/.paths ## Regenerate the terraform-docs blocks of the README and e
 	@for dir in modules/*/; do $(BIN)/python tools/terraform_docs.py --write $${dir}README.md --module $$dir; done
 
 unit: $(VENV)/.paths ## Python unit tests (moto in-process)
-	$(BIN)/pytest tests/unit tests/local tests/packaging $(PYTEST_ARGS)
+	$(BIN)/pytest tests/unit tests/sdk tests/local tests/packaging $(PYTEST_ARGS)
+
+sdk-node-test: ## The Node verifier (sdk/node) against the shared signing vectors, by node's own test runner
+	@command -v node >/dev/null || { echo "sdk-node-test: node (18 or newer) is not installed (Debian: apt-get install nodejs)" >&2; exit 1; }
+	node --test sdk/node/test/
+
+sdk-wheel: $(VENV)/.paths ## Build the backend SDK's wheel into build/ (pip install build/ws_bridge_backend-*.whl)
+	$(BIN)/python -m pip wheel --quiet --disable-pip-version-check --no-deps --wheel-dir $(BUILD) sdk/python
 
 unit-urllib3-1: $(URLLIB3_1_VENV)/.installed ## Lambda unit tests against urllib3 1.26 and botocore 1.34, the Lambda runtime's
 	$(URLLIB3_1_VENV)/bin/python -c 'import botocore, urllib3, sys; sys.exit(urllib3.__version__[:2] != "1." or botocore.__version__[:5] != "1.34.")'
@@ -137,7 +145,7 @@ integration: $(VENV)/.paths ## The whole stack over real WebSockets (emulator, g
 test: $(VENV)/.paths ## Everything CI runs: lint, validate, terraform test, checkov, pytest (both urllib3 majors)
 	$(MAKE) -j2 --output-sync=target test-pytest test-checks
 
-test-checks: lint tf-validate tf-test tf-test-rules checkov unit-urllib3-1 ## What `make test` runs besides `pytest tests`
+test-checks: lint tf-validate tf-test tf-test-rules checkov unit-urllib3-1 sdk-node-test ## What `make test` runs besides `pytest tests`
 
 test-pytest: $(VENV)/.paths ## `pytest tests`, spread over PYTEST_WORKERS workers as `make test` runs it
 	$(BIN)/pytest tests -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
@@ -161,5 +169,5 @@ bench-handler: $(VENV)/.paths ## What the handler costs, as ratios to baselines 
 	$(BIN)/python tools/bench_handler.py
 
 clean: ## Remove build output, caches and Terraform working files
-	rm -rf $(BUILD) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(BUILD) .pytest_cache .mypy_cache .ruff_cache .hypothesis sdk/python/build sdk/python/src/*.egg-info
 	find . -name .terraform -type d -prune -exec rm -rf {} + ; find . -name .terraform.lock.hcl -delete
