@@ -34,7 +34,10 @@ NONCES = [f"{n:032x}" for n in range(0xA0, 0xC0)]
 MESSAGE = (
     '{"type":"command","command":"ls é","connectionId":"Kx1=","sessionId":"lab@1","userId":"alice"}'
 )
-VALIDATE = '{"connectionId":"Kx1=","sessionId":"lab@1","userId":"alice","sessionSource":"token","tokenExpiresAt":1800003600}'
+VALIDATE = (
+    '{"connectionId":"Kx1=","sessionId":"lab@1","userId":"alice","sessionSource":"token",'
+    '"tokenExpiresAt":1800003600}'
+)
 VALIDATE_PATH = "/api/labs/session/lab%401/validate"
 BEARER = "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2ln"
 
