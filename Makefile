@@ -37,7 +37,7 @@ export AWS_REGION ?= $(AWS_DEFAULT_REGION)
 
 BIN := $(VENV)/bin
 # Every folder of Python that ruff checks and formats.
-PY_DIRS := lambda local sdk/python tools tests
+PY_DIRS := lambda local sdk/python examples/app-runner/app tools tests
 TF_MODULE_DIRS := . $(wildcard examples/minimal examples/complete examples/local examples/app-runner)
 TF_INIT_FLAGS := -backend=false -input=false $(if $(TF_PROVIDER_MIRROR),-plugin-dir=$(TF_PROVIDER_MIRROR))
 PACKAGES := $(shell $(PYTHON) tools/build_package.py --list 2>/dev/null)
@@ -91,7 +91,7 @@ lint: $(VENV)/.paths tf-fmt mypy ## ruff, ruff format --check, mypy --strict, te
 	$(BIN)/ruff format --check $(PY_DIRS)
 
 mypy: $(VENV)/.paths
-	$(BIN)/mypy lambda/ws_bridge local/wslocal sdk/python/src/ws_bridge_backend tools
+	$(BIN)/mypy lambda/ws_bridge local/wslocal sdk/python/src/ws_bridge_backend examples/app-runner/app/example_app tools
 
 tf-fmt:
 	$(TERRAFORM) fmt -check -recursive
@@ -122,7 +122,7 @@ docs: $(VENV)/.paths ## Regenerate the terraform-docs blocks of the README and e
 	@for dir in modules/*/; do $(BIN)/python tools/terraform_docs.py --write $${dir}README.md --module $$dir; done
 
 unit: $(VENV)/.paths ## Python unit tests (moto in-process)
-	$(BIN)/pytest tests/unit tests/sdk tests/local tests/packaging $(PYTEST_ARGS)
+	$(BIN)/pytest tests/unit tests/sdk tests/example tests/local tests/packaging $(PYTEST_ARGS)
 
 sdk-node-test: ## The Node verifier (sdk/node) against the shared signing vectors, by node's own test runner
 	@command -v node >/dev/null || { echo "sdk-node-test: node (18 or newer) is not installed (Debian: apt-get install nodejs)" >&2; exit 1; }

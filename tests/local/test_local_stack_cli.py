@@ -185,23 +185,21 @@ def test_the_printout_says_when_signing_is_on(tmp_path: Path) -> None:
     )
 
 
-def test_the_backend_is_started_with_the_jwt_settings_and_the_signing_secret(
+def test_the_backend_is_started_with_the_signing_secret_and_the_handler_s_refresh(
     tmp_path: Path,
 ) -> None:
-    config, _ = config_of(
-        ["--jwt-issuer", "https://id.test/", "--jwt-audience", "labs", "--session", "s:u"]
-    )
-    variables = {**config.variables, "jwt_algorithms": ["HS512"]}
+    config, _ = config_of(["--jwt-issuer", "https://id.test/", "--session", "s:u"])
+    variables = {**config.variables, "signing_key_refresh_seconds": 7}
     config = dataclasses.replace(config, variables=variables)
     stack = _applied_stack(tmp_path, config)
     backend = next(s for s in config.services if s.name == "backend")
     argv = list(backend.argv(stack.info))
-    assert argv[argv.index("--jwt-issuer") + 1] == "https://id.test/"
-    assert argv[argv.index("--jwt-audience") + 1] == "labs"
-    assert argv[argv.index("--jwt-algorithm") + 1] == "HS512"
     assert argv[argv.index("--session") + 1] == "s:u"
+    # The handler's signed validate call carries the identity: no token settings.
+    assert not [flag for flag in argv if flag.startswith("--jwt")]
     assert "--signing-secret-arn" not in argv
     raw = dict(stack.outputs.raw, backend_signing_secret_arn="arn:aws:secretsmanager:x:sign")
     stack._outputs = StackOutputs.from_terraform({k: {"value": v} for k, v in raw.items()})
     argv = list(backend.argv(stack.info))
     assert argv[argv.index("--signing-secret-arn") + 1] == "arn:aws:secretsmanager:x:sign"
+    assert argv[argv.index("--key-ttl-seconds") + 1] == "7"

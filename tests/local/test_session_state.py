@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 import redis
 
-from wslocal.devtoken import TokenCheck
 from wslocal.redis_service import local_redis, redis_url
 from wslocal.reference_backend import Backend
 from wslocal.session_state import (
@@ -26,8 +25,6 @@ from wslocal.session_state import (
     open_session_state,
 )
 from wslocal.stack import free_port
-
-SECRET = "a-development-secret-of-at-least-32-bytes"
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +126,7 @@ BackendMaker = Callable[[SessionState], Backend]
 @pytest.fixture
 def make_backend() -> BackendMaker:
     def make(state: SessionState) -> Backend:
-        return Backend(TokenCheck.with_secret(SECRET), sessions=[("lab-1", "alice")], state=state)
+        return Backend(sessions=[("lab-1", "alice")], state=state)
 
     return make
 
@@ -185,10 +182,12 @@ def test_the_backend_cli_refuses_to_start_without_its_redis(tmp_path: Path) -> N
     result = subprocess.run(
         [
             sys.executable,
-            "-m", "wslocal.reference_backend", "--jwt-secret", SECRET,
-            "--redis-url", redis_url(free_port()),
+            "-m", "wslocal.reference_backend", "--redis-url", redis_url(free_port()),
         ],
-        env={"PYTHONPATH": f"{root / 'lambda'}:{root / 'local'}", "PATH": "/usr/bin:/bin"},
+        env={
+            "PYTHONPATH": f"{root / 'lambda'}:{root / 'local'}:{root / 'sdk/python/src'}",
+            "PATH": "/usr/bin:/bin",
+        },
         capture_output=True,
         text=True,
         timeout=60,

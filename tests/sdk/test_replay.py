@@ -12,8 +12,6 @@ from pathlib import Path
 import pytest
 import redis
 
-from wslocal.redis_service import local_redis, redis_url
-from wslocal.stack import free_port
 from ws_bridge_backend.replay import (
     MemoryReplayStore,
     RedisReplayStore,
@@ -21,6 +19,8 @@ from ws_bridge_backend.replay import (
 )
 from ws_bridge_backend.signing import sign_request
 from ws_bridge_backend.verifier import RequestVerifier, SignatureError
+from wslocal.redis_service import local_redis, redis_url
+from wslocal.stack import free_port
 
 KEY = b"replay-test-key-" * 3
 NOW = 1_800_000_000
@@ -108,6 +108,7 @@ def test_two_verifiers_sharing_redis_accept_a_request_once_in_all(
     second = RequestVerifier([KEY], replay=RedisReplayStore.from_url(redis_server), clock=clock)
     accepted = 0
     refused = 0
+    reasons: set[str] = set()
     for n in range(50):
         headers = sign_request(KEY, "POST", "/m", b"{}", now=NOW, nonce=f"{n:032x}")
         for verifier in (first, second, first, second):  # the same request, to both instances
@@ -115,9 +116,9 @@ def test_two_verifiers_sharing_redis_accept_a_request_once_in_all(
                 verifier.verify("POST", "/m", headers, b"{}")
                 accepted += 1
             except SignatureError as exc:
-                assert exc.reason == "replayed"
+                reasons.add(exc.reason)
                 refused += 1
-    assert (accepted, refused) == (50, 150)
+    assert (accepted, refused, reasons) == (50, 150, {"replayed"})
     ttl = redis_client.ttl(f"ws-bridge:nonce:{0:032x}")
     assert 290 <= ttl <= 300  # kept until the timestamp leaves the window, no longer
 

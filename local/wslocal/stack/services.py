@@ -10,16 +10,23 @@ from pathlib import Path
 
 from wslocal.stack.config import Service, StackInfo
 
-__all__ = ["DEFAULT_SESSIONS", "backend_service", "gateway_service"]
+__all__ = ["DEFAULT_SESSIONS", "backend_service", "gateway_service", "key_refresh_seconds"]
 
 DEFAULT_SESSIONS = ("lab-1:alice", "lab-1:bob")
 
 
+def key_refresh_seconds(info: StackInfo) -> int:
+    """How often the deployed handler re-reads its signing key (examples/local's
+    ``signing_key_refresh_seconds``): a backend re-reads its keys at least as often."""
+    return int(info.config.variables.get("signing_key_refresh_seconds") or 300)
+
+
 def backend_service(sessions: Sequence[str] = DEFAULT_SESSIONS) -> Service:
-    """The reference backend (`python -m wslocal.reference_backend`), with `sessions` as
-    ``ID:USER``. It verifies the handler's request signatures when examples/local outputs
-    ``backend_signing_secret_arn``, and runs with the role examples/local outputs as
-    ``backend_role_arn`` (the module's backend policy)."""
+    """The reference backend (`python -m wslocal.reference_backend`), a test double, with
+    `sessions` as ``ID:USER``. It verifies the handler's request signatures when
+    examples/local outputs ``backend_signing_secret_arn`` (re-reading the keys as often as the
+    handler does), and runs with the role examples/local outputs as ``backend_role_arn`` (the
+    module's backend policy)."""
 
     def argv(info: StackInfo) -> list[str]:
         config = info.config
@@ -33,18 +40,11 @@ def backend_service(sessions: Sequence[str] = DEFAULT_SESSIONS) -> Service:
             info.outputs.table_name,
             "--callback-url",
             info.outputs.local_callback_url,
-            "--jwt-secret-arn",
-            info.jwt_secret_arn,
         ]
-        for name, flag in (("jwt_issuer", "--jwt-issuer"), ("jwt_audience", "--jwt-audience")):
-            value = config.variables.get(name)
-            if value:
-                command += [flag, str(value)]
-        for algorithm in config.variables.get("jwt_algorithms") or ():
-            command += ["--jwt-algorithm", str(algorithm)]
         signing_secret = info.outputs.backend_signing_secret_arn
         if signing_secret:
             command += ["--signing-secret-arn", signing_secret]
+            command += ["--key-ttl-seconds", str(key_refresh_seconds(info))]
         role = info.outputs.raw.get("backend_role_arn")
         if role:
             # Push, query and read the signing key with the module's backend policy only.

@@ -32,6 +32,7 @@ __all__ = [
     "BridgePaths",
     "CallKind",
     "Refusal",
+    "parse_call",
 ]
 
 type CallKind = Literal["validate", "message", "disconnect"]
@@ -126,6 +127,38 @@ def _text(body: Mapping[str, Any], name: str) -> str:
     return value
 
 
+def parse_call(
+    kind: CallKind,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    path_session: str | None = None,
+) -> BridgeCall:
+    """The call ``kind`` from its JSON ``body`` and its signed ``headers`` (lowercase
+    names); :class:`Refusal` (400) when it is not one: not a JSON object, an identity field
+    missing, ``X-Connection-Id`` or the validate path naming someone else."""
+    try:
+        parsed = json.loads(body)
+    except (UnicodeDecodeError, ValueError):
+        raise Refusal(400, "invalid_json") from None
+    if not isinstance(parsed, dict):
+        raise Refusal(400, "invalid_call", "the body is not a JSON object")
+    call = BridgeCall(
+        kind=kind,
+        connection_id=_text(parsed, "connectionId"),
+        session_id=_text(parsed, "sessionId"),
+        user_id=_text(parsed, "userId"),
+        body=parsed,
+        headers=dict(headers),
+    )
+    header_id = headers.get("x-connection-id")
+    if header_id is not None and header_id != call.connection_id:
+        raise Refusal(400, "invalid_call", "X-Connection-Id differs from connectionId")
+    if path_session is not None and path_session != call.session_id:
+        raise Refusal(400, "invalid_call", "the path names another session")
+    return call
+
+
 class BridgeGate:
     """Verify a request and make it a :class:`BridgeCall`; the glue's shared core.
 
@@ -161,26 +194,7 @@ class BridgeGate:
         kind, path_session = matched
         if method != "POST":
             raise Refusal(405, "method_not_allowed", "the handler's calls are POST")
-        try:
-            parsed = json.loads(body)
-        except (UnicodeDecodeError, ValueError):
-            raise Refusal(400, "invalid_json") from None
-        if not isinstance(parsed, dict):
-            raise Refusal(400, "invalid_call", "the body is not a JSON object")
-        call = BridgeCall(
-            kind=kind,
-            connection_id=_text(parsed, "connectionId"),
-            session_id=_text(parsed, "sessionId"),
-            user_id=_text(parsed, "userId"),
-            body=parsed,
-            headers=signed.headers,
-        )
-        header_id = signed.headers.get("x-connection-id")
-        if header_id is not None and header_id != call.connection_id:
-            raise Refusal(400, "invalid_call", "X-Connection-Id differs from connectionId")
-        if path_session is not None and path_session != call.session_id:
-            raise Refusal(400, "invalid_call", "the path names another session")
-        return call
+        return parse_call(kind, body, signed.headers, path_session=path_session)
 
     def _verify(
         self, method: str, raw_path: str, headers: Mapping[str, str], body: bytes
