@@ -54,7 +54,8 @@ module "websocket" {
   backend = {
     url = var.backend_url
     request_signing = {
-      enabled = var.request_signing_enabled
+      enabled             = var.request_signing_enabled
+      key_refresh_seconds = var.signing_key_refresh_seconds
     }
   }
 

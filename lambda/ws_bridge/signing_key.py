@@ -6,8 +6,8 @@ package), so the handler and every verifier read one definition of the signature
 
 Rotation (``aws secretsmanager put-secret-value``): the key is re-read every
 ``refresh_seconds`` (``BACKEND_SIGNING_KEY_REFRESH_SECONDS``), and a new AWSCURRENT is used
-only once it is ``refresh_seconds`` old (its ``CreatedDate``); until then the handler keeps
-signing with AWSPREVIOUS. A verifier that re-reads both versions at least that often
+only once it is ``refresh_seconds`` (plus a second of margin) old, by its ``CreatedDate``;
+until then the handler keeps signing with AWSPREVIOUS. A verifier that re-reads both versions at least that often
 (``ws_bridge_backend.keys.SecretsManagerKeys(ttl_seconds=...)``) has therefore always read a
 key before the first request signed with it: a rotation refuses nothing.
 """
@@ -22,8 +22,16 @@ from typing import Any
 
 from ws_bridge_backend.signing import InvalidKeyError, key_from_secret
 
-__all__ = ["KEY_RETRY_SECONDS", "SigningKey", "SigningKeyUnavailableError"]
+__all__ = [
+    "ACTIVATION_MARGIN_SECONDS",
+    "KEY_RETRY_SECONDS",
+    "SigningKey",
+    "SigningKeyUnavailableError",
+]
 
+# A new version is used this much later still: Secrets Manager's CreatedDate may be given to
+# the second, and clocks differ by a little.
+ACTIVATION_MARGIN_SECONDS = 1.0
 # After a failed read, the next attempt waits this long (each request would otherwise add a
 # Secrets Manager call, with its retries, to its own latency during an outage).
 KEY_RETRY_SECONDS = 5.0
@@ -80,7 +88,11 @@ class SigningKey:
             current = client.get_secret_value(SecretId=self._secret_id)
             key = key_from_secret(current)
             created = _created(current)
-            active_from = self._wall() if created is None else created + self._refresh
+            active_from = (
+                self._wall()
+                if created is None
+                else created + self._refresh + ACTIVATION_MARGIN_SECONDS
+            )
             previous: bytes | None = None
             if self._wall() < active_from:
                 try:

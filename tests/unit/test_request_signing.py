@@ -99,9 +99,9 @@ def test_a_new_key_is_used_only_once_it_is_refresh_seconds_old() -> None:
     secrets.rotate(OLD_KEY, rotated_at)  # OLD_KEY is the new version here
     clock.now, wall.now = 60, rotated_at + 1
     assert key.get() == KEY  # read, but too young: verifiers may not have it yet
-    wall.now = rotated_at + 59
+    wall.now = rotated_at + 60.9  # a second of margin for clocks and CreatedDate's precision
     assert key.get() == KEY
-    wall.now = rotated_at + 60
+    wall.now = rotated_at + 61
     assert key.get() == OLD_KEY  # no new read needed: both were read at once
     assert secrets.calls == 1 + 2
 

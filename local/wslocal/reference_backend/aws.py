@@ -10,6 +10,7 @@ from ws_bridge_backend.calls import BridgeGate
 from ws_bridge_backend.keys import SecretsManagerKeys
 from ws_bridge_backend.verifier import RequestVerifier
 from wslocal.reference_backend.contract import Pusher, PushOutcome
+from wslocal.role_credentials import assume_backend_role
 
 __all__ = ["assume_backend_role", "sdk_pusher", "signing_gate"]
 
@@ -38,30 +39,3 @@ def sdk_pusher(table_name: str, callback_url: str) -> Pusher:
         )
 
     return pusher
-
-
-def assume_backend_role(role_arn: str) -> None:
-    """Make this process's boto3 clients use temporary credentials of `role_arn`
-    (sts:AssumeRole, renewed before they expire), as a backend on AWS runs with its role."""
-    import boto3
-    import botocore.session
-    from botocore.credentials import RefreshableCredentials
-
-    sts = boto3.client("sts")
-
-    def fetch() -> dict[str, str]:
-        issued = sts.assume_role(RoleArn=role_arn, RoleSessionName="reference-backend")
-        credentials = issued["Credentials"]
-        return {
-            "access_key": credentials["AccessKeyId"],
-            "secret_key": credentials["SecretAccessKey"],
-            "token": credentials["SessionToken"],
-            "expiry_time": credentials["Expiration"].isoformat(),
-        }
-
-    session = botocore.session.get_session()
-    session._credentials = RefreshableCredentials.create_from_metadata(  # type: ignore[attr-defined]
-        fetch(), fetch, "sts-assume-role"
-    )
-    boto3.setup_default_session(botocore_session=session)
-    LOGGER.info("pushing as role %s", role_arn)

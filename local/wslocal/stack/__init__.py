@@ -35,7 +35,7 @@ One module per job:
 - ``processes``  child processes: process groups, bounded stops, die-with-parent
 - ``interrupts`` SIGTERM unwinds like Ctrl-C; patience during teardown
 - ``terraform``  the working copy of examples/local and the ``terraform`` runs in it
-- ``services``   the backend and gateway ``Service`` factories
+- ``services``   the backend (reference or example app) and gateway ``Service`` factories
 - ``lifecycle``  ``Stack``: start in order, close in reverse
 - ``cli``        ``python -m wslocal.stack`` (``make stack``)
 """
@@ -62,7 +62,12 @@ from wslocal.stack.ports import (
     port_is_free,
 )
 from wslocal.stack.processes import ManagedProcess, kill_group
-from wslocal.stack.services import DEFAULT_SESSIONS, backend_service, gateway_service
+from wslocal.stack.services import (
+    DEFAULT_SESSIONS,
+    backend_service,
+    example_backend_service,
+    gateway_service,
+)
 
 __all__ = [
     "DEFAULT_SESSIONS",
@@ -81,6 +86,7 @@ __all__ = [
     "backend_service",
     "choose_ports",
     "distinct_free_ports",
+    "example_backend_service",
     "free_port",
     "gateway_service",
     "kill_group",

@@ -1,6 +1,7 @@
-"""The processes the stack starts once Terraform has applied: the reference backend and the
-local gateway. Each factory returns a ``Service``; another process (a token issuer, say)
-gets its own module with its own factory and is passed in ``StackConfig.services``."""
+"""The processes the stack starts once Terraform has applied: a backend (the reference test
+double, or the App Runner example's app) and the local gateway. Each factory returns a
+``Service``; another process (a token issuer, say) gets its own module with its own factory
+and is passed in ``StackConfig.services``."""
 
 from __future__ import annotations
 
@@ -8,9 +9,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from wslocal.stack.config import Service, StackInfo
+from wslocal.stack.config import Service, StackError, StackInfo
 
-__all__ = ["DEFAULT_SESSIONS", "backend_service", "gateway_service", "key_refresh_seconds"]
+__all__ = [
+    "DEFAULT_SESSIONS",
+    "backend_service",
+    "example_backend_service",
+    "gateway_service",
+    "key_refresh_seconds",
+]
 
 DEFAULT_SESSIONS = ("lab-1:alice", "lab-1:bob")
 
@@ -48,6 +55,36 @@ def backend_service(sessions: Sequence[str] = DEFAULT_SESSIONS) -> Service:
         role = info.outputs.raw.get("backend_role_arn")
         if role:
             # Push, query and read the signing key with the module's backend policy only.
+            command += ["--role-arn", str(role)]
+        for session in sessions:
+            command += ["--session", session]
+        return command
+
+    return Service("backend", argv, lambda config: config.backend_port)
+
+
+def example_backend_service(redis_url: str, sessions: Sequence[str] = DEFAULT_SESSIONS) -> Service:
+    """The App Runner example's app (``python -m wslocal.example_backend``) as the stack's
+    backend: under uvicorn, with the environment App Runner gives it, the backend role's
+    credentials, and the Redis at ``redis_url`` (``wslocal.redis_service``) as its session
+    store, the members of `sessions` (``ID:USER``) written there first. examples/local must
+    sign requests (the app refuses unsigned ones)."""
+
+    def argv(info: StackInfo) -> list[str]:
+        signing_secret = info.outputs.backend_signing_secret_arn
+        if not signing_secret:
+            raise StackError("the example app verifies every request: keep request signing on")
+        command = [
+            sys.executable, "-m", "wslocal.example_backend",
+            "--port", str(info.config.backend_port),
+            "--redis-url", redis_url,
+            "--table", info.outputs.table_name,
+            "--callback-url", info.outputs.local_callback_url,
+            "--signing-secret-arn", signing_secret,
+            "--key-ttl-seconds", str(key_refresh_seconds(info)),
+        ]  # fmt: skip
+        role = info.outputs.raw.get("backend_role_arn")
+        if role:
             command += ["--role-arn", str(role)]
         for session in sessions:
             command += ["--session", session]
