@@ -165,6 +165,9 @@ fuzz: $(VENV)/.paths ## Property-based fuzzing, 1000 cases per property (about 2
 bench: $(VENV)/.paths ## Load through the local stack: 500 connections x 20 messages
 	$(BIN)/python -m wslocal.bench
 
+bench-replay: $(VENV)/.paths ## The memory replay store: 10 simulated minutes at 300 signed requests/s (nonces, memory)
+	$(BIN)/python tools/bench_replay.py
+
 bench-handler: $(VENV)/.paths ## What the handler costs, as ratios to baselines measured in the same run
 	$(BIN)/python tools/bench_handler.py
 

@@ -323,7 +323,16 @@ def test_connect_stores_the_record_with_expires_at_in_epoch_seconds(stack: Stack
         assert before * 1000 - 1000 <= int(record["connectedAt"]) <= after * 1000 + 1000
         expires_at = int(record["expiresAt"])
         assert before + TTL_SECONDS - 2 <= expires_at <= after + TTL_SECONDS + 2
-        assert set(record) == {"connectionId", "sessionId", "userId", "connectedAt", "expiresAt"}
+        assert set(record) == {
+            "connectionId",
+            "sessionId",
+            "userId",
+            "connectedAt",
+            "expiresAt",
+            "tokenExpiresAt",
+        }
+        # The token's exp, so a push can skip and close the connection once it has passed.
+        assert int(record["tokenExpiresAt"]) > after
 
 
 def test_session_named_in_the_query_is_validated_and_used(stack: StackHandle) -> None:
@@ -538,7 +547,7 @@ def test_push_reaches_the_session_and_deletes_stale_records(
         live = connection_id_of(ws)
         notice = {"type": "notice", "text": "build finished"}
         outcome = stack.backend("POST", f"/api/push/session/{push_session}", notice)
-        assert outcome == {"sent": 1, "gone": 1, "failed": 0}
+        assert outcome == {"sent": 1, "gone": 1, "failed": 0, "expired": 0}
         assert json.loads(ws.recv(timeout=REPLY_TIMEOUT)) == notice
         assert record_of(stack, dead) is None
         assert record_of(stack, live) is not None

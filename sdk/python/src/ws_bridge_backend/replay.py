@@ -6,7 +6,7 @@ until its own ``timestamp + window``, and no longer: past that, the request is s
 
 - :class:`MemoryReplayStore`: one process. Nonces are kept in buckets by timestamp, a bucket
   dropped as a whole once its timestamp has left the window. Memory follows the request
-  rate (about ``rate x window`` nonces at once, 70 bytes each measured: see ``make
+  rate (about ``rate x window`` nonces at once, about 80 bytes each as measured by ``make
   bench-replay``), with no count that could fill up and refuse requests. Past what one
   process should hold, use the shared store.
 - :class:`RedisReplayStore`: one Redis (or Valkey) shared by every instance of the backend,
