@@ -10,6 +10,9 @@ is werkzeug's: nothing here reads a request line or a header by hand.
     print(server.url)       # http://127.0.0.1:<bound port>
     server.stop()
 
+ASGI applications (Starlette, the example app) run under uvicorn instead:
+:func:`serve_asgi` holds one up on 127.0.0.1 for the length of a ``with`` block.
+
 ``browser_facing=True`` adds :func:`host_guard`: a server a browser can reach refuses any
 ``Host`` header other than its own address (``127.0.0.1:<port>``, ``localhost:<port>``,
 ``[::1]:<port>``), so a web page on another name that resolves to 127.0.0.1 (DNS rebinding)
@@ -18,9 +21,11 @@ cannot read from it or drive it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -28,7 +33,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-__all__ = ["HOST", "LocalServer", "host_guard", "local_hosts"]
+__all__ = ["HOST", "LocalServer", "host_guard", "local_hosts", "serve_asgi"]
 
 HOST = "127.0.0.1"
 # werkzeug logs every request at INFO on this logger; the servers log what they choose.
@@ -135,3 +140,28 @@ class LocalServer:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def serve_asgi(app: Any, port: int = 0, timeout_seconds: float = 15.0) -> Iterator[str]:
+    """``app`` (ASGI) under uvicorn on 127.0.0.1:``port`` (0: a free one) in a daemon thread,
+    until the block ends; yields its URL once it accepts connections."""
+    import uvicorn
+
+    from wslocal.stack import free_port
+
+    port = port or free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host=HOST, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="asgi", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout_seconds
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            server.should_exit = True
+            raise OSError(f"uvicorn did not start on {HOST}:{port}")
+        time.sleep(0.02)
+    try:
+        yield f"http://{HOST}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -8,7 +8,6 @@ it (wslocal.redis_service)."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,6 @@ import botocore.session
 import pytest
 import redis
 import urllib3
-import uvicorn
 from botocore.credentials import Credentials
 
 from example_app.main import create_app
@@ -28,8 +26,8 @@ from example_app.store import ElastiCacheIAMProvider, RedisMembership, members_k
 from ws_bridge_backend.replay import RedisReplayStore
 from ws_bridge_backend.signing import sign_request
 from ws_bridge_backend.verifier import RequestVerifier
+from wslocal.http_server import serve_asgi
 from wslocal.redis_service import local_redis
-from wslocal.stack import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = b"the-example-app-test-key-0123456789-abc"
@@ -80,27 +78,18 @@ def app(redis_url: str) -> Iterator[App]:
     client = redis.Redis.from_url(redis_url)
     client.flushdb()
     client.sadd(members_key("lab@1"), "alice", "bob")
-    port = free_port()
-    handle = App(f"http://127.0.0.1:{port}", client)
+    pushed: list[tuple[str, dict[str, Any]]] = []
 
     def push(session_id: str, message: dict[str, Any]) -> int:
-        handle.pushed.append((session_id, message))
+        pushed.append((session_id, message))
         return 2
 
     verifier = RequestVerifier([KEY], replay=RedisReplayStore(client))
     starlette = create_app(verifier, RedisMembership(client), push)
-    server = uvicorn.Server(
-        uvicorn.Config(starlette, host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield handle
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_asgi(starlette) as url:
+        handle = App(url, client)
+        handle.pushed = pushed
+        yield handle
     client.close()
 
 

@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import urllib3
-import uvicorn
 from flask import Flask, request
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -26,8 +23,7 @@ from ws_bridge_backend import asgi, wsgi
 from ws_bridge_backend.calls import BridgeCall
 from ws_bridge_backend.signing import sign_request
 from ws_bridge_backend.verifier import RequestVerifier
-from wslocal.http_server import LocalServer
-from wslocal.stack import free_port
+from wslocal.http_server import LocalServer, serve_asgi
 
 KEY = b"glue-test-signing-key-0123456789-0123"
 VALIDATE = "/api/labs/session/lab%401/validate"
@@ -85,19 +81,8 @@ def flask_url() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def starlette_url() -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(starlette_app(), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_asgi(starlette_app()) as url:
+        yield url
 
 
 def post(url: str, path: str, body: Any, *, signed: bool = True, **headers: str) -> tuple[int, Any]:

@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
-from ws_bridge_backend.calls import BridgeCall, BridgeGate, BridgePaths, Refusal, parse_call
+from ws_bridge_backend.calls import (
+    BridgeCall,
+    BridgeGate,
+    BridgePaths,
+    CallKind,
+    Refusal,
+    parse_call,
+)
 from wslocal.reference_backend.admin import AdminRoutes
 from wslocal.reference_backend.faults import INVALID_JSON_BODY, Fault
 from wslocal.reference_backend.replies import Reply, RequestError, json_reply
@@ -76,6 +83,18 @@ def _bounded_int(value: Any, name: str, bounds: tuple[int, int]) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise RequestError(400, "invalid_resize", f"{name} must be an integer from {low} to {high}")
     return value
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A request to one of the three contract endpoints, as it came."""
+
+    kind: CallKind
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    body: bytes
+    path_session: str | None  # validate: the session id in the path, decoded
 
 
 @dataclass
@@ -145,8 +164,8 @@ class Backend(AdminRoutes):
         matched = self.paths.match(path)
         if matched is not None:
             kind, path_session = matched
-            route = getattr(self.paths, kind)
-            return route, lambda: self._contract(kind, method, path, headers, body, path_session)
+            incoming = Incoming(kind, method, path, headers, body, path_session)
+            return getattr(self.paths, kind), lambda: self._contract(incoming)
         if path.startswith("/api/push/session/") and path.count("/") == 4:
             session_id = unquote(path.rsplit("/", 1)[1])
             return PUSH_ROUTE, lambda: self._push(method, session_id, body)
@@ -156,23 +175,17 @@ class Backend(AdminRoutes):
 
     # -- contract ----------------------------------------------------------------------------
 
-    def _call(
-        self,
-        kind: str,
-        method: str,
-        path: str,
-        headers: Mapping[str, str],
-        body: bytes,
-        path_session: str | None,
-    ) -> BridgeCall:
+    def _call(self, incoming: Incoming) -> BridgeCall:
         """The verified call (or, without a gate, the call as it came)."""
         try:
             if self._gate is None:
-                if method != "POST":
+                if incoming.method != "POST":
                     raise Refusal(405, "method_not_allowed", "use POST")
-                lowered = {name.lower(): value for name, value in headers.items()}
-                return parse_call(kind, body, lowered, path_session=path_session)  # type: ignore[arg-type]
-            call = self._gate.check(method, path, headers, body)
+                lowered = {name.lower(): value for name, value in incoming.headers.items()}
+                return parse_call(
+                    incoming.kind, incoming.body, lowered, path_session=incoming.path_session
+                )
+            call = self._gate.check(incoming.method, incoming.path, incoming.headers, incoming.body)
         except Refusal as refusal:
             if refusal.status == 401:
                 self._count(f"refused_{refusal.detail}")
@@ -193,21 +206,13 @@ class Backend(AdminRoutes):
         with self.lock:
             self.memory.signatures[key] = self.memory.signatures.get(key, 0) + 1
 
-    def _contract(
-        self,
-        kind: str,
-        method: str,
-        path: str,
-        headers: Mapping[str, str],
-        body: bytes,
-        path_session: str | None,
-    ) -> Reply:
-        if kind == "validate":
-            return self._recorded_validate(method, path, headers, body, path_session)
-        call = self._call(kind, method, path, headers, body, path_session)
-        return self._faulty(
-            kind, lambda: self._message(call) if kind == "message" else self._disconnect(call)
-        )
+    def _contract(self, incoming: Incoming) -> Reply:
+        if incoming.kind == "validate":
+            return self._recorded_validate(incoming)
+        call = self._call(incoming)
+        if incoming.kind == "message":
+            return self._faulty("message", lambda: self._message(call))
+        return self._faulty("disconnect", lambda: self._disconnect(call))
 
     def _faulty(self, endpoint: str, answer: Callable[[], Reply]) -> Reply:
         with self.lock:
@@ -226,18 +231,11 @@ class Backend(AdminRoutes):
             return Reply(200, INVALID_JSON_BODY)
         return Reply(0, abort=True)  # down
 
-    def _recorded_validate(
-        self,
-        method: str,
-        path: str,
-        headers: Mapping[str, str],
-        body: bytes,
-        path_session: str | None,
-    ) -> Reply:
+    def _recorded_validate(self, incoming: Incoming) -> Reply:
         """``_validate``, its outcome kept for ``GET /api/admin/validations`` (no token)."""
         status = 0
         try:
-            call = self._call("validate", method, path, headers, body, path_session)
+            call = self._call(incoming)
             reply = self._faulty("validate", lambda: self._validate(call))
         except RequestError as err:
             status = err.status
@@ -248,7 +246,7 @@ class Backend(AdminRoutes):
         finally:
             with self.lock:
                 self.memory.validations.append(
-                    {"sessionId": path_session, "status": status, "receivedAt": _now_ms()}
+                    {"sessionId": incoming.path_session, "status": status, "receivedAt": _now_ms()}
                 )
 
     def _validate(self, call: BridgeCall) -> Reply:

@@ -28,6 +28,29 @@ def key_refresh_seconds(info: StackInfo) -> int:
     return int(info.config.variables.get("signing_key_refresh_seconds") or 300)
 
 
+def _backend_command(module: str, info: StackInfo, sessions: Sequence[str]) -> list[str]:
+    """``python -m <module>`` with what every local backend is given: its port, the table,
+    the ``@connections`` URL, the signing secret (re-read as often as the handler reads it),
+    the backend role examples/local outputs (push, query and read the signing key with the
+    module's backend policy only) and the sessions."""
+    command = [
+        sys.executable, "-m", module,
+        "--port", str(info.config.backend_port),
+        "--table", info.outputs.table_name,
+        "--callback-url", info.outputs.local_callback_url,
+    ]  # fmt: skip
+    signing_secret = info.outputs.backend_signing_secret_arn
+    if signing_secret:
+        command += ["--signing-secret-arn", signing_secret]
+        command += ["--key-ttl-seconds", str(key_refresh_seconds(info))]
+    role = info.outputs.raw.get("backend_role_arn")
+    if role:
+        command += ["--role-arn", str(role)]
+    for session in sessions:
+        command += ["--session", session]
+    return command
+
+
 def backend_service(sessions: Sequence[str] = DEFAULT_SESSIONS) -> Service:
     """The reference backend (`python -m wslocal.reference_backend`), a test double, with
     `sessions` as ``ID:USER``. It verifies the handler's request signatures when
@@ -36,29 +59,7 @@ def backend_service(sessions: Sequence[str] = DEFAULT_SESSIONS) -> Service:
     module's backend policy)."""
 
     def argv(info: StackInfo) -> list[str]:
-        config = info.config
-        command = [
-            sys.executable,
-            "-m",
-            "wslocal.reference_backend",
-            "--port",
-            str(config.backend_port),
-            "--table",
-            info.outputs.table_name,
-            "--callback-url",
-            info.outputs.local_callback_url,
-        ]
-        signing_secret = info.outputs.backend_signing_secret_arn
-        if signing_secret:
-            command += ["--signing-secret-arn", signing_secret]
-            command += ["--key-ttl-seconds", str(key_refresh_seconds(info))]
-        role = info.outputs.raw.get("backend_role_arn")
-        if role:
-            # Push, query and read the signing key with the module's backend policy only.
-            command += ["--role-arn", str(role)]
-        for session in sessions:
-            command += ["--session", session]
-        return command
+        return _backend_command("wslocal.reference_backend", info, sessions)
 
     return Service("backend", argv, lambda config: config.backend_port)
 
@@ -71,24 +72,10 @@ def example_backend_service(redis_url: str, sessions: Sequence[str] = DEFAULT_SE
     sign requests (the app refuses unsigned ones)."""
 
     def argv(info: StackInfo) -> list[str]:
-        signing_secret = info.outputs.backend_signing_secret_arn
-        if not signing_secret:
+        if not info.outputs.backend_signing_secret_arn:
             raise StackError("the example app verifies every request: keep request signing on")
-        command = [
-            sys.executable, "-m", "wslocal.example_backend",
-            "--port", str(info.config.backend_port),
-            "--redis-url", redis_url,
-            "--table", info.outputs.table_name,
-            "--callback-url", info.outputs.local_callback_url,
-            "--signing-secret-arn", signing_secret,
-            "--key-ttl-seconds", str(key_refresh_seconds(info)),
-        ]  # fmt: skip
-        role = info.outputs.raw.get("backend_role_arn")
-        if role:
-            command += ["--role-arn", str(role)]
-        for session in sessions:
-            command += ["--session", session]
-        return command
+        command = _backend_command("wslocal.example_backend", info, sessions)
+        return [*command, "--redis-url", redis_url]
 
     return Service("backend", argv, lambda config: config.backend_port)
 
