@@ -29,7 +29,8 @@ Contract endpoints:
     Recorded in memory (``GET /api/admin/disconnects``).
 ``POST /api/push/session/{sessionId}``
     The JSON body to every connection of the session (``ws_bridge_backend.push``):
-    ``{"sent", "gone", "failed", "expired"}``; 404 unknown session; 413 over 128 KB.
+    ``{"sent", "gone", "failed"}`` (and ``"expired"`` when connections whose token had
+    expired were closed instead); 404 unknown session; 413 over 128 KB.
 
 Sessions come from ``--session ID:USER`` (repeatable) and ``PUT /api/admin/sessions/{id}``.
 With ``--signing-secret-arn`` every contract call must carry the handler's signature (401
