@@ -7,9 +7,10 @@ package), so the handler and every verifier read one definition of the signature
 Rotation (``aws secretsmanager put-secret-value``): the key is re-read every
 ``refresh_seconds`` (``BACKEND_SIGNING_KEY_REFRESH_SECONDS``), and a new AWSCURRENT is used
 only once it is ``refresh_seconds`` (plus a second of margin) old, by its ``CreatedDate``;
-until then the handler keeps signing with AWSPREVIOUS. A verifier that re-reads both versions at least that often
-(``ws_bridge_backend.keys.SecretsManagerKeys(ttl_seconds=...)``) has therefore always read a
-key before the first request signed with it: a rotation refuses nothing.
+until then the handler keeps signing with AWSPREVIOUS. A verifier that re-reads both
+versions at least that often (``ws_bridge_backend.keys.SecretsManagerKeys(ttl_seconds=...)``)
+has therefore always read a key before the first request signed with it: a rotation refuses
+nothing.
 """
 
 from __future__ import annotations
