@@ -23,8 +23,11 @@ PYTEST_ARGS ?=
 # integration tests mostly wait (on Terraform, the provider's polling, the emulator): serially
 # the machine's 2 cores sat half idle. Each test file stays on one worker (tests/conftest.py).
 PYTEST_WORKERS ?= 2
-# Flags of `python -m wslocal.stack` for `make stack`, e.g. STACK_ARGS="--jwt-issuer https://id.test/".
+# Flags of `python -m wslocal.stack` for `make stack`, e.g. STACK_ARGS="--jwt-issuer https://id.test/",
+# STACK_ARGS="--backend example" (the App Runner example's app) or "--backend-url URL" (yours).
 STACK_ARGS ?=
+# Flags of `python -m wslocal.demo` for `make demo`, e.g. DEMO_ARGS="--session-store".
+DEMO_ARGS ?=
 
 export TF_PROVIDER_MIRROR
 export PYTHONPATH := $(CURDIR)/lambda:$(CURDIR)/local:$(CURDIR)/sdk/python/src
@@ -151,7 +154,7 @@ test-pytest: $(VENV)/.paths ## `pytest tests`, spread over PYTEST_WORKERS worker
 	$(BIN)/pytest tests -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 demo: $(VENV)/.paths ## Deploy to a local emulator and hold a scripted WebSocket session
-	$(BIN)/python -m wslocal.demo
+	$(BIN)/python -m wslocal.demo $(DEMO_ARGS)
 
 demo-browser: $(VENV)/.paths ## The local stack for browsers and the client's demo page, until Ctrl-C
 	$(BIN)/python -m wslocal.browser_demo
