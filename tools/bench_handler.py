@@ -378,31 +378,22 @@ def push(repetitions: int, delay_ms: float, count: int = 1000) -> Figure:
     import boto3
 
     from ws_bridge_backend.push import Pusher
-    from ws_bridge_backend.registry import ConnectionRecord, ConnectionRegistry
+    from ws_bridge_backend.registry import ConnectionRecord as Record
+    from ws_bridge_backend.registry import ConnectionRegistry
 
     with serve(delay_ms / 1000) as url:
-        management = boto3.client(
-            "apigatewaymanagementapi",
-            endpoint_url=url + "/prod",
+        local = boto3.Session(
             region_name="us-east-1",
             aws_access_key_id="bench",
             aws_secret_access_key="bench",  # noqa: S106 - a fake local server
         )
-        connections = [
-            ConnectionRecord(f"conn-{i:04d}=", "lab-1", "alice", 0, int(time.time()) + 3600)
-            for i in range(count)
-        ]
+        management = local.client("apigatewaymanagementapi", endpoint_url=f"{url}/prod")
+        expires = int(time.time()) + 3600
+        connections = [Record(f"c-{i:04d}=", "lab-1", "alice", 0, expires) for i in range(count)]
         data = json.dumps({"type": "notice", "text": "hello"}).encode()
         # The registry is only asked after a 410, which the bench server never answers.
-        dynamodb = boto3.client(
-            "dynamodb",
-            endpoint_url=url,
-            region_name="us-east-1",
-            aws_access_key_id="bench",
-            aws_secret_access_key="bench",  # noqa: S106 - a fake local server
-        )
-        registry = ConnectionRegistry("bench-connections", dynamodb=dynamodb)
-        pusher = Pusher(registry, management=management)
+        dynamodb = local.client("dynamodb", endpoint_url=url)
+        pusher = Pusher(ConnectionRegistry("bench", dynamodb=dynamodb), management=management)
 
         def parallel() -> None:
             result = pusher.to_connections(connections, data)

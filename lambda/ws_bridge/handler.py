@@ -3,8 +3,8 @@
 ``$connect`` validates the session with the backend and only then stores the connection;
 ``$disconnect`` deletes it and tells the backend; every other route (``$default`` and custom
 routes) answers ``ping`` itself and forwards the rest to the backend, whose JSON reply goes
-back to the client. Every status and error code is decided in this module, from the tables
-below; nothing raises out of :func:`handler`.
+back to the client. Every status and error code is decided here, from the tables of
+``ws_bridge.outcomes``; nothing raises out of :func:`handler`.
 
 Time: a backend call never outlasts its configured timeout nor the time the Lambda has left
 (``context.get_remaining_time_in_millis()``) minus what must still happen after it (for
@@ -15,8 +15,6 @@ registry's deadline), so the handler answers with a clean error before Lambda en
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import math
 import time
@@ -28,6 +26,7 @@ import urllib3
 from ws_bridge import backend_client, json_codec, logs, metrics
 from ws_bridge.aws import REGISTRY_BUDGET_SECONDS
 from ws_bridge.backend_client import BackendResult, Outcome
+from ws_bridge.client_message import parse_message
 from ws_bridge.closing import close_connection, management_endpoint
 from ws_bridge.connections_table import (
     Connection,
@@ -47,7 +46,7 @@ from ws_bridge.outcomes import (
     message_failure,
     signature_refused,
 )
-from ws_bridge.settings import MAX_CONNECTION_SECONDS, MAX_MESSAGE_BYTES, HandlerSettings
+from ws_bridge.settings import MAX_CONNECTION_SECONDS, HandlerSettings
 from ws_bridge.token_sources import bearer_protocol, find_tokens
 
 __all__ = [
@@ -62,6 +61,7 @@ __all__ = [
     "handler",
     "management_endpoint",
     "message",
+    "parse_message",
 ]
 
 # Kept free at the end of an invocation to log and answer after the last call.
@@ -260,64 +260,6 @@ def disconnect(
 def _pong(now: float) -> dict[str, Any]:
     # The only reply built on the hot path: formatted, not encoded (an int needs no escaping).
     return {"statusCode": 200, "body": f'{{"type":"pong","timestamp":{int(now * 1000)}}}'}
-
-
-class _Refused(Exception):
-    """Internal signal carrying an error code; never leaves this module."""
-
-    def __init__(self, code: ErrorCode) -> None:
-        super().__init__(code)
-        self.code: ErrorCode = code
-
-
-def _decode_body(event: Mapping[str, Any]) -> tuple[str, bytes]:
-    """The message's text and its UTF-8 form."""
-    body = event.get("body")
-    if body is None:
-        body = ""
-    if not isinstance(body, str):
-        raise _Refused("invalid_json")
-    if event.get("isBase64Encoded") is True:  # binary frames arrive base64-encoded
-        if len(body) > (MAX_MESSAGE_BYTES + 2) // 3 * 4 + 4:
-            raise _Refused("message_too_large")
-        try:
-            raw = base64.b64decode(body, validate=True)
-        except (binascii.Error, ValueError):
-            raise _Refused("invalid_json") from None
-        if len(raw) > MAX_MESSAGE_BYTES:
-            raise _Refused("message_too_large")
-        try:
-            return raw.decode("utf-8"), raw
-        except UnicodeDecodeError:
-            raise _Refused("invalid_json") from None
-    if len(body) > MAX_MESSAGE_BYTES:
-        raise _Refused("message_too_large")
-    try:
-        raw = body.encode("utf-8")
-    except UnicodeEncodeError:  # lone surrogates: not text any client could send
-        raise _Refused("invalid_json") from None
-    if len(raw) > MAX_MESSAGE_BYTES:
-        raise _Refused("message_too_large")
-    return body, raw
-
-
-def parse_message(event: Mapping[str, Any]) -> dict[str, Any] | ErrorCode:
-    """The client's JSON object, or the error code that explains why there is none.
-
-    Strict JSON but for one check left to the caller, which encodes the object before it
-    uses it (:func:`_encoded`): a string may hold a lone surrogate escape (``"\\ud800"``),
-    which has no UTF-8 form. ``json_codec.decode_to_encode`` says why."""
-    try:
-        text, raw = _decode_body(event)
-    except _Refused as refused:
-        return refused.code
-    try:
-        value = json_codec.decode_to_encode(text, raw)
-    except ValueError:
-        return "invalid_json"
-    if not isinstance(value, dict):
-        return "not_an_object"
-    return value
 
 
 def _refusal(code: ErrorCode, info: RequestInfo) -> dict[str, Any]:

@@ -91,6 +91,7 @@ HANDLER_MODULES = [
     "ws_bridge/__init__",
     "ws_bridge/aws",
     "ws_bridge/backend_client",
+    "ws_bridge/client_message",
     "ws_bridge/closing",
     "ws_bridge/connections_table",
     "ws_bridge/events",

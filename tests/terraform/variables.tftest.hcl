@@ -645,56 +645,6 @@ run "backend_request_signing_secret_arn_form" {
   expect_failures = [var.backend]
 }
 
-run "backend_request_signing_key_refresh_seconds_too_small" {
-  command = plan
-
-  variables {
-    backend = {
-      url             = "https://backend.example.com"
-      request_signing = { key_refresh_seconds = 0 }
-    }
-  }
-
-  expect_failures = [var.backend]
-}
-
-run "backend_request_signing_key_refresh_seconds_too_large" {
-  command = plan
-
-  variables {
-    backend = {
-      url             = "https://backend.example.com"
-      request_signing = { key_refresh_seconds = 3601 }
-    }
-  }
-
-  expect_failures = [var.backend]
-}
-
-run "backend_request_signing_key_refresh_seconds_whole" {
-  command = plan
-
-  variables {
-    backend = {
-      url             = "https://backend.example.com"
-      request_signing = { key_refresh_seconds = 1.5 }
-    }
-  }
-
-  expect_failures = [var.backend]
-}
-
-run "backend_request_signing_key_refresh_seconds_bounds_accepted" {
-  command = plan
-
-  variables {
-    backend = {
-      url             = "https://backend.example.com"
-      request_signing = { key_refresh_seconds = 3600 }
-    }
-  }
-}
-
 run "backend_request_signing_kms_key_arn_form" {
   command = plan
 
