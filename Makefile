@@ -25,11 +25,14 @@ PYTEST_ARGS ?=
 PYTEST_WORKERS ?= 2
 # Flags of tools/cost/estimate.py for `make cost`, e.g. COST_ARGS="--users 10000".
 COST_ARGS ?= --users 10000
-# Flags of `python -m wslocal.stack` for `make stack`, e.g. STACK_ARGS="--jwt-issuer https://id.test/".
+# Flags of `python -m wslocal.stack` for `make stack`, e.g. STACK_ARGS="--jwt-issuer https://id.test/",
+# STACK_ARGS="--backend example" (the App Runner example's app) or "--backend-url URL" (yours).
 STACK_ARGS ?=
+# Flags of `python -m wslocal.demo` for `make demo`, e.g. DEMO_ARGS="--session-store".
+DEMO_ARGS ?=
 
 export TF_PROVIDER_MIRROR
-export PYTHONPATH := $(CURDIR)/lambda:$(CURDIR)/local
+export PYTHONPATH := $(CURDIR)/lambda:$(CURDIR)/local:$(CURDIR)/sdk/python/src
 export PYTHONDONTWRITEBYTECODE := 1
 # Terraform must never reach a real account from here; fake credentials for the emulator.
 export AWS_ACCESS_KEY_ID ?= test
@@ -42,6 +45,8 @@ BIN := $(VENV)/bin
 # missing and run as root with apt-get, else named in one line (tools/system-deps.sh).
 TEST_NEEDS := terraform chromium redis node
 DEMO_NEEDS := terraform
+# Every folder of Python that ruff checks and formats.
+PY_DIRS := lambda local sdk/python examples/app-runner/app tools tests
 TF_MODULE_DIRS := . $(wildcard examples/minimal examples/complete examples/local examples/app-runner examples/acceptance)
 TF_INIT_FLAGS := -backend=false -input=false $(if $(TF_PROVIDER_MIRROR),-plugin-dir=$(TF_PROVIDER_MIRROR))
 PACKAGES := $(shell $(PYTHON) tools/build_package.py --list 2>/dev/null)
@@ -49,7 +54,8 @@ PACKAGES := $(shell $(PYTHON) tools/build_package.py --list 2>/dev/null)
 .PHONY: help venv checkov-venv package ship-packages fmt lint mypy tf-fmt tf-init tf-validate \
         tf-test tf-test-rules checkov docs unit unit-urllib3-1 integration test test-checks \
         test-pytest test-acceptance acceptance-destroy demo demo-browser stack fuzz bench \
-        bench-handler clean system-deps-test system-deps-demo cost
+        bench-handler bench-replay sdk-wheel sdk-node-test clean system-deps-test \
+        system-deps-demo cost
 
 help: ## Where to start, and every target
 	@echo "New here? Two commands set up what they need and run:"
@@ -63,10 +69,10 @@ $(VENV)/.installed: requirements/dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
 	touch $@
 
-# lambda/ and local/ on the virtualenv's path (a .pth file, no network): `wslocal` and
-# `ws_bridge` import from $(BIN)/python without PYTHONPATH.
+# lambda/, local/ and the backend SDK on the virtualenv's path (a .pth file, no network):
+# `wslocal`, `ws_bridge` and `ws_bridge_backend` import from $(BIN)/python without PYTHONPATH.
 $(VENV)/.paths: $(VENV)/.installed Makefile
-	printf '%s\n' "$(CURDIR)/lambda" "$(CURDIR)/local" \
+	printf '%s\n' "$(CURDIR)/lambda" "$(CURDIR)/local" "$(CURDIR)/sdk/python/src" \
 	  > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/apigw-websocket-bridge.pth"
 	touch $@
 
@@ -90,16 +96,16 @@ ship-packages: package ## Copy the built zips to packages/, which the module use
 	cp $(addprefix $(BUILD)/,$(PACKAGES)) packages/
 
 fmt: $(VENV)/.paths ## Format Python and Terraform in place
-	$(BIN)/ruff format lambda local tools tests
-	$(BIN)/ruff check --fix lambda local tools tests
+	$(BIN)/ruff format $(PY_DIRS)
+	$(BIN)/ruff check --fix $(PY_DIRS)
 	$(TERRAFORM) fmt -recursive
 
 lint: $(VENV)/.paths tf-fmt mypy ## ruff, ruff format --check, mypy --strict, terraform fmt -check
-	$(BIN)/ruff check lambda local tools tests
-	$(BIN)/ruff format --check lambda local tools tests
+	$(BIN)/ruff check $(PY_DIRS)
+	$(BIN)/ruff format --check $(PY_DIRS)
 
 mypy: $(VENV)/.paths
-	$(BIN)/mypy lambda/ws_bridge local/wslocal tools
+	$(BIN)/mypy lambda/ws_bridge local/wslocal sdk/python/src/ws_bridge_backend examples/app-runner/app/example_app tools
 
 tf-fmt:
 	$(TERRAFORM) fmt -check -recursive
@@ -130,7 +136,13 @@ docs: $(VENV)/.paths ## Regenerate the terraform-docs blocks of the README and e
 	@for dir in modules/*/; do $(BIN)/python tools/terraform_docs.py --write $${dir}README.md --module $$dir; done
 
 unit: system-deps-test $(VENV)/.paths ## Python unit tests (moto in-process)
-	$(BIN)/pytest tests/unit tests/local tests/packaging $(PYTEST_ARGS)
+	$(BIN)/pytest tests/unit tests/sdk tests/example tests/local tests/packaging $(PYTEST_ARGS)
+
+sdk-node-test: system-deps-test ## The Node verifier (sdk/node) against the shared signing vectors, by node's own test runner
+	node --test sdk/node/test/
+
+sdk-wheel: $(VENV)/.paths ## Build the backend SDK's wheel into build/ (pip install build/ws_bridge_backend-*.whl)
+	$(BIN)/python -m pip wheel --quiet --disable-pip-version-check --no-deps --wheel-dir $(BUILD) sdk/python
 
 unit-urllib3-1: $(URLLIB3_1_VENV)/.installed ## Lambda unit tests against urllib3 1.26 and botocore 1.34, the Lambda runtime's
 	$(URLLIB3_1_VENV)/bin/python -c 'import botocore, urllib3, sys; sys.exit(urllib3.__version__[:2] != "1." or botocore.__version__[:5] != "1.34.")'
@@ -152,7 +164,7 @@ system-deps-demo:
 test: system-deps-test $(VENV)/.paths ## Everything CI runs: lint, validate, terraform test, checkov, pytest (both urllib3 majors)
 	$(MAKE) -j2 --output-sync=target test-pytest test-checks
 
-test-checks: lint tf-validate tf-test tf-test-rules checkov unit-urllib3-1 ## What `make test` runs besides `pytest tests`
+test-checks: lint tf-validate tf-test tf-test-rules checkov unit-urllib3-1 sdk-node-test ## What `make test` runs besides `pytest tests`
 
 test-pytest: system-deps-test $(VENV)/.paths ## `pytest tests`, spread over PYTEST_WORKERS workers as `make test` runs it
 	$(BIN)/pytest tests -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
@@ -173,7 +185,7 @@ acceptance-destroy: $(VENV)/.paths ## Destroy what an interrupted acceptance run
 	$(BIN)/python tests/acceptance/harness.py destroy --workdir "$(ACCEPTANCE_DIR)"
 
 demo: system-deps-demo $(VENV)/.paths ## Deploy to a local emulator and hold a scripted WebSocket session
-	$(BIN)/python -m wslocal.demo
+	$(BIN)/python -m wslocal.demo $(DEMO_ARGS)
 
 demo-browser: system-deps-demo $(VENV)/.paths ## The local stack for browsers and the client's demo page, until Ctrl-C
 	$(BIN)/python -m wslocal.browser_demo
@@ -187,6 +199,9 @@ fuzz: $(VENV)/.paths ## Property-based fuzzing, 1000 cases per property (about 2
 bench: $(VENV)/.paths ## Load through the local stack: 500 connections x 20 messages
 	$(BIN)/python -m wslocal.bench
 
+bench-replay: $(VENV)/.paths ## The memory replay store: 10 simulated minutes at 300 signed requests/s (nonces, memory)
+	$(BIN)/python tools/bench_replay.py
+
 bench-handler: $(VENV)/.paths ## What the handler costs, as ratios to baselines measured in the same run
 	$(BIN)/python tools/bench_handler.py
 
@@ -194,5 +209,5 @@ cost: ## Monthly AWS cost per service from published prices (COST_ARGS="--help" 
 	$(PYTHON) tools/cost/estimate.py $(COST_ARGS)
 
 clean: ## Remove build output, caches and Terraform working files
-	rm -rf $(BUILD) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(BUILD) .pytest_cache .mypy_cache .ruff_cache .hypothesis sdk/python/build sdk/python/src/*.egg-info
 	find . -name .terraform -type d -prune -exec rm -rf {} + ; find . -name .terraform.lock.hcl -delete

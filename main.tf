@@ -73,7 +73,7 @@ module "websocket_api" {
 data "aws_region" "current" {}
 
 locals {
-  # What a backend needs (ws_bridge.push and the request verifier): find a session's or a
+  # What a backend needs (the backend SDK's push and verifier): find a session's or a
   # user's connections, post to (or inspect, or close) each, delete the record of one that is
   # gone, read the signing key, and use the customer managed keys behind them.
   backend_policy_statements = concat(

@@ -470,7 +470,7 @@ variable "allowed_source_cidrs" {
 # ---------------------------------------------------------------------------------------
 
 variable "backend" {
-  description = "The HTTPS backend behind the WebSocket API (the backend contract in docs/design.md). url: base URL, https:// (http:// only for 127.0.0.1, localhost or host.docker.internal, for local use). paths: validate (GET, `{sessionId}` substituted), message and disconnect (POST). timeout_seconds: total time of one backend call (at most 25; connection_handler.timeout must exceed it by more than 7 s). fail_open_enabled: accept a connection when the backend cannot be reached, only for a session named by the token's claim (a session named in the query string always needs the backend's yes). disconnect_timeout_seconds: total time of the best-effort disconnect notice. request_signing: every request to the backend carries an HMAC-SHA256 signature (X-Bridge-Timestamp, X-Bridge-Nonce, X-Bridge-Signature) with a key in Secrets Manager: the module creates that secret (its random value never enters the state) unless secret_arn names one; kms_key_arn: the customer managed key of that secret (also used to encrypt the one the module creates). create_secret: null decides by secret_arn (null: create); set it to false when secret_arn comes from a resource of the same configuration, whose ARN is unknown at plan time. Turn it off (enabled = false) only when the backend is reachable from the handler alone."
+  description = "The HTTPS backend behind the WebSocket API (the backend contract in docs/design.md). url: base URL, https:// (http:// only for 127.0.0.1, localhost or host.docker.internal, for local use). paths: validate, message and disconnect (all POST; `{sessionId}` substituted in validate, whose body carries the verified identity). timeout_seconds: total time of one backend call (at most 25; connection_handler.timeout must exceed it by more than 7 s). fail_open_enabled: accept a connection when the backend cannot be reached, only for a session named by the token's claim (a session named in the query string always needs the backend's yes). disconnect_timeout_seconds: total time of the best-effort disconnect notice. request_signing: every request to the backend carries an HMAC-SHA256 signature (v2: X-Bridge-Timestamp, X-Bridge-Nonce, X-Bridge-Signed-Headers, X-Bridge-Signature, covering X-Connection-Id and Authorization) with a key in Secrets Manager: the module creates that secret (its random value never enters the state) unless secret_arn names one; key_refresh_seconds (1 to 3600, default 300): how often the handler re-reads the key, and how old a new version must be before it signs with it (verifiers re-read at least this often: the SDK's ttl_seconds); kms_key_arn: the customer managed key of that secret (also used to encrypt the one the module creates). create_secret: null decides by secret_arn (null: create); set it to false when secret_arn comes from a resource of the same configuration, whose ARN is unknown at plan time. Turn it off (enabled = false) only when the backend is reachable from the handler alone."
   type = object({
     url = string
     paths = optional(object({
@@ -482,10 +482,11 @@ variable "backend" {
     fail_open_enabled          = optional(bool, false)
     disconnect_timeout_seconds = optional(number, 2)
     request_signing = optional(object({
-      enabled       = optional(bool, true)
-      secret_arn    = optional(string)
-      kms_key_arn   = optional(string)
-      create_secret = optional(bool)
+      enabled             = optional(bool, true)
+      secret_arn          = optional(string)
+      kms_key_arn         = optional(string)
+      create_secret       = optional(bool)
+      key_refresh_seconds = optional(number, 300)
     }), {})
   })
   nullable = false
@@ -528,6 +529,11 @@ variable "backend" {
   validation {
     condition     = var.backend.request_signing.enabled || (var.backend.request_signing.secret_arn == null && var.backend.request_signing.kms_key_arn == null)
     error_message = "backend.request_signing.secret_arn and kms_key_arn apply to signed requests only: leave them null with backend.request_signing.enabled = false, or turn signing on."
+  }
+
+  validation {
+    condition     = var.backend.request_signing.key_refresh_seconds >= 1 && var.backend.request_signing.key_refresh_seconds <= 3600 && floor(var.backend.request_signing.key_refresh_seconds) == var.backend.request_signing.key_refresh_seconds
+    error_message = "backend.request_signing.key_refresh_seconds must be a whole number of seconds from 1 to 3600."
   }
 
   validation {

@@ -38,6 +38,7 @@ SLOWEST_FIRST = (
     f"{INTEGRATION}test_readme_snippet.py",
     f"{INTEGRATION}test_session_store.py",
     f"{INTEGRATION}test_enforcement_keys.py",  # 140: gateway restarts, one per case
+    f"{INTEGRATION}test_example_backend.py",  # 60: its own stack, Redis, two key rotations
     f"{INTEGRATION}test_enforcement.py",
     f"{INTEGRATION}test_emulator.py",
     f"{INTEGRATION}test_stack_cli.py",

@@ -13,8 +13,8 @@ range too: on a shared machine single repetitions stray, the median holds):
   timestamped pong as the handler.)
 - cold start: a fresh process importing the shipped package and answering a first ping,
   over a fresh process running `import boto3`; goal <= 1.10.
-- push: `ws_bridge.push.push_to_connections` to 1,000 connections, over the same posts made
-  one after another (`post_to_connection` in a loop); goal <= 0.2.
+- push: the backend SDK's `Pusher.to_connections` to 1,000 connections, over the same posts
+  made one after another (`Pusher.post` in a loop); goal <= 0.2.
 - json 128 KB: the handler's parsing and validation of a 128 KB message
   (`handler.parse_message`), over one `json.loads` of it; goal <= 1.5, for records
   (objects, numbers, short strings) and for text (long strings full of escaped quotes,
@@ -357,34 +357,31 @@ def json_validation(repetitions: int) -> list[Figure]:
 def push(repetitions: int, delay_ms: float, count: int = 1000) -> Figure:
     import boto3
 
-    from ws_bridge import push as pushing
-    from ws_bridge.connections_table import Connection
+    from ws_bridge_backend.push import Pusher
+    from ws_bridge_backend.registry import ConnectionRecord as Record
+    from ws_bridge_backend.registry import ConnectionRegistry
 
     with serve(delay_ms / 1000) as url:
-        management = boto3.client(
-            "apigatewaymanagementapi",
-            endpoint_url=url + "/prod",
+        local = boto3.Session(
             region_name="us-east-1",
             aws_access_key_id="bench",
             aws_secret_access_key="bench",  # noqa: S106 - a fake local server
         )
-        connections = [
-            Connection(f"conn-{i:04d}=", "lab-1", "alice", 0, int(time.time()) + 3600)
-            for i in range(count)
-        ]
+        management = local.client("apigatewaymanagementapi", endpoint_url=f"{url}/prod")
+        expires = int(time.time()) + 3600
+        connections = [Record(f"c-{i:04d}=", "lab-1", "alice", 0, expires) for i in range(count)]
         data = json.dumps({"type": "notice", "text": "hello"}).encode()
+        # The registry is only asked after a 410, which the bench server never answers.
+        dynamodb = local.client("dynamodb", endpoint_url=url)
+        pusher = Pusher(ConnectionRegistry("bench", dynamodb=dynamodb), management=management)
 
         def parallel() -> None:
-            result = pushing.push_to_connections(
-                connections, data, management=management, table_name="bench-connections"
-            )
+            result = pusher.to_connections(connections, data)
             assert result.sent == count, result
 
         def sequential() -> None:
             for connection in connections:
-                pushing.post_to_connection(
-                    management, connection.connection_id, data, table_name="bench-connections"
-                )
+                pusher.post(connection, data)
 
         with quiet_stdout():
             parallel()  # warm the connection pool

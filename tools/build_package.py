@@ -31,6 +31,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "lambda" / "ws_bridge"
+# The backend SDK: the handler signs with its standard-library ``ws_bridge_backend.signing``,
+# shipped in the zip (only the SDK modules the functions import).
+SDK_SOURCE = ROOT / "sdk" / "python" / "src"
+SDK_PACKAGE = "ws_bridge_backend"
+FUNCTION_ENTRIES = ("ws_bridge/handler.py", "ws_bridge/authorizer.py")
 REQUIREMENTS = ROOT / "lambda" / "requirements.txt"
 CRYPTO_REQUIREMENTS = ROOT / "lambda" / "requirements-crypto.txt"
 
@@ -106,17 +111,41 @@ class RuntimeMismatchError(RuntimeError):
 COMPILED_ENTRY = "ws_bridge/handler.py"
 
 
-def handler_modules(staging: Path) -> list[Path]:
-    """The source files of ``ws_bridge`` that the connection handler imports (static
-    analysis of its imports, so a new module joins the list by being imported)."""
-    finder = modulefinder.ModuleFinder(path=[str(staging)])
-    finder.run_script(str(staging / COMPILED_ENTRY))
-    files = {staging / COMPILED_ENTRY}
+def _imported(search: list[Path], entry: Path, packages: tuple[str, ...]) -> dict[str, Path]:
+    """The modules of ``packages`` that ``entry`` imports, found in ``search`` (static
+    analysis of the imports, so a new module joins by being imported), by name."""
+    finder = modulefinder.ModuleFinder(path=[str(path) for path in search])
+    finder.run_script(str(entry))
+    found: dict[str, Path] = {}
     for name, module in finder.modules.items():
-        path = getattr(module, "__file__", None)  # None for a package or a built-in
-        if (name == "ws_bridge" or name.startswith("ws_bridge.")) and path:
-            files.add(Path(path))
-    return sorted(files)
+        path = getattr(module, "__file__", None)  # None for a built-in
+        if path and any(name == p or name.startswith(f"{p}.") for p in packages):
+            found[name] = Path(path)
+    return found
+
+
+def sdk_modules() -> list[Path]:
+    """The backend SDK's source files the functions import: the package's ``__init__`` and
+    the modules named. Each may import only the standard library and the SDK (the zip has
+    neither boto3 beyond the runtime's nor redis)."""
+    found: dict[str, Path] = {}
+    for entry in FUNCTION_ENTRIES:
+        found.update(
+            _imported([ROOT / "lambda", SDK_SOURCE], ROOT / "lambda" / entry, (SDK_PACKAGE,))
+        )
+    for name, path in found.items():
+        for imported in _imported([SDK_SOURCE], path, ("boto3", "botocore", "redis")):
+            raise RuntimeError(
+                f"{name} imports {imported}: the zip ships standard-library SDK modules only"
+            )
+    return sorted(found.values())
+
+
+def handler_modules(staging: Path) -> list[Path]:
+    """The source files of ``ws_bridge`` and of the SDK that the connection handler imports
+    (static analysis of its imports, so a new module joins the list by being imported)."""
+    imported = _imported([staging], staging / COMPILED_ENTRY, ("ws_bridge", SDK_PACKAGE))
+    return sorted({staging / COMPILED_ENTRY, *imported.values()})
 
 
 def _without_docstrings(tree: ast.Module) -> ast.Module:
@@ -216,9 +245,10 @@ def build(package: Package, out: Path) -> Path:
             return destination
         _pip_install(package, staging)
         handler = staging / "ws_bridge"
-        for source in sorted(SOURCE.rglob("*")):
+        sources = [(source, handler / source.relative_to(SOURCE)) for source in SOURCE.rglob("*")]
+        sources += [(source, staging / source.relative_to(SDK_SOURCE)) for source in sdk_modules()]
+        for source, copy in sorted(sources):
             if source.is_file() and "__pycache__" not in source.parts:
-                copy = handler / source.relative_to(SOURCE)
                 copy.parent.mkdir(parents=True, exist_ok=True)
                 copy.write_bytes(source.read_bytes())
         compile_bytecode(staging, package.runtime)

@@ -1,6 +1,7 @@
-# The module with its backend on App Runner: a container service whose URL is the module's
-# backend.url, reaching the session store through a VPC connector, its instance role
-# carrying the module's backend policy and the session store's client policy.
+# The module with its backend on App Runner: the example app (app/, its own image) as a
+# container service whose URL is the module's backend.url, reaching the session store through
+# a VPC connector, its instance role carrying the module's backend policy and the session
+# store's client policy.
 #
 # No cycle: the module's functions need the service URL, and the service needs the module's
 # table name and @connections URL. The table name does not depend on the functions, and the
@@ -14,6 +15,9 @@ locals {
   name       = "ws-apprunner"
   stage_name = "live"
   port       = 8080
+  # How often the handler re-reads its signing key (and how old a new version must be before
+  # it signs with it); the app re-reads its keys as often, so a rotation refuses nothing.
+  key_refresh_seconds = 300
   # https://<api>.execute-api.<region>.amazonaws.com/<stage>: what the callback_url output
   # reports, without depending on the stage.
   callback_url = "https://${module.websocket.api_id}.execute-api.${var.region}.amazonaws.com/${local.stage_name}"
@@ -106,19 +110,6 @@ resource "aws_iam_role_policy" "session_store" {
   policy = module.session_store.client_policy_json
 }
 
-resource "aws_iam_role_policy" "jwt_secret" {
-  name = "jwt-secret"
-  role = aws_iam_role.instance.id
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect   = "Allow"
-      Action   = ["secretsmanager:GetSecretValue"]
-      Resource = [var.jwt_secret_arn]
-    }]
-  })
-}
-
 # The key the handler signs its requests to the backend with (X-Bridge-Signature). The
 # module would create it itself, but the service needs its ARN while the module needs the
 # service's URL: created here, and handed to the module, the cycle is gone. Its value is
@@ -150,16 +141,15 @@ resource "aws_apprunner_service" "backend" {
       image_configuration {
         port = tostring(local.port)
         runtime_environment_variables = {
-          PORT                       = tostring(local.port)
           AWS_REGION                 = var.region
           CONNECTIONS_TABLE          = module.websocket.table_name
           CALLBACK_URL               = local.callback_url
-          JWT_SECRET_ARN             = var.jwt_secret_arn
           BACKEND_SIGNING_SECRET_ARN = aws_secretsmanager_secret.signing.arn
+          SIGNING_KEY_TTL_SECONDS    = tostring(local.key_refresh_seconds)
           REDIS_URL                  = module.session_store.url
           REDIS_USERNAME             = module.session_store.username
           REDIS_AUTH                 = module.session_store.authentication
-          SESSIONS                   = join(" ", var.backend_sessions)
+          REDIS_CACHE_NAME           = module.session_store.replication_group_id
         }
       }
     }
@@ -176,14 +166,16 @@ resource "aws_apprunner_service" "backend" {
       egress_type       = "VPC"
       vpc_connector_arn = aws_apprunner_vpc_connector.backend.arn
     }
+    # Public, as the handler calls it over the internet: every request must carry the
+    # handler's signature (the app answers anything else 401), and it has no other route.
     ingress_configuration {
       is_publicly_accessible = true
     }
   }
 
+  # Over TCP: no HTTP route answers without the handler's signature.
   health_check_configuration {
-    protocol = "HTTP"
-    path     = "/api/admin/health"
+    protocol = "TCP"
   }
 }
 
@@ -211,8 +203,9 @@ module "websocket" {
     url = "https://${aws_apprunner_service.backend.service_url}"
     # The key above; its ARN is unknown at plan time, so the module is told not to create one.
     request_signing = {
-      secret_arn    = aws_secretsmanager_secret.signing.arn
-      create_secret = false
+      secret_arn          = aws_secretsmanager_secret.signing.arn
+      create_secret       = false
+      key_refresh_seconds = local.key_refresh_seconds
     }
   }
 }

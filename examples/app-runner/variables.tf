@@ -15,17 +15,11 @@ variable "private_subnet_ids" {
 }
 
 variable "backend_image" {
-  description = "ECR image of the backend, for example <account>.dkr.ecr.<region>.amazonaws.com/reference-backend:1 (docker/reference-backend/Dockerfile builds the reference one)."
+  description = "ECR image of the backend, for example <account>.dkr.ecr.<region>.amazonaws.com/example-backend:1 (app/Dockerfile builds the example app's)."
   type        = string
 }
 
 variable "jwt_secret_arn" {
-  description = "Secrets Manager secret holding the HS256 key clients' tokens are signed with (the authorizer and the backend verify with it)."
+  description = "Secrets Manager secret holding the HS256 key clients' tokens are signed with (the authorizer verifies them; the backend never sees the key)."
   type        = string
-}
-
-variable "backend_sessions" {
-  description = "Sessions the reference backend knows, as ID:USER pairs (its demonstration session list)."
-  type        = list(string)
-  default     = ["lab-1:alice", "lab-1:bob"]
 }

@@ -87,8 +87,9 @@ module "websocket" {
   backend = {
     url = var.backend_url
     request_signing = {
-      enabled     = var.request_signing_enabled
-      kms_key_arn = var.request_signing_enabled ? local.kms_key_arn : null
+      enabled             = var.request_signing_enabled
+      kms_key_arn         = var.request_signing_enabled ? local.kms_key_arn : null
+      key_refresh_seconds = var.signing_key_refresh_seconds
     }
   }
 

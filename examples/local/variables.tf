@@ -41,7 +41,7 @@ variable "identity_sources" {
 }
 
 variable "backend_url" {
-  description = "Base URL of the backend: the local reference backend (`python -m wslocal.reference_backend`) or your own."
+  description = "Base URL of the backend: the local stack's (`python -m wslocal.stack` starts one) or your own (`--backend-url`)."
   type        = string
   default     = "http://127.0.0.1:8081"
   nullable    = false
@@ -116,6 +116,13 @@ variable "request_signing_enabled" {
   description = "Whether the handler signs its requests to the backend with a key in a secret the module creates (backend_signing_secret_arn)."
   type        = bool
   default     = true
+  nullable    = false
+}
+
+variable "signing_key_refresh_seconds" {
+  description = "How often the handler re-reads its signing key, and how old a new version must be before it signs with it (backend.request_signing.key_refresh_seconds); tests rotate in seconds."
+  type        = number
+  default     = 300
   nullable    = false
 }
 

@@ -35,10 +35,8 @@ __all__ = [
     "ssm",
 ]
 
-# A push posts to many connections at once (ws_bridge.push): PUSH_CONCURRENCY threads share
-# one @connections client, so its connection pool holds as many connections (botocore's
-# default, 10, would make the other threads open and discard connections). DynamoDB (the
-# 410 cleanup runs in the same threads) gets the same pool size.
+# The pool size of the handler's clients (the backend SDK's push uses the same number of
+# threads and pooled connections for its own clients).
 PUSH_CONCURRENCY = 32
 
 # Short socket timeouts everywhere, so an unreachable service ends in a clean rejection

@@ -41,8 +41,9 @@ from urllib3.util.retry import Retry
 from ws_bridge import logs
 from ws_bridge.events import is_safe_id
 from ws_bridge.json_codec import encode_json
-from ws_bridge.request_signing import SigningKey, SigningKeyUnavailableError, sign_request
 from ws_bridge.settings import MAX_MESSAGE_BYTES, HandlerSettings
+from ws_bridge.signing_key import SigningKey, SigningKeyUnavailableError
+from ws_bridge_backend.signing import TRUSTED_HEADERS, sign_request
 
 __all__ = [
     "BackendResult",
@@ -266,9 +267,15 @@ def _target(http: urllib3.PoolManager, url: str) -> tuple[HTTPConnectionPool, st
 
 
 @functools.cache
-def signing_key(secret_id: str) -> SigningKey:
-    """The container's signing key for ``BACKEND_SIGNING_SECRET_ARN`` (re-read every 5 min)."""
-    return SigningKey(secret_id)
+def signing_key(secret_id: str, refresh_seconds: float) -> SigningKey:
+    """The container's signing key for ``BACKEND_SIGNING_SECRET_ARN``, re-read every
+    ``BACKEND_SIGNING_KEY_REFRESH_SECONDS``."""
+    return SigningKey(secret_id, refresh_seconds=refresh_seconds)
+
+
+def _signed(headers: Mapping[str, str]) -> dict[str, str]:
+    """The headers of ``headers`` a backend may trust: each one is signed."""
+    return {name: value for name, value in headers.items() if name.lower() in TRUSTED_HEADERS}
 
 
 # ---------------------------------------------------------------------------- calls
@@ -306,11 +313,15 @@ def _request(
         return BackendResult(Outcome.UNSENDABLE)
     if settings.backend_signing_secret_arn is not None:
         try:
-            key = signing_key(settings.backend_signing_secret_arn).get()
+            key = signing_key(
+                settings.backend_signing_secret_arn, settings.backend_signing_key_refresh_seconds
+            ).get()
         except SigningKeyUnavailableError as exc:
             log.error("request not sent: no signing key", extra={"reason": str(exc)})
             return BackendResult(Outcome.NOT_SIGNED)
-        signature = sign_request(key, method, urlsplit(url).path, body or b"")
+        signature = sign_request(
+            key, method, urlsplit(url).path, body or b"", headers=_signed(headers)
+        )
         headers = {**headers, **signature}
     started = time.monotonic()
     watchdog = _DEADLINES.start(timeout_seconds)
@@ -367,15 +378,18 @@ def _timeout(given: float | None, configured: float) -> float:
 def validate_session(
     http: urllib3.PoolManager,
     settings: HandlerSettings,
-    session_id: str,
+    identity: Mapping[str, Any],
     token: str,
     *,
     timeout_seconds: float | None = None,
 ) -> BackendResult:
-    """``GET {BACKEND_URL}{BACKEND_VALIDATE_PATH}`` with ``Authorization: Bearer <jwt>``.
+    """``POST {BACKEND_URL}{BACKEND_VALIDATE_PATH}`` (``{sessionId}`` substituted) with the
+    JSON ``identity`` (``connectionId``, ``sessionId``, ``userId``, ``sessionSource``,
+    ``tokenExpiresAt``), ``X-Connection-Id`` and ``Authorization: Bearer <jwt>``, signed.
 
     ``timeout_seconds`` (default ``BACKEND_TIMEOUT_SECONDS``) is the call's total deadline.
     """
+    session_id = str(identity.get("sessionId", ""))
     if not is_safe_id(session_id):
         # "..", "/" and the like would change which path the request reaches.
         log.warning("request not sent: the session id is not a safe path segment")
@@ -385,10 +399,16 @@ def validate_session(
     return _request(
         http,
         settings,
-        "GET",
+        "POST",
         settings.backend_url + path,
         timeout_seconds=_timeout(timeout_seconds, settings.backend_timeout_seconds),
-        headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "X-Connection-Id": str(identity.get("connectionId", "")),
+        },
+        body=encode_json(identity),
     )
 
 
@@ -449,7 +469,10 @@ def notify_disconnect(
         "POST",
         settings.backend_url + settings.backend_disconnect_path,
         timeout_seconds=_timeout(timeout_seconds, settings.disconnect_timeout_seconds),
-        headers={"Content-Type": "application/json"},
+        headers={
+            "Content-Type": "application/json",
+            "X-Connection-Id": str(notice.get("connectionId", "")),
+        },
         body=encode_json(notice),
         max_body=_MAX_NOTICE_REPLY_BYTES,
     )

@@ -1,8 +1,11 @@
-"""The DynamoDB registry of open connections (docs/design.md, "Connection record").
+"""The DynamoDB registry of open connections (docs/design.md, "Connection record"): what the
+connection handler writes. Backends read it with ``ws_bridge_backend.registry``.
 
 One item per connection, hash key ``connectionId``; ``sessionId-index`` and ``userId-index``
 find a session's or a user's connections; ``expiresAt`` (epoch SECONDS) is the TTL
-attribute, so records whose ``$disconnect`` never arrived still go away.
+attribute, so records whose ``$disconnect`` never arrived still go away; ``tokenExpiresAt``
+(epoch seconds, when the token has an ``exp``) lets a push skip and close a connection whose
+token has expired.
 
 Every function takes the table name and, optionally, a DynamoDB client (default: the one
 client of this container, which makes one attempt per call) and a ``deadline``
@@ -13,10 +16,9 @@ Failures raise :class:`RegistryError`.
 
 from __future__ import annotations
 
-import functools
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,19 +32,12 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 __all__ = [
-    "SESSION_INDEX",
-    "USER_INDEX",
     "Connection",
     "RegistryError",
-    "connections_for_session",
-    "connections_for_user",
     "delete_connection",
     "new_connection",
     "put_connection",
 ]
-
-SESSION_INDEX = "sessionId-index"
-USER_INDEX = "userId-index"
 
 # Error codes that mean "try again later" rather than "this will never work".
 _TRANSIENT_CODES = frozenset(
@@ -94,6 +89,7 @@ class Connection:
     user_id: str
     connected_at: int  # epoch milliseconds
     expires_at: int  # epoch seconds (the TTL attribute)
+    token_expires_at: int | None = None  # epoch seconds: the token's exp
 
 
 def new_connection(
@@ -103,6 +99,7 @@ def new_connection(
     *,
     ttl_seconds: int = MAX_CONNECTION_SECONDS,
     connected_at_ms: int | None = None,
+    token_expires_at: int | None = None,
     now: float | None = None,
 ) -> Connection:
     """A record that expires ``ttl_seconds`` (default: the 2 hours API Gateway lets a
@@ -114,6 +111,7 @@ def new_connection(
         user_id=user_id,
         connected_at=int(now * 1000) if connected_at_ms is None else connected_at_ms,
         expires_at=int(now) + ttl_seconds,
+        token_expires_at=token_expires_at,
     )
 
 
@@ -182,6 +180,8 @@ def put_connection(
         "connectedAt": {"N": str(connection.connected_at)},
         "expiresAt": {"N": str(connection.expires_at)},
     }
+    if connection.token_expires_at is not None:
+        item["tokenExpiresAt"] = {"N": str(connection.token_expires_at)}
     _call("PutItem", lambda: client.put_item(TableName=table_name, Item=item), deadline)
 
 
@@ -190,101 +190,9 @@ def delete_connection(
     connection_id: str,
     *,
     dynamodb: DynamoDBClient | None = None,
-    connected_before_ms: int | None = None,
     deadline: float | None = None,
-) -> bool:
-    """Delete one record; deleting a record that is already gone succeeds. With
-    ``connected_before_ms`` only a record whose ``connectedAt`` is older is deleted (a
-    conditional delete); False when a younger record was kept."""
-    arguments: dict[str, Any] = {
-        "TableName": table_name,
-        "Key": {"connectionId": {"S": connection_id}},
-    }
-    if connected_before_ms is not None:
-        arguments["ConditionExpression"] = "attribute_not_exists(connectedAt) OR connectedAt < :t"
-        arguments["ExpressionAttributeValues"] = {":t": {"N": str(connected_before_ms)}}
+) -> None:
+    """Delete one record; deleting a record that is already gone succeeds."""
     client = _client(dynamodb)
-
-    def delete() -> bool:
-        try:
-            client.delete_item(**arguments)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False  # an answer, not a failure: never retried
-            raise
-        return True
-
-    return _call("DeleteItem", delete, deadline)
-
-
-def _parse(item: Mapping[str, Any]) -> Connection | None:
-    try:
-        return Connection(
-            connection_id=str(item["connectionId"]["S"]),
-            session_id=str(item["sessionId"]["S"]),
-            user_id=str(item["userId"]["S"]),
-            connected_at=int(item["connectedAt"]["N"]),
-            expires_at=int(item["expiresAt"]["N"]),
-        )
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-def _query(
-    dynamodb: DynamoDBClient,
-    table_name: str,
-    index: str,
-    attribute: str,
-    value: str,
-    now: float | None,
-    deadline: float | None,
-) -> list[Connection]:
-    cutoff = time.time() if now is None else now
-    found: list[Connection] = []
-    start: dict[str, Any] | None = None
-    while True:
-        arguments: dict[str, Any] = {
-            "TableName": table_name,
-            "IndexName": index,
-            "KeyConditionExpression": "#key = :value",
-            "ExpressionAttributeNames": {"#key": attribute},
-            "ExpressionAttributeValues": {":value": {"S": value}},
-        }
-        if start is not None:
-            arguments["ExclusiveStartKey"] = start
-        page = _call("Query", functools.partial(dynamodb.query, **arguments), deadline)
-        for item in page.get("Items", []):
-            connection = _parse(item)
-            # TTL deletion lags by up to days: an expired record is a closed connection.
-            if connection is not None and connection.expires_at > cutoff:
-                found.append(connection)
-        last = page.get("LastEvaluatedKey")
-        if not last:
-            return found
-        start = dict(last)
-
-
-def connections_for_session(
-    table_name: str,
-    session_id: str,
-    *,
-    dynamodb: DynamoDBClient | None = None,
-    now: float | None = None,
-    deadline: float | None = None,
-) -> list[Connection]:
-    """The unexpired connections of one session (``sessionId-index``, all pages)."""
-    return _query(
-        _client(dynamodb), table_name, SESSION_INDEX, "sessionId", session_id, now, deadline
-    )
-
-
-def connections_for_user(
-    table_name: str,
-    user_id: str,
-    *,
-    dynamodb: DynamoDBClient | None = None,
-    now: float | None = None,
-    deadline: float | None = None,
-) -> list[Connection]:
-    """The unexpired connections of one user (``userId-index``, all pages)."""
-    return _query(_client(dynamodb), table_name, USER_INDEX, "userId", user_id, now, deadline)
+    key: dict[str, Any] = {"connectionId": {"S": connection_id}}
+    _call("DeleteItem", lambda: client.delete_item(TableName=table_name, Key=key), deadline)

@@ -3,8 +3,8 @@
 ``$connect`` validates the session with the backend and only then stores the connection;
 ``$disconnect`` deletes it and tells the backend; every other route (``$default`` and custom
 routes) answers ``ping`` itself and forwards the rest to the backend, whose JSON reply goes
-back to the client. Every status and error code is decided in this module, from the tables
-below; nothing raises out of :func:`handler`.
+back to the client. Every status and error code is decided here, from the tables of
+``ws_bridge.outcomes``; nothing raises out of :func:`handler`.
 
 Time: a backend call never outlasts its configured timeout nor the time the Lambda has left
 (``context.get_remaining_time_in_millis()``) minus what must still happen after it (for
@@ -15,21 +15,19 @@ registry's deadline), so the handler answers with a clean error before Lambda en
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import math
-import os
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Any
 
 import urllib3
-from botocore.exceptions import BotoCoreError, ClientError
 
-from ws_bridge import aws, backend_client, json_codec, logs, metrics
+from ws_bridge import backend_client, json_codec, logs, metrics
 from ws_bridge.aws import REGISTRY_BUDGET_SECONDS
 from ws_bridge.backend_client import BackendResult, Outcome
+from ws_bridge.client_message import parse_message
+from ws_bridge.closing import close_connection, management_endpoint
 from ws_bridge.connections_table import (
     Connection,
     RegistryError,
@@ -39,64 +37,35 @@ from ws_bridge.connections_table import (
 )
 from ws_bridge.events import RequestInfo, epoch_field
 from ws_bridge.json_codec import MAX_JSON_DEPTH
-from ws_bridge.settings import MAX_CONNECTION_SECONDS, MAX_MESSAGE_BYTES, HandlerSettings
+from ws_bridge.outcomes import (
+    ERRORS,
+    REJECTIONS,
+    ErrorCode,
+    connect_rejection,
+    error_reply,
+    message_failure,
+    signature_refused,
+)
+from ws_bridge.settings import MAX_CONNECTION_SECONDS, HandlerSettings
 from ws_bridge.token_sources import bearer_protocol, find_tokens
 
 __all__ = [
     "ERRORS",
     "MAX_JSON_DEPTH",
+    "REJECTIONS",
     "RequestInfo",
+    "close_connection",
     "connect",
     "disconnect",
     "error_reply",
     "handler",
+    "management_endpoint",
     "message",
+    "parse_message",
 ]
 
 # Kept free at the end of an invocation to log and answer after the last call.
 ANSWER_MARGIN_SECONDS = 0.5
-
-type ErrorCode = Literal[
-    "invalid_json",
-    "not_an_object",
-    "message_too_large",
-    "invalid_request",
-    "token_expired",
-    "backend_unavailable",
-    "backend_timeout",
-    "backend_error",
-    "backend_invalid_reply",
-    "internal_error",
-]
-
-# Message routes: the integration status (seen in access logs) and the text for the client.
-# The reply body reaches the client whatever the status.
-ERRORS: dict[ErrorCode, tuple[int, str]] = {
-    "invalid_json": (400, "The message must be UTF-8 JSON."),
-    "not_an_object": (400, "The message must be a JSON object."),
-    "message_too_large": (413, "The message is larger than 128 KB."),
-    "invalid_request": (400, "The request holds text that cannot be sent to the backend."),
-    "token_expired": (401, "The token has expired: reconnect with a fresh one."),
-    "backend_unavailable": (502, "The backend cannot be reached."),
-    "backend_timeout": (504, "The backend did not answer in time."),
-    "backend_error": (502, "The backend could not handle the message."),
-    "backend_invalid_reply": (502, "The backend's reply was not usable JSON."),
-    "internal_error": (500, "The message could not be handled."),
-}
-
-# $connect rejections: API Gateway refuses the upgrade with this status.
-REJECTIONS: dict[str, int] = {
-    "not_authorized": 401,  # no authorizer identity or no token (should not pass the authorizer)
-    "session_required": 400,
-    "invalid_request": 400,  # a token or session id that cannot be sent in a request
-    "backend_unauthorized": 401,
-    "backend_forbidden": 403,
-    "backend_rejected": 400,  # 404 and other 4xx from the validate endpoint
-    "backend_unavailable": 502,  # 5xx, timeout, unreachable, unusable answer (fail closed)
-    "registry_unavailable": 503,  # DynamoDB throttled or unreachable after retries
-    "registry_error": 500,
-    "internal_error": 500,
-}
 
 log = logs.get_logger("handler")
 
@@ -107,12 +76,6 @@ log = logs.get_logger("handler")
 _json = json_codec.encode
 
 
-def error_reply(code: ErrorCode, request_id: str) -> dict[str, Any]:
-    status, text = ERRORS[code]
-    body = {"type": "error", "error": code, "message": text, "requestId": request_id}
-    return {"statusCode": status, "body": _json(body)}
-
-
 def _reject(reason: str) -> dict[str, Any]:
     status = REJECTIONS[reason]
     log.info("connect rejected", extra={"status": status, "reason": reason})
@@ -120,45 +83,28 @@ def _reject(reason: str) -> dict[str, Any]:
     return {"statusCode": status, "body": _json({"error": reason})}
 
 
-def _connect_rejection(result: BackendResult, fail_open: bool) -> str | None:
-    """The rejection reason for a validate answer, or None to accept the connection."""
-    if result.outcome is Outcome.UNSENDABLE:  # never sent: nothing to fail open on
-        return "invalid_request"
-    if result.outcome is Outcome.NOT_SIGNED:  # our fault, not the backend's: never fail open
-        return "backend_unavailable"
-    if result.outcome in (Outcome.RESPONDED, Outcome.TOO_LARGE):
-        if 200 <= result.status < 300:
-            return None
-        if result.status == 401:
-            return "backend_unauthorized"
-        if result.status == 403:
-            return "backend_forbidden"
-        if 400 <= result.status < 500:
-            return "backend_rejected"
-        if result.status < 500:  # 1xx/3xx: the backend answered, but not per the contract
-            return "backend_unavailable"
-    # 5xx, timeout, unreachable: the only cases BACKEND_FAIL_OPEN may let through
-    return None if fail_open else "backend_unavailable"
+def _check_signature_refusal(result: BackendResult, settings: HandlerSettings) -> None:
+    """An ERROR line, naming the key settings to check, when the backend answered 401."""
+    if signature_refused(result):
+        log.error(
+            "the backend refused the handler's request signature (401): it must verify with "
+            "the key in the secret BACKEND_SIGNING_SECRET_ARN names (AWSCURRENT and "
+            "AWSPREVIOUS, re-read at least every BACKEND_SIGNING_KEY_REFRESH_SECONDS)",
+            extra={
+                "secretArn": settings.backend_signing_secret_arn or "unset: requests unsigned",
+                "keyRefreshSeconds": settings.backend_signing_key_refresh_seconds,
+            },
+        )
 
 
-def _message_failure(result: BackendResult) -> ErrorCode:
-    if result.outcome is Outcome.UNSENDABLE:
-        return "invalid_request"
-    if result.outcome is Outcome.TIMEOUT:
-        return "backend_timeout"
-    if result.outcome in (Outcome.UNREACHABLE, Outcome.NOT_SIGNED):
-        return "backend_unavailable"
-    if result.outcome is Outcome.TOO_LARGE:
-        return "backend_invalid_reply"
-    return "backend_error"
-
-
-def _measure(result: BackendResult) -> None:
-    """BackendLatency for an answer; BackendErrors (Code: the outcome, or http_<status>)."""
+def _measure(result: BackendResult, settings: HandlerSettings) -> None:
+    """BackendLatency for an answer; BackendErrors (Code: the outcome, or http_<status>);
+    an ERROR line when the backend refused the handler's signature."""
     if result.outcome in (Outcome.RESPONDED, Outcome.TOO_LARGE, Outcome.TIMEOUT):
         metrics.milliseconds("BackendLatency", result.elapsed_ms)
     if result.ok:
         return
+    _check_signature_refusal(result, settings)
     code = f"http_{result.status}" if result.outcome is Outcome.RESPONDED else result.outcome.value
     metrics.count("BackendErrors", code=code)
 
@@ -204,19 +150,26 @@ def connect(
     if not found:
         return _reject("not_authorized")
 
+    identity = {
+        "connectionId": info.connection_id,
+        "sessionId": info.session_id,
+        "userId": info.user_id,
+        "sessionSource": info.session_source,
+        "tokenExpiresAt": info.token_expires_at,
+    }
     result = backend_client.validate_session(
         http,
         settings,
-        info.session_id,
+        identity,
         found[0].token,
         timeout_seconds=_budget(deadline, REGISTRY_BUDGET_SECONDS + ANSWER_MARGIN_SECONDS),
     )
     # Failing open is safe only for a session the verified token names itself. A session
     # named by the query string is the client's claim: only the backend can confirm that it
     # belongs to this user, so without an answer it is refused.
-    _measure(result)
+    _measure(result, settings)
     fail_open = settings.backend_fail_open and info.session_source == "token"
-    reason = _connect_rejection(result, fail_open)
+    reason = connect_rejection(result, fail_open)
     log.info(
         "session validated",
         extra={
@@ -226,7 +179,7 @@ def connect(
         },
     )
     if reason is not None:
-        if settings.backend_fail_open and _connect_rejection(result, True) is None:
+        if settings.backend_fail_open and connect_rejection(result, True) is None:
             log.warning(
                 "backend unreachable, connection refused: the session was not named by the "
                 "token (BACKEND_FAIL_OPEN applies to token sessions only)",
@@ -242,6 +195,7 @@ def connect(
         info.user_id,
         ttl_seconds=MAX_CONNECTION_SECONDS,
         connected_at_ms=info.connected_at,
+        token_expires_at=info.token_expires_at,
         now=now(),
     )
     try:
@@ -287,6 +241,7 @@ def disconnect(
     result = backend_client.notify_disconnect(
         http, settings, notice, timeout_seconds=_budget(deadline, ANSWER_MARGIN_SECONDS)
     )
+    _check_signature_refusal(result, settings)
     log.info(
         "disconnected",
         extra={
@@ -305,64 +260,6 @@ def disconnect(
 def _pong(now: float) -> dict[str, Any]:
     # The only reply built on the hot path: formatted, not encoded (an int needs no escaping).
     return {"statusCode": 200, "body": f'{{"type":"pong","timestamp":{int(now * 1000)}}}'}
-
-
-class _Refused(Exception):
-    """Internal signal carrying an error code; never leaves this module."""
-
-    def __init__(self, code: ErrorCode) -> None:
-        super().__init__(code)
-        self.code: ErrorCode = code
-
-
-def _decode_body(event: Mapping[str, Any]) -> tuple[str, bytes]:
-    """The message's text and its UTF-8 form."""
-    body = event.get("body")
-    if body is None:
-        body = ""
-    if not isinstance(body, str):
-        raise _Refused("invalid_json")
-    if event.get("isBase64Encoded") is True:  # binary frames arrive base64-encoded
-        if len(body) > (MAX_MESSAGE_BYTES + 2) // 3 * 4 + 4:
-            raise _Refused("message_too_large")
-        try:
-            raw = base64.b64decode(body, validate=True)
-        except (binascii.Error, ValueError):
-            raise _Refused("invalid_json") from None
-        if len(raw) > MAX_MESSAGE_BYTES:
-            raise _Refused("message_too_large")
-        try:
-            return raw.decode("utf-8"), raw
-        except UnicodeDecodeError:
-            raise _Refused("invalid_json") from None
-    if len(body) > MAX_MESSAGE_BYTES:
-        raise _Refused("message_too_large")
-    try:
-        raw = body.encode("utf-8")
-    except UnicodeEncodeError:  # lone surrogates: not text any client could send
-        raise _Refused("invalid_json") from None
-    if len(raw) > MAX_MESSAGE_BYTES:
-        raise _Refused("message_too_large")
-    return body, raw
-
-
-def parse_message(event: Mapping[str, Any]) -> dict[str, Any] | ErrorCode:
-    """The client's JSON object, or the error code that explains why there is none.
-
-    Strict JSON but for one check left to the caller, which encodes the object before it
-    uses it (:func:`_encoded`): a string may hold a lone surrogate escape (``"\\ud800"``),
-    which has no UTF-8 form. ``json_codec.decode_to_encode`` says why."""
-    try:
-        text, raw = _decode_body(event)
-    except _Refused as refused:
-        return refused.code
-    try:
-        value = json_codec.decode_to_encode(text, raw)
-    except ValueError:
-        return "invalid_json"
-    if not isinstance(value, dict):
-        return "not_an_object"
-    return value
 
 
 def _refusal(code: ErrorCode, info: RequestInfo) -> dict[str, Any]:
@@ -398,43 +295,6 @@ def _encoded(value: Mapping[str, Any] | list[Any]) -> bytes | None:
         return json_codec.encode_json(value)
     except ValueError:
         return None
-
-
-def management_endpoint(info: RequestInfo) -> str | None:
-    """The ``@connections`` base URL: ``AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI`` when set
-    (a local gateway sets it for its workers), else the stage's execute-api URL."""
-    configured = os.environ.get("AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI", "").strip()
-    if configured:
-        return configured
-    region = os.environ.get("AWS_REGION", "").strip()
-    if not (info.api_id and info.stage and region):
-        return None
-    return f"https://{info.api_id}.execute-api.{region}.amazonaws.com/{info.stage}"
-
-
-def close_connection(info: RequestInfo, farewell: str) -> None:
-    """Send ``farewell`` to the connection, then close it (``DELETE @connections/{id}``).
-    Best effort: a failure is logged; the connection ends at the latest after 2 hours."""
-    endpoint = management_endpoint(info)
-    if endpoint is None or not info.connection_id:
-        log.error("connection not closed: no @connections endpoint")
-        return
-    management = aws.management_api(endpoint)
-    for step in ("post", "delete"):
-        try:
-            if step == "post":
-                management.post_to_connection(
-                    ConnectionId=info.connection_id, Data=farewell.encode("utf-8")
-                )
-            else:
-                management.delete_connection(ConnectionId=info.connection_id)
-        except (ClientError, BotoCoreError) as exc:
-            code = (
-                str(exc.response.get("Error", {}).get("Code", "Unknown"))
-                if isinstance(exc, ClientError)
-                else type(exc).__name__
-            )
-            log.warning("closing an expired connection failed", extra={"step": step, "code": code})
 
 
 def message(
@@ -480,9 +340,9 @@ def message(
             "latencyMs": result.elapsed_ms,
         },
     )
-    _measure(result)
+    _measure(result, settings)
     if not result.ok:
-        return error_reply(_message_failure(result), info.request_id)
+        return error_reply(message_failure(result), info.request_id)
     metrics.count("MessagesForwarded")
     try:
         reply = result.body.decode("utf-8")

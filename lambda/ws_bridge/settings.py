@@ -32,6 +32,11 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # API Gateway ends an integration after 29 s; a backend call must end well before.
 MAX_BACKEND_TIMEOUT_SECONDS = 25.0
 MAX_LEEWAY_SECONDS = 300
+# How often the handler re-reads its request-signing key (and how old a new AWSCURRENT must
+# be before it signs with it): BACKEND_SIGNING_KEY_REFRESH_SECONDS, Terraform's
+# backend.request_signing.key_refresh_seconds.
+DEFAULT_KEY_REFRESH_SECONDS = 300
+KEY_REFRESH_SECONDS_RANGE = (1, 3600)
 # API Gateway closes every connection after 2 hours: a record expires (DynamoDB TTL) that
 # long after its connect, never sooner, so a live connection always has its record.
 MAX_CONNECTION_SECONDS = 2 * 3600
@@ -243,6 +248,7 @@ class HandlerSettings:
     backend_fail_open: bool = False
     disconnect_timeout_seconds: float = 2.0
     backend_signing_secret_arn: str | None = None
+    backend_signing_key_refresh_seconds: int = DEFAULT_KEY_REFRESH_SECONDS
     token_expiry_enforced: bool = True
     metrics_namespace: str = "WebSocketBridge"
     metrics_service: str = "ws-bridge"
@@ -268,6 +274,12 @@ class HandlerSettings:
                 env, "DISCONNECT_TIMEOUT_SECONDS", 2.0, MAX_BACKEND_TIMEOUT_SECONDS
             ),
             backend_signing_secret_arn=_get(env, "BACKEND_SIGNING_SECRET_ARN"),
+            backend_signing_key_refresh_seconds=_int(
+                env,
+                "BACKEND_SIGNING_KEY_REFRESH_SECONDS",
+                DEFAULT_KEY_REFRESH_SECONDS,
+                *KEY_REFRESH_SECONDS_RANGE,
+            ),
             token_expiry_enforced=_bool(env, "TOKEN_EXPIRY_ENFORCED", True),
             metrics_namespace=_get(env, "METRICS_NAMESPACE") or "WebSocketBridge",
             metrics_service=_get(env, "METRICS_SERVICE") or "ws-bridge",

@@ -16,6 +16,9 @@ werkzeug's: nothing here reads a request line or a header by hand.
 ``[::1]:<port>``), so a web page on another name that resolves to 127.0.0.1 (DNS rebinding)
 cannot read from it or drive it.
 
+ASGI applications (Starlette, the example app) run under uvicorn instead:
+:func:`serve_asgi` holds one up on 127.0.0.1 for the length of a ``with`` block.
+
 ``tls=<ssl.SSLContext>`` serves HTTPS. The TLS handshake runs in the request's thread, with a
 time limit, so a client that connects and says nothing (a port probe) holds up no one; a
 failed handshake is logged on the ``wslocal.http_server`` logger.
@@ -23,11 +26,13 @@ failed handshake is logged on the ``wslocal.http_server`` logger.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import ssl
 import threading
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
@@ -35,7 +40,7 @@ from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-__all__ = ["HOST", "LocalServer", "host_guard", "local_hosts"]
+__all__ = ["HOST", "LocalServer", "host_guard", "local_hosts", "serve_asgi"]
 
 HOST = "127.0.0.1"
 # A request body up to this size is read before the application runs, which keeps the
@@ -220,3 +225,28 @@ class LocalServer:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def serve_asgi(app: Any, port: int = 0, timeout_seconds: float = 15.0) -> Iterator[str]:
+    """``app`` (ASGI) under uvicorn on 127.0.0.1:``port`` (0: a free one) in a daemon thread,
+    until the block ends; yields its URL once it accepts connections."""
+    import uvicorn
+
+    from wslocal.stack import free_port
+
+    port = port or free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host=HOST, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="asgi", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout_seconds
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            server.should_exit = True
+            raise OSError(f"uvicorn did not start on {HOST}:{port}")
+        time.sleep(0.02)
+    try:
+        yield f"http://{HOST}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -13,14 +13,18 @@ when the binary is missing)::
 
 from __future__ import annotations
 
+import contextlib
 import shutil
-from collections.abc import Sequence
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from wslocal.stack import Service, StackConfig, StackError, StackInfo, backend_service
 
 __all__ = [
     "SERVER_BINARIES",
+    "local_redis",
     "redis_backend_service",
     "redis_server_binary",
     "redis_service",
@@ -60,6 +64,38 @@ def redis_service(port: int, name: str = "redis") -> Service:
         ]  # fmt: skip
 
     return Service(name, argv, lambda config: port, ready_timeout_seconds=15.0)
+
+
+@contextlib.contextmanager
+def local_redis(workdir: Path, port: int | None = None) -> Iterator[str]:
+    """A redis-server of its own on 127.0.0.1 (a free port unless given), nothing written
+    to disk, for tests and tools outside a stack; its URL once it answers PING. StackError
+    (saying how to install one) when there is no server binary."""
+    import redis
+
+    from wslocal.stack import free_port
+
+    port = free_port() if port is None else port
+    argv = [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    argv += ["--appendonly", "no", "--dir", str(workdir)]
+    with (workdir / f"redis-{port}.log").open("wb") as log:
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+        client = redis.Redis(port=port, socket_connect_timeout=0.5)
+        try:
+            deadline = time.monotonic() + 15
+            while True:
+                try:
+                    client.ping()
+                    break
+                except redis.ConnectionError:
+                    if time.monotonic() > deadline or process.poll() is not None:
+                        raise StackError(f"redis-server did not start: see {log.name}") from None
+                    time.sleep(0.05)
+            yield redis_url(port)
+        finally:
+            client.close()
+            process.terminate()
+            process.wait(timeout=10)
 
 
 def redis_backend_service(

@@ -33,11 +33,13 @@ locals {
     BACKEND_TIMEOUT_SECONDS    = tostring(var.backend.timeout_seconds)
     BACKEND_FAIL_OPEN          = tostring(var.backend.fail_open_enabled)
     BACKEND_SIGNING_SECRET_ARN = local.signing_secret_arn
-    DISCONNECT_TIMEOUT_SECONDS = tostring(var.backend.disconnect_timeout_seconds)
-    TOKEN_EXPIRY_ENFORCED      = tostring(var.jwt.expiry_enforcement_enabled)
-    LOG_LEVEL                  = var.log_level
-    METRICS_NAMESPACE          = local.metrics_namespace
-    METRICS_SERVICE            = var.name
+    # Only with signing on: without a key there is nothing to refresh.
+    BACKEND_SIGNING_KEY_REFRESH_SECONDS = local.signing_enabled ? tostring(var.backend.request_signing.key_refresh_seconds) : null
+    DISCONNECT_TIMEOUT_SECONDS          = tostring(var.backend.disconnect_timeout_seconds)
+    TOKEN_EXPIRY_ENFORCED               = tostring(var.jwt.expiry_enforcement_enabled)
+    LOG_LEVEL                           = var.log_level
+    METRICS_NAMESPACE                   = local.metrics_namespace
+    METRICS_SERVICE                     = var.name
   }
 
   environments = {

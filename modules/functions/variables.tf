@@ -136,10 +136,11 @@ variable "backend" {
     fail_open_enabled          = bool
     disconnect_timeout_seconds = number
     request_signing = optional(object({
-      enabled       = optional(bool, true)
-      secret_arn    = optional(string)
-      kms_key_arn   = optional(string)
-      create_secret = optional(bool)
+      enabled             = optional(bool, true)
+      secret_arn          = optional(string)
+      kms_key_arn         = optional(string)
+      create_secret       = optional(bool)
+      key_refresh_seconds = optional(number, 300)
     }), {})
   })
   nullable = false

@@ -20,10 +20,10 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from ws_bridge import connections_table
+from ws_bridge_backend.registry import ConnectionRegistry
 
 if TYPE_CHECKING:
     from stack_support import StackHandle
@@ -282,10 +282,8 @@ def test_records_expire_by_ttl_in_epoch_seconds(healthy_backend: StackHandle) ->
 
         # What the registry returns is decided by that value: live until expiresAt, gone at it.
         def found(now: float) -> bool:
-            connections = connections_table.connections_for_session(
-                table, session, dynamodb=dynamodb, now=now
-            )
-            return connection_id in {c.connection_id for c in connections}
+            registry = ConnectionRegistry(table, dynamodb=dynamodb, clock=lambda: now)
+            return connection_id in {c.connection_id for c in registry.for_session(session)}
 
         assert found(expires_at - 1)
         assert not found(expires_at)
@@ -303,9 +301,7 @@ def test_an_expired_record_whose_disconnect_never_arrived_is_never_used(
         put_record(stack, abandoned, int(time.time()) - 1, session)
         try:
             with connected(stack, session) as (ws, live):
-                connections = connections_table.connections_for_session(
-                    table, session, dynamodb=dynamodb
-                )
+                connections = ConnectionRegistry(table, dynamodb=dynamodb).for_session(session)
                 assert {c.connection_id for c in connections} == {live}
                 pushed = stack.backend(
                     "POST", f"/api/push/session/{session}", {"type": "notice", "n": 2}
@@ -316,3 +312,23 @@ def test_an_expired_record_whose_disconnect_never_arrived_is_never_used(
                 assert abandoned in record_ids(stack)
         finally:
             delete_record(stack, abandoned)
+
+
+def test_a_push_to_a_connection_whose_token_expired_closes_it_instead(
+    healthy_backend: StackHandle,
+) -> None:
+    # The client never sends, so the handler never sees the expiry: the push must.
+    stack = healthy_backend
+    with own_session(stack) as session:
+        token = stack.token(session=session, exp=int(time.time()) + 3)
+        with connect(stack.url(token), open_timeout=20, close_timeout=5) as ws:
+            reply = ask(ws, {"type": "command", "command": "whoami"})
+            connection_id = str(reply["connectionId"])
+            time.sleep(4)  # the token expires while the connection stays open
+            pushed = stack.backend("POST", f"/api/push/session/{session}", {"type": "notice"})
+            assert pushed == {"sent": 0, "gone": 0, "failed": 0, "expired": 1}
+            farewell = json.loads(ws.recv(timeout=10))
+            assert (farewell["type"], farewell["error"]) == ("error", "token_expired")
+            with pytest.raises(ConnectionClosed):
+                ws.recv(timeout=10)  # closed by the push, not by the client
+        wait_for(lambda: connection_id not in record_ids(stack), "the record's deletion")

@@ -62,11 +62,12 @@ def _signature(stack: RedisStack, service: str, path: str, body: bytes) -> dict[
     argv = stack.local.services[service].argv
     if "--signing-secret-arn" not in argv:
         return {}
-    from ws_bridge.request_signing import sign_request
+    from ws_bridge_backend.signing import sign_request
 
     arn = argv[argv.index("--signing-secret-arn") + 1]
     secret = stack.local.client("secretsmanager").get_secret_value(SecretId=arn)
-    return dict(sign_request(secret["SecretString"].encode(), "POST", path, body))
+    signed = {"X-Connection-Id": "direct"}
+    return dict(sign_request(secret["SecretString"].encode(), "POST", path, body, headers=signed))
 
 
 def _distinct_ports(count: int) -> list[int]:

@@ -1,44 +1,45 @@
-"""The handler signs its backend requests and the reference backend refuses every other
-request to the contract endpoints: unsigned, wrongly signed, stale or replayed, each sent
-straight to the backend's port, answer 401; a session through the deployed stack still works,
-which proves that the deployed handler signs.
+"""The handler signs its backend requests (v2, over X-Connection-Id and Authorization) and the
+reference backend, on the backend SDK, refuses every other request to the contract
+endpoints: unsigned, wrongly signed, stale, replayed or with an unsigned trusted header, each
+sent straight to the backend's port, answer 401; a session through the deployed stack still
+works, which proves that the deployed handler signs; and a backend that refuses the
+handler's signature reaches the client as a server-side fault (502), with the reason in the
+handler's log.
 
-Needs the handler's signing (``ws_bridge.request_signing`` and ``BACKEND_SIGNING_SECRET_ARN``
-in the shipped ``packages/ws_bridge.zip``) and the Terraform output
-``backend_signing_secret_arn`` of examples/local, which the stack passes to the reference
-backend as ``--signing-secret-arn``. Until both are in the tree the tests skip, saying which
-is missing.
+Needs the Terraform output ``backend_signing_secret_arn`` of examples/local (request signing
+is on by default there): without it the fixture fails, saying so.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from stack_support import StackHandle
+from stack_support import SESSIONS, StackHandle, StackLogs
+from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
+
+from ws_bridge_backend.signing import sign_request
+from wslocal.stack import Service, StackInfo, backend_service
 
 pytestmark = pytest.mark.integration
 
-signing: Any = pytest.importorskip(
-    "ws_bridge.request_signing",
-    reason="needs ws_bridge.request_signing (the handler's request signing)",
-)
-
 MESSAGE_PATH = "/api/ws/message"
 DISCONNECT_PATH = "/api/ws/disconnect"
+VALIDATE_PATH = "/api/labs/session/lab-1/validate"
 
 
 @pytest.fixture
 def signed(healthy_backend: StackHandle) -> tuple[StackHandle, bytes]:
     """The stack and the HMAC key the handler signs with (read from Secrets Manager)."""
     arn = healthy_backend.local.outputs.backend_signing_secret_arn
-    if arn is None:
-        pytest.skip("needs the Terraform output backend_signing_secret_arn of examples/local")
+    assert arn, "examples/local must output backend_signing_secret_arn (request signing on)"
     answer = healthy_backend.local.client("secretsmanager").get_secret_value(SecretId=arn)
     return healthy_backend, str(answer["SecretString"]).encode()
 
@@ -49,7 +50,7 @@ def send(
     """One request straight to the backend's port: (status, JSON answer)."""
     request = urllib.request.Request(  # noqa: S310 - http://127.0.0.1 only
         f"{stack.backend_url}{path}",
-        data=body if method != "GET" else None,
+        data=body,
         method=method,
         headers={"Content-Type": "application/json", **headers},
     )
@@ -60,10 +61,16 @@ def send(
         return err.code, json.loads(err.read() or b"null")
 
 
-def message_body(connection_id: str = "straight-to-the-backend") -> bytes:
-    return json.dumps(
-        {"type": "command", "command": "id", "connectionId": connection_id, "userId": "mallory"}
-    ).encode()
+IDS = {"connectionId": "straight-to-the-backend", "sessionId": "lab-1", "userId": "mallory"}
+
+
+def message_body(**ids: str) -> bytes:
+    return json.dumps({"type": "command", "command": "id", **IDS, **ids}).encode()
+
+
+def signed_headers(key: bytes, path: str, body: bytes, **options: Any) -> dict[str, str]:
+    trusted = {"X-Connection-Id": json.loads(body)["connectionId"]}
+    return {**trusted, **sign_request(key, "POST", path, body, headers=trusted, **options)}
 
 
 def counts(stack: StackHandle) -> dict[str, Any]:
@@ -79,17 +86,15 @@ def test_the_backend_checks_signatures(signed: tuple[StackHandle, bytes]) -> Non
 def test_unsigned_requests_are_401_and_not_handled(signed: tuple[StackHandle, bytes]) -> None:
     stack, _ = signed
     before = len(stack.backend("GET", "/api/admin/messages")["messages"])
-    validate = "/api/labs/session/lab-1/validate"
-    bearer = {"Authorization": f"Bearer {stack.token()}"}
-    assert send(stack, "GET", validate, b"", bearer)[0] == 401
-    headers = {"X-Connection-Id": "straight-to-the-backend"}
+    identity = json.dumps({**IDS, "userId": "alice"}).encode()
+    headers = {"X-Connection-Id": IDS["connectionId"], "Authorization": f"Bearer {stack.token()}"}
+    assert send(stack, "POST", VALIDATE_PATH, identity, headers)[0] == 401
     status, answer = send(stack, "POST", MESSAGE_PATH, message_body(), headers)
     assert (status, answer["error"]) == (401, "bad_request_signature")
-    notice = json.dumps({"connectionId": "straight-to-the-backend"}).encode()
-    assert send(stack, "POST", DISCONNECT_PATH, notice, {})[0] == 401
+    assert send(stack, "POST", DISCONNECT_PATH, json.dumps(IDS).encode(), headers)[0] == 401
     assert len(stack.backend("GET", "/api/admin/messages")["messages"]) == before
     disconnects = stack.backend("GET", "/api/admin/disconnects")["disconnects"]
-    assert all(d["connectionId"] != "straight-to-the-backend" for d in disconnects)
+    assert all(d["connectionId"] != IDS["connectionId"] for d in disconnects)
 
 
 def test_a_correct_signature_is_accepted_so_the_refusals_mean_something(
@@ -97,31 +102,37 @@ def test_a_correct_signature_is_accepted_so_the_refusals_mean_something(
 ) -> None:
     stack, key = signed
     body = message_body()
-    headers = signing.sign_request(key, "POST", MESSAGE_PATH, body)
-    headers["X-Connection-Id"] = "straight-to-the-backend"
-    status, answer = send(stack, "POST", MESSAGE_PATH, body, headers)
+    status, answer = send(
+        stack, "POST", MESSAGE_PATH, body, signed_headers(key, MESSAGE_PATH, body)
+    )
     assert (status, answer["type"]) == (200, "command_result")
 
 
 def test_a_wrong_signature_is_401(signed: tuple[StackHandle, bytes]) -> None:
     stack, key = signed
     body = message_body()
-    wrong_key = signing.sign_request(
-        b"not-the-key-not-the-key-not-the-key", "POST", MESSAGE_PATH, body
-    )
-    other_body = signing.sign_request(key, "POST", MESSAGE_PATH, message_body("another"))
-    other_path = signing.sign_request(key, "POST", DISCONNECT_PATH, body)
-    for headers in (wrong_key, other_body, other_path):
-        headers["X-Connection-Id"] = "straight-to-the-backend"
+    wrong_key = signed_headers(b"not-the-key-not-the-key-not-the-key", MESSAGE_PATH, body)
+    other_body = signed_headers(key, MESSAGE_PATH, message_body(userId="alice"))
+    other_path = signed_headers(key, DISCONNECT_PATH, body)
+    other_connection = {**signed_headers(key, MESSAGE_PATH, body), "X-Connection-Id": "another"}
+    for headers in (wrong_key, other_body, other_path, other_connection):
         assert send(stack, "POST", MESSAGE_PATH, body, headers)[0] == 401
+
+
+def test_an_unsigned_trusted_header_is_401(signed: tuple[StackHandle, bytes]) -> None:
+    stack, key = signed
+    before = counts(stack)["refused"].get("unsigned_header", 0)
+    body = message_body()
+    headers = {**signed_headers(key, MESSAGE_PATH, body), "Authorization": "Bearer smuggled"}
+    assert send(stack, "POST", MESSAGE_PATH, body, headers)[0] == 401
+    assert counts(stack)["refused"].get("unsigned_header", 0) == before + 1
 
 
 def test_a_stale_request_is_401(signed: tuple[StackHandle, bytes]) -> None:
     stack, key = signed
     before = counts(stack)["refused"].get("stale", 0)
     body = message_body()
-    headers = signing.sign_request(key, "POST", MESSAGE_PATH, body, now=time.time() - 301)
-    headers["X-Connection-Id"] = "straight-to-the-backend"
+    headers = signed_headers(key, MESSAGE_PATH, body, now=time.time() - 301)
     assert send(stack, "POST", MESSAGE_PATH, body, headers)[0] == 401
     assert counts(stack)["refused"].get("stale", 0) == before + 1
 
@@ -130,8 +141,7 @@ def test_a_replayed_request_is_401(signed: tuple[StackHandle, bytes]) -> None:
     stack, key = signed
     before = counts(stack)["refused"].get("replayed", 0)
     body = message_body()
-    headers = signing.sign_request(key, "POST", MESSAGE_PATH, body)
-    headers["X-Connection-Id"] = "straight-to-the-backend"
+    headers = signed_headers(key, MESSAGE_PATH, body)
     assert send(stack, "POST", MESSAGE_PATH, body, headers)[0] == 200
     assert send(stack, "POST", MESSAGE_PATH, body, headers)[0] == 401
     assert counts(stack)["refused"].get("replayed", 0) == before + 1
@@ -153,3 +163,53 @@ def test_a_session_through_the_deployed_stack_is_signed_by_the_handler(
     after = counts(stack)
     assert after["verified"] - before["verified"] == 3
     assert after["refused"] == before["refused"]
+
+
+@pytest.fixture
+def backend_with_another_key(stack: StackHandle) -> Iterator[StackHandle]:
+    """The reference backend restarted with a signing secret the handler does not use (and
+    without the backend role, which may read only the module's secret); restored after."""
+    client = stack.local.client("secretsmanager")
+    other = client.create_secret(Name=f"other-{time.time_ns()}", SecretString="x" * 64)["ARN"]
+    base = backend_service(SESSIONS)
+
+    def argv(info: StackInfo) -> list[str]:
+        command = list(base.argv(info))
+        command[command.index("--signing-secret-arn") + 1] = other
+        if "--role-arn" in command:
+            at = command.index("--role-arn")
+            del command[at : at + 2]
+        return command
+
+    stack.local.stop_service("backend")
+    stack.local.start_service(Service("backend", argv, base.port))
+    try:
+        yield stack
+    finally:
+        stack.local.stop_service("backend")
+        stack.local.start_service(backend_service(SESSIONS))
+
+
+def test_a_backend_refusing_the_signature_is_a_server_fault_with_its_reason_logged(
+    backend_with_another_key: StackHandle, stack_logs: StackLogs
+) -> None:
+    stack = backend_with_another_key
+    mark = stack_logs.mark()
+    with pytest.raises(InvalidStatus) as refused:
+        connect(stack.url(stack.token()), open_timeout=20)
+    assert refused.value.response.status_code == 502
+    assert b"backend_signature_refused" in (refused.value.response.body or b"")
+    gateway = stack_logs.since(mark).get("gateway.log", "")
+    lines = []
+    for line in gateway.splitlines():
+        if line.startswith("{"):
+            with contextlib.suppress(ValueError):
+                lines.append(json.loads(line))
+    errors = [
+        line
+        for line in lines
+        if line.get("level") == "ERROR"
+        and "refused the handler's request signature" in line.get("message", "")
+    ]
+    assert errors, "the handler must say at ERROR why the connect failed"
+    assert "BACKEND_SIGNING_SECRET_ARN" in errors[0]["message"]

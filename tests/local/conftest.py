@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -10,8 +9,8 @@ import pytest
 import urllib3
 from local_support import SECRET, BackendFactory, BackendHandle, Mint, WsBehaviour, WsServer
 
-from wslocal.devtoken import TokenCheck, mint_token
-from wslocal.reference_backend import Backend, BackendServer, Pusher
+from wslocal.devtoken import mint_token
+from wslocal.reference_backend import Backend, Pusher, backend_server
 
 
 @pytest.fixture
@@ -44,15 +43,14 @@ def start_backend() -> Iterator[BackendFactory]:
     """Start a backend on 127.0.0.1 with sessions lab-1 = {alice, bob}, lab-2 = {carol}."""
     started: list[BackendHandle] = []
 
-    def start(pusher: Pusher | None = None, **verifier: Any) -> BackendHandle:
+    def start(pusher: Pusher | None = None, **options: Any) -> BackendHandle:
         backend = Backend(
-            TokenCheck.with_secret(SECRET, **verifier),
             pusher=pusher,
             sessions=[("lab-1", "alice"), ("lab-1", "bob"), ("lab-2", "carol")],
+            **options,
         )
-        server = BackendServer(backend)
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}).start()
-        handle = BackendHandle(server, urllib3.PoolManager())
+        server = backend_server(backend).start()
+        handle = BackendHandle(server, backend, urllib3.PoolManager())
         started.append(handle)
         return handle
 

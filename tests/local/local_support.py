@@ -10,13 +10,15 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import quote
 
 import urllib3
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
-from wslocal.reference_backend import Backend, BackendServer
+from wslocal.http_server import LocalServer
+from wslocal.reference_backend import Backend
 
 SECRET = "local-stack-test-secret-0123456789abcdef"
 Mint = Callable[..., str]
@@ -24,16 +26,13 @@ Mint = Callable[..., str]
 
 @dataclass
 class BackendHandle:
-    server: BackendServer
+    server: LocalServer
+    backend: Backend
     http: urllib3.PoolManager
 
     @property
     def url(self) -> str:
         return self.server.url
-
-    @property
-    def backend(self) -> Backend:
-        return self.server.backend
 
     def request(
         self,
@@ -57,9 +56,23 @@ class BackendHandle:
             headers={"Content-Type": "application/json", "X-Connection-Id": connection_id},
         )
 
-    def validate(self, session_id: str, bearer: str | None) -> urllib3.BaseHTTPResponse:
-        headers = {} if bearer is None else {"Authorization": f"Bearer {bearer}"}
-        return self.request("GET", f"/api/labs/session/{session_id}/validate", headers=headers)
+    def validate(
+        self, session_id: str, user: str, connection_id: str = "conn-1"
+    ) -> urllib3.BaseHTTPResponse:
+        """The handler's validate call for ``user`` (unsigned: the test backend trusts it)."""
+        identity = {
+            "connectionId": connection_id,
+            "sessionId": session_id,
+            "userId": user,
+            "sessionSource": "query",
+            "tokenExpiresAt": None,
+        }
+        return self.request(
+            "POST",
+            f"/api/labs/session/{quote(session_id, safe='')}/validate",
+            body=identity,
+            headers={"Content-Type": "application/json", "X-Connection-Id": connection_id},
+        )
 
 
 BackendFactory = Callable[..., BackendHandle]

@@ -9,7 +9,7 @@ import ssl
 import subprocess
 import sys
 import urllib.error
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +17,6 @@ import jwt
 import pytest
 
 from ws_bridge.jwt_verifier import InvalidTokenError, KeyUnavailableError, TokenVerifier
-from wslocal import reference_backend
 from wslocal.client import cli as client
 from wslocal.devtoken import TokenCheck, authorizer_settings, mint_token
 from wslocal.http_server import LocalServer
@@ -280,35 +279,3 @@ def test_the_issuer_cli_prints_a_ready_line_the_stack_reads(tmp_path: Path) -> N
         finally:
             process.terminate()
             process.wait(timeout=10)
-
-
-def test_the_reference_backend_validates_by_jwks_and_says_when_keys_are_out_of_reach(
-    tmp_path: Path,
-) -> None:
-    issuer, server, ca = _start(tmp_path)
-    key = next(k for k in issuer.served_keys() if k.alg == "RS256")
-    argv = ["--jwks-url", server.url + JWKS_PATH, "--jwks-ca-file", str(ca.ca_file)]
-    argv += ["--jwt-algorithm", "RS256"]
-
-    def validator() -> Callable[[str], int]:
-        flags = [*argv, "--jwt-issuer", ISSUER, "--jwt-audience", AUDIENCE]
-        tokens = reference_backend.token_check(reference_backend._parser().parse_args(flags))
-        backend = reference_backend.Backend(tokens, sessions=[("lab-1", "alice")])
-
-        def validate(token: str) -> int:
-            headers = {"authorization": f"Bearer {token}"}
-            _, reply = backend.handle("GET", "/api/labs/session/lab-1/validate", headers, b"")
-            return reply.status
-
-        return validate
-
-    try:
-        validate = validator()
-        assert validate(_mint(str(key.path), "RS256")) == 200
-        # ES256 is not on this backend's list.
-        es = next(k for k in issuer.served_keys() if k.alg == "ES256")
-        assert validate(_mint(str(es.path), "ES256")) == 401
-    finally:
-        server.stop()
-    # The issuer is down: a backend that has no key set yet cannot tell, so it says 503.
-    assert validator()(_mint(str(key.path), "RS256")) == 503

@@ -1,4 +1,5 @@
-"""Push through ws_bridge.push: moto's DynamoDB in-process and a stub ``@connections`` server.
+"""Push through the backend SDK (ws_bridge_backend.push), as the reference backend does it:
+moto's DynamoDB in-process and a stub ``@connections`` server.
 
 moto's apigatewaymanagementapi never answers 410, so the ``@connections`` endpoint is a small
 HTTP server on 127.0.0.1 that answers 200, or 410 ``GoneException`` for the ids it is told are
@@ -21,7 +22,7 @@ from moto import mock_aws
 
 from ws_bridge import aws
 from ws_bridge.connections_table import new_connection, put_connection
-from wslocal.reference_backend import ws_bridge_pusher
+from wslocal.reference_backend.aws import sdk_pusher
 
 TABLE = "ws-connections"
 STAGE = "local"
@@ -111,7 +112,7 @@ def test_push_reaches_every_connection_of_the_session_and_deletes_gone_ones(
         record = new_connection(connection_id, session, user, now=time.time() - 60)
         put_connection(table, record)
     ConnectionsStub.gone = {"stale/Id+1="}
-    backend = start_backend(pusher=ws_bridge_pusher(table, callback_url))
+    backend = start_backend(pusher=sdk_pusher(table, callback_url))
 
     payload = b'{"type":"notice","text":"maintenance in 5 minutes"}'
     response = backend.request("POST", "/api/push/session/lab-1", raw=payload)
@@ -126,7 +127,7 @@ def test_push_to_a_session_without_connections_sends_nothing(
     table: str, callback_url: str, start_backend: BackendFactory
 ) -> None:
     put_connection(table, new_connection("C3", "lab-2", "carol", ttl_seconds=600))
-    backend = start_backend(pusher=ws_bridge_pusher(table, callback_url))
+    backend = start_backend(pusher=sdk_pusher(table, callback_url))
     response = backend.request("POST", "/api/push/session/lab-1", body={"type": "notice"})
     assert response.json() == {"sent": 0, "gone": 0, "failed": 0}
     assert ConnectionsStub.posts == []
@@ -138,7 +139,7 @@ def test_expired_records_are_not_pushed_to(
     expired = new_connection("OLD", "lab-1", "alice", ttl_seconds=60, now=time.time() - 3600)
     put_connection(table, expired)
     put_connection(table, new_connection("NEW", "lab-1", "alice", ttl_seconds=600))
-    backend = start_backend(pusher=ws_bridge_pusher(table, callback_url))
+    backend = start_backend(pusher=sdk_pusher(table, callback_url))
     response = backend.request("POST", "/api/push/session/lab-1", body={"type": "notice"})
     assert response.json()["sent"] == 1
     assert [cid for cid, _ in ConnectionsStub.posts] == ["NEW"]
@@ -149,7 +150,7 @@ def test_a_missing_table_is_a_502(
 ) -> None:
     aws.reset_clients()
     with mock_aws():
-        backend = start_backend(pusher=ws_bridge_pusher("no-such-table", callback_url))
+        backend = start_backend(pusher=sdk_pusher("no-such-table", callback_url))
         response = backend.request("POST", "/api/push/session/lab-1", body={"type": "notice"})
     aws.reset_clients()
     assert response.status == 502

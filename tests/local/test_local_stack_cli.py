@@ -185,23 +185,66 @@ def test_the_printout_says_when_signing_is_on(tmp_path: Path) -> None:
     )
 
 
-def test_the_backend_is_started_with_the_jwt_settings_and_the_signing_secret(
+def test_the_backend_is_started_with_the_signing_secret_and_the_handler_s_refresh(
     tmp_path: Path,
 ) -> None:
-    config, _ = config_of(
-        ["--jwt-issuer", "https://id.test/", "--jwt-audience", "labs", "--session", "s:u"]
-    )
-    variables = {**config.variables, "jwt_algorithms": ["HS512"]}
+    config, _ = config_of(["--jwt-issuer", "https://id.test/", "--session", "s:u"])
+    variables = {**config.variables, "signing_key_refresh_seconds": 7}
     config = dataclasses.replace(config, variables=variables)
     stack = _applied_stack(tmp_path, config)
     backend = next(s for s in config.services if s.name == "backend")
     argv = list(backend.argv(stack.info))
-    assert argv[argv.index("--jwt-issuer") + 1] == "https://id.test/"
-    assert argv[argv.index("--jwt-audience") + 1] == "labs"
-    assert argv[argv.index("--jwt-algorithm") + 1] == "HS512"
     assert argv[argv.index("--session") + 1] == "s:u"
+    # The handler's signed validate call carries the identity: no token settings.
+    assert not [flag for flag in argv if flag.startswith("--jwt")]
     assert "--signing-secret-arn" not in argv
     raw = dict(stack.outputs.raw, backend_signing_secret_arn="arn:aws:secretsmanager:x:sign")
     stack._outputs = StackOutputs.from_terraform({k: {"value": v} for k, v in raw.items()})
     argv = list(backend.argv(stack.info))
     assert argv[argv.index("--signing-secret-arn") + 1] == "arn:aws:secretsmanager:x:sign"
+    assert argv[argv.index("--key-ttl-seconds") + 1] == "7"
+
+
+# -- the backend: the reference test double, the example app, or yours ------------------------
+
+
+def test_backend_url_points_the_module_at_your_backend_and_starts_none() -> None:
+    config, _ = config_of(["--backend-url", "http://127.0.0.1:9999/"])
+    assert config.variables["backend_url"] == "http://127.0.0.1:9999"
+    assert [s.name for s in config.services] == ["gateway"]
+    with pytest.raises(UsageError, match="http:// or https://"):
+        config_of(["--backend-url", "127.0.0.1:9999"])
+    assert main(["--backend-url", "ftp://x"]) == EXIT_USAGE
+
+
+def test_backend_url_and_backend_exclude_each_other(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        parse_args(["--backend", "example", "--backend-url", "http://127.0.0.1:9"])
+    assert exited.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_the_example_backend_runs_on_a_redis_of_its_own(tmp_path: Path) -> None:
+    config, _ = config_of(["--backend", "example", "--session", "s:u"])
+    assert [s.name for s in config.services] == ["redis", "backend", "gateway"]
+    stack = _applied_stack(tmp_path, config)
+    raw = dict(stack.outputs.raw, backend_signing_secret_arn="arn:aws:secretsmanager:x:sign")
+    stack._outputs = StackOutputs.from_terraform({k: {"value": v} for k, v in raw.items()})
+    argv = list(config.services[1].argv(stack.info))
+    assert argv[argv.index("-m") + 1] == "wslocal.example_backend"
+    redis_port = config.services[0].port(config)
+    assert argv[argv.index("--redis-url") + 1] == f"redis://127.0.0.1:{redis_port}/0"
+    assert argv[argv.index("--signing-secret-arn") + 1] == "arn:aws:secretsmanager:x:sign"
+    assert argv[argv.index("--session") + 1] == "s:u"
+
+
+def test_the_printout_for_your_backend_names_only_what_applies(tmp_path: Path) -> None:
+    config, _ = config_of(["--backend-url", "https://backend.example.test"])
+    stack = _applied_stack(tmp_path, config)
+    stack.services["gateway"] = object()  # type: ignore[assignment]
+    text = summary(stack, None, None, "url")
+    assert "https://backend.example.test (yours: the stack started none)" in text
+    assert "backend sessions" not in text
+    assert "/api/push/session" not in text
+    assert "backend.log" not in text
+    assert "127.0.0.1:18081" not in text

@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from wslocal.devtoken import TokenCheck
-from wslocal.redis_service import redis_server_binary, redis_url
+from wslocal.redis_service import local_redis, redis_url
 from wslocal.reference_backend import Backend
 from wslocal.session_state import (
     RECENT_RESULTS,
@@ -27,35 +26,12 @@ from wslocal.session_state import (
 )
 from wslocal.stack import free_port
 
-SECRET = "a-development-secret-of-at-least-32-bytes"
-
 
 @pytest.fixture(scope="module")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A redis-server on a free port for this module; its URL."""
-    port = free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    argv = [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1"]
-    argv += ["--save", "", "--appendonly", "no", "--dir", str(workdir)]
-    log = (workdir / "redis.log").open("wb")
-    process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-    client = redis.Redis(port=port, socket_connect_timeout=0.5)
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-                time.sleep(0.05)
-        yield redis_url(port)
-    finally:
-        client.close()
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
+    with local_redis(tmp_path_factory.mktemp("redis")) as url:
+        yield url
 
 
 @pytest.fixture
@@ -150,7 +126,7 @@ BackendMaker = Callable[[SessionState], Backend]
 @pytest.fixture
 def make_backend() -> BackendMaker:
     def make(state: SessionState) -> Backend:
-        return Backend(TokenCheck.with_secret(SECRET), sessions=[("lab-1", "alice")], state=state)
+        return Backend(sessions=[("lab-1", "alice")], state=state)
 
     return make
 
@@ -206,10 +182,12 @@ def test_the_backend_cli_refuses_to_start_without_its_redis(tmp_path: Path) -> N
     result = subprocess.run(
         [
             sys.executable,
-            "-m", "wslocal.reference_backend", "--jwt-secret", SECRET,
-            "--redis-url", redis_url(free_port()),
+            "-m", "wslocal.reference_backend", "--redis-url", redis_url(free_port()),
         ],
-        env={"PYTHONPATH": f"{root / 'lambda'}:{root / 'local'}", "PATH": "/usr/bin:/bin"},
+        env={
+            "PYTHONPATH": f"{root / 'lambda'}:{root / 'local'}:{root / 'sdk/python/src'}",
+            "PATH": "/usr/bin:/bin",
+        },
         capture_output=True,
         text=True,
         timeout=60,

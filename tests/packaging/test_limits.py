@@ -81,6 +81,15 @@ def test_leeway_bounds() -> None:
     assert (int(match.group(1)), int(match.group(2))) == (0, settings.MAX_LEEWAY_SECONDS)
 
 
+def test_key_refresh_bounds() -> None:
+    field = r"var\.backend\.request_signing\.key_refresh_seconds"
+    match = _condition_matching("backend", rf"{field} >= ([0-9]+) && {field} <= ([0-9]+)")
+    assert (int(match.group(1)), int(match.group(2))) == settings.KEY_REFRESH_SECONDS_RANGE
+    declared = str(_variable("backend")["type"])
+    default = settings.DEFAULT_KEY_REFRESH_SECONDS
+    assert f"key_refresh_seconds = optional(number, {default})" in declared
+
+
 def test_connect_budget_is_the_dynamodb_retry_budget() -> None:
     # connection_handler.timeout must exceed backend.timeout_seconds + this budget, which is
     # what the handler's DynamoDB retries may take (ws_bridge.aws), in whole seconds.

@@ -80,7 +80,7 @@ def test_entries_are_sorted_with_fixed_metadata(rebuilt: Path, name: str) -> Non
     bytecode = [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     if name == "ws_bridge.zip":  # the handler's own modules, compiled for the runtime
         assert bytecode
-        assert all(n.startswith("ws_bridge/__pycache__/") for n in bytecode), bytecode
+        assert all(n.startswith(PYCACHES) for n in bytecode), bytecode
         assert all(n.endswith(".cpython-312.pyc") for n in bytecode), bytecode
     else:
         assert not bytecode
@@ -88,26 +88,38 @@ def test_entries_are_sorted_with_fixed_metadata(rebuilt: Path, name: str) -> Non
 
 
 HANDLER_MODULES = [
-    "__init__",
-    "aws",
-    "backend_client",
-    "connections_table",
-    "events",
-    "handler",
-    "json_codec",
-    "logs",
-    "metrics",
-    "request_signing",
-    "settings",
-    "token_sources",
+    "ws_bridge/__init__",
+    "ws_bridge/aws",
+    "ws_bridge/backend_client",
+    "ws_bridge/client_message",
+    "ws_bridge/closing",
+    "ws_bridge/connections_table",
+    "ws_bridge/events",
+    "ws_bridge/handler",
+    "ws_bridge/json_codec",
+    "ws_bridge/logs",
+    "ws_bridge/metrics",
+    "ws_bridge/outcomes",
+    "ws_bridge/settings",
+    "ws_bridge/signing_key",
+    "ws_bridge/token_sources",
+    # The backend SDK's signing, which the handler signs with: one definition for both sides.
+    "ws_bridge_backend/__init__",
+    "ws_bridge_backend/signing",
 ]
+PYCACHES = ("ws_bridge/__pycache__/", "ws_bridge_backend/__pycache__/")
+
+
+def _pyc(module: str) -> str:
+    package, name = module.split("/")
+    return f"{package}/__pycache__/{name}.cpython-312.pyc"
 
 
 @pytest.mark.parametrize("module", HANDLER_MODULES)
 def test_the_handler_modules_ship_as_unchecked_hash_bytecode(rebuilt: Path, module: str) -> None:
     with zipfile.ZipFile(rebuilt / "ws_bridge.zip") as archive:
-        pyc = archive.read(f"ws_bridge/__pycache__/{module}.cpython-312.pyc")
-        source = archive.read(f"ws_bridge/{module}.py")
+        pyc = archive.read(_pyc(module))
+        source = archive.read(f"{module}.py")
     assert pyc[:4] == importlib.util.MAGIC_NUMBER  # this interpreter's, asserted to be 3.12
     assert sys.version_info[:2] == (3, 12)
     # PEP 552: flags 0b01 = hash-based, source not checked; then the source's hash.
@@ -127,15 +139,15 @@ def test_the_bytecode_leaves_docstrings_out_and_keeps_line_numbers(
     rebuilt: Path, module: str
 ) -> None:
     with zipfile.ZipFile(rebuilt / "ws_bridge.zip") as archive:
-        pyc = archive.read(f"ws_bridge/__pycache__/{module}.cpython-312.pyc")
-        source = archive.read(f"ws_bridge/{module}.py")
+        pyc = archive.read(_pyc(module))
+        source = archive.read(f"{module}.py")
     shipped = marshal.loads(pyc[16:])  # noqa: S302 - the bytecode this build just wrote
-    plain = compile(source, f"/var/task/ws_bridge/{module}.py", "exec", dont_inherit=True)
+    plain = compile(source, f"/var/task/{module}.py", "exec", dont_inherit=True)
     # The same functions and classes, starting on the same lines: tracebacks read the source.
     assert [(c.co_qualname, c.co_firstlineno) for c in _code_objects(shipped)] == [
         (c.co_qualname, c.co_firstlineno) for c in _code_objects(plain)
     ]
-    assert shipped.co_filename == f"/var/task/ws_bridge/{module}.py"
+    assert shipped.co_filename == f"/var/task/{module}.py"
     tree = ast.parse(source)
     docstrings = {
         text
@@ -156,13 +168,17 @@ def test_the_compiled_modules_are_what_the_handler_imports(rebuilt: Path, tmp_pa
     # bytecode, unchecked: each source is broken after extraction, and the import still works.
     with zipfile.ZipFile(rebuilt / "ws_bridge.zip") as archive:
         archive.extractall(tmp_path)
-    for source in (tmp_path / "ws_bridge").glob("*.py"):
+    for source in [
+        *(tmp_path / "ws_bridge").glob("*.py"),
+        *(tmp_path / "ws_bridge_backend").glob("*.py"),
+    ]:
         with source.open("a") as file:
             file.write("\nraise ImportError('compiled from the source')\n")
     probe = (
         "import sys, json; sys.path.insert(0, sys.argv[1]);"
         "import ws_bridge.handler;"
-        "print(json.dumps(sorted(n for n in sys.modules if n.split('.')[0] == 'ws_bridge')));"
+        "ours = ('ws_bridge', 'ws_bridge_backend');"
+        "print(json.dumps(sorted(n for n in sys.modules if n.split('.')[0] in ours)));"
         "print(json.dumps('jwt' in sys.modules))"
     )
     environment = {
@@ -180,13 +196,13 @@ def test_the_compiled_modules_are_what_the_handler_imports(rebuilt: Path, tmp_pa
         text=True,
     ).stdout.splitlines()
     imported, jwt_imported = json.loads(out[0]), json.loads(out[1])
-    assert sorted(n.removeprefix("ws_bridge").lstrip(".") or "__init__" for n in imported) == (
+    assert sorted(n.replace(".", "/") if "." in n else f"{n}/__init__" for n in imported) == (
         HANDLER_MODULES
     )
     assert jwt_imported is False  # PyJWT stays out of the connection handler's cold start
 
 
-def test_handler_package_holds_the_handler_and_pyjwt_only(rebuilt: Path) -> None:
+def test_handler_package_holds_the_handler_the_signing_and_pyjwt_only(rebuilt: Path) -> None:
     with zipfile.ZipFile(rebuilt / "ws_bridge.zip") as archive:
         names = set(archive.namelist())
     sources = {
@@ -198,7 +214,12 @@ def test_handler_package_holds_the_handler_and_pyjwt_only(rebuilt: Path) -> None
     assert {"ws_bridge/handler.py", "ws_bridge/authorizer.py", "jwt/__init__.py"} <= names
     # boto3 and urllib3 come with the Lambda runtime; cryptography comes in the layer.
     tops = {n.split("/", 1)[0] for n in names}
-    assert tops <= {"ws_bridge", "jwt"} | {t for t in tops if t.endswith(".dist-info")}
+    assert tops <= {"ws_bridge", "ws_bridge_backend", "jwt"} | {
+        t for t in tops if t.endswith(".dist-info")
+    }
+    # Of the backend SDK, only the standard-library modules the functions import.
+    sdk = {n for n in names if n.startswith("ws_bridge_backend/") and n.endswith(".py")}
+    assert sdk == {"ws_bridge_backend/__init__.py", "ws_bridge_backend/signing.py"}
 
 
 @pytest.mark.parametrize("arch", ["x86_64", "arm64"])

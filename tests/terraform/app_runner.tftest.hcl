@@ -84,6 +84,7 @@ override_resource {
   override_during = plan
   values = {
     arn                      = "arn:aws:elasticache:eu-west-1:123456789012:replicationgroup:ws-apprunner-sessions"
+    replication_group_id     = "ws-apprunner-sessions"
     primary_endpoint_address = "master.ws-apprunner-sessions.abc.euw1.cache.amazonaws.com"
   }
 }
@@ -100,7 +101,7 @@ variables {
   region             = "eu-west-1"
   vpc_id             = "vpc-0123456789abcdef0"
   private_subnet_ids = ["subnet-aaaa1111", "subnet-bbbb2222"]
-  backend_image      = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/reference-backend:1"
+  backend_image      = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/example-backend:1"
   jwt_secret_arn     = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:jwt-AbCdEf"
 }
 
@@ -118,18 +119,32 @@ run "backend_on_app_runner" {
 
   assert {
     condition = aws_apprunner_service.backend.source_configuration[0].image_repository[0].image_configuration[0].runtime_environment_variables == tomap({
-      PORT                       = "8080"
       AWS_REGION                 = "eu-west-1"
       CONNECTIONS_TABLE          = "ws-apprunner-connections"
       CALLBACK_URL               = "https://apiid00001.execute-api.eu-west-1.amazonaws.com/live"
-      JWT_SECRET_ARN             = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:jwt-AbCdEf"
       BACKEND_SIGNING_SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ws-apprunner-request-signing-AbCdEf"
+      SIGNING_KEY_TTL_SECONDS    = "300"
       REDIS_URL                  = "rediss://master.ws-apprunner-sessions.abc.euw1.cache.amazonaws.com:6379"
       REDIS_USERNAME             = "ws-apprunner-backend"
       REDIS_AUTH                 = "iam"
-      SESSIONS                   = "lab-1:alice lab-1:bob"
+      REDIS_CACHE_NAME           = "ws-apprunner-sessions"
     })
-    error_message = "The backend must get the table, the stage's @connections URL, the secrets and the session store by environment."
+    error_message = "The app must get the table, the stage's @connections URL, the signing secret and its refresh, and the session store (with what IAM authentication needs) by environment, and nothing else: no JWT key, no session list."
+  }
+
+  assert {
+    condition     = module.websocket.backend_signing_secret_arn == aws_secretsmanager_secret.signing.arn && aws_apprunner_service.backend.source_configuration[0].image_repository[0].image_configuration[0].runtime_environment_variables["SIGNING_KEY_TTL_SECONDS"] == tostring(local.key_refresh_seconds)
+    error_message = "The app must verify with the key the handler signs with, re-reading it as often as the handler does."
+  }
+
+  assert {
+    condition     = aws_apprunner_service.backend.health_check_configuration[0].protocol == "TCP"
+    error_message = "The health check must be TCP: every HTTP route of the app needs the handler's signature."
+  }
+
+  assert {
+    condition     = length([for name, _ in aws_apprunner_service.backend.source_configuration[0].image_repository[0].image_configuration[0].runtime_environment_variables : name if startswith(name, "JWT")]) == 0
+    error_message = "The backend never needs the JWT key: the handler's signed validate call carries the identity."
   }
 
   assert {

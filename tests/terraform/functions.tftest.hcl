@@ -108,19 +108,20 @@ run "hmac_secret_in_secrets_manager" {
 
   assert {
     condition = aws_lambda_function.this["connection_handler"].environment[0].variables == tomap({
-      CONNECTIONS_TABLE          = "demo-connections"
-      BACKEND_URL                = "https://backend.example.com"
-      BACKEND_VALIDATE_PATH      = "/api/labs/session/{sessionId}/validate"
-      BACKEND_MESSAGE_PATH       = "/api/ws/message"
-      BACKEND_DISCONNECT_PATH    = "/api/ws/disconnect"
-      BACKEND_TIMEOUT_SECONDS    = "10"
-      BACKEND_FAIL_OPEN          = "false"
-      BACKEND_SIGNING_SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:demo-backend-signing-20260101-AbCdEf"
-      DISCONNECT_TIMEOUT_SECONDS = "2"
-      TOKEN_EXPIRY_ENFORCED      = "true"
-      LOG_LEVEL                  = "INFO"
-      METRICS_NAMESPACE          = "WebSocketBridge"
-      METRICS_SERVICE            = "demo"
+      CONNECTIONS_TABLE                   = "demo-connections"
+      BACKEND_URL                         = "https://backend.example.com"
+      BACKEND_VALIDATE_PATH               = "/api/labs/session/{sessionId}/validate"
+      BACKEND_MESSAGE_PATH                = "/api/ws/message"
+      BACKEND_DISCONNECT_PATH             = "/api/ws/disconnect"
+      BACKEND_TIMEOUT_SECONDS             = "10"
+      BACKEND_FAIL_OPEN                   = "false"
+      BACKEND_SIGNING_SECRET_ARN          = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:demo-backend-signing-20260101-AbCdEf"
+      BACKEND_SIGNING_KEY_REFRESH_SECONDS = "300"
+      DISCONNECT_TIMEOUT_SECONDS          = "2"
+      TOKEN_EXPIRY_ENFORCED               = "true"
+      LOG_LEVEL                           = "INFO"
+      METRICS_NAMESPACE                   = "WebSocketBridge"
+      METRICS_SERVICE                     = "demo"
     })
     error_message = "The connection handler's environment must be exactly the contract's variables (BACKEND_URL without trailing slash, the signing secret the module created, token expiry enforced)."
   }
@@ -316,8 +317,9 @@ run "hmac_secret_in_ssm_with_every_option" {
       fail_open_enabled          = true
       disconnect_timeout_seconds = 1
       request_signing = {
-        secret_arn  = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:demo/signing-AbCdEf"
-        kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/signing-key"
+        secret_arn          = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:demo/signing-AbCdEf"
+        kms_key_arn         = "arn:aws:kms:eu-west-1:123456789012:key/signing-key"
+        key_refresh_seconds = 20
       }
     }
   }
@@ -342,19 +344,20 @@ run "hmac_secret_in_ssm_with_every_option" {
 
   assert {
     condition = aws_lambda_function.this["connection_handler"].environment[0].variables == tomap({
-      CONNECTIONS_TABLE          = "demo-connections"
-      BACKEND_URL                = "http://127.0.0.1:8080"
-      BACKEND_VALIDATE_PATH      = "/sessions/{sessionId}"
-      BACKEND_MESSAGE_PATH       = "/messages"
-      BACKEND_DISCONNECT_PATH    = "/disconnects"
-      BACKEND_TIMEOUT_SECONDS    = "2.5"
-      BACKEND_FAIL_OPEN          = "true"
-      BACKEND_SIGNING_SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:demo/signing-AbCdEf"
-      DISCONNECT_TIMEOUT_SECONDS = "1"
-      TOKEN_EXPIRY_ENFORCED      = "false"
-      LOG_LEVEL                  = "DEBUG"
-      METRICS_NAMESPACE          = "WebSocketBridge"
-      METRICS_SERVICE            = "demo"
+      CONNECTIONS_TABLE                   = "demo-connections"
+      BACKEND_URL                         = "http://127.0.0.1:8080"
+      BACKEND_VALIDATE_PATH               = "/sessions/{sessionId}"
+      BACKEND_MESSAGE_PATH                = "/messages"
+      BACKEND_DISCONNECT_PATH             = "/disconnects"
+      BACKEND_TIMEOUT_SECONDS             = "2.5"
+      BACKEND_FAIL_OPEN                   = "true"
+      BACKEND_SIGNING_SECRET_ARN          = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:demo/signing-AbCdEf"
+      BACKEND_SIGNING_KEY_REFRESH_SECONDS = "20"
+      DISCONNECT_TIMEOUT_SECONDS          = "1"
+      TOKEN_EXPIRY_ENFORCED               = "false"
+      LOG_LEVEL                           = "DEBUG"
+      METRICS_NAMESPACE                   = "WebSocketBridge"
+      METRICS_SERVICE                     = "demo"
     })
     error_message = "The connection handler's environment must carry every backend option under its contract name."
   }
@@ -693,4 +696,35 @@ run "disconnect_timeout_must_be_below_the_function_timeout" {
   }
 
   expect_failures = [aws_lambda_function.this]
+}
+
+run "signing_off_sets_no_key_refresh" {
+  command = plan
+
+  module {
+    source = "./modules/functions"
+  }
+
+  variables {
+    backend = {
+      url = "https://backend.example.com"
+      paths = {
+        validate   = "/api/labs/session/{sessionId}/validate"
+        message    = "/api/ws/message"
+        disconnect = "/api/ws/disconnect"
+      }
+      timeout_seconds            = 10
+      fail_open_enabled          = false
+      disconnect_timeout_seconds = 2
+      request_signing            = { enabled = false }
+    }
+  }
+
+  assert {
+    condition = (
+      !contains(keys(aws_lambda_function.this["connection_handler"].environment[0].variables), "BACKEND_SIGNING_KEY_REFRESH_SECONDS")
+      && !contains(keys(aws_lambda_function.this["connection_handler"].environment[0].variables), "BACKEND_SIGNING_SECRET_ARN")
+    )
+    error_message = "Without request signing the handler gets neither a signing secret nor its refresh interval."
+  }
 }

@@ -168,7 +168,7 @@ run "minimal_call" {
         },
       ]
     }
-    error_message = "backend_policy_json must grant exactly @connections POST/GET/DELETE on this stage, Query on the sessionId and userId indexes (ws_bridge.push queries both) DeleteItem on this table and reading the signing secret the module created, to verify requests."
+    error_message = "backend_policy_json must grant exactly @connections POST/GET/DELETE on this stage, Query on the sessionId and userId indexes (the SDK's push queries both) DeleteItem on this table and reading the signing secret the module created, to verify requests."
   }
 
   assert {

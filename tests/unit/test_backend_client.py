@@ -22,6 +22,17 @@ def settings_for(url: str, **overrides: Any) -> HandlerSettings:
     return HandlerSettings(connections_table="t", backend_url=url, **overrides)
 
 
+def identity(session_id: str) -> dict[str, object]:
+    """The validate call's body for ``session_id``."""
+    return {
+        "connectionId": "c=",
+        "sessionId": session_id,
+        "userId": "u",
+        "sessionSource": "token",
+        "tokenExpiresAt": 1_900_000_000,
+    }
+
+
 def test_one_pool_per_container() -> None:
     assert backend_client.pool() is backend_client.pool()
 
@@ -30,17 +41,19 @@ def test_validate_session_sends_the_bearer_token_and_encodes_the_session(
     server: FakeServer,
 ) -> None:
     server.reply(
-        "GET", "/api/labs/session/a%40b%7C1%3A%2B%3D/validate", Reply(200, {"valid": True})
+        "POST", "/api/labs/session/a%40b%7C1%3A%2B%3D/validate", Reply(200, {"valid": True})
     )
     result = backend_client.validate_session(
-        backend_client.pool(), settings_for(server.url), "a@b|1:+=", "tok"
+        backend_client.pool(), settings_for(server.url), identity("a@b|1:+="), "tok"
     )
     assert result.ok
     assert result.status == 200
     (seen,) = server.seen()
-    assert seen.method == "GET"
+    assert seen.method == "POST"
     assert seen.path == "/api/labs/session/a%40b%7C1%3A%2B%3D/validate"
     assert seen.headers["Authorization"] == "Bearer tok"
+    assert seen.headers["X-Connection-Id"] == "c="
+    assert seen.json() == identity("a@b|1:+=")
 
 
 @pytest.mark.parametrize(
@@ -51,7 +64,7 @@ def test_a_session_id_that_could_change_the_path_is_never_sent(
 ) -> None:
     # "?sessionId=.." once made the validate call GET /api/labs/validate.
     result = backend_client.validate_session(
-        backend_client.pool(), settings_for(server.url), session_id, "tok"
+        backend_client.pool(), settings_for(server.url), identity(session_id), "tok"
     )
     assert result.outcome is Outcome.UNSENDABLE
     assert server.seen() == []
@@ -78,11 +91,11 @@ def test_paths_are_configurable(server: FakeServer) -> None:
         backend_message_path="/m",
         backend_disconnect_path="/d",
     )
-    backend_client.validate_session(backend_client.pool(), settings, "s:1", "t")
+    backend_client.validate_session(backend_client.pool(), settings, identity("s:1"), "t")
     backend_client.forward_message(backend_client.pool(), settings, "c", {})
     backend_client.notify_disconnect(backend_client.pool(), settings, {"connectionId": "c"})
     assert [(r.method, r.path) for r in server.seen()] == [
-        ("GET", "/v/s%3A1/ok"),
+        ("POST", "/v/s%3A1/ok"),
         ("POST", "/m"),
         ("POST", "/d"),
     ]
@@ -109,7 +122,9 @@ def test_disconnect_notice_uses_its_own_short_timeout(server: FakeServer) -> Non
 
 def test_backend_down_is_unreachable() -> None:
     url = f"http://127.0.0.1:{free_port()}"
-    result = backend_client.validate_session(backend_client.pool(), settings_for(url), "s", "t")
+    result = backend_client.validate_session(
+        backend_client.pool(), settings_for(url), identity("s"), "t"
+    )
     assert result.outcome is Outcome.UNREACHABLE
     assert not result.ok
 
@@ -124,9 +139,9 @@ def test_a_dropped_post_is_not_retried(server: FakeServer) -> None:
 
 
 def test_redirects_are_not_followed(server: FakeServer) -> None:
-    server.reply("GET", "/api/labs/session/s/validate", Reply(302, "", headers={"Location": "/x"}))
+    server.reply("POST", "/api/labs/session/s/validate", Reply(302, "", headers={"Location": "/x"}))
     result = backend_client.validate_session(
-        backend_client.pool(), settings_for(server.url), "s", "t"
+        backend_client.pool(), settings_for(server.url), identity("s"), "t"
     )
     assert (result.outcome, result.status, result.ok) == (Outcome.RESPONDED, 302, False)
     assert len(server.seen()) == 1
@@ -215,11 +230,11 @@ def test_concurrent_trickling_calls_each_end_at_their_own_deadline(
 
 
 def test_a_shorter_timeout_given_by_the_caller_wins(server: FakeServer) -> None:
-    server.reply("GET", "/api/labs/session/s/validate", Reply(200, {}, delay=1.0))
+    server.reply("POST", "/api/labs/session/s/validate", Reply(200, {}, delay=1.0))
     settings = settings_for(server.url, backend_timeout_seconds=5)
     started = time.monotonic()
     result = backend_client.validate_session(
-        backend_client.pool(), settings, "s", "t", timeout_seconds=0.2
+        backend_client.pool(), settings, identity("s"), "t", timeout_seconds=0.2
     )
     assert result.outcome is Outcome.TIMEOUT
     assert time.monotonic() - started < 0.6
@@ -227,7 +242,7 @@ def test_a_shorter_timeout_given_by_the_caller_wins(server: FakeServer) -> None:
     short = settings_for(server.url, backend_timeout_seconds=0.2)
     started = time.monotonic()
     result = backend_client.validate_session(
-        backend_client.pool(), short, "s", "t", timeout_seconds=20
+        backend_client.pool(), short, identity("s"), "t", timeout_seconds=20
     )
     assert result.outcome is Outcome.TIMEOUT
     assert time.monotonic() - started < 0.6
@@ -259,7 +274,9 @@ def test_a_trickling_answer_ends_at_the_deadline_as_a_timeout(trickle: TrickleSe
     )
     for call in (
         lambda: backend_client.forward_message(backend_client.pool(), settings, "c", {"type": "x"}),
-        lambda: backend_client.validate_session(backend_client.pool(), settings, "s", "t"),
+        lambda: backend_client.validate_session(
+            backend_client.pool(), settings, identity("s"), "t"
+        ),
         lambda: backend_client.notify_disconnect(backend_client.pool(), settings, {}),
     ):
         started = time.monotonic()
@@ -336,7 +353,7 @@ def test_a_token_that_cannot_be_a_header_is_refused_not_raised(
     server: FakeServer, value: str
 ) -> None:
     result = backend_client.validate_session(
-        backend_client.pool(), settings_for(server.url), "s", value
+        backend_client.pool(), settings_for(server.url), identity("s"), value
     )
     assert result.outcome is Outcome.UNSENDABLE
     assert not result.ok
@@ -358,7 +375,7 @@ def test_a_connection_id_that_cannot_be_a_header_is_refused_not_raised(
 
 def test_a_session_id_without_a_utf8_form_is_refused_not_raised(server: FakeServer) -> None:
     result = backend_client.validate_session(
-        backend_client.pool(), settings_for(server.url), "s\ud800", "tok"
+        backend_client.pool(), settings_for(server.url), identity("s\ud800"), "tok"
     )
     assert result.outcome is Outcome.UNSENDABLE
     assert server.seen() == []
@@ -366,10 +383,10 @@ def test_a_session_id_without_a_utf8_form_is_refused_not_raised(server: FakeServ
 
 def test_a_backend_url_with_a_path_keeps_it_in_every_request(server: FakeServer) -> None:
     server.reply("POST", "/base/api/ws/message", Reply(200, {"ok": 1}))
-    server.reply("GET", "/base/api/labs/session/s/validate", Reply(200, {}))
+    server.reply("POST", "/base/api/labs/session/s/validate", Reply(200, {}))
     settings = settings_for(server.url + "/base")
     assert backend_client.forward_message(backend_client.pool(), settings, "c", {}).ok
-    assert backend_client.validate_session(backend_client.pool(), settings, "s", "t").ok
+    assert backend_client.validate_session(backend_client.pool(), settings, identity("s"), "t").ok
     # the pool the manager holds for the origin is the one used (and reused)
     origin_pool = backend_client.pool().connection_from_url(server.url)
     assert origin_pool.num_connections == 1

@@ -15,6 +15,7 @@ from bridge_fakes import REGION, TABLE, FakeServer, Reply, scan
 
 from ws_bridge import aws, connections_table
 from ws_bridge.connections_table import Connection, RegistryError
+from ws_bridge_backend.registry import ConnectionRegistry
 
 
 def test_put_stores_every_attribute_with_ttl_in_seconds(table: str) -> None:
@@ -67,12 +68,12 @@ def test_queries_by_session_and_user(table: str) -> None:
         connections_table.put_connection(
             table, connections_table.new_connection(cid, session, user, ttl_seconds=60)
         )
-    by_session = connections_table.connections_for_session(table, "s1")
+    # Read back as backends read them: the SDK's registry.
+    by_session = ConnectionRegistry(table).for_session("s1")
     assert sorted(c.connection_id for c in by_session) == ["a", "b"]
-    assert all(isinstance(c, Connection) for c in by_session)
-    by_user = connections_table.connections_for_user(table, "u1")
+    by_user = ConnectionRegistry(table).for_user("u1")
     assert sorted(c.connection_id for c in by_user) == ["a", "c"]
-    assert connections_table.connections_for_session(table, "nobody") == []
+    assert ConnectionRegistry(table).for_session("nobody") == []
 
 
 def test_expired_records_are_not_returned(table: str) -> None:
@@ -83,9 +84,7 @@ def test_expired_records_are_not_returned(table: str) -> None:
     connections_table.put_connection(
         table, connections_table.new_connection("new", "s", "u", ttl_seconds=60, now=now)
     )
-    assert [c.connection_id for c in connections_table.connections_for_session(table, "s")] == [
-        "new"
-    ]
+    assert [c.connection_id for c in ConnectionRegistry(table).for_session("s")] == ["new"]
 
 
 def test_query_follows_every_page() -> None:
@@ -120,7 +119,7 @@ def test_query_follows_every_page() -> None:
             {"Items": [item("b")]},
             {**base, "ExclusiveStartKey": {"connectionId": {"S": "a"}}},
         )
-        found = connections_table.connections_for_session(TABLE, "s", dynamodb=client)
+        found = ConnectionRegistry(TABLE, dynamodb=client).for_session("s")
         stub.assert_no_pending_responses()
     assert [c.connection_id for c in found] == ["a", "b"]
 
@@ -222,7 +221,7 @@ def test_a_network_error_then_success_takes_two_attempts(clock: Clock) -> None:
         return {}
 
     client.delete_item = flaky  # type: ignore[method-assign]
-    assert connections_table.delete_connection(TABLE, "c", dynamodb=client) is True
+    connections_table.delete_connection(TABLE, "c", dynamodb=client)
     assert calls == [TABLE, TABLE]
     assert clock.sleeps == [aws.REGISTRY_BACKOFF_SECONDS[0]]
 
@@ -231,9 +230,9 @@ def test_throttling_three_times_gives_up_after_three_attempts(clock: Clock) -> N
     client, stub = stubbed(clock)
     with stub:
         for _ in range(3):
-            stub.add_client_error("query", "ThrottlingException")
+            stub.add_client_error("put_item", "ThrottlingException")
         with pytest.raises(RegistryError) as caught:
-            connections_table.connections_for_user(TABLE, "u", dynamodb=client)
+            connections_table.put_connection(TABLE, a_record(), dynamodb=client)
         stub.assert_no_pending_responses()  # all three used, and no fourth asked for
     assert (caught.value.code, caught.value.transient) == ("ThrottlingException", True)
     assert clock.sleeps == list(aws.REGISTRY_THROTTLED_BACKOFF_SECONDS)
@@ -262,18 +261,6 @@ def test_permanent_errors_are_not_retried(fake_dynamodb: FakeServer, clock: Cloc
     assert not caught.value.transient
     assert caught.value.code == "ResourceNotFoundException"
     assert len(fake_dynamodb.seen("POST", "/")) == 1
-    assert clock.sleeps == []
-
-
-def test_a_failed_condition_is_an_answer_not_retried(clock: Clock) -> None:
-    client, stub = stubbed(clock)
-    with stub:
-        stub.add_client_error("delete_item", "ConditionalCheckFailedException")
-        deleted = connections_table.delete_connection(
-            TABLE, "c", dynamodb=client, connected_before_ms=1
-        )
-        stub.assert_no_pending_responses()
-    assert deleted is False
     assert clock.sleeps == []
 
 
@@ -324,7 +311,7 @@ def test_unreachable_dynamodb_is_transient_and_retried(
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", f"http://127.0.0.1:{free_port()}")
     aws.reset_clients()
     with pytest.raises(RegistryError) as caught:
-        connections_table.connections_for_user(TABLE, "u")
+        connections_table.delete_connection(TABLE, "c")
     assert caught.value.transient
     assert caught.value.code == "EndpointConnectionError"
     assert clock.sleeps == list(aws.REGISTRY_BACKOFF_SECONDS)  # three attempts

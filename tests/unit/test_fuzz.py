@@ -451,7 +451,7 @@ def test_authorizer_answers_a_policy_or_unauthorized(
 # ---------------------------------------------------------------------------- $connect
 
 # The validate endpoint's answer and the $connect status it must lead to (docs/design.md).
-VALIDATE_OUTCOMES = {200: 200, 401: 401, 403: 403, 404: 400, 409: 400, 500: 502, 503: 502}
+VALIDATE_OUTCOMES = {200: 200, 401: 502, 403: 403, 404: 400, 409: 400, 500: 502, 503: 502}
 
 
 def clear_table(table: str) -> None:
@@ -505,7 +505,7 @@ def test_connect_stores_a_record_exactly_when_it_accepts(
             assert (record["sessionId"], record["userId"]) == (info.session_id, info.user_id)
             assert started + 7200 <= record["expiresAt"] <= int(time.time()) + 7200
             (call,) = server.seen()[calls_before:]
-            assert call.method == "GET"
+            assert call.method == "POST"
             assert call.headers["Authorization"].startswith("Bearer ")
             return
         assert records == {}

@@ -133,13 +133,13 @@ def error_of(response: dict[str, Any], code: str, status: int) -> dict[str, Any]
 
 
 def test_connect_validates_then_stores(bridge: Bridge) -> None:
-    bridge.server.reply("GET", VALIDATE, Reply(200, {"valid": True}))
+    bridge.server.reply("POST", VALIDATE, Reply(200, {"valid": True}))
     token = hs_token()
     before = int(time.time())
     response = bridge(connect_event(token))
     assert response == {"statusCode": 200, "body": ""}
     (call,) = bridge.server.seen()
-    assert (call.method, call.path) == ("GET", VALIDATE)
+    assert (call.method, call.path) == ("POST", VALIDATE)
     assert call.headers["Authorization"] == f"Bearer {token}"
     record = scan()[CONNECTION_ID]
     assert record == {
@@ -157,14 +157,14 @@ def test_connect_record_lives_as_long_as_api_gateway_keeps_a_connection(
 ) -> None:
     # The old setting is gone: a short TTL would silently stop pushes to live connections.
     bridge = load(CONNECTION_TTL_SECONDS="600")
-    bridge.server.reply("GET", VALIDATE, Reply(200, {}))
+    bridge.server.reply("POST", VALIDATE, Reply(200, {}))
     bridge(connect_event())
     expires = scan()[CONNECTION_ID]["expiresAt"]
     assert abs(expires - (time.time() + 7200)) < 5
 
 
 def test_connect_echoes_the_bearer_subprotocol(bridge: Bridge) -> None:
-    bridge.server.reply("GET", VALIDATE, Reply(200, {}))
+    bridge.server.reply("POST", VALIDATE, Reply(200, {}))
     token = hs_token()
     event = load_event("connect")
     set_header(event, "Sec-WebSocket-Protocol", f"bearer, {token}")
@@ -179,13 +179,13 @@ def test_connect_echoes_the_bearer_subprotocol(bridge: Bridge) -> None:
 
 @pytest.mark.parametrize("offered", ["Bearer", "BEARER", "bearer"])
 def test_connect_echoes_the_subprotocol_exactly_as_offered(bridge: Bridge, offered: str) -> None:
-    bridge.server.reply("GET", VALIDATE, Reply(200, {}))
+    bridge.server.reply("POST", VALIDATE, Reply(200, {}))
     event = set_header(load_event("connect"), "Sec-WebSocket-Protocol", f"{offered}, {hs_token()}")
     assert bridge(event)["headers"] == {"Sec-WebSocket-Protocol": offered}
 
 
 def test_connect_with_the_authorization_header(bridge: Bridge) -> None:
-    bridge.server.reply("GET", VALIDATE, Reply(200, {}))
+    bridge.server.reply("POST", VALIDATE, Reply(200, {}))
     token = hs_token()
     response = bridge(set_header(load_event("connect"), "Authorization", f"Bearer {token}"))
     assert response == {"statusCode": 200, "body": ""}
@@ -215,7 +215,7 @@ def test_connect_without_token_is_401(bridge: Bridge) -> None:
 @pytest.mark.parametrize(
     ("reply", "status"),
     [
-        (Reply(401, {"error": "expired"}), 401),
+        (Reply(401, {"error": "bad_request_signature"}), 502),  # a fault of ours, not the token
         (Reply(403, {"error": "not yours"}), 403),
         (Reply(404, {"error": "no such session"}), 400),
         (Reply(409, {}), 400),
@@ -229,7 +229,7 @@ def test_connect_without_token_is_401(bridge: Bridge) -> None:
     ids=["401", "403", "404", "409", "422", "500", "503", "302", "slow", "dropped"],
 )
 def test_connect_rejections_store_nothing(bridge: Bridge, reply: Reply, status: int) -> None:
-    bridge.server.reply("GET", VALIDATE, reply)
+    bridge.server.reply("POST", VALIDATE, reply)
     started = time.monotonic()
     response = bridge(connect_event())
     assert response["statusCode"] == status
@@ -249,7 +249,7 @@ def test_connect_with_backend_down_fails_closed(load: Callable[..., Bridge]) -> 
         (None, 200),
         (Reply(500, {}), 200),
         (Reply(200, {}, delay=1.5), 200),
-        (Reply(401, {}), 401),
+        (Reply(401, {}), 502),
         (Reply(404, {}), 400),
     ],
     ids=["down", "500", "slow", "401-still-refused", "404-still-refused"],
@@ -260,7 +260,7 @@ def test_fail_open_accepts_only_when_the_backend_cannot_answer(
     url = f"http://127.0.0.1:{free_port()}" if reply is None else server.url
     bridge = load(BACKEND_FAIL_OPEN="true", BACKEND_URL=url)
     if reply is not None:
-        server.reply("GET", VALIDATE, reply)
+        server.reply("POST", VALIDATE, reply)
     assert bridge(connect_event())["statusCode"] == status
     assert (CONNECTION_ID in scan()) is (status == 200)
 
@@ -321,13 +321,13 @@ def test_fail_open_still_asks_the_backend_about_a_query_session(
     load: Callable[..., Bridge], server: FakeServer
 ) -> None:
     bridge = load(BACKEND_FAIL_OPEN="true")
-    server.reply("GET", "/api/labs/session/shared-session/validate", Reply(200, {}))
+    server.reply("POST", "/api/labs/session/shared-session/validate", Reply(200, {}))
     event = set_query(
         connect_event(sessionId="shared-session", sessionSource="query"), sessionId="shared-session"
     )
     assert bridge(event)["statusCode"] == 200
     assert scan()[CONNECTION_ID]["sessionId"] == "shared-session"
-    server.reply("GET", "/api/labs/session/shared-session/validate", Reply(403, {}))
+    server.reply("POST", "/api/labs/session/shared-session/validate", Reply(403, {}))
     assert bridge(event)["statusCode"] == 403
 
 
@@ -373,7 +373,7 @@ def test_connect_leaves_dynamodb_its_time_before_lambda_ends(
     # 7.8 s left: DynamoDB's budget (7 s) and the answer margin (0.5 s) leave 0.3 s for the
     # backend, although BACKEND_TIMEOUT_SECONDS allows 5 s.
     bridge = load(BACKEND_TIMEOUT_SECONDS="5")
-    bridge.server.reply("GET", VALIDATE, Reply(200, {}, delay=2.0))
+    bridge.server.reply("POST", VALIDATE, Reply(200, {}, delay=2.0))
     started = time.monotonic()
     response = bridge(connect_event(), LambdaContext(remaining_ms=7800))
     assert response["statusCode"] == 502
@@ -385,14 +385,14 @@ def test_connect_with_time_to_spare_keeps_the_configured_timeout(
     load: Callable[..., Bridge],
 ) -> None:
     bridge = load(BACKEND_TIMEOUT_SECONDS="5")
-    bridge.server.reply("GET", VALIDATE, Reply(200, {}, delay=0.6))
+    bridge.server.reply("POST", VALIDATE, Reply(200, {}, delay=0.6))
     assert bridge(connect_event(), LambdaContext(remaining_ms=20_000))["statusCode"] == 200
     assert CONNECTION_ID in scan()
 
 
 def test_connect_when_the_table_is_missing_is_500(load: Callable[..., Bridge]) -> None:
     bridge = load(CONNECTIONS_TABLE="no-such-table")
-    bridge.server.reply("GET", VALIDATE, Reply(200, {}))
+    bridge.server.reply("POST", VALIDATE, Reply(200, {}))
     assert bridge(connect_event())["statusCode"] == 500
     assert scan() == {}
 
@@ -413,7 +413,7 @@ def test_connect_when_dynamodb_throttles_is_503(
         monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", throttler.url)
         monkeypatch.setattr(connections_table, "_sleep", lambda seconds: None)
         aws.reset_clients()
-        bridge.server.reply("GET", VALIDATE, Reply(200, {}))
+        bridge.server.reply("POST", VALIDATE, Reply(200, {}))
         assert bridge(connect_event())["statusCode"] == 503
         assert len(throttler.seen()) == 3
     finally:

@@ -60,7 +60,7 @@ def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeServer]:
 def handler(
     load_handler: Callable[..., ModuleType], server: FakeServer, dynamodb: FakeServer
 ) -> ModuleType:
-    server.reply("GET", VALIDATE, Reply(200, {"valid": True}))
+    server.reply("POST", VALIDATE, Reply(200, {"valid": True}))
     server.reply("POST", DISCONNECT, Reply(200, b""))
     return load_handler(
         CONNECTIONS_TABLE="ws-bridge-connections",

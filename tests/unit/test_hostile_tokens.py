@@ -429,8 +429,8 @@ def handshake(
     handler = load_handler(
         CONNECTIONS_TABLE=table, BACKEND_URL=server.url, BACKEND_TIMEOUT_SECONDS="5"
     )
-    server.reply("GET", "/api/labs/session/sess-1/validate", Reply(200, {"valid": True}))
-    server.reply("GET", "/api/labs/session/other/validate", Reply(403, {"error": "not a member"}))
+    server.reply("POST", "/api/labs/session/sess-1/validate", Reply(200, {"valid": True}))
+    server.reply("POST", "/api/labs/session/other/validate", Reply(403, {"error": "not a member"}))
 
     def run(event: dict[str, Any]) -> int:
         decision = decide(authorizer, event)

@@ -64,7 +64,7 @@ def test_a_whole_session_logs_no_token_secret_or_body(
     token = hs_token()
     body_marker = "BODY-MARKER-7f3a"
     reply_marker = "REPLY-MARKER-91c2"
-    server.reply("GET", "/api/labs/session/sess-1/validate", Reply(200, {"valid": True}))
+    server.reply("POST", "/api/labs/session/sess-1/validate", Reply(200, {"valid": True}))
     server.reply("POST", "/api/ws/message", Reply(200, {"type": "result", "out": reply_marker}))
 
     answer = authorizer.handler(set_query(load_event("authorizer_request"), token=token), None)

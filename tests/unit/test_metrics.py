@@ -48,7 +48,7 @@ def one_line(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
 def test_an_accepted_connection(
     handler: ModuleType, server: FakeServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    server.reply("GET", VALIDATE, Reply(200, {}))
+    server.reply("POST", VALIDATE, Reply(200, {}))
     capsys.readouterr()
     handler.handler(set_query(load_event("connect"), token=hs_token()), None)
     line = one_line(capsys)
@@ -62,7 +62,7 @@ def test_an_accepted_connection(
 def test_a_refused_connection_counts_per_reason_and_the_backend_error_per_code(
     handler: ModuleType, server: FakeServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    server.reply("GET", VALIDATE, Reply(403, {}))
+    server.reply("POST", VALIDATE, Reply(403, {}))
     capsys.readouterr()
     handler.handler(set_query(load_event("connect"), token=hs_token()), None)
     line = one_line(capsys)

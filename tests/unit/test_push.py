@@ -1,4 +1,6 @@
-"""Pushing to clients through @connections.
+"""Pushing to clients through @connections with the backend SDK (``ws_bridge_backend.push``),
+over records the connection handler writes (``ws_bridge.connections_table``): the reader and
+the writer of the registry are checked together.
 
 moto's @connections accepts every post and never answers 410 (GoneException), so the stale
 connection case stubs exactly that boto3 call with botocore's Stubber; the DynamoDB side is
@@ -15,7 +17,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -28,27 +29,50 @@ from bridge_fakes import REGION, FakeServer, Reply, scan
 from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 
-import ws_bridge
-from ws_bridge import aws, connections_table, push
-from ws_bridge.push import PostOutcome, PushResult
+from ws_bridge import connections_table
+from ws_bridge.outcomes import ERRORS
+from ws_bridge_backend import push
+from ws_bridge_backend.push import PostOutcome, Pusher, PushResult
+from ws_bridge_backend.registry import ConnectionRecord, ConnectionRegistry, RegistryError
 
 ENDPOINT = "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/prod"
 
 
 def add(
-    table: str, connection_id: str, session: str = "s1", user: str = "u1", age: float = 60
+    table: str,
+    connection_id: str,
+    session: str = "s1",
+    user: str = "u1",
+    age: float = 60,
+    token_expires_at: int | None = None,
 ) -> None:
-    """A record of a connection made ``age`` seconds ago."""
+    """A record of a connection made ``age`` seconds ago, as the handler writes it."""
     connections_table.put_connection(
         table,
         connections_table.new_connection(
-            connection_id, session, user, ttl_seconds=600, now=time.time() - age
+            connection_id,
+            session,
+            user,
+            ttl_seconds=600,
+            token_expires_at=token_expires_at,
+            now=time.time() - age,
         ),
     )
 
 
 def management_client() -> Any:
     return boto3.client("apigatewaymanagementapi", endpoint_url=ENDPOINT, region_name=REGION)
+
+
+def pusher(table: str, management: Any = None, **options: Any) -> Pusher:
+    registry = ConnectionRegistry(table, dynamodb=boto3.client("dynamodb", region_name=REGION))
+    if management is None:
+        return Pusher(registry, ENDPOINT, **options)
+    return Pusher(registry, management=management, **options)
+
+
+def record(connection_id: str, token_expires_at: int | None = None) -> ConnectionRecord:
+    return ConnectionRecord(connection_id, "s", "u", 0, 0, token_expires_at)
 
 
 def received(connection_id: str) -> bytes:
@@ -66,9 +90,7 @@ def test_push_to_session_reaches_every_connection_of_that_session(table: str) ->
     add(table, "A=")
     add(table, "B=")
     add(table, "C=", session="s2")
-    result = push.push_to_session(
-        table, "s1", {"type": "output", "text": "ü"}, endpoint_url=ENDPOINT
-    )
+    result = pusher(table).to_session("s1", {"type": "output", "text": "ü"})
     assert result == PushResult(sent=2, gone=0, failed=0)
     assert received("A=") == received("B=") == '{"type":"output","text":"ü"}'.encode()
     assert received("C=") == b""
@@ -79,7 +101,7 @@ def test_push_to_user(table: str) -> None:
     add(table, "A=", user="alice")
     add(table, "B=", session="s2", user="alice")
     add(table, "C=", user="bob")
-    result = push.push_to_user(table, "alice", "plain text", endpoint_url=ENDPOINT)
+    result = pusher(table).to_user("alice", "plain text")
     assert result.sent == 2
     assert received("A=") == received("B=") == b"plain text"
 
@@ -88,9 +110,7 @@ def test_gone_connection_loses_its_record_and_only_its_record(table: str) -> Non
     add(table, "live=")
     add(table, "stale=")
     add(table, "other=", session="s2")
-    connections = sorted(
-        connections_table.connections_for_session(table, "s1"), key=lambda c: c.connection_id
-    )
+    connections = sorted(pusher(table).registry.for_session("s1"), key=lambda c: c.connection_id)
     assert [c.connection_id for c in connections] == ["live=", "stale="]
     client = management_client()
     data = b'{"type":"output"}'
@@ -103,9 +123,7 @@ def test_gone_connection_loses_its_record_and_only_its_record(table: str) -> Non
             expected_params={"ConnectionId": "stale=", "Data": data},
         )
         # The stubber answers in call order: one thread, so the order is the list's.
-        result = push.push_to_connections(
-            connections, data, management=client, table_name=table, concurrency=1
-        )
+        result = pusher(table, client, concurrency=1).to_connections(connections, data)
         stub.assert_no_pending_responses()
     assert result == PushResult(sent=1, gone=1, failed=0)
     assert set(scan()) == {"live=", "other="}
@@ -122,10 +140,8 @@ def test_gone_while_connect_may_still_be_running_keeps_the_record(table: str) ->
             stub.add_client_error(
                 "post_to_connection", service_error_code="GoneException", http_status_code=410
             )
-        assert push.post_to_connection(client, "young=", b"x", table_name=table) is (
-            PostOutcome.GONE
-        )
-        assert push.post_to_connection(client, "old=", b"x", table_name=table) is (PostOutcome.GONE)
+        assert pusher(table, client).post(record("young="), b"x") is PostOutcome.GONE
+        assert pusher(table, client).post(record("old="), b"x") is PostOutcome.GONE
     assert set(scan()) == {"young="}
 
 
@@ -139,7 +155,7 @@ def test_other_errors_keep_the_record(table: str, code: str, status: int) -> Non
         stub.add_client_error(
             "post_to_connection", service_error_code=code, http_status_code=status
         )
-        outcome = push.post_to_connection(client, "A=", b"x", table_name=table)
+        outcome = pusher(table, client).post(record("A="), b"x")
     assert outcome is PostOutcome.FAILED
     assert set(scan()) == {"A="}
 
@@ -150,14 +166,14 @@ def test_gone_when_the_record_cannot_be_deleted_still_counts_as_gone(moto: None)
         stub.add_client_error(
             "post_to_connection", service_error_code="GoneException", http_status_code=410
         )
-        outcome = push.post_to_connection(client, "A=", b"x", table_name="no-such-table")
+        outcome = pusher("no-such-table", client).post(record("A="), b"x")
     assert outcome is PostOutcome.GONE
 
 
 def test_messages_over_128_kb_are_refused_before_any_call(table: str) -> None:
     add(table, "A=")
     with pytest.raises(ValueError, match="at most 131072 bytes"):
-        push.push_to_session(table, "s1", "x" * (128 * 1024 + 1), endpoint_url=ENDPOINT)
+        pusher(table).to_session("s1", "x" * (128 * 1024 + 1))
     assert received("A=") == b""
 
 
@@ -170,7 +186,7 @@ def test_encode_message() -> None:
 
 def test_a_client_or_an_endpoint_is_needed(table: str) -> None:
     with pytest.raises(ValueError, match="endpoint_url"):
-        push.push_to_session(table, "s1", "x")
+        Pusher(ConnectionRegistry(table))
 
 
 @pytest.mark.parametrize(
@@ -185,8 +201,8 @@ def test_a_failed_post_is_not_sent_twice(
     # twice, so the client of the @connections API makes one attempt only.
     monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
     server.default = reply
-    client = aws.management_api(f"{server.url}/prod")
-    outcome = push.post_to_connection(client, "A=", b"hello", table_name="t")
+    registry = ConnectionRegistry("t", dynamodb=boto3.client("dynamodb", region_name=REGION))
+    outcome = Pusher(registry, f"{server.url}/prod").post(record("A="), b"hello")
     assert outcome is PostOutcome.FAILED
     (post,) = server.seen()
     assert (post.method, post.path, post.body) == ("POST", "/prod/@connections/A%3D", b"hello")
@@ -205,9 +221,9 @@ def test_push_to_session_encodes_the_message_once(
         return encode(message)
 
     monkeypatch.setattr(push, "encode_message", counting)
-    result = push.push_to_session(table, "s1", {"type": "output"}, endpoint_url=ENDPOINT)
+    result = pusher(table).to_session("s1", {"type": "output"})
     assert result.sent == 2
-    assert calls == [{"type": "output"}]
+    assert calls.count({"type": "output"}) == 1
     assert received("A=") == received("B=") == b'{"type":"output"}'
 
 
@@ -221,26 +237,8 @@ def test_messages_that_are_not_strict_json_are_refused_before_any_call(
 ) -> None:
     add(table, "A=")
     with pytest.raises(ValueError, match=r"not JSON compliant|surrogates not allowed"):
-        push.push_to_session(table, "s1", message, endpoint_url=ENDPOINT)
+        pusher(table).to_session("s1", message)
     assert received("A=") == b""
-
-
-def test_push_needs_neither_the_backend_client_nor_urllib3() -> None:
-    # Backends import ws_bridge.push: it must not drag the handler's HTTP client along.
-    code = (
-        "import sys, ws_bridge.push; "
-        "print(sorted(m for m in ('ws_bridge.backend_client', 'ws_bridge.handler') "
-        "if m in sys.modules))"
-    )
-    package_root = str(Path(ws_bridge.__file__).parent.parent)
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "PYTHONPATH": package_root},
-    ).stdout
-    assert out.strip() == "[]"
 
 
 class _Gone(ClientError):
@@ -257,17 +255,20 @@ class FakeManagement:
         self.exceptions = type("Exceptions", (), {"GoneException": _Gone})
         self.gone, self.failing, self.latency = set(gone), set(failing), latency
         self.posts: Counter[str] = Counter()
+        self.data: dict[str, list[bytes]] = {}
+        self.deleted: list[str] = []
         self.in_flight = self.most_in_flight = 0
         self._lock = threading.Lock()
 
     def post_to_connection(self, *, ConnectionId: str, Data: bytes) -> dict[str, Any]:
         with self._lock:
             self.posts[ConnectionId] += 1
+            self.data.setdefault(ConnectionId, []).append(Data)
             self.in_flight += 1
             self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
             time.sleep(self.latency)
-            if ConnectionId in self.gone:
+            if ConnectionId in self.gone or ConnectionId in self.deleted:
                 raise _Gone({"Error": {"Code": "GoneException"}}, "PostToConnection")
             if ConnectionId in self.failing:
                 error = {"Error": {"Code": "InternalServerError"}}
@@ -276,6 +277,11 @@ class FakeManagement:
         finally:
             with self._lock:
                 self.in_flight -= 1
+
+    def delete_connection(self, *, ConnectionId: str) -> dict[str, Any]:
+        with self._lock:
+            self.deleted.append(ConnectionId)
+        return {}
 
 
 def test_a_parallel_push_posts_once_to_each_and_cleans_up_what_is_gone(table: str) -> None:
@@ -287,32 +293,23 @@ def test_a_parallel_push_posts_once_to_each_and_cleans_up_what_is_gone(table: st
         add(table, connection_id)
     add(table, "young=", age=5)
     fake = FakeManagement(gone=gone | young, failing=failing)
-    connections = connections_table.connections_for_session(table, "s1")
-    result = push.push_to_connections(
-        connections,
-        b"hi",
-        management=fake,
-        table_name=table,  # type: ignore[arg-type]
-    )
+    result = pusher(table, fake).to_session("s1", b"hi")
     assert result == PushResult(sent=95, gone=16, failed=10)
     assert fake.posts == Counter(dict.fromkeys([*ids, "young="], 1))  # each exactly once
-    assert 1 < fake.most_in_flight <= aws.PUSH_CONCURRENCY
+    assert 1 < fake.most_in_flight <= push.PUSH_CONCURRENCY
     assert set(scan()) == (set(ids) - gone) | young
 
 
-def test_the_pool_is_as_large_as_the_clients_connection_pools() -> None:
-    assert aws.MANAGEMENT_API_CONFIG.max_pool_connections == aws.PUSH_CONCURRENCY
-    assert aws.DYNAMODB_CONFIG.max_pool_connections == aws.PUSH_CONCURRENCY
+def test_the_pool_is_as_large_as_the_clients_connection_pools(moto: None) -> None:
+    from ws_bridge_backend.registry import DYNAMODB_CONFIG
+
+    assert push.MANAGEMENT_API_CONFIG.max_pool_connections == push.PUSH_CONCURRENCY
+    assert DYNAMODB_CONFIG.max_pool_connections == push.PUSH_CONCURRENCY
     fake = FakeManagement(latency=0.02)
-    connections = [connections_table.Connection(f"c{n}=", "s", "u", 0, 0) for n in range(200)]
-    result = push.push_to_connections(
-        connections,
-        b"x",
-        management=fake,
-        table_name="t",  # type: ignore[arg-type]
-    )
+    connections = [record(f"c{n}=") for n in range(200)]
+    result = pusher("t", fake).to_connections(connections, b"x")
     assert result.sent == 200
-    assert fake.most_in_flight == aws.PUSH_CONCURRENCY
+    assert fake.most_in_flight == push.PUSH_CONCURRENCY
 
 
 def test_a_session_of_dead_connections_does_not_hold_the_caller(moto: None) -> None:
@@ -320,29 +317,19 @@ def test_a_session_of_dead_connections_does_not_hold_the_caller(moto: None) -> N
     # another took 12.8 s; in parallel they take a few post latencies.
     ids = [f"dead{n}=" for n in range(64)]
     fake = FakeManagement(failing=set(ids), latency=0.2)
-    connections = [connections_table.Connection(i, "s", "u", 0, 0) for i in ids]
+    connections = [record(i) for i in ids]
     started = time.monotonic()
-    result = push.push_to_connections(
-        connections,
-        b"x",
-        management=fake,
-        table_name="t",  # type: ignore[arg-type]
-    )
+    result = pusher("t", fake).to_connections(connections, b"x")
     assert time.monotonic() - started < 3.0
     assert result == PushResult(failed=64)
 
 
-def test_the_deadline_skips_what_was_not_posted_in_time() -> None:
+def test_the_deadline_skips_what_was_not_posted_in_time(moto: None) -> None:
     fake = FakeManagement(latency=0.05)
-    connections = [connections_table.Connection(f"c{n}=", "s", "u", 0, 0) for n in range(400)]
+    connections = [record(f"c{n}=") for n in range(400)]
     started = time.monotonic()
-    result = push.push_to_connections(
-        connections,
-        b"x",
-        management=fake,  # type: ignore[arg-type]
-        table_name="t",
-        concurrency=4,
-        deadline_seconds=0.2,
+    result = pusher("t", fake, concurrency=4).to_connections(
+        connections, b"x", deadline_seconds=0.2
     )
     assert time.monotonic() - started < 1.5
     assert result.skipped > 0
@@ -351,15 +338,61 @@ def test_the_deadline_skips_what_was_not_posted_in_time() -> None:
     assert result.attempted == result.sent
 
 
-def test_a_failing_connection_list_is_raised_to_the_caller() -> None:
-    def connections() -> Iterator[connections_table.Connection]:
-        yield connections_table.Connection("a=", "s", "u", 0, 0)
-        raise connections_table.RegistryError("Query", "ThrottlingException", transient=True)
+def test_a_failing_connection_list_is_raised_to_the_caller(moto: None) -> None:
+    def connections() -> Iterator[ConnectionRecord]:
+        yield record("a=")
+        raise RegistryError("Query", "ThrottlingException")
 
-    with pytest.raises(connections_table.RegistryError):
-        push.push_to_connections(
-            connections(),
-            b"x",
-            management=FakeManagement(),
-            table_name="t",  # type: ignore[arg-type]
-        )
+    with pytest.raises(RegistryError):
+        pusher("t", FakeManagement()).to_connections(connections(), b"x")
+
+
+# ---------------------------------------------------------------------------- expired tokens
+
+
+def test_a_connection_whose_token_expired_is_told_and_closed_not_pushed_to(table: str) -> None:
+    now = int(time.time())
+    add(table, "fresh=", token_expires_at=now + 600)
+    add(table, "expired=", token_expires_at=now - 1)
+    add(table, "no-exp=")
+    fake = FakeManagement()
+    result = pusher(table, fake).to_session("s1", {"type": "notice"})
+    assert result == PushResult(sent=2, expired=1)
+    assert fake.data["fresh="] == fake.data["no-exp="] == [b'{"type":"notice"}']
+    (farewell,) = fake.data["expired="]
+    assert json.loads(farewell) == dict(push.TOKEN_EXPIRED_FRAME)
+    assert fake.deleted == ["expired="]
+
+
+def test_the_expired_frame_is_the_handler_s_token_expired_error() -> None:
+    _status, text = ERRORS["token_expired"]
+    assert {"type": "error", "error": "token_expired", "message": text} == push.TOKEN_EXPIRED_FRAME
+
+
+def test_the_registry_reads_what_the_handler_writes(table: str) -> None:
+    add(table, "A=", session="lab@1", user="alice|x", token_expires_at=1_900_000_000)
+    (found,) = ConnectionRegistry(table).for_session("lab@1")
+    written = scan()["A="]
+    assert found == ConnectionRecord(
+        "A=", "lab@1", "alice|x", written["connectedAt"], written["expiresAt"], 1_900_000_000
+    )
+    assert ConnectionRegistry(table).for_user("alice|x") == [found]
+    assert found.token_expired(1_900_000_000)
+    assert not found.token_expired(1_899_999_999)
+
+
+def test_push_needs_nothing_of_the_lambda_package() -> None:
+    # Backends import the SDK alone: nothing of the Lambda package comes along.
+    code = (
+        "import sys, ws_bridge_backend.push; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'ws_bridge'))"
+    )
+    sdk = os.path.join(os.path.dirname(push.__file__), "..")
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": sdk},
+    ).stdout
+    assert out.strip() == "[]"

@@ -1,9 +1,12 @@
-"""Signing the handler's backend requests, and the verifier backends import."""
+"""The handler's side of request signing: its key (cached, re-read, switched to a new version
+only once verifiers have had time to read it), every backend call signed (v2, over
+X-Connection-Id and Authorization) and verifiable by the backend SDK, and a backend that
+refuses the signature reported as a server-side fault."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import datetime
+import json
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -14,221 +17,138 @@ from bridge_fakes import REGION, FakeServer, Reply, hs_token, load_event, set_qu
 
 from ws_bridge import backend_client
 from ws_bridge.backend_client import Outcome
-from ws_bridge.request_signing import (
-    RequestVerifier,
-    SignatureError,
-    SigningKey,
-    SigningKeyUnavailableError,
-    load_verification_keys,
-    sign_request,
-)
 from ws_bridge.settings import HandlerSettings
+from ws_bridge.signing_key import SigningKey, SigningKeyUnavailableError
+from ws_bridge_backend.calls import BridgeGate
+from ws_bridge_backend.verifier import RequestVerifier, SignatureError
 
 KEY = b"signing-key-0123456789-0123456789-abcdef"
 OLD_KEY = b"previous-key-0123456789-0123456789-abcde"
-NOW = 1_800_000_000.0
-NONCE = "0123456789abcdef0123456789abcdef"
+CREATED = 1_800_000_000.0
 
 
 class Clock:
-    def __init__(self, now: float = NOW) -> None:
+    def __init__(self, now: float = 0.0) -> None:
         self.now = now
 
     def __call__(self) -> float:
         return self.now
 
 
-def verifier(*keys: bytes, clock: Clock | None = None, **options: Any) -> RequestVerifier:
-    return RequestVerifier(keys or (KEY,), clock=clock or Clock(), **options)
+class Secrets:
+    """Secrets Manager as the handler reads it: AWSCURRENT (created at ``created``) and,
+    after a rotation, AWSPREVIOUS; counts calls; can fail."""
 
-
-def reason(check: RequestVerifier, method: str, path: str, headers: Any, body: bytes) -> str:
-    with pytest.raises(SignatureError) as caught:
-        check.verify(method, path, headers, body)
-    return caught.value.reason
-
-
-def test_the_signature_is_hmac_sha256_over_the_documented_canonical_form() -> None:
-    headers = sign_request(KEY, "post", "/api/ws/message", b'{"a":1}', now=NOW, nonce=NONCE)
-    canonical = "\n".join(
-        [
-            "v1",
-            "POST",
-            "/api/ws/message",
-            "1800000000",
-            NONCE,
-            hashlib.sha256(b'{"a":1}').hexdigest(),
-        ]
-    )
-    expected = hmac.new(KEY, canonical.encode(), hashlib.sha256).hexdigest()
-    assert headers == {
-        "X-Bridge-Timestamp": "1800000000",
-        "X-Bridge-Nonce": NONCE,
-        "X-Bridge-Signature": f"v1={expected}",
-    }
-    fresh = sign_request(KEY, "GET", "/x")
-    assert len(fresh["X-Bridge-Nonce"]) == 32
-    assert fresh["X-Bridge-Nonce"] != sign_request(KEY, "GET", "/x")["X-Bridge-Nonce"]
-
-
-def test_a_signed_request_passes_once_and_header_names_are_case_insensitive() -> None:
-    check = verifier()
-    headers = sign_request(KEY, "POST", "/m", b"{}", now=NOW)
-    check.verify("POST", "/m", {name.lower(): value for name, value in headers.items()}, b"{}")
-    assert reason(check, "POST", "/m", headers, b"{}") == "replayed"
-
-
-@pytest.mark.parametrize(
-    ("method", "path", "body"),
-    [("GET", "/m", b"{}"), ("POST", "/other", b"{}"), ("POST", "/m", b'{"userId":"x"}')],
-    ids=["method", "path", "body"],
-)
-def test_any_change_breaks_the_signature(method: str, path: str, body: bytes) -> None:
-    headers = sign_request(KEY, "POST", "/m", b"{}", now=NOW)
-    assert reason(verifier(), method, path, headers, body) == "bad_signature"
-
-
-def test_a_signature_by_another_key_is_refused() -> None:
-    headers = sign_request(b"someone-else-0123456789-0123456789-abcd", "GET", "/v", now=NOW)
-    assert reason(verifier(), "GET", "/v", headers, b"") == "bad_signature"
-
-
-def test_both_keys_of_a_rotation_are_accepted() -> None:
-    check = verifier(KEY, OLD_KEY)
-    check.verify("GET", "/v", sign_request(OLD_KEY, "GET", "/v", now=NOW), b"")
-    check.verify("GET", "/v", sign_request(KEY, "GET", "/v", now=NOW), b"")
-
-
-def test_keys_may_come_from_a_callable_asked_on_each_request() -> None:
-    current = [KEY]
-    check = RequestVerifier(lambda: current, clock=Clock())
-    headers = sign_request(OLD_KEY, "GET", "/v", now=NOW)
-    assert reason(check, "GET", "/v", headers, b"") == "bad_signature"
-    current.append(OLD_KEY)
-    check.verify("GET", "/v", headers, b"")
-
-
-@pytest.mark.parametrize("skew", [-301, 301])
-def test_a_timestamp_outside_the_window_is_stale(skew: int) -> None:
-    headers = sign_request(KEY, "GET", "/v", now=NOW + skew)
-    assert reason(verifier(), "GET", "/v", headers, b"") == "stale"
-    verifier().verify("GET", "/v", sign_request(KEY, "GET", "/v", now=NOW + skew * 299 // 301), b"")
-
-
-@pytest.mark.parametrize(
-    ("change", "expected"),
-    [
-        ({"X-Bridge-Signature": None}, "missing_headers"),
-        ({"X-Bridge-Nonce": None}, "missing_headers"),
-        ({"X-Bridge-Timestamp": "1.8e9"}, "bad_timestamp"),
-        ({"X-Bridge-Timestamp": "-1"}, "bad_timestamp"),
-        ({"X-Bridge-Nonce": "G" * 32}, "bad_nonce"),
-        ({"X-Bridge-Signature": "v2=" + "0" * 64}, "bad_signature_format"),
-        ({"X-Bridge-Signature": "v1=" + "A" * 64}, "bad_signature_format"),
-    ],
-)
-def test_malformed_headers_are_refused(change: dict[str, str | None], expected: str) -> None:
-    headers: dict[str, str] = sign_request(KEY, "GET", "/v", now=NOW)
-    for name, value in change.items():
-        if value is None:
-            del headers[name]
-        else:
-            headers[name] = value
-    assert reason(verifier(), "GET", "/v", headers, b"") == expected
-
-
-def test_the_nonce_memory_is_bounded_and_forgets_after_the_window() -> None:
-    clock = Clock()
-    check = verifier(clock=clock, max_nonces=2)
-    for _ in range(2):
-        check.verify("GET", "/v", sign_request(KEY, "GET", "/v", now=clock.now), b"")
-    full = sign_request(KEY, "GET", "/v", now=clock.now)
-    assert reason(check, "GET", "/v", full, b"") == "replay_cache_full"
-    clock.now += 601  # both remembered nonces can no longer pass the window: forgotten
-    check.verify("GET", "/v", sign_request(KEY, "GET", "/v", now=clock.now), b"")
-
-
-def test_a_forged_request_does_not_use_up_nonce_memory() -> None:
-    check = verifier(max_nonces=1)
-    forged = sign_request(b"forger-key-0123456789-0123456789-abcdefg", "GET", "/v", now=NOW)
-    for _ in range(3):
-        assert reason(check, "GET", "/v", forged, b"") == "bad_signature"
-    check.verify("GET", "/v", sign_request(KEY, "GET", "/v", now=NOW), b"")
-
-
-# ---------------------------------------------------------------------------- keys
-
-
-def test_verification_keys_are_awscurrent_and_awsprevious(moto: None) -> None:
-    client = boto3.client("secretsmanager", region_name=REGION)
-    arn = client.create_secret(Name="signing", SecretString=OLD_KEY.decode())["ARN"]
-    assert load_verification_keys(arn, secretsmanager=client) == [OLD_KEY]
-    client.put_secret_value(SecretId=arn, SecretString=KEY.decode())  # a rotation
-    assert load_verification_keys(arn, secretsmanager=client) == [KEY, OLD_KEY]
-
-
-class CountingSecrets:
     def __init__(self) -> None:
         self.calls = 0
-        self.value: str | Exception = KEY.decode()
+        self.current: tuple[str, float] = (KEY.decode(), CREATED)
+        self.previous: str | None = None
+        self.failing = False
 
-    def get_secret_value(self, SecretId: str) -> dict[str, Any]:
+    def get_secret_value(self, SecretId: str, VersionStage: str = "AWSCURRENT") -> Any:
+        from botocore.exceptions import ClientError, EndpointConnectionError
+
         self.calls += 1
-        if isinstance(self.value, Exception):
-            raise self.value
-        return {"SecretString": self.value}
+        if self.failing:
+            raise EndpointConnectionError(endpoint_url="https://secretsmanager")
+        if VersionStage == "AWSPREVIOUS":
+            if self.previous is None:
+                error = {"Error": {"Code": "ResourceNotFoundException"}}
+                raise ClientError(error, "GetSecretValue")  # type: ignore[arg-type]
+            return {"SecretString": self.previous}
+        value, created = self.current
+        return {
+            "SecretString": value,
+            "CreatedDate": datetime.datetime.fromtimestamp(created, datetime.UTC),
+        }
+
+    def rotate(self, value: bytes, at: float) -> None:
+        self.previous = self.current[0]
+        self.current = (value.decode(), at)
 
 
-def unavailable() -> Exception:
-    from botocore.exceptions import EndpointConnectionError
+def signing_key(secrets: Secrets, clock: Clock, wall: Clock, **options: Any) -> SigningKey:
+    return SigningKey(
+        "arn",
+        refresh_seconds=options.pop("refresh_seconds", 300),
+        secretsmanager=lambda: secrets,
+        clock=clock,
+        wall_clock=wall,
+        **options,
+    )
 
-    return EndpointConnectionError(endpoint_url="https://secretsmanager")
 
-
-def test_the_signing_key_is_cached_then_re_read_after_its_refresh_time() -> None:
-    secrets, clock = CountingSecrets(), Clock(0.0)
-    key = SigningKey("arn", refresh_seconds=300, secretsmanager=lambda: secrets, clock=clock)
+def test_the_key_is_cached_then_re_read_after_its_refresh_time() -> None:
+    secrets, clock, wall = Secrets(), Clock(), Clock(CREATED + 1000)
+    key = signing_key(secrets, clock, wall)
     assert key.get() == KEY
+    secrets.current = (OLD_KEY.decode(), CREATED - 5000)
     clock.now = 299
-    secrets.value = OLD_KEY.decode()
     assert key.get() == KEY
     assert secrets.calls == 1
-    clock.now = 301  # a rotation reaches a warm container within the refresh time
+    clock.now = 300
     assert key.get() == OLD_KEY
     assert secrets.calls == 2
 
 
+def test_a_new_key_is_used_only_once_it_is_refresh_seconds_old() -> None:
+    secrets, clock, wall = Secrets(), Clock(), Clock(CREATED + 1000)
+    key = signing_key(secrets, clock, wall, refresh_seconds=60)
+    assert key.get() == KEY
+    rotated_at = wall.now + 10
+    secrets.rotate(OLD_KEY, rotated_at)  # OLD_KEY is the new version here
+    clock.now, wall.now = 60, rotated_at + 1
+    assert key.get() == KEY  # read, but too young: verifiers may not have it yet
+    wall.now = rotated_at + 60.9  # a second of margin for clocks and CreatedDate's precision
+    assert key.get() == KEY
+    wall.now = rotated_at + 61
+    assert key.get() == OLD_KEY  # no new read needed: both were read at once
+    assert secrets.calls == 1 + 2
+
+
+def test_a_young_key_without_a_previous_one_is_used_at_once() -> None:
+    secrets, clock, wall = Secrets(), Clock(), Clock(CREATED + 1)  # a secret just created
+    assert signing_key(secrets, clock, wall).get() == KEY
+
+
 def test_a_failed_re_read_keeps_the_last_key_and_retries_later() -> None:
-    secrets, clock = CountingSecrets(), Clock(0.0)
-    key = SigningKey(
-        "arn", refresh_seconds=300, retry_seconds=5, secretsmanager=lambda: secrets, clock=clock
-    )
+    secrets, clock, wall = Secrets(), Clock(), Clock(CREATED + 1000)
+    key = signing_key(secrets, clock, wall, retry_seconds=5)
     key.get()
-    secrets.value = unavailable()
+    secrets.failing = True
     clock.now = 400
     assert key.get() == KEY
     clock.now = 404
     assert key.get() == KEY
     assert secrets.calls == 2  # not asked again before retry_seconds
-    secrets.value = OLD_KEY.decode()
+    secrets.failing = False
+    secrets.current = (OLD_KEY.decode(), CREATED)
     clock.now = 406
     assert key.get() == OLD_KEY
 
 
 def test_without_any_key_reads_are_rate_limited_then_retried() -> None:
-    secrets, clock = CountingSecrets(), Clock(0.0)
-    secrets.value = unavailable()
-    key = SigningKey("arn", retry_seconds=5, secretsmanager=lambda: secrets, clock=clock)
+    secrets, clock, wall = Secrets(), Clock(), Clock(CREATED + 1000)
+    secrets.failing = True
+    key = signing_key(secrets, clock, wall, retry_seconds=5)
     for _ in range(3):
         with pytest.raises(SigningKeyUnavailableError):
             key.get()
     assert secrets.calls == 1
-    secrets.value = KEY.decode()
+    secrets.failing = False
     clock.now = 5
     assert key.get() == KEY  # the same object recovers: a failure is not kept forever
 
 
-# ---------------------------------------------------------------------------- the handler
+@pytest.mark.parametrize("value", ["short", "x" * 31], ids=["short", "31-bytes"])
+def test_a_key_shorter_than_32_bytes_is_never_used(value: str) -> None:
+    secrets, clock, wall = Secrets(), Clock(), Clock(CREATED + 1000)
+    secrets.current = (value, CREATED)
+    with pytest.raises(SigningKeyUnavailableError, match="at least 32 bytes"):
+        signing_key(secrets, clock, wall).get()
+
+
+# ---------------------------------------------------------------------------- the calls
 
 
 @pytest.fixture
@@ -237,31 +157,68 @@ def signing_secret(moto: None) -> str:
     return client.create_secret(Name="backend-signing", SecretString=KEY.decode())["ARN"]
 
 
-def test_every_backend_call_is_signed_and_verifies(server: FakeServer, signing_secret: str) -> None:
-    settings = HandlerSettings(
-        connections_table="t", backend_url=server.url, backend_signing_secret_arn=signing_secret
+def settings_for(server: FakeServer, secret: str | None) -> HandlerSettings:
+    return HandlerSettings(
+        connections_table="t", backend_url=server.url, backend_signing_secret_arn=secret
     )
+
+
+IDENTITY = {
+    "connectionId": "Kx1=",
+    "sessionId": "lab@1",
+    "userId": "alice",
+    "sessionSource": "query",
+    "tokenExpiresAt": 1_900_000_000,
+}
+
+
+def test_every_backend_call_is_signed_and_verifies(server: FakeServer, signing_secret: str) -> None:
+    settings = settings_for(server, signing_secret)
     server.default = Reply(200, {"type": "ok"})
     http = backend_client.pool()
-    assert backend_client.validate_session(http, settings, "lab:1", "tok").ok
-    assert backend_client.forward_message(http, settings, "c", {"type": "x", "n": "é"}).ok
-    assert backend_client.notify_disconnect(http, settings, {"connectionId": "c"}).ok
-    check = RequestVerifier([KEY])
+    assert backend_client.validate_session(http, settings, IDENTITY, "tok").ok
+    assert backend_client.forward_message(http, settings, "Kx1=", {"type": "x", "n": "é"}).ok
+    assert backend_client.notify_disconnect(http, settings, {"connectionId": "Kx1="}).ok
     seen = server.seen()
-    assert [call.method for call in seen] == ["GET", "POST", "POST"]
-    assert seen[0].path == "/api/labs/session/lab%3A1/validate"
-    for call in seen:
-        check.verify(call.method, call.path.split("?")[0], call.headers, call.body)
+    assert [call.method for call in seen] == ["POST", "POST", "POST"]
+    assert seen[0].path == "/api/labs/session/lab%401/validate"
+    assert json.loads(seen[0].body) == IDENTITY
+    check = RequestVerifier([KEY])
+    signed = [check.verify(c.method, c.path.split("?")[0], c.headers, c.body) for c in seen]
+    assert signed[0].headers == {"authorization": "Bearer tok", "x-connection-id": "Kx1="}
+    assert [s.headers for s in signed[1:]] == [{"x-connection-id": "Kx1="}] * 2
     # What a forger would send (no key) and what a replay would send are both refused.
     unsigned = {k: v for k, v in seen[1].headers.items() if not k.startswith("X-Bridge")}
-    assert reason(check, "POST", seen[1].path, unsigned, seen[1].body) == "missing_headers"
-    assert reason(check, "POST", seen[1].path, seen[1].headers, seen[1].body) == "replayed"
+    with pytest.raises(SignatureError, match="missing_headers"):
+        check.verify("POST", seen[1].path, unsigned, seen[1].body)
+    with pytest.raises(SignatureError, match="replayed"):
+        check.verify("POST", seen[1].path, seen[1].headers, seen[1].body)
+
+
+def test_the_sdk_gate_hands_a_backend_the_validate_call_s_identity(
+    server: FakeServer, signing_secret: str
+) -> None:
+    server.default = Reply(200, {})
+    backend_client.validate_session(
+        backend_client.pool(), settings_for(server, signing_secret), IDENTITY, "tok"
+    )
+    (call,) = server.seen()
+    found = BridgeGate(RequestVerifier([KEY])).check(
+        call.method, call.path, call.headers, call.body
+    )
+    assert found is not None
+    assert (found.kind, found.connection_id, found.session_id, found.user_id) == (
+        "validate",
+        "Kx1=",
+        "lab@1",
+        "alice",
+    )
+    assert (found.token_expires_at, found.session_source) == (1_900_000_000, "query")
 
 
 def test_without_a_secret_arn_nothing_is_signed(server: FakeServer) -> None:
     server.default = Reply(200, {"type": "ok"})
-    settings = HandlerSettings(connections_table="t", backend_url=server.url)
-    backend_client.forward_message(backend_client.pool(), settings, "c", {})
+    backend_client.forward_message(backend_client.pool(), settings_for(server, None), "c", {})
     (call,) = server.seen()
     assert not any(name.lower().startswith("x-bridge") for name in call.headers)
 
@@ -287,3 +244,41 @@ def test_no_signing_key_means_no_request_and_no_fail_open(
         backend_client.pool(), module.SETTINGS, "c", {"type": "x"}
     )
     assert result.outcome is Outcome.NOT_SIGNED
+
+
+def test_a_backend_refusing_the_signature_is_a_server_fault_with_a_reason_in_the_log(
+    load_handler: Callable[..., ModuleType],
+    server: FakeServer,
+    table: str,
+    signing_secret: str,
+    captured_logs: Callable[[], str],
+) -> None:
+    module = load_handler(
+        CONNECTIONS_TABLE=table,
+        BACKEND_URL=server.url,
+        BACKEND_FAIL_OPEN="true",  # never applies: the backend answered
+        BACKEND_SIGNING_SECRET_ARN=signing_secret,
+        BACKEND_SIGNING_KEY_REFRESH_SECONDS="30",
+    )
+    server.default = Reply(401, {"error": "bad_request_signature"})
+    captured_logs()
+    response = module.handler(set_query(load_event("connect"), token=hs_token()), None)
+    assert (response["statusCode"], json.loads(response["body"])) == (
+        502,
+        {"error": "backend_signature_refused"},
+    )
+    message = load_event("message")
+    message["body"] = '{"type":"command"}'
+    reply = module.handler(message, None)
+    assert (reply["statusCode"], json.loads(reply["body"])["error"]) == (502, "backend_error")
+    lines = [json.loads(line) for line in captured_logs().splitlines() if line.startswith("{")]
+    refusals = [
+        line
+        for line in lines
+        if "refused the handler's request signature" in line.get("message", "")
+    ]
+    assert len(refusals) == 2
+    assert {line["level"] for line in refusals} == {"ERROR"}
+    assert refusals[0]["secretArn"] == signing_secret
+    assert refusals[0]["keyRefreshSeconds"] == 30
+    assert "BACKEND_SIGNING_SECRET_ARN" in refusals[0]["message"]

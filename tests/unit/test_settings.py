@@ -102,6 +102,7 @@ def test_handler_defaults() -> None:
     assert settings.backend_timeout_seconds == 10.0
     assert settings.backend_fail_open is False
     assert settings.disconnect_timeout_seconds == 2.0
+    assert settings.backend_signing_key_refresh_seconds == 300
 
 
 def test_handler_reads_every_variable() -> None:
@@ -114,9 +115,11 @@ def test_handler_reads_every_variable() -> None:
             "BACKEND_TIMEOUT_SECONDS": "2.5",
             "BACKEND_FAIL_OPEN": "TRUE",
             "DISCONNECT_TIMEOUT_SECONDS": "1",
+            "BACKEND_SIGNING_KEY_REFRESH_SECONDS": "15",
             "LOG_LEVEL": "WARNING",
         }
     )
+    assert settings.backend_signing_key_refresh_seconds == 15
     assert settings.backend_validate_path == "/v/{sessionId}"
     assert (settings.backend_message_path, settings.backend_disconnect_path) == ("/m", "/d")
     assert settings.backend_timeout_seconds == 2.5
@@ -146,6 +149,9 @@ def test_the_record_lifetime_is_not_configurable() -> None:
         ({**HANDLER_ENV, "BACKEND_TIMEOUT_SECONDS": "soon"}, "number of seconds"),
         ({**HANDLER_ENV, "DISCONNECT_TIMEOUT_SECONDS": "-2"}, "greater than 0"),
         ({**HANDLER_ENV, "BACKEND_FAIL_OPEN": "yes"}, "true or false"),
+        ({**HANDLER_ENV, "BACKEND_SIGNING_KEY_REFRESH_SECONDS": "0"}, "between 1 and 3600"),
+        ({**HANDLER_ENV, "BACKEND_SIGNING_KEY_REFRESH_SECONDS": "3601"}, "between 1 and 3600"),
+        ({**HANDLER_ENV, "BACKEND_SIGNING_KEY_REFRESH_SECONDS": "1.5"}, "whole number"),
         (
             {**HANDLER_ENV, "BACKEND_VALIDATE_PATH": "/v?id={sessionId}"},
             "BACKEND_VALIDATE_PATH must be a path only, without '\\?' or '#'",

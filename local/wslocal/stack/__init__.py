@@ -27,7 +27,7 @@ then killed after a bounded wait; children also receive SIGTERM if this process 
 Every wait is bounded.
 
 Children get ``AWS_ENDPOINT_URL``, a region and fake credentials in their environment, and
-``PYTHONPATH`` with ``lambda/`` and ``local/``: AWS endpoints always come from
+``PYTHONPATH`` with ``lambda/``, ``local/`` and ``sdk/python/src``: AWS endpoints always come from
 ``AWS_ENDPOINT_URL``. ``WEBSOCKETS_MAX_LINE_LENGTH`` lets the gateway read request lines and
 headers up to API Gateway's ~10 KB (websockets' own limit is 8 KB).
 
@@ -38,7 +38,7 @@ One module per job:
 - ``processes``  child processes: process groups, bounded stops, die-with-parent
 - ``interrupts`` SIGTERM unwinds like Ctrl-C; patience during teardown
 - ``terraform``  the ``terraform`` runs on examples/local, with the stack's own state
-- ``services``   the backend and gateway ``Service`` factories
+- ``services``   the backend (reference or example app) and gateway ``Service`` factories
 - ``lifecycle``  ``Stack``: start in order, close in reverse
 - ``cli``        ``python -m wslocal.stack`` (``make stack``)
 """
@@ -65,7 +65,12 @@ from wslocal.stack.ports import (
     port_is_free,
 )
 from wslocal.stack.processes import ManagedProcess, kill_group
-from wslocal.stack.services import DEFAULT_SESSIONS, backend_service, gateway_service
+from wslocal.stack.services import (
+    DEFAULT_SESSIONS,
+    backend_service,
+    example_backend_service,
+    gateway_service,
+)
 
 __all__ = [
     "DEFAULT_SESSIONS",
@@ -84,6 +89,7 @@ __all__ = [
     "backend_service",
     "choose_ports",
     "distinct_free_ports",
+    "example_backend_service",
     "free_port",
     "gateway_service",
     "kill_group",

@@ -1,6 +1,11 @@
-"""`python -m wslocal.stack` (`make stack`): apply examples/local to the emulator, start the
-reference backend and the gateway, print what a user needs next, and hold it all up until
-Ctrl-C; then tear it down and keep the logs in a directory it names.
+"""`python -m wslocal.stack` (`make stack`): apply examples/local to the emulator, start a
+backend and the gateway, print what a user needs next, and hold it all up until Ctrl-C; then
+tear it down and keep the logs in a directory it names.
+
+The backend: ``--backend reference`` (the default: the test double, with admin routes and
+fault injection), ``--backend example`` (the App Runner example's app, with a Redis of its
+own as the session store), or ``--backend-url URL``: your own backend, already running; the
+stack then starts none and points the deployed module at it.
 
 Settings come from flags or from ``--config FILE``, a JSON object with the same names
 (``{"jwt_issuer": "...", "route_keys": ["ping"], "sessions": ["lab-1:alice"], ...}``); a
@@ -25,11 +30,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from wslocal.stack.config import FAKE_CREDENTIALS, StackConfig, StackError
+from wslocal.stack.config import FAKE_CREDENTIALS, Service, StackConfig, StackError
 from wslocal.stack.interrupts import patient_signals, unwind_on_signals
 from wslocal.stack.lifecycle import Stack
-from wslocal.stack.ports import PortTaken, choose_ports
-from wslocal.stack.services import DEFAULT_SESSIONS, backend_service, gateway_service
+from wslocal.stack.ports import PortTaken, choose_ports, free_port
+from wslocal.stack.services import (
+    DEFAULT_SESSIONS,
+    backend_service,
+    example_backend_service,
+    gateway_service,
+)
 
 __all__ = ["DEFAULT_PORTS", "build_config", "main", "parse_args", "summary"]
 
@@ -63,7 +73,10 @@ CONFIG_KEYS: Final[Mapping[str, bool]] = {
     "variables": False,
     "logs_dir": False,
     "no_services": False,
+    "backend": False,
+    "backend_url": False,
 }
+BACKENDS: Final = ("reference", "example")
 
 
 class UsageError(Exception):
@@ -149,6 +162,19 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-services", action="store_true", default=None, help="apply only: no backend, gateway"
     )
+    backend = parser.add_mutually_exclusive_group()
+    backend.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        help="the backend the stack runs: reference (default: the test double, with admin and "
+        "fault routes) or example (the App Runner example's app, on a Redis of its own)",
+    )
+    backend.add_argument(
+        "--backend-url",
+        metavar="URL",
+        help="your own backend, already running (http://127.0.0.1:PORT or https://...): the "
+        "module calls it and the stack starts no backend; verify with the printed signing secret",
+    )
     return parser
 
 
@@ -225,7 +251,11 @@ def build_config(
         session_id, sep, user = session.partition(":")
         if not sep or not session_id or not user:
             raise UsageError(f"--session takes ID:USER, got {session!r}")
-    services = () if settings.get("no_services") else (backend_service(sessions), gateway_service())
+    services = (
+        ()
+        if settings.get("no_services")
+        else (*backend_services(settings, variables, sessions), gateway_service())
+    )
     named: dict[str, Any] = {
         key: settings[key] for key in ("name", "stage_name") if settings.get(key) is not None
     }
@@ -245,6 +275,43 @@ def build_config(
     return config, sessions
 
 
+def backend_services(
+    settings: Mapping[str, Any], variables: dict[str, Any], sessions: Sequence[str]
+) -> tuple[Service, ...]:
+    """The backend's services for the settings (``variables`` gets ``backend_url`` for
+    ``--backend-url``): none, the reference backend, or Redis and the example app."""
+    url = settings.get("backend_url")
+    kind = settings.get("backend") or "reference"
+    if url:
+        if settings.get("backend"):
+            raise UsageError("--backend and --backend-url exclude each other")
+        if not url.startswith(("http://", "https://")):
+            raise UsageError(f"--backend-url takes an http:// or https:// URL, got {url!r}")
+        variables["backend_url"] = url.rstrip("/")
+        return ()
+    if kind not in BACKENDS:
+        raise UsageError(f"backend must be one of {', '.join(BACKENDS)}, got {kind!r}")
+    if kind == "example":
+        from wslocal.redis_service import redis_service, redis_url
+
+        port = free_port()
+        return (redis_service(port), example_backend_service(redis_url(port), sessions))
+    return (backend_service(sessions),)
+
+
+def _backend_line(stack: Stack, backend: str) -> str:
+    url = (
+        stack.config.variables.get("backend_url") or f"http://127.0.0.1:{stack.config.backend_port}"
+    )
+    if backend == "url":
+        return f"{url} (yours: the stack started none)"
+    if "backend" not in stack.services:
+        return "(not started)"
+    if backend == "example":
+        return f"{url} (the App Runner example's app; members and nonces in Redis)"
+    return f"{url} (the reference test double)"
+
+
 def _backend_sessions(port: int) -> dict[str, list[str]]:
     """The sessions the running backend knows, as it reports them."""
     with urllib.request.urlopen(
@@ -255,9 +322,13 @@ def _backend_sessions(port: int) -> dict[str, list[str]]:
 
 
 def summary(
-    stack: Stack, sessions: Mapping[str, Sequence[str]] | None, logs_dir: Path | None
+    stack: Stack,
+    sessions: Mapping[str, Sequence[str]] | None,
+    logs_dir: Path | None,
+    backend: str = "reference",
 ) -> str:
-    """What a user needs next: URLs, the secret, a token command, sessions, logs."""
+    """What a user needs next: URLs, the secret, a token command, sessions, logs. ``backend``:
+    ``reference``, ``example`` or ``url`` (the user's own: only what applies to it)."""
     config = stack.config
     info = stack.info
     outputs = stack.outputs
@@ -295,9 +366,7 @@ def summary(
         "",
         f"  WebSocket URL     {url}",
         f"  @connections      {outputs.local_callback_url}",
-        f"  backend           http://127.0.0.1:{config.backend_port}"
-        if "backend" in stack.services
-        else "  backend           (not started)",
+        "  backend           " + _backend_line(stack, backend),
         f"  emulator          {info.endpoint_url}",
         f"  JWT secret ARN    {info.jwt_secret_arn}",
         f"  JWT               {algorithms}"
@@ -312,14 +381,24 @@ def summary(
         "  route keys        "
         + (", ".join(variables.get("route_keys") or []) or "(examples/local default: ping)"),
         "  backend signing   " + (f"on, secret {signing}" if signing else "off"),
-        "  backend sessions  "
-        + (
-            "; ".join(f"{sid}: {', '.join(users)}" for sid, users in sessions.items())
-            if sessions
-            else "(none)"
-        ),
-        f"  logs              {info.workdir} (emulator.log, terraform.log, backend.log, "
-        "gateway.log)",
+    ]
+    if backend != "url":
+        lines.append(
+            "  backend sessions  "
+            + (
+                "; ".join(f"{sid}: {', '.join(users)}" for sid, users in sessions.items())
+                if sessions
+                else "(none)"
+            )
+        )
+    else:
+        lines.append(
+            "  your backend      verifies the handler's signature with that secret (AWSCURRENT "
+            "and AWSPREVIOUS): sdk/python or sdk/node"
+        )
+    logs = ", ".join(f"{name}.log" for name in ("emulator", "terraform", *stack.services))
+    lines += [
+        f"  logs              {info.workdir} ({logs})",
         f"  logs after stop   {logs_dir}" if logs_dir else "  logs after stop   removed",
         "",
         "In another shell:",
@@ -329,7 +408,7 @@ def summary(
         f"  {python} -m wslocal.client connect {shlex.quote(url)} {flags} "
         + shlex.quote('--send={"type":"ping"}'),
     ]
-    if sessions and "backend" in stack.services:
+    if sessions and backend == "reference" and "backend" in stack.services:
         push = shlex.quote('{"type":"notice","text":"hi"}')
         lines.append(
             f"  curl -s -X POST http://127.0.0.1:{config.backend_port}/api/push/session/"
@@ -366,8 +445,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     status = EXIT_OK
     try:
         stack.start()
-        known = _backend_sessions(config.backend_port) if "backend" in stack.services else None
-        print(summary(stack, known, config.logs_dir), flush=True)
+        backend = "url" if settings.get("backend_url") else settings.get("backend") or "reference"
+        known: dict[str, list[str]] | None = None
+        if "backend" in stack.services and backend == "reference":
+            known = _backend_sessions(config.backend_port)  # what its admin route reports
+        elif "backend" in stack.services:
+            known = {}
+            for session in _sessions:
+                session_id, _, user = session.partition(":")
+                known.setdefault(session_id, []).append(user)
+        print(summary(stack, known, config.logs_dir, backend), flush=True)
         progress("up; Ctrl-C tears it down")
         while True:
             time.sleep(1)

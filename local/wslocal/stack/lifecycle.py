@@ -141,7 +141,7 @@ class Stack:
         env = scrubbed_environment()
         env.update(FAKE_CREDENTIALS)
         root = self.config.repo_root
-        python_path = [str(root / "lambda"), str(root / "local")]
+        python_path = [str(root / "lambda"), str(root / "local"), str(root / "sdk/python/src")]
         if env.get("PYTHONPATH"):
             python_path.append(env["PYTHONPATH"])
         env.update(

@@ -1,0 +1,292 @@
+"""Pushing messages to connected clients through the ``@connections`` API (``aws`` extra).
+
+    pusher = Pusher(ConnectionRegistry(TABLE), endpoint_url=CALLBACK_URL)
+    result = pusher.to_session("lab-1", {"type": "notice", "text": "hi"})
+
+Find a session's or a user's connections in the registry, then ``PostToConnection`` each:
+
+- API Gateway answers 410 (``GoneException``, caught before the ``ClientError`` it
+  subclasses): the connection is gone, and THAT connection's record is deleted, only when
+  it is older than ``GONE_GRACE_SECONDS`` (API Gateway also answers 410 while ``$connect``
+  is still running, and that record belongs to a connection about to go live);
+- the connection's token has expired (the record's ``tokenExpiresAt``): the message is not
+  sent; the client gets the handler's ``token_expired`` error instead and the connection is
+  closed (``DELETE @connections/{id}``), so it reconnects with a fresh token.
+
+``endpoint_url`` is the stage's base URL, ``https://{api-id}.execute-api.{region}.
+amazonaws.com/{stage}``: the module's ``callback_url`` output, without ``/@connections``
+(boto3 adds ``/@connections/{connectionId}`` to each call).
+
+One attempt per connection (``MANAGEMENT_API_CONFIG``): a post that failed may still have
+been delivered, so it is reported as ``FAILED``, never sent twice. The posts of one push run
+in parallel: up to ``concurrency`` threads (the size of the clients' connection pools) take
+the connections one at a time, so 1,000 connections cost about 1,000 / 32 post latencies,
+and a dead connection holds one thread for at most its socket timeouts (1 s to connect, 2 s
+to read). ``deadline_seconds`` bounds the whole push: connections not yet posted to when it
+passes are left out and counted as ``skipped`` (never half-sent).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ws_bridge_backend.registry import ConnectionRecord, ConnectionRegistry, RegistryError
+
+if TYPE_CHECKING:
+    from mypy_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient
+
+__all__ = [
+    "GONE_GRACE_SECONDS",
+    "MANAGEMENT_API_CONFIG",
+    "MAX_MESSAGE_BYTES",
+    "PUSH_CONCURRENCY",
+    "TOKEN_EXPIRED_FRAME",
+    "PostOutcome",
+    "PushResult",
+    "Pusher",
+    "encode_message",
+]
+
+type Message = Mapping[str, Any] | str | bytes
+
+# API Gateway's largest WebSocket message (frame payload).
+MAX_MESSAGE_BYTES = 128 * 1024
+# A record younger than this survives a 410: its $connect may not have answered yet (the
+# handler's $connect takes at most its Lambda timeout, 29 s behind API Gateway's limit).
+GONE_GRACE_SECONDS = 30
+PUSH_CONCURRENCY = 32
+# What a client whose token expired receives: the connection handler's token_expired error
+# (a test compares the two), so every client reconnects with a fresh token alike.
+TOKEN_EXPIRED_FRAME: Mapping[str, str] = {
+    "type": "error",
+    "error": "token_expired",
+    "message": "The token has expired: reconnect with a fresh one.",
+}
+
+# @connections (PostToConnection) is not idempotent: after a read timeout or a 5xx the
+# message may already have reached the client. One attempt only; the caller sees FAILED.
+MANAGEMENT_API_CONFIG = Config(
+    retries={"total_max_attempts": 1, "mode": "standard"},
+    connect_timeout=1,
+    read_timeout=2,
+    max_pool_connections=PUSH_CONCURRENCY,
+)
+
+log = logging.getLogger("ws_bridge_backend.push")
+
+
+class PostOutcome(enum.Enum):
+    SENT = "sent"
+    GONE = "gone"  # 410: the connection no longer exists; its record was deleted
+    FAILED = "failed"  # any other error; the record is kept
+    SKIPPED = "skipped"  # not posted: the push's deadline had passed
+    EXPIRED = "expired"  # the token had expired: told so, and the connection closed
+
+
+@dataclass(frozen=True, slots=True)
+class PushResult:
+    sent: int = 0
+    gone: int = 0
+    failed: int = 0
+    skipped: int = 0  # not attempted: the push's deadline had passed
+    expired: int = 0  # not sent: the token had expired (the connection was closed)
+
+    @property
+    def attempted(self) -> int:
+        return self.sent + self.gone + self.failed + self.expired
+
+
+def encode_message(message: Message) -> bytes:
+    """A mapping becomes compact strict JSON, a string UTF-8; at most 128 KB (API Gateway's
+    limit). ``ValueError`` for a larger message, NaN/Infinity or a lone surrogate."""
+    if isinstance(message, bytes):
+        data = message
+    elif isinstance(message, str):
+        data = message.encode("utf-8")
+    else:
+        text = json.dumps(message, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+        data = text.encode("utf-8")
+    if len(data) > MAX_MESSAGE_BYTES:
+        raise ValueError(f"a message is at most {MAX_MESSAGE_BYTES} bytes, got {len(data)}")
+    return data
+
+
+def _code(exc: ClientError | BotoCoreError) -> str:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", "Unknown"))
+    return type(exc).__name__
+
+
+class Pusher:
+    """Pushes to the connections in ``registry`` through ``@connections`` at
+    ``endpoint_url`` (or the ``management`` client given), with ``concurrency`` posts in
+    flight. Thread-safe; make one per process (boto3 clients are made here, once)."""
+
+    def __init__(
+        self,
+        registry: ConnectionRegistry,
+        endpoint_url: str | None = None,
+        *,
+        management: ApiGatewayManagementApiClient | None = None,
+        concurrency: int = PUSH_CONCURRENCY,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        if management is None:
+            if not endpoint_url:
+                raise ValueError("give either endpoint_url or management (a client)")
+            management = boto3.client(
+                "apigatewaymanagementapi", endpoint_url=endpoint_url, config=MANAGEMENT_API_CONFIG
+            )
+        self.registry = registry
+        self.management = management
+        self.concurrency = concurrency
+        self._clock = clock
+        self._farewell = encode_message(TOKEN_EXPIRED_FRAME)
+
+    def to_session(
+        self, session_id: str, message: Message, *, deadline_seconds: float | None = None
+    ) -> PushResult:
+        """Send ``message`` to every open connection of a session (``sessionId-index``)."""
+        data = encode_message(message)  # once, and before any call: a bad message costs nothing
+        return self._post_each(self.registry.for_session(session_id), data, deadline_seconds)
+
+    def to_user(
+        self, user_id: str, message: Message, *, deadline_seconds: float | None = None
+    ) -> PushResult:
+        """Send ``message`` to every open connection of a user (``userId-index``)."""
+        data = encode_message(message)
+        return self._post_each(self.registry.for_user(user_id), data, deadline_seconds)
+
+    def to_connections(
+        self,
+        connections: Iterable[ConnectionRecord],
+        message: Message,
+        *,
+        deadline_seconds: float | None = None,
+    ) -> PushResult:
+        """Send one message to each of ``connections``, in parallel."""
+        return self._post_each(connections, encode_message(message), deadline_seconds)
+
+    def post(self, connection: ConnectionRecord, data: bytes) -> PostOutcome:
+        """Send ``data`` to one connection: see the module's documentation."""
+        connection_id = connection.connection_id
+        if connection.token_expired(self._clock()):
+            self._close_expired(connection_id)
+            return PostOutcome.EXPIRED
+        try:
+            self.management.post_to_connection(ConnectionId=connection_id, Data=data)
+        except self.management.exceptions.GoneException:
+            self._forget(connection_id)
+            return PostOutcome.GONE
+        except (ClientError, BotoCoreError) as exc:
+            log.warning(
+                "post to connection failed", extra={"target": connection_id, "code": _code(exc)}
+            )
+            return PostOutcome.FAILED
+        return PostOutcome.SENT
+
+    def _close_expired(self, connection_id: str) -> None:
+        """The handler's token_expired error, then DELETE: the client reconnects with a
+        fresh token, and $disconnect deletes the record. Best effort, each step logged."""
+        for step in ("post", "delete"):
+            try:
+                if step == "post":
+                    self.management.post_to_connection(
+                        ConnectionId=connection_id, Data=self._farewell
+                    )
+                else:
+                    self.management.delete_connection(ConnectionId=connection_id)
+            except (ClientError, BotoCoreError) as exc:
+                log.info(
+                    "closing a connection whose token expired failed",
+                    extra={"target": connection_id, "step": step, "code": _code(exc)},
+                )
+                if isinstance(exc, self.management.exceptions.GoneException):
+                    return
+        log.info("token expired: connection closed", extra={"target": connection_id})
+
+    def _forget(self, connection_id: str) -> None:
+        cutoff_ms = int(self._clock() * 1000) - GONE_GRACE_SECONDS * 1000
+        try:
+            deleted = self.registry.delete_gone(connection_id, connected_before_ms=cutoff_ms)
+        except RegistryError as exc:
+            log.warning(
+                "stale record not deleted", extra={"target": connection_id, "code": exc.code}
+            )
+            return
+        if deleted:
+            log.info("connection gone, record deleted", extra={"target": connection_id})
+        else:
+            log.info(
+                "connection gone but just connected, record kept", extra={"target": connection_id}
+            )
+
+    def _post_each(
+        self, connections: Iterable[ConnectionRecord], data: bytes, deadline_seconds: float | None
+    ) -> PushResult:
+        deadline = None if deadline_seconds is None else time.monotonic() + deadline_seconds
+        pending: Iterator[ConnectionRecord] = iter(connections)
+        lock = threading.Lock()
+        counts = dict.fromkeys(PostOutcome, 0)
+        errors: list[Exception] = []
+
+        def work() -> None:
+            while True:
+                with lock:  # one connection at a time: each is posted to exactly once
+                    if errors:
+                        return
+                    try:
+                        connection = next(pending, None)
+                    except Exception as exc:  # noqa: BLE001 - the caller's iterable failed: re-raised below
+                        errors.append(exc)
+                        return
+                if connection is None:
+                    return
+                if deadline is not None and time.monotonic() >= deadline:
+                    outcome = PostOutcome.SKIPPED
+                else:
+                    try:
+                        outcome = self.post(connection, data)
+                    except Exception:  # one connection must not end the push
+                        log.exception(
+                            "post to connection failed", extra={"target": connection.connection_id}
+                        )
+                        outcome = PostOutcome.FAILED
+                with lock:
+                    counts[outcome] += 1
+
+        size = len(connections) if isinstance(connections, list | tuple) else self.concurrency
+        workers = min(self.concurrency, size)
+        if workers <= 1:
+            work()
+        else:
+            threads = [
+                threading.Thread(target=work, name=f"ws-bridge-push-{n}", daemon=True)
+                for n in range(workers)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        if errors:
+            raise errors[0]
+        return PushResult(
+            sent=counts[PostOutcome.SENT],
+            gone=counts[PostOutcome.GONE],
+            failed=counts[PostOutcome.FAILED],
+            skipped=counts[PostOutcome.SKIPPED],
+            expired=counts[PostOutcome.EXPIRED],
+        )
