@@ -1,7 +1,6 @@
 """Everything the acceptance suite does on the backend's side, in one place.
 
-The backend side is being reworked (a backend SDK, a new signature version); the suite
-touches it only here:
+The suite touches the backend's side only here:
 
 - `BackendSide.sessions`: the sessions the backend accepts (session id → user);
 - `BackendSide.unsigned_status()`: what the backend answers a message request without the
@@ -14,7 +13,7 @@ touches it only here:
   re-reads, as the team's must, needs nothing);
 - `push(...)`: a push as the backend makes it, with the backend's role (the module's
   `backend_policy_json`): look the session's connections up, post to each, delete the
-  record of one that answers 410. Done here with `ws_bridge.push`, so that a real run needs
+  record of one that answers 410. Done here with the backend SDK's push, so that a real run needs
   nothing of the team's backend beyond the contract.
 """
 
@@ -27,7 +26,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ws_bridge.push import PushResult, push_to_session
+from ws_bridge_backend.push import Pusher, PushResult
+from ws_bridge_backend.registry import ConnectionRegistry
 
 __all__ = ["BackendSide", "push"]
 
@@ -78,6 +78,5 @@ def push(
     dynamodb: Any,
 ) -> PushResult:
     """Push `message` to a session's connections with the given (backend role) clients."""
-    return push_to_session(
-        table_name, session_id, dict(message), management=management, dynamodb=dynamodb
-    )
+    registry = ConnectionRegistry(table_name, dynamodb=dynamodb)
+    return Pusher(registry, management=management).to_session(session_id, dict(message))

@@ -30,7 +30,7 @@ from enforcement_support import (
 from stack_support import StackHandle, running_stack
 from websockets.sync.client import connect
 
-from ws_bridge.request_signing import load_verification_keys
+from ws_bridge_backend.keys import SecretsManagerKeys
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -199,7 +199,7 @@ def test_the_backend_reads_the_signing_key_with_its_statement_only(
 
     def load() -> list[bytes]:
         client = role_client(enforced, policies.backend, "secretsmanager")
-        return load_verification_keys(secret, secretsmanager=client)
+        return list(SecretsManagerKeys(secret, client=client).current())
 
     assert len(load()) == 1
     for change in (

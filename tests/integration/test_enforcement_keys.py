@@ -26,7 +26,7 @@ from enforcement_support import (
 )
 from stack_support import StackHandle, running_stack
 
-from ws_bridge.request_signing import load_verification_keys
+from ws_bridge_backend.keys import SecretsManagerKeys
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -140,7 +140,7 @@ def test_the_backend_needs_the_signing_key_through_secrets_manager(
 
     def load() -> list[bytes]:
         client = role_client(keyed, policies.backend, "secretsmanager")
-        return load_verification_keys(secret, secretsmanager=client)
+        return list(SecretsManagerKeys(secret, client=client).current())
 
     assert len(load()) == 1
     for change in (

@@ -202,7 +202,7 @@ def readme_commands() -> list[str]:
     commands: list[str] = []
     for block in re.findall(r"```(?:bash|sh|console)\n(.*?)```", readme, flags=re.DOTALL):
         for line in block.splitlines():
-            line = line.split("#", 1)[0].strip()
+            line = re.split(r"\s#", line, maxsplit=1)[0].strip()  # a comment, not a URL's #
             if line:
                 commands.append(line)
     for quoted in BACKTICKED.findall(readme):
@@ -248,6 +248,11 @@ def test_every_readme_command_names_real_targets_modules_and_flags() -> None:
             flags = [w.split("=")[0] for w in words[3:] if w.startswith("--")]
             helptext = help_text(module) if flags else ""
             problems += [f"{command}: {module} has no {f}" for f in flags if f not in helptext]
+        elif words[:2] == ["pip", "install"]:
+            # Run as written (against this checkout) by tests/sdk/test_install.py.
+            sub = re.search(r"#subdirectory=([\w/]+)", command)
+            if sub is None or not (ROOT / sub.group(1) / "pyproject.toml").is_file():
+                problems.append(f"{command}: not a package of this repository")
         elif words[0] not in ("terraform", "cd", "export"):
             problems.append(f"{command}: not a command this test knows how to check")
     assert problems == [], "\n".join(problems)

@@ -4,6 +4,7 @@ core then imports with the standard library alone."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import venv
@@ -75,3 +76,24 @@ def test_the_sdk_installs_from_its_directory_and_from_its_wheel(tmp_path: Path) 
     assert shown.returncode == 0, shown.stderr
     metadata = shown.stdout
     assert metadata.splitlines() == ['boto3>=1.34; extra == "aws"', 'redis>=5; extra == "redis"']
+
+
+def readme_install_command() -> list[str]:
+    """The README's `pip install "git+https://…#subdirectory=…"`, pointed at this checkout."""
+    readme = (ROOT / "README.md").read_text()
+    match = re.search(
+        r'^pip install "git\+https://github\.com/<org>/apigw-websocket-bridge\.git'
+        r'#subdirectory=([\w/]+)"$',
+        readme,
+        flags=re.MULTILINE,
+    )
+    assert match, "the README shows no pip install of the SDK from git"
+    return [f"git+file://{ROOT}#subdirectory={match.group(1)}"]
+
+
+@pytest.mark.timeout(600)
+def test_the_readmes_git_install_works(tmp_path: Path) -> None:
+    """As the README shows it, from this repository's committed tree (git clones HEAD)."""
+    python = fresh_venv(tmp_path / "from-git")
+    pip(python, *readme_install_command())
+    assert probe(python, tmp_path).startswith(str(tmp_path / "from-git"))

@@ -170,7 +170,7 @@ async def backend_push(demo: Demo) -> str:
     pushed = await reply(demo.connection, "notice")
     check(pushed == notice, f"received {pushed!r}, pushed {notice!r}")
     demo.transcript.note(f"<- {json.dumps(pushed)}")
-    return "ws_bridge.push: sessionId-index query, then @connections POST"
+    return "ws_bridge_backend.push (the backend SDK): sessionId-index query, then @connections POST"
 
 
 @step("Bad token rejected")
