@@ -54,7 +54,7 @@ PACKAGES := $(shell $(PYTHON) tools/build_package.py --list 2>/dev/null)
 .PHONY: help venv checkov-venv package ship-packages fmt lint mypy tf-fmt tf-init tf-validate \
         tf-test tf-test-rules checkov docs unit unit-urllib3-1 integration test test-checks \
         test-pytest test-acceptance acceptance-destroy demo demo-browser stack fuzz bench \
-        bench-handler bench-replay sdk-wheel sdk-node-test clean system-deps-test \
+        bench-handler bench-replay sdk-wheel sdk-node-test contract clean system-deps-test \
         system-deps-demo cost
 
 help: ## Where to start, and every target
@@ -130,6 +130,9 @@ tf-test-rules: $(VENV)/.paths ## Each expect_failures run of terraform test trip
 checkov: $(CHECKOV_VENV)/.installed ## Static security checks of the module (failed checks fail)
 	$(CHECKOV_VENV)/bin/checkov --directory . --framework terraform --quiet --compact --skip-download \
 	  --skip-path .venv --skip-path .venv-checkov --skip-path .venv-urllib3-1 --skip-path build --skip-path examples/local --skip-path examples/acceptance
+
+contract: $(VENV)/.paths ## Regenerate every copy of contract/contract.json (Python, Node, the tables of docs/design.md)
+	$(BIN)/python tools/contract.py --write
 
 docs: $(VENV)/.paths ## Regenerate the terraform-docs blocks of the README and each sub-module's README
 	$(BIN)/python tools/terraform_docs.py --write README.md

@@ -58,6 +58,13 @@ variable "environment_kms_key_arn" {
   default     = null
 }
 
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of both functions' embedded metrics (METRICS_NAMESPACE); the monitoring dashboard reads the same one."
+  type        = string
+  default     = "WebSocketBridge"
+  nullable    = false
+}
+
 variable "log_level" {
   description = "LOG_LEVEL of both functions (DEBUG, INFO, WARNING or ERROR)."
   type        = string
