@@ -26,7 +26,11 @@ variable "package_path" {
 }
 
 variable "crypto_layer_path" {
-  description = "Path of a Lambda layer zip with `cryptography` (files under python/) for the authorizer, used with asymmetric algorithms; null picks `jwt-crypto-layer-python3.12-<architecture>.zip` from packages_directory."
+  description = <<-EOT
+    Path of a Lambda layer zip with `cryptography` (files under python/) for the authorizer,
+    used with asymmetric algorithms; null picks `jwt-crypto-layer-python3.12-<architecture>.zip`
+    from packages_directory.
+  EOT
   type        = string
   default     = null
 }
