@@ -29,7 +29,7 @@ COST_ARGS ?= --users 10000
 STACK_ARGS ?=
 
 export TF_PROVIDER_MIRROR
-export PYTHONPATH := $(CURDIR)/lambda:$(CURDIR)/local
+export PYTHONPATH := $(CURDIR)/lambda:$(CURDIR)/local:$(CURDIR)/clients/python/src
 export PYTHONDONTWRITEBYTECODE := 1
 # Terraform must never reach a real account from here; fake credentials for the emulator.
 export AWS_ACCESS_KEY_ID ?= test
@@ -63,10 +63,10 @@ $(VENV)/.installed: requirements/dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
 	touch $@
 
-# lambda/ and local/ on the virtualenv's path (a .pth file, no network): `wslocal` and
-# `ws_bridge` import from $(BIN)/python without PYTHONPATH.
+# lambda/, local/ and clients/python/src on the virtualenv's path (a .pth file, no network):
+# `wslocal`, `ws_bridge` and `ws_bridge_client` import from $(BIN)/python without PYTHONPATH.
 $(VENV)/.paths: $(VENV)/.installed Makefile
-	printf '%s\n' "$(CURDIR)/lambda" "$(CURDIR)/local" \
+	printf '%s\n' "$(CURDIR)/lambda" "$(CURDIR)/local" "$(CURDIR)/clients/python/src" \
 	  > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/apigw-websocket-bridge.pth"
 	touch $@
 
@@ -90,16 +90,16 @@ ship-packages: package ## Copy the built zips to packages/, which the module use
 	cp $(addprefix $(BUILD)/,$(PACKAGES)) packages/
 
 fmt: $(VENV)/.paths ## Format Python and Terraform in place
-	$(BIN)/ruff format lambda local tools tests
-	$(BIN)/ruff check --fix lambda local tools tests
+	$(BIN)/ruff format lambda local clients/python tools tests
+	$(BIN)/ruff check --fix lambda local clients/python tools tests
 	$(TERRAFORM) fmt -recursive
 
 lint: $(VENV)/.paths tf-fmt mypy ## ruff, ruff format --check, mypy --strict, terraform fmt -check
-	$(BIN)/ruff check lambda local tools tests
-	$(BIN)/ruff format --check lambda local tools tests
+	$(BIN)/ruff check lambda local clients/python tools tests
+	$(BIN)/ruff format --check lambda local clients/python tools tests
 
 mypy: $(VENV)/.paths
-	$(BIN)/mypy lambda/ws_bridge local/wslocal tools
+	$(BIN)/mypy lambda/ws_bridge local/wslocal clients/python/src/ws_bridge_client tools
 
 tf-fmt:
 	$(TERRAFORM) fmt -check -recursive
@@ -130,7 +130,7 @@ docs: $(VENV)/.paths ## Regenerate the terraform-docs blocks of the README and e
 	@for dir in modules/*/; do $(BIN)/python tools/terraform_docs.py --write $${dir}README.md --module $$dir; done
 
 unit: system-deps-test $(VENV)/.paths ## Python unit tests (moto in-process)
-	$(BIN)/pytest tests/unit tests/local tests/packaging $(PYTEST_ARGS)
+	$(BIN)/pytest tests/unit tests/local tests/clients tests/packaging $(PYTEST_ARGS)
 
 unit-urllib3-1: $(URLLIB3_1_VENV)/.installed ## Lambda unit tests against urllib3 1.26 and botocore 1.34, the Lambda runtime's
 	$(URLLIB3_1_VENV)/bin/python -c 'import botocore, urllib3, sys; sys.exit(urllib3.__version__[:2] != "1." or botocore.__version__[:5] != "1.34.")'
