@@ -74,9 +74,9 @@ def test_the_constants_are_the_vectors_constants() -> None:
         "backoff_max": "backoffMax",
     }
     for name, key in seconds.items():
-        assert protocol.DEFAULTS[name] * 1000 == constants["defaultsMs"][key], name
-    assert protocol.DEFAULTS["max_queue"] == constants["defaults"]["maxQueue"]
-    assert protocol.DEFAULTS["max_attempts"] == constants["defaults"]["maxAttempts"]
+        assert getattr(protocol.DEFAULTS, name) * 1000 == constants["defaultsMs"][key], name
+    assert constants["defaults"]["maxQueue"] == protocol.DEFAULTS.max_queue
+    assert constants["defaults"]["maxAttempts"] == protocol.DEFAULTS.max_attempts
 
 
 def test_the_handler_error_codes_are_the_handlers() -> None:

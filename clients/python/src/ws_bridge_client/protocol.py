@@ -21,6 +21,7 @@ __all__ = [
     "MAX_FRAME_BYTES",
     "MAX_MESSAGE_BYTES",
     "Backoff",
+    "ClientDefaults",
     "ClientErrorCode",
     "encode",
     "encoded_size",
@@ -76,19 +77,24 @@ CLIENT_ERROR_CODES: Final[tuple[ClientErrorCode, ...]] = (
     "resume_failed",
 )
 
-# The client defaults both clients share, in seconds (the browser client's are in ms).
-DEFAULTS: Final = {
-    "connect_timeout": 25.0,
-    "reply_timeout": 30.0,
-    "keepalive": 300.0,
-    "gap_timeout": 2.0,
-    "max_queue": 100,
-    "max_duration": 7200.0,
-    "rollover_margin": 300.0,
-    "backoff_base": 1.0,
-    "backoff_max": 30.0,
-    "max_attempts": 5,
-}
+
+@dataclass(frozen=True)
+class ClientDefaults:
+    """The client defaults both clients share, in seconds (the browser client's are in ms)."""
+
+    connect_timeout: float = 25.0
+    reply_timeout: float = 30.0
+    keepalive: float = 300.0
+    gap_timeout: float = 2.0
+    max_queue: int = 100
+    max_duration: float = 7200.0
+    rollover_margin: float = 300.0
+    backoff_base: float = 1.0
+    backoff_max: float = 30.0
+    max_attempts: int = 5
+
+
+DEFAULTS: Final = ClientDefaults()
 
 
 @dataclass(frozen=True)
@@ -96,9 +102,9 @@ class Backoff:
     """Attempt n waits uniform in [c/2, c], c = min(max_seconds, base_seconds * 2^(n-1));
     after ``max_attempts`` failed attempts in a row the client gives up."""
 
-    base_seconds: float = 1.0
-    max_seconds: float = 30.0
-    max_attempts: int = 5
+    base_seconds: float = DEFAULTS.backoff_base
+    max_seconds: float = DEFAULTS.backoff_max
+    max_attempts: int = DEFAULTS.max_attempts
 
     def __post_init__(self) -> None:
         if self.base_seconds <= 0 or self.max_seconds < self.base_seconds:
