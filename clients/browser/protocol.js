@@ -63,6 +63,9 @@ export const DEFAULTS = Object.freeze({
   keepaliveMs: 300_000,
   gapTimeoutMs: 2_000,
   maxQueue: 100,
+  // A browser sends a message as one frame, and API Gateway closes a connection that sends a
+  // frame over 32 KB (1009): a larger request is refused here, not sent to be cut off.
+  maxMessageBytes: MAX_FRAME_BYTES,
   maxDurationMs: 7_200_000,
   rolloverMarginMs: 300_000,
   backoff: Object.freeze({ baseMs: 1_000, maxMs: 30_000, maxAttempts: 5 }),

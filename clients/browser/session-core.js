@@ -42,12 +42,13 @@ function concat(parts) {
 }
 
 export class SessionCore {
-  constructor(clientId, { maxQueue = 100 } = {}) {
+  constructor(clientId, { maxQueue = 100, maxMessageBytes = MAX_MESSAGE_BYTES } = {}) {
     if (!ID_PATTERN.test(`${clientId}.1`)) {
       throw new TypeError("a client id is [A-Za-z0-9._:-], short enough for its request ids");
     }
     this.clientId = clientId;
     this.maxQueue = maxQueue;
+    this.maxMessageBytes = maxMessageBytes;
     this.lastSeq = 0;
     this.held = new Map(); // seq -> frame, ahead of a gap
     this.waiting = new Map(); // id -> { frame, sentOn: Set<conn> }, oldest first
@@ -123,8 +124,8 @@ export class SessionCore {
     if (!generated && this.waiting.has(id)) throw new TypeError(`request ${id} is still waiting for its answer`);
     const frame = { ...message, id };
     const size = utf8Size(JSON.stringify(frame));
-    if (size > MAX_MESSAGE_BYTES) {
-      throw new BridgeError(ClientErrorCode.MESSAGE_TOO_LARGE, `${size} bytes is over the ${MAX_MESSAGE_BYTES}-byte limit`);
+    if (size > this.maxMessageBytes) {
+      throw new BridgeError(ClientErrorCode.MESSAGE_TOO_LARGE, `${size} bytes is over the ${this.maxMessageBytes}-byte limit`);
     }
     if (this.waiting.size >= this.maxQueue) {
       throw new BridgeError(ClientErrorCode.QUEUE_FULL, `${this.maxQueue} requests are waiting already`);

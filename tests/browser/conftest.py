@@ -21,7 +21,8 @@ from typing import Any
 import boto3
 import pytest
 
-from wslocal.browser_demo import demo_service
+from session_standin import StandInServer
+from wslocal.browser_demo import DemoApp, DemoSettings, demo_service, serve
 from wslocal.devtoken import mint_token
 from wslocal.stack import (
     Stack,
@@ -169,4 +170,52 @@ def page(chromium: Any, browser_stack: BrowserStack) -> Iterator[Any]:
         yield page
     finally:
         context.close()
+    assert not errors, f"uncaught errors in the page: {errors}"
+
+
+# -- the stand-in stack (tests/session_standin): the session protocol without Terraform ---------
+
+STANDIN_SECRET = "stand-in-page-secret-0123456789abcdef"
+
+
+@dataclass(frozen=True)
+class StandInPage:
+    """A page of the demo page's server (which serves clients/browser and mints tokens) in
+    front of the stand-in stack."""
+
+    page: Any
+    standin: StandInServer
+    page_url: str
+
+
+@pytest.fixture
+def standin() -> Iterator[StandInServer]:
+    server = StandInServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def standin_page(chromium: Any, standin: StandInServer) -> Iterator[StandInPage]:
+    settings = DemoSettings(
+        ws_url=standin.url,
+        backend_url=standin.control_url,
+        callback_url=f"{standin.control_url}/local",
+        jwt_secret=STANDIN_SECRET,
+        sessions=("s:alice",),
+    )
+    server = serve(DemoApp(settings)).start()
+    context = chromium.new_context(viewport={"width": 1200, "height": 760})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{server.url}/")
+    page.wait_for_selector("body[data-ready='true']")
+    try:
+        yield StandInPage(page, standin, server.url)
+    finally:
+        context.close()
+        server.stop()
     assert not errors, f"uncaught errors in the page: {errors}"

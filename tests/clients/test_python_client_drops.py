@@ -9,8 +9,8 @@ import time
 from collections.abc import Callable
 
 from python_driver import PythonDriver
+from session_helpers import make_token
 
-from conftest import make_token
 from session_standin import StandInServer
 from session_standin.drop_loop import Target, run_drop_loop, wait_for
 from ws_bridge_client import Backoff, SessionSettings

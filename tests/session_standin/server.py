@@ -47,6 +47,7 @@ class Faults:
     leeway: float = 30.0  # the authorizer accepts a token until exp + leeway
     enforce_expiry: bool = True  # the handler refuses a message at or after exp
     max_duration: float | None = None  # close each connection after this long (1001)
+    silent: bool = False  # take frames and answer none (a peer that stopped answering)
 
 
 @dataclass
@@ -119,8 +120,8 @@ class StandInServer:
 
     # -- what tests do ---------------------------------------------------------------------
 
-    def push(self, session_id: str, message: dict[str, Any]) -> int:
-        return self.call(self.backend.push(session_id, message))
+    def push(self, session_id: str, message: dict[str, Any], *, send: bool = True) -> int:
+        return self.call(self.backend.push(session_id, message, send=send))
 
     def send_raw(self, frame: dict[str, Any], session_id: str | None = None) -> None:
         """Send an unnumbered frame to the session's connections (to every one: None)."""
@@ -225,6 +226,8 @@ class StandInServer:
 
     async def _message(self, cid: str, conn: _Conn, text: str) -> bool:
         """As the connection handler: pong, token_expired (then close), or the backend."""
+        if self.faults.silent:
+            return True
         try:
             frame = json.loads(text)
         except ValueError:

@@ -81,11 +81,13 @@ class StandInBackend:
     def detach(self, session_id: str, connection_id: str) -> None:
         self.session(session_id).connections.pop(connection_id, None)
 
-    async def push(self, session_id: str, message: dict[str, Any]) -> int:
+    async def push(self, session_id: str, message: dict[str, Any], *, send: bool = True) -> int:
         """Number ``message`` (chunked when over 128 KB) and send it to every connection of
-        the session; the seq of its last frame."""
+        the session (``send=False``: only into the buffer, a message lost on its way); the
+        seq of its last frame."""
         frames = self._append(self.session(session_id), message)
-        await self._broadcast(self.session(session_id), frames)
+        if send:
+            await self._broadcast(self.session(session_id), frames)
         return self.session(session_id).seq
 
     async def handle(self, session_id: str, connection_id: str, frame: dict[str, Any]) -> None:
