@@ -62,9 +62,8 @@ async ({ wsUrl, options, ttl }) => {
     );
   window.bridge = bridge;
   // Bounded: a client that never stops trying fails the test in time, not at pytest's limit.
-  const late = new Promise((_, reject) =>
-    setTimeout(() => reject(Object.assign(new Error("connect() still pending"), { code: "test_timeout" })), 20000),
-  );
+  const pending = Object.assign(new Error("connect() still pending"), { code: "test_timeout" });
+  const late = new Promise((_, reject) => setTimeout(() => reject(pending), 20000));
   try {
     await Promise.race([bridge.connect(), late]);
     return { ok: true, state: bridge.state };
