@@ -9,25 +9,28 @@ from typing import Any
 # Builds `window.bridge` with `options` and records: every event (`window.__events`, with
 # performance.now()), every delivered message (`window.__messages`: [seq, message]), the
 # replies of `request()` (`window.__replies`), every token asked for (`window.__tokens`) and
-# the resumes answered (`window.__resumes`). Tokens come from the page's server (`ttl`
-# seconds), or are `window.__fixedToken` when a test sets it. `randomSequence` replaces
+# the resumes answered (`window.__resumes`). Tokens come from the page's server
+# (`window.__tokenRequest`), spoiled when `window.__spoilTokens`, or are
+# `window.__fixedToken` when a test sets it. `randomSequence` replaces
 # Math.random with those values, in turn; `fakePage` gives the client a page whose network
 # and visibility the test controls (`window.__page`). Resolves with how connect() ended, or
 # code "test_timeout" after 20 s.
 START = """
-async ({ wsUrl, options, ttl }) => {
+async ({ wsUrl, options, tokenRequest, untilOpen }) => {
   const { WebSocketBridge } = await import("/client/ws-bridge.js");
   Object.assign(window, { __events: [], __messages: [], __replies: {}, __tokens: [] });
-  Object.assign(window, { __resumes: 0, __ttl: ttl });
+  Object.assign(window, { __resumes: 0, __tokenRequest: tokenRequest });
   const getToken = async ({ reason }) => {
     window.__tokens.push({ reason, at: performance.now() });
     if (window.__fixedToken) return window.__fixedToken;
     const response = await fetch("/api/token", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ sub: "alice", session: "s", ttlSeconds: window.__ttl }),
+      body: JSON.stringify(window.__tokenRequest),
     });
-    return (await response.json()).token;
+    const { token } = await response.json();
+    window.__tokens.at(-1).token = token;
+    return window.__spoilTokens ? `${token}x` : token; // a wrong signature: refused (401)
   };
   const settings = { ...options, getToken };
   if (options.randomSequence) {
@@ -64,9 +67,13 @@ async ({ wsUrl, options, ttl }) => {
   // Bounded: a client that never stops trying fails the test in time, not at pytest's limit.
   const pending = Object.assign(new Error("connect() still pending"), { code: "test_timeout" });
   const late = new Promise((_, reject) => setTimeout(() => reject(pending), 20000));
+  // untilOpen: resolve at the first open socket (a backend that does not resume yet).
+  const opened = new Promise((resolve) => bridge.on("open", resolve));
+  const connecting = bridge.connect();
+  connecting.catch(() => {}); // how it ends shows in the events too
   try {
-    await Promise.race([bridge.connect(), late]);
-    return { ok: true, state: bridge.state };
+    await Promise.race([untilOpen ? Promise.race([opened, connecting]) : connecting, late]);
+    return { ok: true, state: bridge.state, protocol: bridge.protocol };
   } catch (error) {
     return { ok: false, code: error.code, message: error.message, state: bridge.state };
   }
@@ -84,10 +91,21 @@ async (message) => {
 """
 
 
-def start(page: Any, ws_url: str, ttl: int = 600, **options: Any) -> dict[str, Any]:
+def start(
+    page: Any,
+    ws_url: str,
+    *,
+    session: str = "s",
+    ttl: int = 600,
+    until_open: bool = False,
+    **options: Any,
+) -> dict[str, Any]:
+    """Build `window.bridge` in `page`: tokens for alice in `session`, valid `ttl` seconds."""
     options.setdefault("backoff", {"baseMs": 50, "maxMs": 200, "maxAttempts": 3})
     options.setdefault("replyTimeoutMs", 5000)
-    result: dict[str, Any] = page.evaluate(START, {"wsUrl": ws_url, "options": options, "ttl": ttl})
+    token_request = {"sub": "alice", "session": session, "ttlSeconds": ttl}
+    arguments = {"wsUrl": ws_url, "options": options, "tokenRequest": token_request}
+    result: dict[str, Any] = page.evaluate(START, {**arguments, "untilOpen": until_open})
     return result
 
 

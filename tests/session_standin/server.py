@@ -15,6 +15,7 @@ event loop thread; the methods below are called from the test's thread.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import threading
@@ -37,6 +38,16 @@ from werkzeug.wrappers import Response as HttpResponse
 from session_standin.stream import StandInBackend, encode
 from ws_bridge_client.protocol import token_exp
 from wslocal.http_server import LocalServer
+
+
+def _claims(token: str | None) -> dict[str, Any]:
+    """A JWT's claims, read without verification (the stand-in trusts any signature)."""
+    try:
+        payload = (token or "").split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
 
 
 @dataclass
@@ -66,6 +77,9 @@ class _Conn:
 
 
 class StandInServer:
+    """The stand-in stack; a connection's session is its token's ``sessionId`` claim, else
+    the ``sessionId`` query parameter, else ``s``."""
+
     def __init__(self, backend: StandInBackend | None = None, faults: Faults | None = None) -> None:
         self.backend = backend or StandInBackend()
         self.faults = faults or Faults()
@@ -188,7 +202,9 @@ class StandInServer:
         self.handshakes.append(Handshake(time.time(), token, status or 101))
         if status is not None:
             return ws.respond(HTTPStatus(status), "refused\n")
-        self._pending[ws] = ((query.get("sessionId") or ["s"])[0], token)
+        # The session: the token's sessionId claim, else the query's, else "s".
+        session = _claims(token).get("sessionId") or (query.get("sessionId") or ["s"])[0]
+        self._pending[ws] = (str(session), token)
         return None
 
     async def _connection(self, ws: ServerConnection) -> None:
