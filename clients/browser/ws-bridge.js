@@ -52,6 +52,7 @@ export class WebSocketBridge extends EventTarget {
     };
     this.clientId = options.clientId || newClientId();
     this.state = "idle";
+    this.closeReason = undefined; // why it closed: "closed", "gave_up", "kicked", "refused"...
     this.resumeState = "none"; // "resuming", "resumed", "resync_required"
     this.lastSeq = 0;
     this.headSeq = 0;
@@ -90,6 +91,7 @@ export class WebSocketBridge extends EventTarget {
     const waiter = new Promise((resolve, reject) => this._waiters.push({ resolve, reject }));
     if (this.state === "idle" || this.state === "closed") {
       this._everOpened = false;
+      this.closeReason = undefined;
       this.attempt = 0;
       this._page = watchPage(this.options.page ?? globalThis, () => this._pageBack());
       this._setState("connecting");
@@ -322,7 +324,10 @@ export class WebSocketBridge extends EventTarget {
     this._requests.clear();
     for (const id of [...this._core.waiting.keys()]) this._core.forget(id);
     for (const waiter of this._waiters.splice(0)) waiter.reject(failure);
-    if (this.state !== "closed") this._setState("closed", reason, code);
+    if (this.state !== "closed") {
+      this.closeReason = reason;
+      this._setState("closed", reason, code);
+    }
   }
 
   // -- what the core decided --------------------------------------------------------------
