@@ -9,6 +9,7 @@ to install it; they never skip.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -22,6 +23,7 @@ import boto3
 import pytest
 
 from session_standin import StandInServer
+from session_standin.fixtures import standin  # noqa: F401 - a fixture, found by its name
 from wslocal.browser_demo import DemoApp, DemoSettings, demo_service, serve
 from wslocal.devtoken import mint_token
 from wslocal.stack import (
@@ -157,20 +159,28 @@ RECORD_SOCKETS = """
 """
 
 
-@pytest.fixture
-def page(chromium: Any, browser_stack: BrowserStack) -> Iterator[Any]:
+@contextlib.contextmanager
+def demo_page(chromium: Any, url: str, init_script: str | None = None) -> Iterator[Any]:
+    """The demo page at `url` in a context of its own, ready; no uncaught error in it."""
     context = chromium.new_context(viewport={"width": 1200, "height": 760})
-    context.add_init_script(RECORD_SOCKETS)
+    if init_script:
+        context.add_init_script(init_script)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(f"{browser_stack.page_url}/")
+    page.goto(f"{url}/")
     page.wait_for_selector("body[data-ready='true']")
     try:
         yield page
     finally:
         context.close()
     assert not errors, f"uncaught errors in the page: {errors}"
+
+
+@pytest.fixture
+def page(chromium: Any, browser_stack: BrowserStack) -> Iterator[Any]:
+    with demo_page(chromium, browser_stack.page_url, RECORD_SOCKETS) as opened:
+        yield opened
 
 
 # -- the stand-in stack (tests/session_standin): the session protocol without Terraform ---------
@@ -189,16 +199,7 @@ class StandInPage:
 
 
 @pytest.fixture
-def standin() -> Iterator[StandInServer]:
-    server = StandInServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def standin_page(chromium: Any, standin: StandInServer) -> Iterator[StandInPage]:
+def standin_page(chromium: Any, standin: StandInServer) -> Iterator[StandInPage]:  # noqa: F811
     settings = DemoSettings(
         ws_url=standin.url,
         backend_url=standin.control_url,
@@ -207,15 +208,8 @@ def standin_page(chromium: Any, standin: StandInServer) -> Iterator[StandInPage]
         sessions=("s:alice",),
     )
     server = serve(DemoApp(settings)).start()
-    context = chromium.new_context(viewport={"width": 1200, "height": 760})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(f"{server.url}/")
-    page.wait_for_selector("body[data-ready='true']")
     try:
-        yield StandInPage(page, standin, server.url)
+        with demo_page(chromium, server.url) as page:
+            yield StandInPage(page, standin, server.url)
     finally:
-        context.close()
         server.stop()
-    assert not errors, f"uncaught errors in the page: {errors}"

@@ -14,20 +14,32 @@ import pytest
 from session_helpers import make_token, run, session, until
 
 from session_standin import StandInServer
+from session_standin.fixtures import PUSHED_TOKEN_EXPIRED, push_like_a_backend
 from ws_bridge_client import Backoff, ClientError
 
-BACKOFF = Backoff(0.2, 0.8, 4)
-SEED = 19
+BACKOFF = Backoff(0.5, 2.0, 3)
+DRAWS = [0.0, 0.1, 0.2, 0.3]
+TOLERANCE = 0.2  # each delay is at least 0.25 s from what it would be without jitter
+
+
+class Draws(random.Random):
+    """The jitter's draws, fixed: DRAWS in turn."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.draws = iter(DRAWS)
+
+    def random(self) -> float:
+        return next(self.draws)
 
 
 def expected_delays(count: int) -> list[float]:
-    """The delays the client must draw from ``random.Random(SEED)``: uniform in [c/2, c],
-    c = min(max, base * 2^(n-1)) (docs/design.md), written out here, not taken from it."""
-    rng = random.Random(SEED)
+    """Uniform in [c/2, c], c = min(max, base * 2^(n-1)) (docs/design.md), with the draws
+    fixed: 0.25, 0.55, 1.2 s (without jitter: 0.5, 1, 2 s), written out here."""
     delays = []
-    for attempt in range(1, count + 1):
+    for attempt, draw in zip(range(1, count + 1), DRAWS, strict=False):
         ceiling = min(BACKOFF.max_seconds, BACKOFF.base_seconds * 2 ** (attempt - 1))
-        delays.append(ceiling / 2 + rng.random() * ceiling / 2)
+        delays.append(ceiling / 2 + draw * ceiling / 2)
     return delays
 
 
@@ -43,7 +55,7 @@ def test_the_same_expired_token_again_makes_no_handshake_and_stops_after_max_att
 
     async def scenario() -> ClientError:
         async with session(
-            standin.url, get_token, backoff=BACKOFF, connect=False, rng=random.Random(SEED)
+            standin.url, get_token, backoff=BACKOFF, connect=False, rng=Draws()
         ) as rec:
             client = rec.client
             assert client is not None
@@ -59,12 +71,12 @@ def test_the_same_expired_token_again_makes_no_handshake_and_stops_after_max_att
 
     error = run(scenario())
     assert error.code == "token_expired"
-    assert "no fresh token after 4 attempts" in str(error)
+    assert "no fresh token after 3 attempts" in str(error)
     assert len(standin.handshakes) == 1  # the same token is never presented again
-    assert [reason for _, reason in asked] == ["connect"] + ["token_expired"] * 4
+    assert [reason for _, reason in asked] == ["connect"] + ["token_expired"] * 3
     gaps = [b - a for (a, _), (b, _) in itertools.pairwise(asked[1:])]
-    for gap, delay in zip(gaps, expected_delays(4)[1:], strict=True):
-        assert delay - 0.02 <= gap <= delay + 0.15, (gaps, expected_delays(4))
+    for gap, delay in zip(gaps, expected_delays(3)[1:], strict=True):
+        assert delay - 0.02 <= gap <= delay + TOLERANCE, (gaps, expected_delays(3))
     assert standin.received("x.1") == 0  # refused by the handler, never forwarded
 
 
@@ -79,7 +91,7 @@ def test_new_tokens_refused_too_make_at_most_max_attempts_handshakes_spaced_by_b
 
     async def scenario() -> None:
         async with session(
-            standin.url, get_token, backoff=BACKOFF, connect=False, rng=random.Random(SEED)
+            standin.url, get_token, backoff=BACKOFF, connect=False, rng=Draws()
         ) as rec:
             with pytest.raises(ClientError) as caught:
                 await rec.client.connect()  # type: ignore[union-attr]
@@ -90,9 +102,9 @@ def test_new_tokens_refused_too_make_at_most_max_attempts_handshakes_spaced_by_b
     opened = [h.at for h in standin.handshakes]
     assert len(opened) == 1 + BACKOFF.max_attempts
     for gap, delay in zip(
-        [b - a for a, b in itertools.pairwise(opened)], expected_delays(4), strict=True
+        [b - a for a, b in itertools.pairwise(opened)], expected_delays(3), strict=True
     ):
-        assert delay - 0.02 <= gap <= delay + 0.2
+        assert delay - 0.02 <= gap <= delay + TOLERANCE
     resumes = [text for _, text in standin.frames if '"resume"' in text]
     assert len(resumes) == 1 + BACKOFF.max_attempts  # each refused with token_expired
 
@@ -119,15 +131,7 @@ def test_after_token_expired_a_fresh_token_reconnects_and_the_request_runs_once(
     assert (standin.received("d.1"), standin.executed("d.1")) == (1, 1)
 
 
-@pytest.mark.parametrize(
-    "pushed",
-    [
-        {"type": "error", "error": "token_expired"},
-        {"type": "error", "error": "token_expired", "id": "someone-else.1"},
-        {"type": "error", "error": "token_expired", "numbered": True},
-    ],
-    ids=["no id", "another id", "numbered by the backend"],
-)
+@pytest.mark.parametrize("pushed", PUSHED_TOKEN_EXPIRED)
 def test_a_pushed_token_expired_makes_no_request_run_twice(
     standin: StandInServer, pushed: dict[str, object]
 ) -> None:
@@ -139,11 +143,7 @@ def test_a_pushed_token_expired_makes_no_request_run_twice(
                 client.send({"type": "command", "command": "slow", "delay": 0.6, "id": "p.1"})
             )
             await until(lambda: standin.received("p.1") == 1, 5, "the request at the backend")
-            if pushed.get("numbered"):  # a stream message of its own, not a handler's refusal
-                frame = {key: value for key, value in pushed.items() if key != "numbered"}
-                standin.push("s", frame)
-            else:
-                standin.send_raw(pushed)
+            push_like_a_backend(standin, pushed)
             reply = await slow
             assert reply["output"] == "slow"
             await asyncio.sleep(0.3)

@@ -7,7 +7,6 @@ import io
 import json
 import re
 import time
-from collections.abc import Iterator
 
 import pytest
 from moto import mock_aws
@@ -19,15 +18,6 @@ from wslocal.stack import free_port
 
 SECRET = "a-development-secret-of-at-least-32-bytes"
 FAST = ["--backoff-base", "0.01", "--backoff-max", "0.01"]
-
-
-@pytest.fixture
-def standin() -> Iterator[StandInServer]:
-    server = StandInServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def token(ttl: int = 600) -> str:

@@ -11,7 +11,7 @@ import random
 import re
 import string
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, get_args
 
 __all__ = [
     "CLIENT_ERROR_CODES",
@@ -63,19 +63,7 @@ ClientErrorCode = Literal[
     "gave_up",
     "resume_failed",
 ]
-CLIENT_ERROR_CODES: Final[tuple[ClientErrorCode, ...]] = (
-    "refused",
-    "connect_timeout",
-    "reply_timeout",
-    "connection_lost",
-    "closed",
-    "no_token",
-    "message_too_large",
-    "queue_full",
-    "kicked",
-    "gave_up",
-    "resume_failed",
-)
+CLIENT_ERROR_CODES: Final[tuple[ClientErrorCode, ...]] = get_args(ClientErrorCode)
 
 
 @dataclass(frozen=True)
