@@ -265,7 +265,10 @@ export class WebSocketBridge extends EventTarget {
       this._setTimer("rollover", delay, () => this.rotate());
       return;
     }
-    if (!this._everOpened) {
+    const handshake = error.code === ClientErrorCode.REFUSED || error.code === ClientErrorCode.CONNECT_TIMEOUT;
+    if (!this._everOpened && handshake) {
+      // The first handshake: a refusal is final (a browser cannot tell a 401 from a host
+      // that is down, and a bad token must not be retried). No token yet is retried.
       this._stop(error.code === ClientErrorCode.CONNECT_TIMEOUT ? "timeout" : "refused", undefined, undefined, error);
       return;
     }

@@ -195,8 +195,7 @@ class SessionClient:
                 self._failed_before_open(rollover, self._handshake_error(err))
             return
         if link.ended or name not in self._links:
-            link.dispose()
-            return
+            return  # stopped while it opened: the link closed itself
         self._opened(link)
 
     async def _fetch_token(self, reason: str) -> str:

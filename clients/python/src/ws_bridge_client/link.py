@@ -70,6 +70,9 @@ class Link:
     async def open(self) -> None:
         """The handshake (raises what ``WsClient.connect`` raises), then reading begins."""
         await self.client.connect()
+        if self.ended:  # disposed of while the handshake ran: close what just opened
+            await self._close(1000, "")
+            return
         self.opened = True
         self.opened_at = time.time()
         self._last_frame = time.monotonic()
