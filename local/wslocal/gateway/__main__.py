@@ -44,6 +44,7 @@ def _variable(text: str) -> tuple[str, str]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    # One add_argument per flag, in the order of the README's synopsis: long, not complex.
     parser = argparse.ArgumentParser(
         prog="python -m wslocal.gateway",
         description=(

@@ -28,8 +28,8 @@ from typing import Any
 
 from websockets.exceptions import InvalidHandshake
 
-from ws_bridge_client.connection import HandshakeRejected, WsClient, unreachable
-from ws_bridge_client.link import Ended, Link
+from ws_bridge_client.connection import HandshakeRejected, WsClient
+from ws_bridge_client.link import Ended, Link, handshake_error
 from ws_bridge_client.protocol import is_later_token, new_client_id
 from ws_bridge_client.session_core import Action, ClientError, SessionCore
 from ws_bridge_client.settings import Event, SessionSettings, TokenSource
@@ -192,7 +192,9 @@ class SessionClient:
         except (OSError, TimeoutError, InvalidHandshake, HandshakeRejected) as err:
             self._links.pop(name, None)
             if self.state not in {"idle", "closed"} and not link.ended:
-                self._failed_before_open(rollover, self._handshake_error(err))
+                self._failed_before_open(
+                    rollover, handshake_error(err, self.settings.connect_timeout)
+                )
             return
         if link.ended or name not in self._links:
             return  # stopped while it opened: the link closed itself
@@ -207,21 +209,6 @@ class SessionClient:
         if not isinstance(value, str) or not value:
             raise ValueError("no token")
         return value
-
-    def _handshake_error(self, err: BaseException) -> ClientError:
-        if isinstance(err, HandshakeRejected):
-            code = "refused" if 400 <= err.status < 500 else "connection_lost"
-            error = ClientError(code, str(err))
-        elif isinstance(err, TimeoutError):
-            error = ClientError(
-                "connect_timeout", f"not open after {self.settings.connect_timeout} s"
-            )
-        elif unreachable(err):
-            error = ClientError("refused", f"nothing listens at the URL ({type(err).__name__})")
-        else:
-            error = ClientError("connection_lost", f"handshake failed: {type(err).__name__}")
-        error.__cause__ = err
-        return error
 
     def _opened(self, link: Link) -> None:
         reconnected = self._ever_opened

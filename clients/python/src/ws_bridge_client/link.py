@@ -15,13 +15,29 @@ from typing import Any
 
 from websockets.exceptions import ConnectionClosed
 
-from ws_bridge_client.connection import WsClient
+from ws_bridge_client.connection import HandshakeRejected, WsClient, unreachable
 from ws_bridge_client.protocol import encode
 from ws_bridge_client.session_core import ClientError
 
-__all__ = ["Ended", "Link"]
+__all__ = ["Ended", "Link", "handshake_error"]
 
 PING = '{"type":"ping"}'
+
+
+def handshake_error(err: BaseException, connect_timeout: float) -> ClientError:
+    """A failed handshake as the client's error: ``refused`` (a 4xx, or nothing listens),
+    ``connect_timeout``, else ``connection_lost`` (a 5xx, a reset: worth a retry)."""
+    if isinstance(err, HandshakeRejected):
+        code = "refused" if 400 <= err.status < 500 else "connection_lost"
+        error = ClientError(code, str(err))
+    elif isinstance(err, TimeoutError):
+        error = ClientError("connect_timeout", f"not open after {connect_timeout} s")
+    elif unreachable(err):
+        error = ClientError("refused", f"nothing listens at the URL ({type(err).__name__})")
+    else:
+        error = ClientError("connection_lost", f"handshake failed: {type(err).__name__}")
+    error.__cause__ = err
+    return error
 
 
 @dataclass(frozen=True)
