@@ -8,6 +8,11 @@ Copies (each says it is generated and from what):
 - ``sdk/python/src/ws_bridge_backend/contract.py``: the Python constants, for the backend
   SDK and for the Lambda package, which bundles this module (standard library only);
 - ``sdk/node/contract.js``: the Node verifier's signing constants;
+- ``clients/browser/contract.js`` and ``contract.d.ts``, and
+  ``clients/python/src/ws_bridge_client/contract.py``: what the clients need (the limits, the
+  handler's error codes, the session protocol's ids, frames, client error codes, defaults);
+- the ``constants`` of ``sdk/vectors/protocol.json``, the session protocol's shared examples
+  (its ``cases`` are written by hand);
 - the blocks of ``docs/design.md`` between ``<!-- BEGIN_CONTRACT_<NAME> -->`` and
   ``<!-- END_CONTRACT_<NAME> -->``: the environment of each function, the error codes and
   the ``$connect`` rejections.
@@ -30,6 +35,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "contract" / "contract.json"
 PYTHON = ROOT / "sdk" / "python" / "src" / "ws_bridge_backend" / "contract.py"
 NODE = ROOT / "sdk" / "node" / "contract.js"
+BROWSER = ROOT / "clients" / "browser" / "contract.js"
+BROWSER_TYPES = ROOT / "clients" / "browser" / "contract.d.ts"
+PYTHON_CLIENT = ROOT / "clients" / "python" / "src" / "ws_bridge_client" / "contract.py"
+VECTORS = ROOT / "sdk" / "vectors" / "protocol.json"
 DESIGN = ROOT / "docs" / "design.md"
 NOTICE = "Generated from contract/contract.json by tools/contract.py (make contract): do not edit."
 
@@ -132,7 +141,159 @@ def python(contract: Mapping[str, Any]) -> str:
         f"SIGNATURE_REFUSALS = {_py(signing['refusals'])}",
         "",
     ]
+    lines += _python_session(contract["session"])
     return "\n".join(lines)
+
+
+def _frame_types(session: Mapping[str, Any]) -> dict[str, str]:
+    """Every frame type by sender, as constant names (`resync_required` → RESYNC_REQUIRED)."""
+    types: dict[str, str] = {}
+    for frames in session["frames"].values():
+        for kind in frames:
+            if kind not in ("request", "reply", "push"):  # these carry the app's own type
+                types[kind.upper()] = kind
+    return types
+
+
+def _python_session(session: Mapping[str, Any]) -> list[str]:
+    lines = [
+        '# The session protocol (docs/design.md, "Session protocol").',
+        f"ID_PATTERN = {session['id_pattern']!r}",
+        f"CLIENT_ID_LENGTH = {session['client_id_length']!r}",
+        "type ClientErrorCode = Literal["
+        + ", ".join(repr(code) for code in session["client_error_codes"])
+        + "]",
+        "CLIENT_ERROR_CODES: tuple[ClientErrorCode, ...] = "
+        + _py(list(session["client_error_codes"])),
+        f"CLIENT_DEFAULTS_MS = {session['client_defaults_ms']!r}",
+        f"CLIENT_DEFAULTS = {session['client_defaults']!r}",
+        "",
+        "",
+        "class FrameType:",
+        '    """The `type` of every frame the protocol names."""',
+        "",
+    ]
+    lines += [f"    {name} = {kind!r}" for name, kind in _frame_types(session).items()]
+    return [*lines, ""]
+
+
+def python_client(contract: Mapping[str, Any]) -> str:
+    """The Python client's copy: the limits, the handler's codes, the session protocol."""
+    limits = contract["limits"]
+    lines = [
+        '"""What the client shares with the other parts.',
+        "",
+        f"{NOTICE}",
+        '"""',
+        "",
+        "from __future__ import annotations",
+        "",
+        "from typing import Literal",
+        "",
+        f"MAX_MESSAGE_BYTES = {limits['max_message_bytes']!r}",
+        f"MAX_FRAME_BYTES = {limits['max_frame_bytes']!r}",
+        f"HANDLER_ERROR_CODES = {_py(list(contract['errors']))}",
+        "",
+        *_python_session(contract["session"]),
+    ]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- browser
+
+
+def _js_enum(name: str, codes: Mapping[str, str] | list[str], doc: str) -> list[str]:
+    lines = [f"/** {doc} */", f"export const {name} = Object.freeze({{"]
+    for code in codes:
+        meaning = codes[code] if isinstance(codes, Mapping) else ""
+        comment = f" // {meaning}" if meaning else ""
+        lines.append(f'  {code.upper()}: "{code}",{comment}')
+    return [*lines, "});"]
+
+
+def browser(contract: Mapping[str, Any]) -> str:
+    session, limits = contract["session"], contract["limits"]
+    lines = [f"// {NOTICE}", ""]
+    lines += [
+        "/** API Gateway's limits: a message (either way), and one frame of it. */",
+        f"export const MAX_MESSAGE_BYTES = {limits['max_message_bytes']};",
+        f"export const MAX_FRAME_BYTES = {limits['max_frame_bytes']};",
+        "/** A request id. */",
+        f"export const ID_PATTERN = /{session['id_pattern']}/;",
+        f"export const CLIENT_ID_LENGTH = {session['client_id_length']};",
+        "",
+    ]
+    handler_codes = {code: "" for code in contract["errors"]}
+    lines += _js_enum(
+        "BackendErrorCode",
+        handler_codes,
+        'Error codes the connection handler sends in `{"type":"error","error":<code>}`.',
+    )
+    lines.append("")
+    lines += _js_enum(
+        "ClientErrorCode", session["client_error_codes"], "Errors a client raises itself."
+    )
+    lines.append("")
+    lines.append("/** The clients' defaults (milliseconds, and counts). */")
+    defaults_ms = json.dumps(session["client_defaults_ms"])
+    lines.append(f"export const CLIENT_DEFAULTS_MS = Object.freeze({defaults_ms});")
+    lines.append(
+        f"export const CLIENT_DEFAULTS = Object.freeze({json.dumps(session['client_defaults'])});"
+    )
+    lines.append("")
+    lines.append("/** The `type` of every frame the protocol names. */")
+    lines.append(f"export const FrameType = Object.freeze({json.dumps(_frame_types(session))});")
+    return "\n".join(lines) + "\n"
+
+
+def browser_types(contract: Mapping[str, Any]) -> str:
+    session = contract["session"]
+
+    def declared(name: str, codes: list[str]) -> list[str]:
+        members = [f'  readonly {code.upper()}: "{code}";' for code in codes]
+        alias = f"export type {name} = (typeof {name})[keyof typeof {name}];"
+        return [f"export declare const {name}: {{", *members, "};", alias, ""]
+
+    lines = [f"// {NOTICE}", ""]
+    lines += [
+        "export declare const MAX_MESSAGE_BYTES: number;",
+        "export declare const MAX_FRAME_BYTES: number;",
+        "export declare const ID_PATTERN: RegExp;",
+        "export declare const CLIENT_ID_LENGTH: number;",
+        "",
+    ]
+    lines += declared("BackendErrorCode", list(contract["errors"]))
+    lines += declared("ClientErrorCode", list(session["client_error_codes"]))
+    lines += declared("FrameType", list(_frame_types(session).values()))
+    defaults = ", ".join(f"readonly {key}: number" for key in session["client_defaults_ms"])
+    counts = ", ".join(f"readonly {key}: number" for key in session["client_defaults"])
+    lines += [
+        f"export declare const CLIENT_DEFAULTS_MS: {{ {defaults} }};",
+        f"export declare const CLIENT_DEFAULTS: {{ {counts} }};",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def vectors(contract: Mapping[str, Any], old: str) -> str:
+    """protocol.json with its `constants` made from the contract; the rest of the file (its
+    hand-written cases) is left as it is, byte for byte."""
+    session, limits = contract["session"], contract["limits"]
+    constants = {
+        "maxMessageBytes": limits["max_message_bytes"],
+        "maxFrameBytes": limits["max_frame_bytes"],
+        "idPattern": session["id_pattern"],
+        "clientIdLength": session["client_id_length"],
+        "handlerErrorCodes": list(contract["errors"]),
+        "clientErrorCodes": list(session["client_error_codes"]),
+        "defaultsMs": session["client_defaults_ms"],
+        "defaults": session["client_defaults"],
+    }
+    body = ",\n".join(
+        f"    {json.dumps(key)}: {json.dumps(value)}" for key, value in constants.items()
+    )
+    start = old.index('  "constants": {')
+    end = old.index("\n  },\n", start) + len("\n  },\n")
+    return f'{old[:start]}  "constants": {{\n{body}\n  }},\n{old[end:]}'
 
 
 # ---------------------------------------------------------------------------- Node
@@ -243,7 +404,15 @@ def copies(contract: Mapping[str, Any]) -> dict[Path, Callable[[str], str]]:
     def design_copy(old: str) -> str:
         return with_blocks(old, blocks, DESIGN)
 
-    return {PYTHON: python_copy, NODE: node_copy, DESIGN: design_copy}
+    return {
+        PYTHON: python_copy,
+        NODE: node_copy,
+        BROWSER: lambda _old: browser(contract),
+        BROWSER_TYPES: lambda _old: browser_types(contract),
+        PYTHON_CLIENT: lambda _old: formatted(python_client(contract), PYTHON_CLIENT),
+        VECTORS: lambda old: vectors(contract, old),
+        DESIGN: design_copy,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,41 +1,22 @@
 // The session protocol's fixed facts (docs/design.md, "Session protocol"): limits, request
 // ids, error codes, client defaults, the backoff, a frame's size and a token's `exp`.
-// sdk/vectors/protocol.json holds the same facts; a test fails when they drift.
+// contract/contract.json is their source (contract.js, generated); sdk/vectors/protocol.json
+// holds the same constants beside the shared examples.
 
-/** API Gateway's limits: a message (either way), and one frame of it. */
-export const MAX_MESSAGE_BYTES = 128 * 1024;
-export const MAX_FRAME_BYTES = 32 * 1024;
-export const ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
-export const CLIENT_ID_LENGTH = 12;
+// The limits, the handler's error codes, the clients' own codes and the request id pattern
+// are the contract's (contract/contract.json), generated into contract.js.
+import {
+  BackendErrorCode,
+  CLIENT_DEFAULTS,
+  CLIENT_DEFAULTS_MS as MS,
+  CLIENT_ID_LENGTH,
+  ClientErrorCode,
+  ID_PATTERN,
+  MAX_FRAME_BYTES,
+  MAX_MESSAGE_BYTES,
+} from "./contract.js";
 
-/** Error codes the connection handler sends in `{"type":"error","error":<code>}`. */
-export const BackendErrorCode = Object.freeze({
-  INVALID_JSON: "invalid_json",
-  NOT_AN_OBJECT: "not_an_object",
-  MESSAGE_TOO_LARGE: "message_too_large",
-  INVALID_REQUEST: "invalid_request",
-  TOKEN_EXPIRED: "token_expired",
-  BACKEND_UNAVAILABLE: "backend_unavailable",
-  BACKEND_TIMEOUT: "backend_timeout",
-  BACKEND_ERROR: "backend_error",
-  BACKEND_INVALID_REPLY: "backend_invalid_reply",
-  INTERNAL_ERROR: "internal_error",
-});
-
-/** Errors this client raises itself. */
-export const ClientErrorCode = Object.freeze({
-  REFUSED: "refused", // the first handshake closed before open (401/403, or unreachable)
-  CONNECT_TIMEOUT: "connect_timeout",
-  REPLY_TIMEOUT: "reply_timeout",
-  CONNECTION_LOST: "connection_lost", // a ping whose connection closed before its pong
-  CLOSED: "closed", // close() was called
-  NO_TOKEN: "no_token", // getToken failed or returned nothing
-  MESSAGE_TOO_LARGE: "message_too_large", // over 128 KB: refused, nothing sent
-  QUEUE_FULL: "queue_full", // maxQueue requests are waiting already
-  KICKED: "kicked", // the backend ended the session's connection on purpose
-  GAVE_UP: "gave_up", // backoff.maxAttempts failed attempts in a row
-  RESUME_FAILED: "resume_failed",
-});
+export { BackendErrorCode, CLIENT_ID_LENGTH, ClientErrorCode, ID_PATTERN, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES };
 
 const BACKEND_CODES = new Set(Object.values(BackendErrorCode));
 
@@ -58,17 +39,21 @@ export class BridgeError extends Error {
 
 export const DEFAULTS = Object.freeze({
   auth: "subprotocol",
-  connectTimeoutMs: 25_000,
-  replyTimeoutMs: 30_000,
-  keepaliveMs: 300_000,
-  gapTimeoutMs: 2_000,
-  maxQueue: 100,
+  connectTimeoutMs: MS.connectTimeout,
+  replyTimeoutMs: MS.replyTimeout,
+  keepaliveMs: MS.keepalive,
+  gapTimeoutMs: MS.gapTimeout,
+  maxQueue: CLIENT_DEFAULTS.maxQueue,
   // A browser sends a message as one frame, and API Gateway closes a connection that sends a
   // frame over 32 KB (1009): a larger request is refused here, not sent to be cut off.
   maxMessageBytes: MAX_FRAME_BYTES,
-  maxDurationMs: 7_200_000,
-  rolloverMarginMs: 300_000,
-  backoff: Object.freeze({ baseMs: 1_000, maxMs: 30_000, maxAttempts: 5 }),
+  maxDurationMs: MS.maxDuration,
+  rolloverMarginMs: MS.rolloverMargin,
+  backoff: Object.freeze({
+    baseMs: MS.backoffBase,
+    maxMs: MS.backoffMax,
+    maxAttempts: CLIENT_DEFAULTS.maxAttempts,
+  }),
 });
 
 /** Delay before attempt `attempt` (1-based): uniform in [c/2, c],

@@ -1,36 +1,20 @@
 // Types of ws-bridge.js, the browser client of the WebSocket bridge (its session protocol:
 // docs/design.md, "Session protocol").
 
-/** Error codes of the connection handler: `{"type":"error","error":<code>,"message","requestId","id"}`. */
-export declare const BackendErrorCode: {
-  readonly INVALID_JSON: "invalid_json";
-  readonly NOT_AN_OBJECT: "not_an_object";
-  readonly MESSAGE_TOO_LARGE: "message_too_large";
-  readonly INVALID_REQUEST: "invalid_request";
-  readonly TOKEN_EXPIRED: "token_expired";
-  readonly BACKEND_UNAVAILABLE: "backend_unavailable";
-  readonly BACKEND_TIMEOUT: "backend_timeout";
-  readonly BACKEND_ERROR: "backend_error";
-  readonly BACKEND_INVALID_REPLY: "backend_invalid_reply";
-  readonly INTERNAL_ERROR: "internal_error";
-};
-export type BackendErrorCode = (typeof BackendErrorCode)[keyof typeof BackendErrorCode];
-
-/** Errors the client raises itself. */
-export declare const ClientErrorCode: {
-  readonly REFUSED: "refused";
-  readonly CONNECT_TIMEOUT: "connect_timeout";
-  readonly REPLY_TIMEOUT: "reply_timeout";
-  readonly CONNECTION_LOST: "connection_lost";
-  readonly CLOSED: "closed";
-  readonly NO_TOKEN: "no_token";
-  readonly MESSAGE_TOO_LARGE: "message_too_large";
-  readonly QUEUE_FULL: "queue_full";
-  readonly KICKED: "kicked";
-  readonly GAVE_UP: "gave_up";
-  readonly RESUME_FAILED: "resume_failed";
-};
-export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
+// The handler's error codes and the client's own: the contract's (contract/contract.json),
+// generated into contract.js and contract.d.ts.
+import type { BackendErrorCode, ClientErrorCode } from "./contract.js";
+export {
+  BackendErrorCode,
+  ClientErrorCode,
+  CLIENT_DEFAULTS,
+  CLIENT_DEFAULTS_MS,
+  CLIENT_ID_LENGTH,
+  FrameType,
+  ID_PATTERN,
+  MAX_FRAME_BYTES,
+  MAX_MESSAGE_BYTES,
+} from "./contract.js";
 
 export type ErrorCode = BackendErrorCode | ClientErrorCode;
 

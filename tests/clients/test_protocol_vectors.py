@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import re
+import json
 from typing import Any
 
 import pytest
@@ -79,10 +79,7 @@ def test_the_constants_are_the_vectors_constants() -> None:
     assert constants["defaults"]["maxAttempts"] == protocol.DEFAULTS.max_attempts
 
 
-def test_the_handler_error_codes_are_the_handlers() -> None:
-    """The handler's ``ErrorCode`` (lambda/ws_bridge/handler.py, read as text: importing it
-    reads the Lambda's environment) is the source of the codes the clients know."""
-    source = (VECTORS_FILE.parents[2] / "lambda" / "ws_bridge" / "handler.py").read_text()
-    block = re.search(r"type ErrorCode = Literal\[(.*?)\]", source, re.DOTALL)
-    assert block is not None
-    assert re.findall(r'"([a-z_]+)"', block[1]) == list(protocol.HANDLER_ERROR_CODES)
+def test_the_handler_error_codes_are_the_contracts() -> None:
+    """The codes the clients know are the handler's: both come from contract/contract.json."""
+    source = json.loads((VECTORS_FILE.parents[2] / "contract" / "contract.json").read_text())
+    assert list(protocol.HANDLER_ERROR_CODES) == list(source["errors"])

@@ -178,3 +178,41 @@ def test_the_node_verifier_takes_its_constants_from_the_contract() -> None:
     assert 'require("./contract.js")' in source
     for header in CONTRACT["signing"]["headers"].values():
         assert header.lower() not in source, f"{header} is written in index.js by hand"
+
+
+GENERATED = {
+    generator.PYTHON,
+    generator.NODE,
+    generator.BROWSER,
+    generator.BROWSER_TYPES,
+    generator.PYTHON_CLIENT,
+}
+
+
+def _hand_written_sources() -> list[Path]:
+    """The JavaScript and TypeScript sources: Python's uses of a code are checked by mypy
+    against the generated ``ErrorCode`` literal type; JavaScript has no such check."""
+    patterns = ("sdk/node/*.js", "clients/browser/*.js", "clients/browser/*.ts")
+    return [p for pattern in patterns for p in ROOT.glob(pattern) if p not in GENERATED]
+
+
+def written_lists(path: Path, codes: list[str]) -> list[str]:
+    """The contract's error codes a hand-written file spells out: more than two of them in one
+    file is a list of its own, which would drift from the contract."""
+    text = path.read_text(encoding="utf-8")
+    found = [code for code in codes if re.search(rf"[\"']{code}[\"']", text)]
+    return found if len(found) > 2 else []
+
+
+def test_no_part_writes_its_own_list_of_error_codes(tmp_path: Path) -> None:
+    codes = list(CONTRACT["errors"])
+    offenders = {
+        str(path.relative_to(ROOT)): found
+        for path in _hand_written_sources()
+        if (found := written_lists(path, codes))
+    }
+    assert offenders == {}
+    # A list added by hand (say, to ws-bridge.js) is caught.
+    added = tmp_path / "ws-bridge.js"
+    added.write_text('const CODES = ["invalid_json", "backend_error", "token_expired", "new"];')
+    assert written_lists(added, codes) == ["invalid_json", "token_expired", "backend_error"]

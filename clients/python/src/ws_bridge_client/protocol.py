@@ -1,6 +1,6 @@
 """The session protocol's fixed facts (docs/design.md, "Session protocol"): limits, request
 ids, error codes, client defaults, the backoff, how a frame is encoded and a token's ``exp``
-read. ``sdk/vectors/protocol.json`` holds the same facts; a test fails when they drift."""
+read. ``contract/contract.json`` is the source of the shared ones (``.contract``, generated)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ import random
 import re
 import string
 from dataclasses import dataclass
-from typing import Any, Final, Literal, get_args
+from typing import Any, Final
+
+from ws_bridge_client import contract
+from ws_bridge_client.contract import ClientErrorCode
 
 __all__ = [
     "CLIENT_ERROR_CODES",
@@ -30,56 +33,32 @@ __all__ = [
     "token_exp",
 ]
 
-# API Gateway's limits: a message (either way) and one frame of it.
-MAX_MESSAGE_BYTES: Final = 128 * 1024
-MAX_FRAME_BYTES: Final = 32 * 1024
-ID_PATTERN: Final = re.compile(r"[A-Za-z0-9._:-]{1,64}")
-CLIENT_ID_LENGTH: Final = 12
+# The limits, the handler's error codes, the clients' own codes, the request id's form and
+# the defaults are the contract's (contract/contract.json), generated into .contract.
+MAX_MESSAGE_BYTES: Final = contract.MAX_MESSAGE_BYTES
+MAX_FRAME_BYTES: Final = contract.MAX_FRAME_BYTES
+ID_PATTERN: Final = re.compile(contract.ID_PATTERN.removeprefix("^").removesuffix("$"))
+CLIENT_ID_LENGTH: Final = contract.CLIENT_ID_LENGTH
 _CLIENT_ID_ALPHABET: Final = string.ascii_letters + string.digits
-
-HANDLER_ERROR_CODES: Final = (
-    "invalid_json",
-    "not_an_object",
-    "message_too_large",
-    "invalid_request",
-    "token_expired",
-    "backend_unavailable",
-    "backend_timeout",
-    "backend_error",
-    "backend_invalid_reply",
-    "internal_error",
-)
-
-ClientErrorCode = Literal[
-    "refused",
-    "connect_timeout",
-    "reply_timeout",
-    "connection_lost",
-    "closed",
-    "no_token",
-    "message_too_large",
-    "queue_full",
-    "kicked",
-    "gave_up",
-    "resume_failed",
-]
-CLIENT_ERROR_CODES: Final[tuple[ClientErrorCode, ...]] = get_args(ClientErrorCode)
+HANDLER_ERROR_CODES: Final = contract.HANDLER_ERROR_CODES
+CLIENT_ERROR_CODES: Final = contract.CLIENT_ERROR_CODES
+_MS: Final = contract.CLIENT_DEFAULTS_MS
 
 
 @dataclass(frozen=True)
 class ClientDefaults:
     """The client defaults both clients share, in seconds (the browser client's are in ms)."""
 
-    connect_timeout: float = 25.0
-    reply_timeout: float = 30.0
-    keepalive: float = 300.0
-    gap_timeout: float = 2.0
-    max_queue: int = 100
-    max_duration: float = 7200.0
-    rollover_margin: float = 300.0
-    backoff_base: float = 1.0
-    backoff_max: float = 30.0
-    max_attempts: int = 5
+    connect_timeout: float = _MS["connectTimeout"] / 1000
+    reply_timeout: float = _MS["replyTimeout"] / 1000
+    keepalive: float = _MS["keepalive"] / 1000
+    gap_timeout: float = _MS["gapTimeout"] / 1000
+    max_queue: int = contract.CLIENT_DEFAULTS["maxQueue"]
+    max_duration: float = _MS["maxDuration"] / 1000
+    rollover_margin: float = _MS["rolloverMargin"] / 1000
+    backoff_base: float = _MS["backoffBase"] / 1000
+    backoff_max: float = _MS["backoffMax"] / 1000
+    max_attempts: int = contract.CLIENT_DEFAULTS["maxAttempts"]
 
 
 DEFAULTS: Final = ClientDefaults()

@@ -145,3 +145,59 @@ SIGNATURE_REFUSALS = (
     "bad_signature",
     "replayed",
 )
+
+# The session protocol (docs/design.md, "Session protocol").
+ID_PATTERN = "^[A-Za-z0-9._:-]{1,64}$"
+CLIENT_ID_LENGTH = 12
+type ClientErrorCode = Literal[
+    "refused",
+    "connect_timeout",
+    "reply_timeout",
+    "connection_lost",
+    "closed",
+    "no_token",
+    "message_too_large",
+    "queue_full",
+    "kicked",
+    "gave_up",
+    "resume_failed",
+]
+CLIENT_ERROR_CODES: tuple[ClientErrorCode, ...] = (
+    "refused",
+    "connect_timeout",
+    "reply_timeout",
+    "connection_lost",
+    "closed",
+    "no_token",
+    "message_too_large",
+    "queue_full",
+    "kicked",
+    "gave_up",
+    "resume_failed",
+)
+CLIENT_DEFAULTS_MS = {
+    "connectTimeout": 25000,
+    "replyTimeout": 30000,
+    "keepalive": 300000,
+    "gapTimeout": 2000,
+    "maxDuration": 7200000,
+    "rolloverMargin": 300000,
+    "backoffBase": 1000,
+    "backoffMax": 30000,
+}
+CLIENT_DEFAULTS = {"maxQueue": 100, "maxAttempts": 5}
+
+
+class FrameType:
+    """The `type` of every frame the protocol names."""
+
+    PING = "ping"
+    RESUME = "resume"
+    PONG = "pong"
+    ERROR = "error"
+    RESUMED = "resumed"
+    RESYNC_REQUIRED = "resync_required"
+    PENDING = "pending"
+    CHUNK = "chunk"
+    ROTATE = "rotate"
+    KICKED = "kicked"
