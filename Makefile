@@ -146,6 +146,7 @@ sdk-node-test: system-deps-test ## The Node verifier (sdk/node) against the shar
 	node --test sdk/node/test/
 
 sdk-wheel: $(VENV)/.paths ## Build the backend SDK's wheel into build/ (pip install build/ws_bridge_backend-*.whl)
+	rm -rf sdk/python/build  # setuptools builds in place: no stale module may reach the wheel
 	$(BIN)/python -m pip wheel --quiet --disable-pip-version-check --no-deps --wheel-dir $(BUILD) sdk/python
 
 unit-urllib3-1: $(URLLIB3_1_VENV)/.installed ## Lambda unit tests against urllib3 1.26 and botocore 1.34, the Lambda runtime's

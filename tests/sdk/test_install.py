@@ -5,6 +5,7 @@ core then imports with the standard library alone."""
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 import venv
@@ -49,17 +50,27 @@ def probe(python: Path, cwd: Path) -> str:
     return result.stdout.strip()
 
 
+def source_copy(tmp_path: Path) -> Path:
+    """The SDK's directory as a clone has it: setuptools builds in place (``build/``, the
+    egg-info), and a build left there by an earlier run (another test, another worker) must
+    not leak stale files into this one's wheel."""
+    copy = tmp_path / "sdk-source"
+    shutil.copytree(SDK, copy, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    return copy
+
+
 @pytest.mark.timeout(600)
 def test_the_sdk_installs_from_its_directory_and_from_its_wheel(tmp_path: Path) -> None:
+    source = source_copy(tmp_path)
     python = fresh_venv(tmp_path / "from-directory")
-    pip(python, str(SDK))
+    pip(python, str(source))
     installed = probe(python, tmp_path)
     assert installed.startswith(str(tmp_path / "from-directory"))
 
     wheels = tmp_path / "wheels"
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check",
-         "--no-deps", "--wheel-dir", str(wheels), str(SDK)],
+         "--no-deps", "--wheel-dir", str(wheels), str(source)],
         check=True, timeout=300,
     )  # fmt: skip
     (wheel,) = wheels.glob("ws_bridge_backend-0.1.0-py3-none-any.whl")
