@@ -70,6 +70,7 @@ def _env_var(name: str, spec: Mapping[str, Any]) -> str:
 
 
 def python(contract: Mapping[str, Any]) -> str:
+    # The generated module from top to bottom, one section a fact: long, not complex.
     env = contract["environment"]
     signing = contract["signing"]
     lines = [

@@ -125,6 +125,7 @@ def signing_cases() -> list[dict[str, Any]]:
 def verification_cases() -> list[dict[str, Any]]:
     """Each case: a fresh verifier with ``keys`` and the clock at ``now``, then ``requests``
     in order (the replay store keeps what the earlier ones left)."""
+    # A table of cases, one dict each: data, not logic.
     both = ["current", "previous"]
     return [
         {

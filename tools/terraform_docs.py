@@ -279,6 +279,7 @@ def _section(title: str, header: list[str], rule: str, rows: list[str], empty: s
 
 
 def render(module: Module) -> str:
+    # One table a section, in the order and layout terraform-docs writes: long, not complex.
     requirements = [f"| {_anchor('requirement', 'terraform')} | {v} |" for v in module.core]
     for name in sorted(module.providers):
         for version in module.providers[name][1]:

@@ -145,64 +145,101 @@ def _api_gateway(u: Usage, sent: float, received: float, pings: float) -> list[L
     return lines
 
 
-def estimate(u: Usage) -> list[Line]:
-    """One line per meter for a month of ``u``."""
-    connects = u.connection_minutes / u.session_minutes
-    client = u.connection_minutes * u.messages_per_minute
-    pings = u.connection_minutes * 0.2 if u.messages_per_minute < 0.2 else 0.0
-    pushes = u.connection_minutes * u.pushes_per_minute
-    broadcasts = u.broadcasts_per_hour * MINUTES_PER_MONTH / 60
-    deliveries = broadcasts * u.broadcast_size
-    fanned = deliveries if u.broadcast_size > u.fanout_threshold else 0.0
-    jobs = broadcasts * math.ceil(u.broadcast_size / u.fanout_batch) if fanned else 0.0
-    sent = client + pushes + deliveries  # replies, pushes, broadcast deliveries
-    lines = _api_gateway(u, sent, client, pings)
+@dataclass(frozen=True)
+class Traffic:
+    """A month of ``Usage`` in events: what each meter counts."""
 
-    handler_calls = client + pings + 2 * connects
+    connects: float
+    client: float  # client messages, each answered
+    pings: float
+    pushes: float
+    broadcasts: float
+    deliveries: float  # broadcast posts
+    jobs: float  # fan-out messages
+    scans: float  # gauge scans
+
+    @property
+    def sent(self) -> float:
+        return self.client + self.pushes + self.deliveries  # replies, pushes, broadcasts
+
+    @classmethod
+    def of(cls, u: Usage) -> Traffic:
+        broadcasts = u.broadcasts_per_hour * MINUTES_PER_MONTH / 60
+        fanned = u.broadcast_size > u.fanout_threshold
+        return cls(
+            connects=u.connection_minutes / u.session_minutes,
+            client=u.connection_minutes * u.messages_per_minute,
+            pings=u.connection_minutes * 0.2 if u.messages_per_minute < 0.2 else 0.0,
+            pushes=u.connection_minutes * u.pushes_per_minute,
+            broadcasts=broadcasts,
+            deliveries=broadcasts * u.broadcast_size,
+            jobs=broadcasts * math.ceil(u.broadcast_size / u.fanout_batch) if fanned else 0.0,
+            scans=MINUTES_PER_MONTH / u.gauge_interval_minutes if u.gauge_interval_minutes else 0,
+        )
+
+
+def _invocations(u: Usage, t: Traffic) -> dict[str, tuple[float, float]]:
+    """Each function's invocations and mean milliseconds."""
+    handler_calls = t.client + t.pings + 2 * t.connects
     handler_ms = (
-        (client + pings) * (u.backend_ms + HANDLER_OVERHEAD_MS)
-        + connects * (u.backend_ms + REGISTRY_MS + HANDLER_OVERHEAD_MS)
-        + connects * (u.backend_ms / 2 + REGISTRY_MS)
+        (t.client + t.pings) * (u.backend_ms + HANDLER_OVERHEAD_MS)
+        + t.connects * (u.backend_ms + REGISTRY_MS + HANDLER_OVERHEAD_MS)
+        + t.connects * (u.backend_ms / 2 + REGISTRY_MS)
     ) / max(handler_calls, 1)
     worker_ms = math.ceil(u.fanout_batch / POSTS_IN_FLIGHT) * POST_MS + WORKER_OVERHEAD_MS
-    scans = MINUTES_PER_MONTH / u.gauge_interval_minutes if u.gauge_interval_minutes else 0.0
     pages = max(1, math.ceil(u.connections * RECORD_BYTES / 1e6))
-    invocations = {
+    return {
         "connection handler": (handler_calls, handler_ms),
-        "authorizer": (connects, AUTHORIZER_MS),
-        "fan-out worker": (jobs, worker_ms),
-        "open-connections gauge": (scans, pages * GAUGE_PAGE_MS),
+        "authorizer": (t.connects, AUTHORIZER_MS),
+        "fan-out worker": (t.jobs, worker_ms),
+        "open-connections gauge": (t.scans, pages * GAUGE_PAGE_MS),
     }
-    gb_key = f"lambda_gb_second_{u.architecture}"
+
+
+def _lambda(u: Usage, invocations: dict[str, tuple[float, float]]) -> list[Line]:
+    lines = []
     for name, (calls, ms) in invocations.items():
         if calls:
             lines.append(Line("Lambda", f"{name} invocations", calls,
                               "lambda_requests_per_million", 1e6))  # fmt: skip
-            lines.append(Line("Lambda", f"{name} GB-seconds", _gb_seconds(calls, ms), gb_key))
+            lines.append(Line("Lambda", f"{name} GB-seconds", _gb_seconds(calls, ms),
+                              f"lambda_gb_second_{u.architecture}"))  # fmt: skip
+    return lines
 
-    writes = connects * 2 * (1 + INDEXES)  # put and delete, each in the table and both indexes
+
+def _registry_writes(u: Usage, t: Traffic) -> float:
+    writes = t.connects * 2 * (1 + INDEXES)  # put and delete, in the table and both indexes
     if u.broadcasts_per_hour:
-        writes += connects * 2  # a topic subscription, and its delete
-    reads = pushes * 0.5 + broadcasts * max(1.0, u.broadcast_size * RECORD_BYTES / 4096) * 0.5
-    reads += scans * max(1.0, u.connections * RECORD_BYTES / 4096) * 0.5
-    lines += [
-        Line("DynamoDB", "write request units", writes,
+        writes += t.connects * 2  # a topic subscription, and its delete
+    return writes
+
+
+def _dynamodb(u: Usage, t: Traffic) -> list[Line]:
+    reads = t.pushes * 0.5 + t.broadcasts * max(1.0, u.broadcast_size * RECORD_BYTES / 4096) * 0.5
+    reads += t.scans * max(1.0, u.connections * RECORD_BYTES / 4096) * 0.5
+    return [
+        Line("DynamoDB", "write request units", _registry_writes(u, t),
              "dynamodb_write_request_units_per_million", 1e6),
         Line("DynamoDB", "read request units", reads,
              "dynamodb_read_request_units_per_million", 1e6),
     ]  # fmt: skip
 
-    if jobs:
-        job_bytes = u.message_kb * 1024 + u.fanout_batch * 24
-        chunks = math.ceil(10 * job_bytes / SQS_CHUNK_BYTES)  # per batch of 10 messages
-        requests = jobs / 10 * (chunks + 2) + ESM_IDLE_RECEIVES  # send, receive, delete
-        lines.append(Line("SQS", "requests", requests, "sqs_requests_per_million", 1e6))
 
+def _sqs(u: Usage, t: Traffic) -> list[Line]:
+    if not t.jobs:
+        return []
+    job_bytes = u.message_kb * 1024 + u.fanout_batch * 24
+    chunks = math.ceil(10 * job_bytes / SQS_CHUNK_BYTES)  # per batch of 10 messages
+    requests = t.jobs / 10 * (chunks + 2) + ESM_IDLE_RECEIVES  # send, receive, delete
+    return [Line("SQS", "requests", requests, "sqs_requests_per_million", 1e6)]
+
+
+def _cloudwatch(u: Usage, t: Traffic, invocations: dict[str, tuple[float, float]]) -> list[Line]:
     log_gb = (
         sum(calls for calls, _ in invocations.values()) * LOG_BYTES_PER_INVOCATION
-        + (client + pings + 2 * connects) * ACCESS_LOG_BYTES
+        + (t.client + t.pings + 2 * t.connects) * ACCESS_LOG_BYTES
     ) / 1e9
-    lines += [
+    lines = [
         Line("CloudWatch", "log ingestion (GB)", log_gb, "cloudwatch_logs_ingestion_gb"),
         Line("CloudWatch", "log storage (GB-months)",
              log_gb * LOG_COMPRESSION * u.log_retention_days / 30.4,
@@ -216,27 +253,47 @@ def estimate(u: Usage) -> list[Line]:
             Line("CloudWatch", "dashboard", 1, "cloudwatch_dashboard_month"),
             Line("CloudWatch", "alarms", MONITORING_ALARMS, "cloudwatch_alarm_month"),
         ]
+    return lines
 
-    containers = _containers(handler_calls, handler_ms) + _containers(connects, AUTHORIZER_MS)
+
+def _keys_and_traces(
+    u: Usage, t: Traffic, invocations: dict[str, tuple[float, float]]
+) -> list[Line]:
+    handler_calls, handler_ms = invocations["connection handler"]
+    containers = _containers(handler_calls, handler_ms) + _containers(t.connects, AUTHORIZER_MS)
     key_reads = containers * KEY_REFRESH_PER_HOUR * MINUTES_PER_MONTH / 60
-    lines += [
+    lines = [
         Line("Secrets Manager", "secrets", SECRETS, "secretsmanager_secret_month"),
         Line("Secrets Manager", "key reads", key_reads, "secretsmanager_calls_per_10k", 1e4),
     ]
     if u.customer_managed_keys:
         lines += [
             Line("KMS", "customer managed keys", u.customer_managed_keys, "kms_key_month"),
-            Line("KMS", "requests", key_reads + writes, "kms_requests_per_10k", 1e4),
-        ]
+            Line("KMS", "requests", key_reads + _registry_writes(u, t),
+                 "kms_requests_per_10k", 1e4),
+        ]  # fmt: skip
     if u.tracing:
         traced = sum(calls for calls, _ in invocations.values())
         recorded = min(traced, XRAY_RESERVOIR) + max(0.0, traced - XRAY_RESERVOIR) * XRAY_RATE
         lines.append(Line("X-Ray", "traces recorded", recorded, "xray_traces_per_million", 1e6))
+    return lines
+
+
+def estimate(u: Usage) -> list[Line]:
+    """One line per meter for a month of ``u``."""
+    t = Traffic.of(u)
+    invocations = _invocations(u, t)
+    lines = _api_gateway(u, t.sent, t.client, t.pings)
+    lines += _lambda(u, invocations)
+    lines += _dynamodb(u, t)
+    lines += _sqs(u, t)
+    lines += _cloudwatch(u, t, invocations)
+    lines += _keys_and_traces(u, t, invocations)
     if u.session_store:
         lines.append(Line("ElastiCache", "session store node-hours",
                           SESSION_STORE_NODES * MINUTES_PER_MONTH / 60,
                           "elasticache_valkey_t4g_micro_hour"))  # fmt: skip
-    out_gb = sent * u.message_kb * 1024 / 1e9
+    out_gb = t.sent * u.message_kb * 1024 / 1e9
     lines.append(Line("Data transfer", "out to clients (GB)", out_gb, "data_transfer_out_gb"))
     return lines
 
