@@ -169,12 +169,16 @@ class SessionLayer:
         return self._guarded(self._finish, step, reply)
 
     async def handle_async(self, call: BridgeCall, app: AppHandler) -> SessionAnswer:
-        """:meth:`handle` for ASGI apps: the store calls in a thread, ``app`` sync or async."""
+        """:meth:`handle` for ASGI apps: the store calls in a thread; ``app`` a coroutine
+        function (awaited) or a plain one (run in a thread: it may block)."""
         step = await asyncio.to_thread(self._guarded, self._begin, call)
         if isinstance(step, SessionAnswer):
             return step
         try:
-            reply = app(call, call.body)
+            if inspect.iscoroutinefunction(app):
+                reply = await app(call, call.body)
+            else:
+                reply = await asyncio.to_thread(app, call, call.body)
             if inspect.isawaitable(reply):
                 reply = await reply
         except SessionError as err:
