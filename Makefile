@@ -32,7 +32,7 @@ STACK_ARGS ?=
 DEMO_ARGS ?=
 
 export TF_PROVIDER_MIRROR
-export PYTHONPATH := $(CURDIR)/lambda:$(CURDIR)/local:$(CURDIR)/sdk/python/src
+export PYTHONPATH := $(CURDIR)/lambda:$(CURDIR)/local:$(CURDIR)/sdk/python/src:$(CURDIR)/clients/python/src
 export PYTHONDONTWRITEBYTECODE := 1
 # Terraform must never reach a real account from here; fake credentials for the emulator.
 export AWS_ACCESS_KEY_ID ?= test
@@ -46,7 +46,7 @@ BIN := $(VENV)/bin
 TEST_NEEDS := terraform chromium redis node
 DEMO_NEEDS := terraform
 # Every folder of Python that ruff checks and formats.
-PY_DIRS := lambda local sdk/python examples/app-runner/app tools tests
+PY_DIRS := lambda local sdk/python clients/python examples/app-runner/app tools tests
 TF_MODULE_DIRS := . $(wildcard examples/minimal examples/complete examples/local examples/app-runner examples/acceptance)
 TF_INIT_FLAGS := -backend=false -input=false $(if $(TF_PROVIDER_MIRROR),-plugin-dir=$(TF_PROVIDER_MIRROR))
 PACKAGES := $(shell $(PYTHON) tools/build_package.py --list 2>/dev/null)
@@ -54,7 +54,7 @@ PACKAGES := $(shell $(PYTHON) tools/build_package.py --list 2>/dev/null)
 .PHONY: help venv checkov-venv package ship-packages fmt lint mypy tf-fmt tf-init tf-validate \
         tf-test tf-test-rules checkov docs unit unit-urllib3-1 integration test test-checks \
         test-pytest test-acceptance acceptance-destroy demo demo-browser stack fuzz bench \
-        bench-handler bench-replay sdk-wheel sdk-node-test clean system-deps-test \
+        bench-handler bench-replay sdk-wheel sdk-node-test contract clean system-deps-test \
         system-deps-demo cost
 
 help: ## Where to start, and every target
@@ -69,10 +69,11 @@ $(VENV)/.installed: requirements/dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
 	touch $@
 
-# lambda/, local/ and the backend SDK on the virtualenv's path (a .pth file, no network):
-# `wslocal`, `ws_bridge` and `ws_bridge_backend` import from $(BIN)/python without PYTHONPATH.
+# lambda/, local/, the backend SDK and the Python client on the virtualenv's path (a .pth
+# file, no network): `wslocal`, `ws_bridge`, `ws_bridge_backend` and `ws_bridge_client` import
+# from $(BIN)/python without PYTHONPATH.
 $(VENV)/.paths: $(VENV)/.installed Makefile
-	printf '%s\n' "$(CURDIR)/lambda" "$(CURDIR)/local" "$(CURDIR)/sdk/python/src" \
+	printf '%s\n' "$(CURDIR)/lambda" "$(CURDIR)/local" "$(CURDIR)/sdk/python/src" "$(CURDIR)/clients/python/src" \
 	  > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/apigw-websocket-bridge.pth"
 	touch $@
 
@@ -105,7 +106,7 @@ lint: $(VENV)/.paths tf-fmt mypy ## ruff, ruff format --check, mypy --strict, te
 	$(BIN)/ruff format --check $(PY_DIRS)
 
 mypy: $(VENV)/.paths
-	$(BIN)/mypy lambda/ws_bridge local/wslocal sdk/python/src/ws_bridge_backend examples/app-runner/app/example_app tools
+	$(BIN)/mypy lambda/ws_bridge local/wslocal sdk/python/src/ws_bridge_backend examples/app-runner/app/example_app clients/python/src/ws_bridge_client tools
 
 tf-fmt:
 	$(TERRAFORM) fmt -check -recursive
@@ -131,12 +132,15 @@ checkov: $(CHECKOV_VENV)/.installed ## Static security checks of the module (fai
 	$(CHECKOV_VENV)/bin/checkov --directory . --framework terraform --quiet --compact --skip-download \
 	  --skip-path .venv --skip-path .venv-checkov --skip-path .venv-urllib3-1 --skip-path build --skip-path examples/local --skip-path examples/acceptance
 
+contract: $(VENV)/.paths ## Regenerate every copy of contract/contract.json (Python, Node, the tables of docs/design.md)
+	$(BIN)/python tools/contract.py --write
+
 docs: $(VENV)/.paths ## Regenerate the terraform-docs blocks of the README and each sub-module's README
 	$(BIN)/python tools/terraform_docs.py --write README.md
 	@for dir in modules/*/; do $(BIN)/python tools/terraform_docs.py --write $${dir}README.md --module $$dir; done
 
 unit: system-deps-test $(VENV)/.paths ## Python unit tests (moto in-process)
-	$(BIN)/pytest tests/unit tests/sdk tests/example tests/local tests/packaging $(PYTEST_ARGS)
+	$(BIN)/pytest tests/unit tests/sdk tests/example tests/local tests/clients tests/packaging $(PYTEST_ARGS)
 
 sdk-node-test: system-deps-test ## The Node verifier (sdk/node) against the shared signing vectors, by node's own test runner
 	node --test sdk/node/test/

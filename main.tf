@@ -33,6 +33,7 @@ module "functions" {
   vpc_config              = var.vpc_config
   environment_kms_key_arn = var.environment_kms_key_arn
   log_level               = var.log_level
+  metrics_namespace       = var.monitoring.metrics_namespace
   log_retention_days      = var.log_retention_days
   log_kms_key_arn         = var.log_kms_key_arn
   authorizer              = var.authorizer

@@ -3,7 +3,10 @@
 # ---------------------------------------------------------------------------------------
 
 variable "name" {
-  description = "Prefix of every name the module creates (API, table `<name>-connections`, functions `<name>-authorizer` and `<name>-connection-handler`, their roles and log groups)."
+  description = <<-EOT
+    Prefix of every name the module creates (API, table `<name>-connections`, functions
+    `<name>-authorizer` and `<name>-connection-handler`, their roles and log groups).
+  EOT
   type        = string
   nullable    = false
 
@@ -37,7 +40,10 @@ variable "route_selection_expression" {
 }
 
 variable "route_keys" {
-  description = "Custom route keys besides `$connect`, `$disconnect` and `$default`. Each is a two-way route to the connection handler, which treats it like `$default`."
+  description = <<-EOT
+    Custom route keys besides `$connect`, `$disconnect` and `$default`. Each is a two-way route
+    to the connection handler, which treats it like `$default`.
+  EOT
   type        = set(string)
   default     = []
   nullable    = false
@@ -54,7 +60,11 @@ variable "route_keys" {
 }
 
 variable "identity_sources" {
-  description = "Request values that must be present before API Gateway calls the authorizer (a missing one answers 401 at once). Empty calls the authorizer on every connect, which lets clients send the token in the query string, the Authorization header or Sec-WebSocket-Protocol."
+  description = <<-EOT
+    Request values that must be present before API Gateway calls the authorizer (a missing
+    one answers 401 at once). Empty calls the authorizer on every connect, which lets clients
+    send the token in the query string, the Authorization header or Sec-WebSocket-Protocol.
+  EOT
   type        = list(string)
   default     = ["route.request.querystring.token"]
   nullable    = false
@@ -69,7 +79,21 @@ variable "identity_sources" {
 }
 
 variable "stage" {
-  description = "The stage. name: ends the WebSocket URL (wss://…/<name>). throttling_rate_limit/throttling_burst_limit: requests per second and burst of every route without an entry in route_throttling (by route key: `$connect`, `$disconnect`, `$default` or a key of route_keys). access_logs_enabled: JSON access logs (ids, routes, statuses; never a token or message body) in `/aws/apigateway/<name>/<stage name>`. execution_logging_level: OFF, ERROR or INFO. Access logs and execution logging need the account's CloudWatch role for API Gateway (account_cloudwatch_role_arn). data_trace_enabled: full message bodies in execution logs (keep it off in production: messages may hold personal data). detailed_metrics_enabled: per-route CloudWatch metrics (charged as custom metrics)."
+  description = <<-EOT
+    The stage.
+    - `name`: ends the WebSocket URL (wss://…/<name>).
+    - `throttling_rate_limit`, `throttling_burst_limit`: requests per second and burst of every
+      route without an entry in `route_throttling`.
+    - `route_throttling`: per route key (`$connect`, `$disconnect`, `$default` or a key of
+      `route_keys`), `{ rate_limit, burst_limit }`.
+    - `access_logs_enabled`: JSON access logs (ids, routes, statuses; never a token or message
+      body) in `/aws/apigateway/<name>/<stage name>`.
+    - `execution_logging_level`: `OFF`, `ERROR` or `INFO`. Access logs and execution logging
+      need the account's CloudWatch role for API Gateway (`account_cloudwatch_role_arn`).
+    - `data_trace_enabled`: full message bodies in execution logs; keep it off in production
+      (messages may hold personal data).
+    - `detailed_metrics_enabled`: per-route CloudWatch metrics (charged as custom metrics).
+  EOT
   type = object({
     name                   = optional(string, "prod")
     throttling_rate_limit  = optional(number, 100)
@@ -118,7 +142,14 @@ variable "stage" {
 }
 
 variable "account_cloudwatch_role_arn" {
-  description = "ARN of the CloudWatch role named in this region's API Gateway account settings, which access logs and execution logging need (one per account and region; Terraform cannot read it). Pass the `cloudwatch_role_arn` output of modules/account_cloudwatch_role (which also orders the stage after the setting), or the ARN `aws apigateway get-account --query cloudwatchRoleArn` prints when another stack or an administrator set it. Null: the plan fails while any stage log is on."
+  description = <<-EOT
+    ARN of the CloudWatch role named in this region's API Gateway account settings, which
+    access logs and execution logging need (one per account and region; Terraform cannot read
+    it). Pass the `cloudwatch_role_arn` output of modules/account_cloudwatch_role (which also
+    orders the stage after the setting), or the ARN `aws apigateway get-account --query
+    cloudwatchRoleArn` prints when another stack or an administrator set it. Null: the plan
+    fails while any stage log is on.
+  EOT
   type        = string
   default     = null
 
@@ -145,7 +176,10 @@ variable "log_retention_days" {
 }
 
 variable "log_kms_key_arn" {
-  description = "ARN of a KMS key encrypting every log group of the module; its key policy must let the CloudWatch Logs service use it. Null keeps CloudWatch Logs' default encryption."
+  description = <<-EOT
+    ARN of a KMS key encrypting every log group of the module; its key policy must let the
+    CloudWatch Logs service use it. Null keeps CloudWatch Logs' default encryption.
+  EOT
   type        = string
   default     = null
 
@@ -172,7 +206,16 @@ variable "log_level" {
 # ---------------------------------------------------------------------------------------
 
 variable "table" {
-  description = "The DynamoDB connections table: billing mode, capacity when PROVISIONED (table and each index), a customer managed KMS key (null: the AWS managed key aws/dynamodb; with a key, the handler's role and backend_policy_json may use it through DynamoDB only), point-in-time recovery (continuous backups for 35 days) and deletion protection (turn it off before `terraform destroy`). Server-side encryption is always on; records expire through the TTL attribute `expiresAt` 2 hours after connecting."
+  description = <<-EOT
+    The DynamoDB connections table. Server-side encryption is always on; records expire
+    through the TTL attribute `expiresAt` 2 hours after connecting.
+    - `billing_mode`: `PAY_PER_REQUEST` or `PROVISIONED`.
+    - `read_capacity`, `write_capacity`: with `PROVISIONED`, for the table and each index.
+    - `kms_key_arn`: a customer managed key; null uses the AWS managed key aws/dynamodb.
+      With a key, the handler's role and `backend_policy_json` may use it through DynamoDB only.
+    - `point_in_time_recovery_enabled`: continuous backups for 35 days.
+    - `deletion_protection_enabled`: turn it off before `terraform destroy`.
+  EOT
   type = object({
     billing_mode                   = optional(string, "PAY_PER_REQUEST")
     read_capacity                  = optional(number, 5)
@@ -210,7 +253,10 @@ variable "table" {
 # ---------------------------------------------------------------------------------------
 
 variable "runtime" {
-  description = "Lambda runtime of both functions. The shipped cryptography layer (asymmetric algorithms) exists for python3.12 only; with python3.13 they need crypto_layer_path."
+  description = <<-EOT
+    Lambda runtime of both functions. The shipped cryptography layer (asymmetric algorithms)
+    exists for python3.12 only; with python3.13 they need crypto_layer_path.
+  EOT
   type        = string
   default     = "python3.12"
   nullable    = false
@@ -245,7 +291,12 @@ variable "package_path" {
 }
 
 variable "crypto_layer_path" {
-  description = "Path of your own Lambda layer zip with `cryptography` (files under python/), attached to the authorizer when jwt.algorithms are asymmetric. Null uses packages/jwt-crypto-layer-python3.12-<architecture>.zip shipped with the module (python3.12 only)."
+  description = <<-EOT
+    Path of your own Lambda layer zip with `cryptography` (files under python/), attached to
+    the authorizer when `jwt.algorithms` are asymmetric. Null uses
+    packages/jwt-crypto-layer-python3.12-<architecture>.zip shipped with the module (python3.12
+    only).
+  EOT
   type        = string
   default     = null
 
@@ -268,7 +319,11 @@ variable "tracing_mode" {
 }
 
 variable "vpc_config" {
-  description = "Subnets and security groups to run both functions in (they need a route to the backend, the JWKS URL and the AWS APIs). Null runs them outside any VPC."
+  description = <<-EOT
+    Subnets and security groups to run both functions in; null runs them outside any VPC.
+    - `subnet_ids`: they need a route to the backend, the JWKS URL and the AWS APIs.
+    - `security_group_ids`: the functions' security groups.
+  EOT
   type = object({
     subnet_ids         = list(string)
     security_group_ids = list(string)
@@ -298,7 +353,12 @@ variable "environment_kms_key_arn" {
 }
 
 variable "authorizer" {
-  description = "The authorizer function: memory in MB, timeout in seconds (below API Gateway's 29 s), reserved concurrency (null: unreserved)."
+  description = <<-EOT
+    The authorizer function.
+    - `memory_size`: in MB.
+    - `timeout`: in seconds, below API Gateway's 29 s.
+    - `reserved_concurrency`: null leaves it unreserved.
+  EOT
   type = object({
     memory_size          = optional(number, 256)
     timeout              = optional(number, 10)
@@ -324,7 +384,14 @@ variable "authorizer" {
 }
 
 variable "connection_handler" {
-  description = "The connection-handler function: memory in MB, timeout in seconds (below API Gateway's 29 s integration limit, and more than backend.timeout_seconds + 7: on $connect the handler may wait for the backend, then up to about 7 s for DynamoDB's retries), reserved concurrency (null: unreserved)."
+  description = <<-EOT
+    The connection-handler function.
+    - `memory_size`: in MB.
+    - `timeout`: in seconds, below API Gateway's 29 s integration limit and more than
+      `backend.timeout_seconds` + 7 (on `$connect` the handler may wait for the backend, then up
+      to about 7 s for DynamoDB's retries).
+    - `reserved_concurrency`: null leaves it unreserved.
+  EOT
   type = object({
     memory_size          = optional(number, 256)
     timeout              = optional(number, 20)
@@ -354,7 +421,26 @@ variable "connection_handler" {
 # ---------------------------------------------------------------------------------------
 
 variable "jwt" {
-  description = "How the authorizer verifies tokens. algorithms: allow-list, HS* (HMAC key from secret_arn, a Secrets Manager secret, or secret_parameter_name, an SSM SecureString; exactly one) or asymmetric (keys from jwks_url), never both kinds. secret_json_key: when the secret holds JSON key/value pairs (the Secrets Manager console's form), the key whose value is the HMAC key (null: the whole value is the key). secret_kms_key_arn: the customer managed key of that secret, if any (the authorizer may decrypt with it through Secrets Manager or SSM only). issuer/audience: required `iss`/`aud` (null: not checked); with asymmetric algorithms both are required unless unchecked_issuer_audience_enabled is true, because a JWKS (a Cognito pool, an Auth0 or Entra tenant) usually signs tokens of many apps. leeway_seconds: clock skew allowed for nbf/iat (a token has expired from its exp on, in the authorizer as in the handler). user_claim/session_claim: claims carrying the user and session ids. expiry_enforcement_enabled: a message at or after the token's `exp` gets the error `token_expired` and the handler closes the connection, so the client reconnects with a fresh token. The secret's value never passes through Terraform."
+  description = <<-EOT
+    How the authorizer verifies tokens. The secret's value never passes through Terraform.
+    - `algorithms`: the allow-list, HS* or asymmetric, never both kinds.
+    - `secret_arn` (a Secrets Manager secret) or `secret_parameter_name` (an SSM SecureString):
+      the HMAC key for HS*, exactly one.
+    - `secret_json_key`: when the secret holds JSON key/value pairs (the Secrets Manager
+      console's form), the key whose value is the HMAC key; null: the whole value is the key.
+    - `secret_kms_key_arn`: the customer managed key of that secret, if any (the authorizer may
+      decrypt with it through Secrets Manager or SSM only).
+    - `jwks_url`: the keys for asymmetric algorithms.
+    - `issuer`, `audience`: required `iss`/`aud` (null: not checked). With asymmetric algorithms
+      both are required, because a JWKS (a Cognito pool, an Auth0 or Entra tenant) usually
+      signs tokens of many apps, unless `unchecked_issuer_audience_enabled` is true.
+    - `leeway_seconds`: clock skew allowed for `nbf` and `iat`; never for `exp`: a token has
+      expired from its `exp` on, in the authorizer as in the handler.
+    - `user_claim`, `session_claim`: the claims carrying the user and session ids.
+    - `expiry_enforcement_enabled`: a message at or after the token's `exp` gets the error
+      `token_expired` and the handler closes the connection, so the client reconnects with a
+      fresh token.
+  EOT
   type = object({
     algorithms                        = optional(list(string), ["HS256"])
     secret_arn                        = optional(string)
@@ -454,7 +540,10 @@ variable "jwt" {
 }
 
 variable "allowed_source_cidrs" {
-  description = "CIDR blocks (IPv4 or IPv6) the authorizer lets connect; WebSocket APIs take no WAF or resource policy, so this is where IPs are restricted. Empty allows every address."
+  description = <<-EOT
+    CIDR blocks (IPv4 or IPv6) the authorizer lets connect; WebSocket APIs take no WAF or
+    resource policy, so this is where IPs are restricted. Empty allows every address.
+  EOT
   type        = list(string)
   default     = []
   nullable    = false
@@ -470,7 +559,31 @@ variable "allowed_source_cidrs" {
 # ---------------------------------------------------------------------------------------
 
 variable "backend" {
-  description = "The HTTPS backend behind the WebSocket API (the backend contract in docs/design.md). url: base URL, https:// (http:// only for 127.0.0.1, localhost or host.docker.internal, for local use). paths: validate, message and disconnect (all POST; `{sessionId}` substituted in validate, whose body carries the verified identity). timeout_seconds: total time of one backend call (at most 25; connection_handler.timeout must exceed it by more than 7 s). fail_open_enabled: accept a connection when the backend cannot be reached, only for a session named by the token's claim (a session named in the query string always needs the backend's yes). disconnect_timeout_seconds: total time of the best-effort disconnect notice. request_signing: every request to the backend carries an HMAC-SHA256 signature (v2: X-Bridge-Timestamp, X-Bridge-Nonce, X-Bridge-Signed-Headers, X-Bridge-Signature, covering X-Connection-Id and Authorization) with a key in Secrets Manager: the module creates that secret (its random value never enters the state) unless secret_arn names one; key_refresh_seconds (1 to 3600, default 300): how often the handler re-reads the key, and how old a new version must be before it signs with it (verifiers re-read at least this often: the SDK's ttl_seconds); kms_key_arn: the customer managed key of that secret (also used to encrypt the one the module creates). create_secret: null decides by secret_arn (null: create); set it to false when secret_arn comes from a resource of the same configuration, whose ARN is unknown at plan time. Turn it off (enabled = false) only when the backend is reachable from the handler alone."
+  description = <<-EOT
+    The HTTPS backend behind the WebSocket API (the backend contract in docs/design.md).
+    - `url`: base URL, https:// (http:// only for 127.0.0.1, localhost or host.docker.internal,
+      for local use).
+    - `paths`: `validate`, `message` and `disconnect`, all `POST`; `{sessionId}` is substituted
+      in `validate`, whose body carries the verified identity.
+    - `timeout_seconds`: total time of one backend call, at most 25; `connection_handler.timeout`
+      must exceed it by more than 7 s.
+    - `fail_open_enabled`: accept a connection when the backend cannot be reached, only for a
+      session named by the token's claim (a session named in the query string always needs the
+      backend's yes).
+    - `disconnect_timeout_seconds`: total time of the best-effort disconnect notice.
+    - `request_signing`: every request to the backend carries an HMAC-SHA256 signature (v2,
+      covering `X-Connection-Id` and `Authorization`) with a key in Secrets Manager.
+      - `enabled`: turn it off only when the backend is reachable from the handler alone.
+      - `secret_arn`: your secret; null: the module creates one (its random value never enters
+        the state).
+      - `create_secret`: null decides by `secret_arn`; set it to false when `secret_arn` comes
+        from a resource of the same configuration, whose ARN is unknown at plan time.
+      - `kms_key_arn`: the customer managed key of that secret (also used to encrypt the one the
+        module creates).
+      - `key_refresh_seconds`: 1 to 3600, default 300: how often the handler re-reads the key,
+        and how old a new version must be before it signs with it (verifiers re-read at least
+        this often: the SDK's `ttl_seconds`).
+  EOT
   type = object({
     url = string
     paths = optional(object({
@@ -547,7 +660,20 @@ variable "backend" {
 # ---------------------------------------------------------------------------------------
 
 variable "session_store" {
-  description = "An ElastiCache (Valkey or Redis) store for the backend's session state, in the caller's VPC (modules/session_store). enabled: create it. vpc_id, subnet_ids: where (required when enabled). client_security_group_ids: the backend's security groups, the only sources admitted. engine (`valkey` or `redis`), engine_version, node_type, num_cache_clusters (more than 1: automatic failover and Multi-AZ), port. authentication: `iam` (no password anywhere) or `auth_token` (a token in Secrets Manager; it is also in the state). kms_key_arn: customer managed key at rest and for the token's secret. The `session_store` output gives the backend its endpoint, TLS flag, secret and client policy."
+  description = <<-EOT
+    An ElastiCache (Valkey or Redis) store for the backend's session state, in the caller's
+    VPC (modules/session_store). The `session_store` output gives the backend its endpoint, TLS
+    flag, secret and client policy.
+    - `enabled`: create it.
+    - `vpc_id`, `subnet_ids`: where (required when enabled).
+    - `client_security_group_ids`: the backend's security groups, the only sources admitted.
+    - `engine` (`valkey` or `redis`), `engine_version`, `node_type`, `port`.
+    - `num_cache_clusters`: more than 1 gives automatic failover and Multi-AZ.
+    - `authentication`: `iam` (no password anywhere) or `auth_token` (a token in Secrets
+      Manager; it is also in the state).
+    - `kms_key_arn`: customer managed key at rest and for the token's secret.
+    - `snapshot_retention_limit`, `apply_immediately`: as ElastiCache has them.
+  EOT
   type = object({
     enabled                   = optional(bool, false)
     vpc_id                    = optional(string)
@@ -573,7 +699,15 @@ variable "session_store" {
 }
 
 variable "custom_domain" {
-  description = "A custom domain for the API (modules/custom_domain). enabled: create it; websocket_url, callback_url and connections_url then use it. domain_name: for example ws.example.com. certificate_arn: an issued ACM certificate in the API's region, or null to create one validated by DNS in route53_zone_id. api_mapping_key: base path (null: the domain's root). create_alias_record: an alias A record in route53_zone_id."
+  description = <<-EOT
+    A custom domain for the API (modules/custom_domain).
+    - `enabled`: create it; `websocket_url`, `callback_url` and `connections_url` then use it.
+    - `domain_name`: for example ws.example.com.
+    - `certificate_arn`: an issued ACM certificate in the API's region, or null to create one
+      validated by DNS in `route53_zone_id`.
+    - `api_mapping_key`: the base path (null: the domain's root).
+    - `create_alias_record`: an alias A record in `route53_zone_id`.
+  EOT
   type = object({
     enabled             = optional(bool, false)
     domain_name         = optional(string)
@@ -597,7 +731,21 @@ variable "custom_domain" {
 }
 
 variable "monitoring" {
-  description = "CloudWatch dashboard and alarms of the API stage, both functions, the table and the handler's EMF metrics (modules/monitoring). enabled: create them. create_dashboard. alarm_topic_arns: SNS topics notified; empty creates an encrypted topic unless create_alarm_topic is false (alarm_topic_kms_key_arn: its key, null creates one CloudWatch may use). alarms: per alarm `{ enabled, threshold, period, evaluation_periods }` for integration_errors, execution_errors, client_errors (429 throttling included), lambda_errors, lambda_throttles, lambda_duration (threshold = fraction of the timeout, default 0.8), dynamodb_throttles; see modules/monitoring/README.md for the defaults. metrics_namespace: the handler's EMF namespace."
+  description = <<-EOT
+    CloudWatch dashboard and alarms of the API stage, both functions, the table and the
+    handler's EMF metrics (modules/monitoring).
+    - `enabled`: create them; `create_dashboard`: the dashboard too.
+    - `alarm_topic_arns`: SNS topics notified; empty creates an encrypted topic unless
+      `create_alarm_topic` is false (`alarm_topic_kms_key_arn`: its key; null creates one
+      CloudWatch may use).
+    - `alarms`: per alarm `{ enabled, threshold, period, evaluation_periods }` for
+      `integration_errors`, `execution_errors`, `client_errors` (429 throttling included),
+      `lambda_errors`, `lambda_throttles`, `lambda_duration` (threshold: a fraction of the
+      timeout, default 0.8) and `dynamodb_throttles`; modules/monitoring/README.md has the
+      defaults.
+    - `metrics_namespace`: the namespace both functions write their EMF metrics to, and the one
+      the dashboard reads.
+  EOT
   type = object({
     enabled                 = optional(bool, false)
     create_dashboard        = optional(bool, true)

@@ -19,6 +19,7 @@ import argparse
 import json
 import re
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,9 +38,23 @@ URL = re.compile(r"(?:https?|wss?)://\S+")
 # ---------------------------------------------------------------------------------------
 
 
+_HEREDOC = re.compile(r'"<<(-?)([A-Za-z_]+)\n(.*?)\n[ \t]*\2"', re.DOTALL)
+
+
+def _heredoc(match: re.Match[str]) -> str:
+    """A heredoc's text as HCL means it: `<<-` strips the lines' common indentation; the
+    text ends with a newline, as in Terraform."""
+    body = match.group(3)
+    return (textwrap.dedent(body) if match.group(1) else body) + "\n"
+
+
 def _unquote(value: Any) -> Any:
-    """python-hcl2 keeps HCL's quotes and escapes; return the value HCL means."""
+    """python-hcl2 keeps HCL's quotes and escapes (and a heredoc's markers); return the value
+    HCL means."""
     if isinstance(value, str):
+        heredoc = _HEREDOC.fullmatch(value)
+        if heredoc:
+            return _heredoc(heredoc)
         if len(value) >= 2 and value[0] == value[-1] == '"':
             decoded: str = json.loads(value)
             return decoded

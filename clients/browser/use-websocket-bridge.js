@@ -1,18 +1,24 @@
 // React hook over ws-bridge.js. The only file of the client that imports React: the plain
 // module works without it.
 //
-//   const { state, lastMessage, send, close } = useWebSocketBridge(url, { getToken });
+//   const { state, resumeState, lastSeq, send } = useWebSocketBridge(url, {
+//     getToken,
+//     onMessage: ({ seq, message }) => appendLine(seq, message),
+//     onResync: () => reloadState(),
+//   });
 
 import { useCallback, useEffect, useRef, useState } from "react";
 import { WebSocketBridge } from "./ws-bridge.js";
 
 /**
- * Connects while the component is mounted (and `url` is set); a new `url` or `auth`
- * reconnects. Options other than those are read when connecting, so an inline object or
- * callback does not reconnect on every render.
+ * Connects while the component is mounted (and `url` is set); a new `url`, `auth` or
+ * `query` reconnects. Options other than those are read when connecting, and callbacks
+ * through a ref, so an inline object or callback does not reconnect on every render.
  */
 export function useWebSocketBridge(url, options = {}) {
   const [state, setState] = useState("idle");
+  const [resumeState, setResumeState] = useState("none");
+  const [lastSeq, setLastSeq] = useState(0);
   const [lastMessage, setLastMessage] = useState(undefined);
   const [error, setError] = useState(undefined);
   const bridgeRef = useRef(null);
@@ -26,18 +32,24 @@ export function useWebSocketBridge(url, options = {}) {
     const current = optionsRef.current;
     const bridge = new WebSocketBridge(url, {
       ...current,
-      // Always the latest callbacks, without reconnecting when they change identity.
+      // Always the latest callback, without reconnecting when it changes identity.
       getToken:
-        typeof current.getToken === "function"
-          ? (request) => optionsRef.current.getToken(request)
-          : undefined,
+        typeof current.getToken === "function" ? (request) => optionsRef.current.getToken(request) : undefined,
     });
     bridgeRef.current = bridge;
     const off = [
       bridge.on("state", (detail) => setState(detail.state)),
-      bridge.on("message", (message) => setLastMessage(message)),
+      bridge.on("resume", (detail) => setResumeState(detail.state)),
+      bridge.on("message", (delivered) => {
+        setLastSeq(delivered.seq);
+        setLastMessage(delivered.message);
+        optionsRef.current.onMessage?.(delivered);
+      }),
+      bridge.on("resync", (detail) => {
+        setLastSeq(detail.lastSeq);
+        optionsRef.current.onResync?.(detail);
+      }),
       bridge.on("error", (err) => setError(err)),
-      bridge.on("push", (message) => optionsRef.current.onPush?.(message)),
     ];
     bridge.connect().catch(() => {}); // the failure shows as state "closed" and `error`
     return () => {
@@ -55,5 +67,5 @@ export function useWebSocketBridge(url, options = {}) {
 
   const close = useCallback((code, reason) => bridgeRef.current?.close(code, reason), []);
 
-  return { state, lastMessage, error, send, close, bridge: bridgeRef.current };
+  return { state, resumeState, lastSeq, lastMessage, error, send, close, bridge: bridgeRef.current };
 }

@@ -1,108 +1,34 @@
-// Browser client of the WebSocket bridge: one dependency-free ES module, no build step.
+// Browser client of the WebSocket bridge: dependency-free ES modules, no build step.
 //
 //   import { WebSocketBridge } from "./ws-bridge.js";
 //   const bridge = new WebSocketBridge(url, { getToken: () => fetchToken() });
-//   bridge.on("push", (message) => ...);
+//   bridge.on("message", ({ seq, message }) => render(seq, message));
 //   await bridge.connect();
 //   const reply = await bridge.send({ type: "command", command: "ls" });
 //
-// What it does, and why (see README.md beside this file for the whole story):
-// - The token goes in the `bearer` subprotocol (`new WebSocket(url, ["bearer", jwt])`, the
-//   server echoes `bearer`) or in the `token` query parameter (`auth: "query"`).
-// - A connect that has not opened after `connectTimeoutMs` (25 s) is abandoned.
-// - Browsers hide the HTTP status of a refused handshake: a 401 or 403 and an unreachable host
-//   both show as close code 1006 before `open`. So a close before `open` on the first
-//   connect() is final (state "closed", reason "refused": a bad token is never retried), and
-//   during a reconnect it counts as a failed attempt, bounded by `backoff.maxAttempts` and
-//   spaced by the backoff, so it never loops fast.
-// - After a connection that had opened closes (the server dropped it, API Gateway's idle or
-//   2-hour limit, DELETE @connections, a network change), it reconnects with capped
-//   exponential backoff and jitter; not after close() or a close code in `stopOnCloseCodes`
-//   (1008, policy violation, by default).
-// - `{"type":"error","error":"token_expired"}` (a message sent after the token's `exp`; the
-//   handler did not forward it) makes it ask `getToken` for a fresh token, reconnect at once
-//   and send the refused message again.
-// - `{"type":"ping"}` every `keepaliveMs` of silence (5 minutes; API Gateway closes a
-//   connection idle for 10); a ping left unanswered for `replyTimeoutMs` drops the connection
-//   and reconnects (a half-open socket).
-// - send() resolves with the reply. Replies are matched by an id field the backend echoes
-//   (`idField`), else by order: one request in flight at a time, the next sent when the
-//   previous is answered. Messages sent while not open wait in a queue, flushed in order.
+// It speaks the session protocol of docs/design.md ("Session protocol"): every request has an
+// id; the backend numbers what it sends; after every (re)connect the client resumes from the
+// last seq it delivered, so messages arrive in order, each once, across drops; requests still
+// without an answer are resent after the resume and run once (the backend's idempotency);
+// before API Gateway's 2-hour limit, or on `rotate`, a second connection is made before the
+// first is closed. session-core.js decides what each frame means, connection.js runs one
+// socket; this file ties them to timers, tokens and the page. README.md tells the whole story.
 
-/** Error codes the connection handler sends in `{"type":"error","error":<code>}`. */
-export const BackendErrorCode = Object.freeze({
-  INVALID_JSON: "invalid_json",
-  NOT_AN_OBJECT: "not_an_object",
-  MESSAGE_TOO_LARGE: "message_too_large",
-  BACKEND_UNAVAILABLE: "backend_unavailable",
-  BACKEND_TIMEOUT: "backend_timeout",
-  BACKEND_ERROR: "backend_error",
-  BACKEND_INVALID_REPLY: "backend_invalid_reply",
-  INTERNAL_ERROR: "internal_error",
-  TOKEN_EXPIRED: "token_expired",
-});
+import { Connection } from "./connection.js";
+import {
+  BackendErrorCode,
+  BridgeError,
+  ClientErrorCode,
+  DEFAULTS,
+  backoffDelay,
+  isLaterToken,
+  newClientId,
+} from "./protocol.js";
+import { SessionCore } from "./session-core.js";
+import { watchPage } from "./page-watch.js";
 
-/** Errors this client raises itself (no server reply carries them). */
-export const ClientErrorCode = Object.freeze({
-  REFUSED: "refused", // the first handshake closed before open (401/403, or unreachable)
-  CONNECT_TIMEOUT: "connect_timeout",
-  REPLY_TIMEOUT: "reply_timeout",
-  CONNECTION_LOST: "connection_lost", // sent, then the connection closed before the reply
-  CLOSED: "closed", // close() was called, or reconnecting gave up
-  NO_TOKEN: "no_token", // getToken failed or returned nothing
-});
-
-const BACKEND_CODES = new Set(Object.values(BackendErrorCode));
-
-/** True when `code` is one of the backend contract's error codes. */
-export function isBackendErrorCode(code) {
-  return BACKEND_CODES.has(code);
-}
-
-/** A failed send() or connect(): `code` is a BackendErrorCode or a ClientErrorCode. */
-export class BridgeError extends Error {
-  constructor(code, message, reply = undefined) {
-    super(message || code);
-    this.name = "BridgeError";
-    this.code = code;
-    this.reply = reply; // the server's error message, when there was one
-    this.requestId = reply && typeof reply.requestId === "string" ? reply.requestId : undefined;
-  }
-}
-
-export const DEFAULTS = Object.freeze({
-  auth: "subprotocol",
-  connectTimeoutMs: 25_000,
-  keepaliveMs: 300_000,
-  replyTimeoutMs: 30_000,
-  idField: null,
-  stopOnCloseCodes: Object.freeze([1008]),
-  backoff: Object.freeze({ baseMs: 1_000, maxMs: 30_000, maxAttempts: 5, stableMs: 10_000 }),
-});
-
-const PING = Object.freeze({ type: "ping" });
-
-/** Delay before reconnect attempt `attempt` (1-based): uniform in [c/2, c],
- * c = min(maxMs, baseMs * 2^(attempt-1)). The Python client uses the same formula. */
-export function backoffDelay(attempt, backoff, random = Math.random) {
-  const ceiling = Math.min(backoff.maxMs, backoff.baseMs * 2 ** (attempt - 1));
-  return ceiling / 2 + random() * (ceiling / 2);
-}
-
-/** `url` with `params` set in its query string. */
-export function withQuery(url, params) {
-  const parsed = new URL(url);
-  for (const [key, value] of Object.entries(params || {})) parsed.searchParams.set(key, value);
-  return parsed.toString();
-}
-
-function isObject(value) {
-  return value !== null && typeof value === "object" && !Array.isArray(value);
-}
-
-function defaultIsPush(message) {
-  return isObject(message) && message.type === "push";
-}
+export * from "./protocol.js";
+export { SessionCore } from "./session-core.js";
 
 export class WebSocketBridge extends EventTarget {
   /**
@@ -120,346 +46,397 @@ export class WebSocketBridge extends EventTarget {
     this.url = url;
     this.options = {
       ...DEFAULTS,
+      stopOnCloseCodes: [1008],
       ...options,
       backoff: { ...DEFAULTS.backoff, ...(options.backoff || {}) },
     };
+    this.clientId = options.clientId || newClientId();
     this.state = "idle";
-    this.protocol = ""; // the subprotocol the server selected ("bearer")
-    this.lastMessage = undefined;
-    this.attempt = 0; // failed attempts in a row since the last stable connection
+    this.closeReason = undefined; // why it closed: "closed", "gave_up", "kicked", "refused"...
+    this.resumeState = "none"; // "resuming", "resumed", "resync_required"
+    this.lastSeq = 0;
+    this.headSeq = 0;
+    this.protocol = "";
+    this.attempt = 0; // failed attempts in a row since a resume was last answered
+    const { maxQueue, maxMessageBytes } = this.options;
+    this._core = new SessionCore(this.clientId, { maxQueue, maxMessageBytes });
     this._WebSocket = options.WebSocket || globalThis.WebSocket;
-    this._isPush = options.isPush || defaultIsPush;
-    this._socket = null;
+    this._random = options.random || Math.random;
+    this._conns = new Map(); // name -> Connection
+    this._names = 0;
+    this._requests = new Map(); // id -> { resolve, reject, timer }
+    this._waiters = []; // connect() promises
+    this._timers = { reconnect: null, rollover: null, gap: null };
     this._everOpened = false;
-    this._queue = []; // requests not yet sent
-    this._inflight = []; // requests sent, waiting for their reply
-    this._nextId = 1;
-    this._timers = new Set();
-    this._connectTimer = null;
-    this._keepaliveTimer = null;
-    this._reconnectTimer = null;
-    this._tokenReason = "connect";
-    this._openWaiters = [];
+    this._refusedToken = null; // the token of the last token_expired, until a later one works
+    this._rolloverAttempt = 0;
+    this._preparing = false; // a connection's token is being fetched
+    this._pendingReconnect = false; // a reconnect waits for the page to be online and visible
+    this._page = null;
   }
 
   // -- public API -------------------------------------------------------------------------
 
-  /** Subscribe to an event; returns a function that unsubscribes. The listener gets the
-   * event's detail: "state" {state, previous, reason, code}, "open" {protocol, reconnected},
-   * "close" {code, reason, wasOpen, willReconnect}, "message" (every message, parsed),
-   * "push" (messages that answer no request), "error" (a BridgeError). */
+  /** Subscribe to an event; returns a function that unsubscribes. See README.md, "Events". */
   on(type, listener) {
     const wrapped = (event) => listener(event.detail);
     this.addEventListener(type, wrapped);
     return () => this.removeEventListener(type, wrapped);
   }
 
-  /** Open the connection. Resolves once open; rejects with a BridgeError ("refused",
-   * "connect_timeout", "closed", "no_token") when the first handshake fails. */
+  /** Open the session. Resolves once the first resume is answered; rejects with a
+   * BridgeError ("refused", "connect_timeout", "closed", "gave_up", ...) when it ends first. */
   connect() {
-    if (this.state === "open") return Promise.resolve();
-    const waiter = new Promise((resolve, reject) => this._openWaiters.push({ resolve, reject }));
+    if (this.state === "open" && this._core.ready) return Promise.resolve();
+    const waiter = new Promise((resolve, reject) => this._waiters.push({ resolve, reject }));
     if (this.state === "idle" || this.state === "closed") {
       this._everOpened = false;
+      this.closeReason = undefined;
       this.attempt = 0;
-      this._tokenReason = "connect";
+      this._page = watchPage(this.options.page ?? globalThis, () => this._pageBack());
       this._setState("connecting");
-      this._open();
+      this._openConnection("connect");
     }
     return waiter;
   }
 
-  /** Send `message` (an object, JSON-encoded) and resolve with the reply. A reply
-   * `{"type":"error"}` rejects with a BridgeError whose code is the reply's `error`.
-   * While not open the message waits in the queue. */
+  /** Send a request (a JSON object; an `id` is added unless it has one) and resolve with its
+   * reply, or reject with a BridgeError: the error reply's code, `message_too_large` or
+   * `queue_full` at once (nothing sent), `reply_timeout`, `closed`, `kicked`... */
   send(message, { timeoutMs } = {}) {
-    if (!isObject(message)) return Promise.reject(new TypeError("send() takes a JSON object"));
     if (this.state === "closed" || this.state === "idle") {
       return Promise.reject(new BridgeError(ClientErrorCode.CLOSED, `not connected (${this.state})`));
     }
-    return new Promise((resolve, reject) => {
-      const body = { ...message };
-      const idField = this.options.idField;
-      if (idField && body[idField] == null) body[idField] = `r${this._nextId++}`;
-      this._queue.push({
-        body,
-        resolve,
-        reject,
-        timeoutMs: timeoutMs ?? this.options.replyTimeoutMs,
-        internal: false,
-      });
-      this._flush();
+    let taken;
+    try {
+      taken = this._core.request(message);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const { id, actions } = taken;
+    const promise = new Promise((resolve, reject) => {
+      const ms = timeoutMs ?? this.options.replyTimeoutMs;
+      const timer = setTimeout(() => {
+        this._requests.delete(id);
+        this._core.forget(id);
+        reject(new BridgeError(ClientErrorCode.REPLY_TIMEOUT, `no reply to ${id} after ${ms} ms`));
+      }, ms);
+      this._requests.set(id, { resolve, reject, timer });
     });
+    this._run(null, actions);
+    return promise;
   }
 
-  /** Close for good (no reconnect); pending sends reject with "closed". */
+  /** Ping on the primary connection and resolve with the handler's pong. */
+  ping() {
+    const conn = this._conns.get(this._core.primary);
+    if (!conn || !conn.opened) return Promise.reject(new BridgeError(ClientErrorCode.CLOSED, "no open connection"));
+    return conn.ping();
+  }
+
+  /** Make-before-break now: open a second connection, resume on it, then close the first. */
+  rotate() {
+    const primary = this._conns.get(this._core.primary);
+    if (this.state !== "open" || !this._core.ready || this._core.candidate !== null || !primary) return;
+    if (this._preparing || this._conns.size > 1) return; // one is already being opened
+    this._emit("rollover", { phase: "start", from: primary.name });
+    this._openConnection("rollover");
+  }
+
+  /** Close for good (no reconnect); waiting requests reject with "closed". A later
+   * connect() resumes where this left off. */
   close(code = 1000, reason = "") {
     this._stop("closed", code, reason);
   }
 
-  /** send() calls waiting: not yet sent (queued) and sent without a reply (inflight). */
+  /** Requests waiting: not yet sent (queued) and sent without an answer (inflight). */
   get pending() {
-    const count = (requests) => requests.filter((request) => !request.internal).length;
-    return { queued: count(this._queue), inflight: count(this._inflight) };
+    const queued = this._core.queued.length;
+    return { queued, inflight: this._core.waiting.size - queued };
   }
 
   // -- connecting -------------------------------------------------------------------------
 
-  async _open() {
+  async _openConnection(reason) {
+    const name = `c${++this._names}`;
+    this._preparing = true;
+    const rollover = reason === "rollover";
     let token;
     try {
-      token = await this._token();
+      token = await this._token(this._refusedToken ? "token_expired" : reason);
     } catch (error) {
-      this._attemptFailed(new BridgeError(ClientErrorCode.NO_TOKEN, `getToken failed: ${error}`));
+      this._preparing = false;
+      this._failedBeforeOpen(rollover, new BridgeError(ClientErrorCode.NO_TOKEN, `getToken failed: ${error.message || error}`));
       return;
     }
-    if (this.state !== "connecting" && this.state !== "reconnecting") return; // closed meanwhile
-    const { auth, query } = this.options;
-    const url = withQuery(this.url, auth === "query" ? { ...query, token } : query);
-    let socket;
+    this._preparing = false;
+    if (this.state === "closed" || this.state === "idle") return; // closed meanwhile
+    if (this._refusedToken && !isLaterToken(token, this._refusedToken)) {
+      const error = new BridgeError(BackendErrorCode.TOKEN_EXPIRED, "getToken returned no token later than the expired one");
+      this._failedBeforeOpen(rollover, error);
+      return;
+    }
+    const { auth, query, connectTimeoutMs, keepaliveMs, replyTimeoutMs } = this.options;
+    const conn = new Connection(
+      { name, url: this.url, token, auth, query, WebSocket: this._WebSocket, connectTimeoutMs, keepaliveMs, replyTimeoutMs },
+      {
+        onOpen: (opened) => this._opened(opened),
+        onFrame: (from, frame) => this._frame(from, frame),
+        onEnd: (ended, detail) => this._ended(ended, detail),
+      },
+    );
+    this._conns.set(name, conn);
     try {
-      socket = auth === "query" ? new this._WebSocket(url) : new this._WebSocket(url, ["bearer", token]);
+      conn.open();
     } catch (error) {
-      this._attemptFailed(new BridgeError(ClientErrorCode.REFUSED, `cannot open: ${error}`));
-      return;
+      this._conns.delete(name);
+      this._failedBeforeOpen(rollover, error);
     }
-    this._socket = socket;
-    let opened = false;
-    let openedAt = 0;
-    let received = false;
-    let timedOut = false;
-    this._connectTimer = this._after(this.options.connectTimeoutMs, () => {
-      timedOut = true;
-      socket.close();
-      if (!opened) detach({ code: 1006, reason: "connect timeout", wasClean: false });
-    });
-    socket.onopen = () => {
-      if (this._socket !== socket) return;
-      this._clear(this._connectTimer);
-      opened = true;
-      openedAt = Date.now();
-      this._everOpened = true;
-      const reconnected = this.state === "reconnecting";
-      this.protocol = socket.protocol;
-      this._tokenReason = "reconnect"; // what the next connect is, unless a token expires
-      this._setState("open");
-      this._emit("open", { protocol: socket.protocol, reconnected });
-      for (const waiter of this._openWaiters.splice(0)) waiter.resolve();
-      this._armKeepalive();
-      this._flush();
-    };
-    socket.onmessage = (event) => {
-      if (this._socket !== socket) return;
-      received = true;
-      this._receive(event.data);
-    };
-    socket.onclose = (event) => detach(event);
-    const detach = (event) => {
-      if (this._socket !== socket) return;
-      this._socket = null;
-      socket.onopen = socket.onmessage = socket.onclose = null;
-      this._clear(this._connectTimer);
-      this._clear(this._keepaliveTimer);
-      if (!opened) {
-        const code = timedOut ? ClientErrorCode.CONNECT_TIMEOUT : ClientErrorCode.REFUSED;
-        const text = timedOut
-          ? `not open after ${this.options.connectTimeoutMs} ms`
-          : `handshake failed (close ${event.code} before open: refused, or unreachable)`;
-        this._emit("close", { code: event.code, reason: event.reason, wasOpen: false, willReconnect: this._everOpened });
-        this._attemptFailed(new BridgeError(code, text));
-        return;
-      }
-      this._connectionLost(event, Date.now() - openedAt, received);
-    };
   }
 
-  async _token() {
+  _failedBeforeOpen(rollover, error) {
+    this._emit("error", error);
+    this._attemptFailed(rollover, error);
+  }
+
+  async _token(reason) {
     const { getToken, token } = this.options;
-    const value = typeof getToken === "function" ? await getToken({ reason: this._tokenReason }) : token;
+    const value = typeof getToken === "function" ? await getToken({ reason }) : token;
     if (typeof value !== "string" || !value) throw new Error("no token");
     return value;
   }
 
-  /** A handshake failed before open. */
-  _attemptFailed(error) {
-    this._emit("error", error);
-    if (!this._everOpened) {
-      // The first connect: a refused token is never retried (and nothing tells it apart).
+  _opened(conn) {
+    const reconnected = this._everOpened;
+    this._everOpened = true;
+    const actions = this._core.open(conn.name);
+    const primary = this._core.primary === conn.name;
+    if (primary) {
+      this.protocol = conn.protocol;
+      if (this.state !== "open") this._setState("open");
+      this._setResume("resuming");
+    }
+    this._emit("open", { protocol: conn.protocol, reconnected: primary && reconnected, rollover: !primary, connection: conn.name });
+    this._run(conn.name, actions);
+  }
+
+  _frame(conn, frame) {
+    if (this._conns.has(conn.name)) this._run(conn.name, this._core.receive(conn.name, frame));
+  }
+
+  /** A connection ended without the session asking: a drop, a refusal, a dead peer, a
+   * token_expired, an unanswered resume. */
+  _ended(conn, { code, reason, wasOpen, cause }) {
+    this._conns.delete(conn.name);
+    const wasPrimary = this._core.primary === conn.name;
+    this._core.lost(conn.name);
+    if (cause) this._emit("error", cause);
+    const stop = wasOpen && !cause && this.options.stopOnCloseCodes.includes(code);
+    const refused = !wasOpen && !this._everOpened;
+    this._emit("close", { code, reason, wasOpen, willReconnect: !stop && !refused, connection: conn.name });
+    if (stop) return this._stop("policy", code, reason);
+    const error = cause || this._closeError(code, wasOpen);
+    if (refused) return this._stop(error.code === ClientErrorCode.CONNECT_TIMEOUT ? "timeout" : "refused", undefined, undefined, error);
+    if (this._core.primary !== null) {
+      // Another connection serves: this was a rollover's (try again later), or the primary
+      // whose rollover connection now takes over.
+      if (wasPrimary) this._setResume("resuming");
+      else this._attemptFailed(true, error);
+      return undefined;
+    }
+    if (this._conns.size > 0) {
+      this._setState("reconnecting", error.code); // a rollover's connection on its way takes over
+      return undefined;
+    }
+    return this._scheduleReconnect(error);
+  }
+
+  _closeError(code, wasOpen) {
+    if (!wasOpen) return new BridgeError(ClientErrorCode.REFUSED, `handshake failed (close ${code} before open: refused, or unreachable)`);
+    return new BridgeError(ClientErrorCode.CONNECTION_LOST, `connection closed (${code})`);
+  }
+
+  /** An attempt failed before its resume was answered (no token, a refused handshake). */
+  _attemptFailed(rollover, error) {
+    if (rollover && this._core.primary !== null) {
+      // The first connection still serves: try the rollover again later.
+      this._rolloverAttempt += 1;
+      const delay = backoffDelay(this._rolloverAttempt, this.options.backoff, this._random);
+      this._setTimer("rollover", delay, () => this.rotate());
+      return;
+    }
+    const handshake = error.code === ClientErrorCode.REFUSED || error.code === ClientErrorCode.CONNECT_TIMEOUT;
+    if (!this._everOpened && handshake) {
+      // The first handshake: a refusal is final (a browser cannot tell a 401 from a host
+      // that is down, and a bad token must not be retried). No token yet is retried.
       this._stop(error.code === ClientErrorCode.CONNECT_TIMEOUT ? "timeout" : "refused", undefined, undefined, error);
       return;
     }
     this._scheduleReconnect(error);
   }
 
-  /** An open connection closed. */
-  _connectionLost(event, lastedMs, received) {
-    for (const request of this._inflight.splice(0)) {
-      if (request.internal) continue;
-      if (request.resend) this._queue.unshift(request);
-      else {
-        this._clear(request.timer);
-        request.reject(new BridgeError(ClientErrorCode.CONNECTION_LOST, `connection closed (${event.code}) before the reply`));
-      }
-    }
-    const stop = this.options.stopOnCloseCodes.includes(event.code);
-    this._emit("close", { code: event.code, reason: event.reason, wasOpen: true, willReconnect: !stop });
-    if (stop) {
-      this._stop("policy", event.code, event.reason);
-      return;
-    }
-    if (lastedMs >= this.options.backoff.stableMs || received) this.attempt = 0;
-    if (this._tokenReason === "token_expired") {
-      this.attempt += 1; // reconnect at once: the cause is known and a new token fixes it
-      this._setState("reconnecting", "token_expired", event.code);
-      this._open();
-      return;
-    }
-    this._tokenReason = "reconnect";
-    this._scheduleReconnect(new BridgeError(ClientErrorCode.CONNECTION_LOST, `connection closed (${event.code})`));
-  }
-
   _scheduleReconnect(error) {
     this.attempt += 1;
     const { backoff } = this.options;
     if (this.attempt > backoff.maxAttempts) {
-      this._stop("gave_up", undefined, undefined, error);
+      const reason = this._refusedToken ? BackendErrorCode.TOKEN_EXPIRED : ClientErrorCode.GAVE_UP;
+      const text = `${reason === ClientErrorCode.GAVE_UP ? "gave up" : "no fresh token"} after ${backoff.maxAttempts} attempts: ${error.message}`;
+      this._stop(reason, undefined, undefined, new BridgeError(reason, text));
       return;
     }
-    const delay = backoffDelay(this.attempt, backoff);
+    const delay = backoffDelay(this.attempt, backoff, this._random);
     this._setState("reconnecting", error.code, undefined, delay);
-    this._reconnectTimer = this._after(delay, () => {
-      if (this.state === "reconnecting") this._open();
-    });
+    this._setTimer("reconnect", delay, () => this._reconnectNow());
   }
 
-  /** The end: no socket, no timer, every pending request rejected. */
+  _reconnectNow() {
+    this._clearTimer("reconnect");
+    if (this.state !== "reconnecting") return;
+    if (this._page && this._page.paused()) {
+      this._pendingReconnect = true; // offline or hidden: wait until the page is back
+      this._setState("reconnecting", "paused");
+      return;
+    }
+    this._pendingReconnect = false;
+    this._openConnection(this._refusedToken ? "token_expired" : "reconnect");
+  }
+
+  /** The page came back online or visible: check the connection, or reconnect now. */
+  _pageBack() {
+    if (this.state === "reconnecting" && (this._pendingReconnect || this._timers.reconnect !== null)) {
+      this._reconnectNow();
+    } else if (this.state === "open") {
+      this.ping().catch(() => {}); // no pong: the connection ends and reconnects
+    }
+  }
+
+  /** The end: no socket, no timer, every waiting request rejected. */
   _stop(reason, code, text, error) {
-    const socket = this._socket;
-    this._socket = null;
-    if (socket) {
-      socket.onopen = socket.onmessage = socket.onclose = null;
-      if (socket.readyState === 0 || socket.readyState === 1) socket.close(code ?? 1000, text ?? "");
-    }
-    for (const timer of this._timers) clearTimeout(timer);
-    this._timers.clear();
+    for (const conn of this._conns.values()) conn.dispose(code ?? 1000, text ?? "");
+    for (const name of this._conns.keys()) this._core.lost(name);
+    this._conns.clear();
+    for (const key of Object.keys(this._timers)) this._clearTimer(key);
+    this._page?.stop();
+    this._page = null;
     const failure = error || new BridgeError(ClientErrorCode.CLOSED, `connection ${reason}`);
-    for (const request of [...this._inflight.splice(0), ...this._queue.splice(0)]) {
-      if (!request.internal) request.reject(failure);
+    for (const [id, request] of this._requests) {
+      clearTimeout(request.timer);
+      this._core.forget(id);
+      request.reject(failure);
     }
-    for (const waiter of this._openWaiters.splice(0)) waiter.reject(failure);
-    if (this.state !== "closed") this._setState("closed", reason, code);
+    this._requests.clear();
+    for (const id of [...this._core.waiting.keys()]) this._core.forget(id);
+    for (const waiter of this._waiters.splice(0)) waiter.reject(failure);
+    if (this.state !== "closed") {
+      this.closeReason = reason;
+      this._setState("closed", reason, code);
+    }
   }
 
-  // -- messages ---------------------------------------------------------------------------
+  // -- what the core decided --------------------------------------------------------------
 
-  _receive(data) {
-    let message = data;
-    if (typeof data === "string") {
-      try {
-        message = JSON.parse(data);
-      } catch {
-        message = data;
+  _run(from, actions) {
+    for (const action of actions) this._act(from, action);
+    if (this._core.hasGap && this._timers.gap === null) {
+      this._setTimer("gap", this.options.gapTimeoutMs, () => this._run(null, this._core.gapTimeout()));
+    } else if (!this._core.hasGap) {
+      this._clearTimer("gap");
+    }
+  }
+
+  // One case per action of the core (session-core.js lists them): a flat dispatch reads
+  // better than a table of small functions.
+  _act(from, [kind, a, b]) {
+    switch (kind) {
+      case "send": {
+        const conn = this._conns.get(a);
+        if (b.type === "resume") conn?.armResume(this.options.replyTimeoutMs, new BridgeError(ClientErrorCode.RESUME_FAILED, "resume unanswered"));
+        conn?.send(b);
+        return;
       }
+      case "deliver":
+        this.lastSeq = a;
+        this._emit("message", { seq: a, message: b });
+        return;
+      case "reply":
+      case "reject":
+        return this._settle(kind, a, b);
+      case "token_expired":
+        return this._tokenExpired(from, a);
+      case "resumed":
+      case "resync":
+        return this._resumed(a, kind, b);
+      case "resume_failed": {
+        const error = new BridgeError(ClientErrorCode.RESUME_FAILED, `resume refused: ${b.error}`, b);
+        return this._conns.get(a)?.end(4000, "resume failed", error);
+      }
+      case "promote":
+        return this._promoted(a, b);
+      case "rotate":
+        return this.rotate();
+      case "kicked":
+        return this._stop("kicked", 1000, b, new BridgeError(ClientErrorCode.KICKED, b || "kicked by the backend"));
+      case "pong":
+        return this._conns.get(a)?.pong();
+      case "ignore":
+        return this._emit("unnumbered", a);
+      default: // queued, pending, drop, hold, partial, invalid: nothing to do here
+        return undefined;
     }
-    this.lastMessage = message;
-    this._emit("message", message);
-    if (isObject(message) && message.type === "error" && message.error === BackendErrorCode.TOKEN_EXPIRED) {
-      this._tokenExpired(message);
-      return;
-    }
-    const request = this._match(message);
-    if (!request) {
-      this._emit("push", message);
-      return;
-    }
-    this._inflight.splice(this._inflight.indexOf(request), 1);
-    this._clear(request.timer);
-    if (isObject(message) && message.type === "error") {
-      const code = typeof message.error === "string" ? message.error : BackendErrorCode.INTERNAL_ERROR;
-      request.reject(new BridgeError(code, message.message || code, message));
-    } else {
-      request.resolve(message);
-    }
-    this._flush();
   }
 
-  /** The request `message` answers, or undefined (a push). */
-  _match(message) {
-    if (!isObject(message) || this._inflight.length === 0) return undefined;
-    const idField = this.options.idField;
-    if (idField && message[idField] != null) {
-      return this._inflight.find((request) => request.body[idField] === message[idField]);
-    }
-    if (message.type === "pong") return this._inflight.find((request) => request.body.type === "ping");
-    if (message.type === "error") return this._inflight[0];
-    if (this._isPush(message)) return undefined;
-    return idField ? undefined : this._inflight.find((request) => request.body.type !== "ping");
+  _settle(kind, id, frame) {
+    const request = this._requests.get(id);
+    if (!request) return;
+    this._requests.delete(id);
+    clearTimeout(request.timer);
+    if (kind === "reply") request.resolve(frame);
+    else request.reject(new BridgeError(typeof frame.error === "string" ? frame.error : BackendErrorCode.INTERNAL_ERROR, frame.message || frame.error, frame));
   }
 
-  /** The handler refused a message because the token's exp has passed, and closes the
-   * connection. Send that message again over a connection with a fresh token. */
-  _tokenExpired(message) {
-    const error = new BridgeError(BackendErrorCode.TOKEN_EXPIRED, message.message || "token expired", message);
-    this._emit("error", error);
+  _resumed(name, kind, headSeq) {
+    const conn = this._conns.get(name);
+    conn?.clearResume();
+    this.headSeq = headSeq;
+    if (kind === "resync") this.lastSeq = this._core.lastSeq;
+    if (this._core.primary !== name) return; // the rollover's connection: promoted next
+    this.attempt = 0;
+    this._refusedToken = null;
+    this.protocol = conn?.protocol ?? this.protocol;
+    if (this.state !== "open") this._setState("open");
+    this._setResume(kind === "resync" ? "resync_required" : "resumed");
+    if (kind === "resync") this._emit("resync", { headSeq, lastSeq: this.lastSeq });
+    this._armRollover(conn);
+    for (const waiter of this._waiters.splice(0)) waiter.resolve();
+  }
+
+  _promoted(name, replaced) {
+    const old = this._conns.get(replaced);
+    this._conns.delete(replaced);
+    this._core.lost(replaced);
+    old?.dispose(1000, "rollover");
+    this._rolloverAttempt = 0;
+    this._emit("rollover", { phase: "done", from: replaced, to: name });
+  }
+
+  _armRollover(conn) {
+    if (!conn) return;
+    const { maxDurationMs, rolloverMarginMs } = this.options;
+    const delay = Math.max(0, conn.openedAt + maxDurationMs - rolloverMarginMs - Date.now());
+    this._setTimer("rollover", delay, () => this.rotate());
+  }
+
+  /** The handler refused one of our requests (or resumes): the token's exp has passed and
+   * it closes the connection. Back off, get a later token, reconnect, resend. */
+  _tokenExpired(name, id) {
+    const conn = this._conns.get(name);
+    const error = new BridgeError(BackendErrorCode.TOKEN_EXPIRED, `the token expired (request ${id})`);
     if (typeof this.options.getToken !== "function") {
-      this._stop("token_expired", undefined, undefined, error);
+      this._stop(BackendErrorCode.TOKEN_EXPIRED, undefined, undefined, error);
       return;
     }
-    for (const request of this._inflight) {
-      request.resend = true; // refused by the handler, not forwarded: safe to send again
-      this._clear(request.timer);
-    }
-    this._tokenReason = "token_expired";
-    const socket = this._socket;
-    if (socket) socket.close(1000, "token expired");
-  }
-
-  /** Send what the queue holds, as far as the correlation mode allows. */
-  _flush() {
-    const socket = this._socket;
-    if (this.state !== "open" || !socket || socket.readyState !== 1) return;
-    const serial = !this.options.idField;
-    while (this._queue.length > 0 && !(serial && this._inflight.length > 0)) {
-      const request = this._queue.shift();
-      request.resend = false;
-      socket.send(JSON.stringify(request.body));
-      this._inflight.push(request);
-      request.timer = this._after(request.timeoutMs, () => this._replyTimeout(request));
-      this._armKeepalive();
-    }
-  }
-
-  _replyTimeout(request) {
-    const index = this._inflight.indexOf(request);
-    if (index < 0) return;
-    this._inflight.splice(index, 1);
-    if (request.internal) {
-      // An unanswered keepalive: the socket is half-open. Drop it; onclose reconnects.
-      if (this._socket) this._socket.close(4000, "keepalive unanswered");
-      return;
-    }
-    request.reject(new BridgeError(ClientErrorCode.REPLY_TIMEOUT, `no reply after ${request.timeoutMs} ms`));
-    this._flush();
-  }
-
-  _armKeepalive() {
-    this._clear(this._keepaliveTimer);
-    const interval = this.options.keepaliveMs;
-    if (!interval || interval <= 0) return;
-    this._keepaliveTimer = this._after(interval, () => {
-      const waiting = this._queue.some((r) => r.internal) || this._inflight.some((r) => r.internal);
-      if (!waiting) {
-        this._queue.push({
-          body: PING,
-          resolve: () => this._emit("keepalive", { answered: true }),
-          reject: () => {},
-          timeoutMs: this.options.replyTimeoutMs,
-          internal: true,
-        });
-      }
-      this._flush();
-      this._armKeepalive();
-    });
+    if (conn) this._refusedToken = conn.token;
+    conn?.end(1000, "token expired", error);
   }
 
   // -- helpers ----------------------------------------------------------------------------
@@ -470,22 +447,27 @@ export class WebSocketBridge extends EventTarget {
     this._emit("state", { state, previous, reason, code, attempt: this.attempt, delayMs });
   }
 
+  _setResume(state) {
+    if (this.resumeState === state) return;
+    this.resumeState = state;
+    this._emit("resume", { state, lastSeq: this.lastSeq, headSeq: this.headSeq });
+  }
+
   _emit(type, detail) {
     this.dispatchEvent(new CustomEvent(type, { detail }));
   }
 
-  _after(ms, callback) {
-    const timer = setTimeout(() => {
-      this._timers.delete(timer);
+  _setTimer(key, ms, callback) {
+    this._clearTimer(key);
+    this._timers[key] = setTimeout(() => {
+      this._timers[key] = null;
       callback();
     }, ms);
-    this._timers.add(timer);
-    return timer;
   }
 
-  _clear(timer) {
-    if (timer == null) return;
-    clearTimeout(timer);
-    this._timers.delete(timer);
+  _clearTimer(key) {
+    if (this._timers[key] !== null) clearTimeout(this._timers[key]);
+    this._timers[key] = null;
   }
 }
+

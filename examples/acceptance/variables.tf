@@ -12,7 +12,11 @@ variable "region" {
 }
 
 variable "backend_url" {
-  description = "The backend the handler calls: the local reference backend, or on AWS one the team runs (the reference backend's image, docker/reference-backend) that verifies the handler's signatures with backend_signing_secret_arn and tokens with jwt_secret_arn."
+  description = <<-EOT
+    The backend the handler calls: the local reference backend, or on AWS one the team runs
+    (for example the App Runner example's app, examples/app-runner/app) that verifies the
+    handler's signatures with backend_signing_secret_arn.
+  EOT
   type        = string
   nullable    = false
 }
@@ -24,7 +28,10 @@ variable "package_path" {
 }
 
 variable "create_account_cloudwatch_role" {
-  description = "Create API Gateway's CloudWatch role for the account and region (the local emulator starts without one). Leave false on a shared account: the setting is account-wide."
+  description = <<-EOT
+    Create API Gateway's CloudWatch role for the account and region (the local emulator starts
+    without one). Leave false on a shared account: the setting is account-wide.
+  EOT
   type        = bool
   default     = false
   nullable    = false
@@ -37,14 +44,22 @@ variable "account_cloudwatch_role_arn" {
 }
 
 variable "session_store_enabled" {
-  description = "Create the ElastiCache session store in a VPC of the run's own (on AWS it adds 10 to 20 minutes to apply and destroy, and a cache node's hourly price)."
+  description = <<-EOT
+    Create the ElastiCache session store in a VPC of the run's own (on AWS it adds 10 to 20
+    minutes to apply and destroy, and a cache node's hourly price).
+  EOT
   type        = bool
   default     = true
   nullable    = false
 }
 
 variable "custom_domain" {
-  description = "A custom domain: domain_name, and either route53_zone_id (a zone that can validate certificates, on AWS a delegated one) or zone_name with create_hosted_zone (locally). Null: none."
+  description = <<-EOT
+    A custom domain; null: none.
+    - `domain_name`: the domain.
+    - `route53_zone_id`: a zone that can validate certificates (on AWS, a delegated one).
+    - `zone_name`: with `create_hosted_zone`, a zone the example creates (locally).
+  EOT
   type = object({
     domain_name     = string
     route53_zone_id = optional(string)

@@ -10,7 +10,11 @@ variable "vpc_id" {
 }
 
 variable "private_subnet_ids" {
-  description = "Private subnets (at least two Availability Zones) for the session store and the VPC connector. They need a route to the internet (NAT) or VPC endpoints for the AWS APIs the backend calls (DynamoDB, execute-api, Secrets Manager)."
+  description = <<-EOT
+    Private subnets (at least two Availability Zones) for the session store and the VPC
+    connector. They need a route to the internet (NAT) or VPC endpoints for the AWS APIs the
+    backend calls (DynamoDB, execute-api, Secrets Manager).
+  EOT
   type        = list(string)
 }
 

@@ -34,7 +34,12 @@ variable "route_keys" {
 }
 
 variable "identity_sources" {
-  description = "Request values that must be present before the authorizer is called. The module default (the token query parameter) answers 401 at once to a client without ?token=; empty calls the authorizer on every connect, so the token may also come in the Authorization header or Sec-WebSocket-Protocol alone."
+  description = <<-EOT
+    Request values that must be present before the authorizer is called. The module default (the
+    token query parameter) answers 401 at once to a client without ?token=; empty calls the
+    authorizer on every connect, so the token may also come in the Authorization header or Sec-
+    WebSocket-Protocol alone.
+  EOT
   type        = list(string)
   default     = ["route.request.querystring.token"]
   nullable    = false
@@ -120,7 +125,10 @@ variable "request_signing_enabled" {
 }
 
 variable "signing_key_refresh_seconds" {
-  description = "How often the handler re-reads its signing key, and how old a new version must be before it signs with it (backend.request_signing.key_refresh_seconds); tests rotate in seconds."
+  description = <<-EOT
+    How often the handler re-reads its signing key, and how old a new version must be before it
+    signs with it (backend.request_signing.key_refresh_seconds); tests rotate in seconds.
+  EOT
   type        = number
   default     = 300
   nullable    = false
@@ -134,7 +142,10 @@ variable "token_expiry_enforced" {
 }
 
 variable "customer_managed_key" {
-  description = "Whether one customer managed KMS key encrypts the table and the request-signing secret and is named for the JWT secret (which must then be encrypted with the kms_key_arn output)."
+  description = <<-EOT
+    Whether one customer managed KMS key encrypts the table and the request-signing secret and
+    is named for the JWT secret (which must then be encrypted with the kms_key_arn output).
+  EOT
   type        = bool
   default     = false
   nullable    = false

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.config import Config
 
+from ws_bridge_backend import contract
+
 if TYPE_CHECKING:
     from mypy_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -41,8 +43,8 @@ PUSH_CONCURRENCY = 32
 
 # Short socket timeouts everywhere, so an unreachable service ends in a clean rejection
 # inside the function's timeout.
-CONNECT_TIMEOUT_SECONDS = 1
-READ_TIMEOUT_SECONDS = 1
+CONNECT_TIMEOUT_SECONDS = contract.REGISTRY_CONNECT_TIMEOUT_SECONDS
+READ_TIMEOUT_SECONDS = contract.REGISTRY_READ_TIMEOUT_SECONDS
 
 # DynamoDB: one attempt per botocore call; ws_bridge.connections_table retries itself. Not
 # botocore's retries, because their backoff differs between versions: botocore 1.34.x (what
@@ -60,9 +62,9 @@ READ_TIMEOUT_SECONDS = 1
 # 3 x 2 s + 0.25 + 0.5 s = 6.75 s. The connection handler reserves it on $connect after the
 # backend call, and its timeout must exceed BACKEND_TIMEOUT_SECONDS + this budget rounded up
 # to whole seconds (Terraform's local.dynamodb_budget_seconds, 7 s; 20 s by default).
-REGISTRY_ATTEMPTS = 3
-REGISTRY_BACKOFF_SECONDS = (0.025, 0.05)
-REGISTRY_THROTTLED_BACKOFF_SECONDS = (0.25, 0.5)
+REGISTRY_ATTEMPTS = contract.REGISTRY_ATTEMPTS
+REGISTRY_BACKOFF_SECONDS = contract.REGISTRY_BACKOFF_SECONDS
+REGISTRY_THROTTLED_BACKOFF_SECONDS = contract.REGISTRY_THROTTLED_BACKOFF_SECONDS
 REGISTRY_ATTEMPT_SECONDS = float(CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS)
 REGISTRY_BUDGET_SECONDS = REGISTRY_ATTEMPTS * REGISTRY_ATTEMPT_SECONDS + sum(
     map(max, REGISTRY_BACKOFF_SECONDS, REGISTRY_THROTTLED_BACKOFF_SECONDS)

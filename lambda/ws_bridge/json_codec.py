@@ -18,11 +18,9 @@ from typing import Any
 
 __all__ = [
     "MAX_JSON_DEPTH",
-    "decode",
     "decode_to_encode",
     "encode",
     "encode_json",
-    "interchangeable",
     "is_json",
     "one_shot",
 ]
@@ -89,34 +87,6 @@ def encode(value: Any) -> str:
 def encode_json(value: Any) -> bytes:
     """Strict JSON in UTF-8: ``ValueError`` for NaN/Infinity or a lone surrogate."""
     return _encode(value).encode("utf-8")
-
-
-def _is_text(value: str) -> bool:
-    """False for a string holding a lone surrogate: it has no UTF-8 form."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def interchangeable(value: Any) -> bool:
-    """Nesting within MAX_JSON_DEPTH and every string (keys too) valid text, so the value
-    re-encodes as strict UTF-8 JSON."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, str):
-            if not _is_text(item):
-                return False
-        elif isinstance(item, dict | list):
-            if depth > MAX_JSON_DEPTH:
-                return False
-            if isinstance(item, dict) and not all(_is_text(key) for key in item):
-                return False
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
-    return True
 
 
 # ---------------------------------------------------------------------------- screening
@@ -203,9 +173,19 @@ def _within_depth(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     return True
 
 
-def _decode(text: str, raw: bytes | None) -> tuple[Any, bytes]:
-    """The value of ``text`` and its UTF-8 form (``raw`` when given, which must be it),
-    nesting checked; strings not screened."""
+def decode_to_encode(text: str, raw: bytes | None = None) -> Any:
+    """The value of strict JSON ``text``, for a caller that encodes it with
+    :func:`encode_json` before it uses it (the handler's forwarded body); ``ValueError``
+    otherwise (also for integers beyond Python's 4300 digits and for nesting deep enough to
+    exhaust the recursion limit). Every check but one is made here: the lone surrogate escape
+    (``"\\ud800"``) is left to that encode, which refuses it exactly, so it costs nothing
+    extra. ``raw``: ``text.encode("utf-8")``, when the caller has it at hand (then trusted as
+    such: the nesting screen reads it, and the encode that refuses a raw lone surrogate is
+    skipped).
+
+    Linear in the size of ``text``: a decode by the C scanner (NaN/Infinity refused by its
+    constant hook, every float checked by its float hook: cheaper than screening the text
+    for large exponents, and free for text without floats) and the nesting screen above."""
     if raw is None:
         raw = text.encode("utf-8")  # UnicodeEncodeError (a ValueError): a raw lone surrogate
     try:
@@ -217,34 +197,7 @@ def _decode(text: str, raw: bytes | None) -> tuple[Any, bytes]:
         _within_depth(raw)
     ):
         raise ValueError("nested too deeply")
-    return value, raw
-
-
-def decode(text: str, raw: bytes | None = None) -> Any:
-    """The value of strict JSON ``text``; ``ValueError`` otherwise (also for integers beyond
-    Python's 4300 digits and for nesting deep enough to exhaust the recursion limit).
-    ``raw``: ``text.encode("utf-8")``, when the caller has it at hand (then trusted as such:
-    the nesting screen reads it, and the encode that refuses a raw lone surrogate is skipped).
-
-    Linear in the size of ``text``: a decode by the C scanner (NaN/Infinity refused by its
-    constant hook, every float checked by its float hook: cheaper than screening the text
-    for large exponents, and free for text without floats), the nesting screen above, and
-    an encode of the value (C encoder), which refuses a lone surrogate exactly.
-    """
-    value = decode_to_encode(text, raw)
-    try:
-        _encode(value).encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("holds a lone surrogate") from None
     return value
-
-
-def decode_to_encode(text: str, raw: bytes | None = None) -> Any:
-    """:func:`decode` for a caller that encodes the value with :func:`encode_json` before it
-    uses it: all of decode's checks but one, the lone surrogate escape (``"\\ud800"``), left
-    to that encode, which refuses it exactly (``ValueError``). The check then costs nothing
-    extra; decode makes that encode itself. ``raw`` as for decode."""
-    return _decode(text, raw)[0]
 
 
 def is_json(text: str) -> bool:

@@ -4,10 +4,11 @@ contract"). Every status and code the handler returns is decided from these tabl
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from ws_bridge import json_codec
 from ws_bridge.backend_client import BackendResult, Outcome
+from ws_bridge_backend.contract import ERRORS, REJECTIONS, ErrorCode
 
 __all__ = [
     "ERRORS",
@@ -19,49 +20,10 @@ __all__ = [
     "signature_refused",
 ]
 
-type ErrorCode = Literal[
-    "invalid_json",
-    "not_an_object",
-    "message_too_large",
-    "invalid_request",
-    "token_expired",
-    "backend_unavailable",
-    "backend_timeout",
-    "backend_error",
-    "backend_invalid_reply",
-    "internal_error",
-]
-
-# Message routes: the integration status (seen in access logs) and the text for the client.
-# The reply body reaches the client whatever the status.
-ERRORS: dict[ErrorCode, tuple[int, str]] = {
-    "invalid_json": (400, "The message must be UTF-8 JSON."),
-    "not_an_object": (400, "The message must be a JSON object."),
-    "message_too_large": (413, "The message is larger than 128 KB."),
-    "invalid_request": (400, "The request holds text that cannot be sent to the backend."),
-    "token_expired": (401, "The token has expired: reconnect with a fresh one."),
-    "backend_unavailable": (502, "The backend cannot be reached."),
-    "backend_timeout": (504, "The backend did not answer in time."),
-    "backend_error": (502, "The backend could not handle the message."),
-    "backend_invalid_reply": (502, "The backend's reply was not usable JSON."),
-    "internal_error": (500, "The message could not be handled."),
-}
-
-# $connect rejections: API Gateway refuses the upgrade with this status.
-REJECTIONS: dict[str, int] = {
-    "not_authorized": 401,  # no authorizer identity or no token (should not pass the authorizer)
-    "session_required": 400,
-    "invalid_request": 400,  # a token or session id that cannot be sent in a request
-    # 401 from any backend call: the backend refused the handler's request signature, a
-    # fault on the server side (keys out of step), not a verdict on the client's token.
-    "backend_signature_refused": 502,
-    "backend_forbidden": 403,
-    "backend_rejected": 400,  # 404 and other 4xx from the validate endpoint
-    "backend_unavailable": 502,  # 5xx, timeout, unreachable, unusable answer (fail closed)
-    "registry_unavailable": 503,  # DynamoDB throttled or unreachable after retries
-    "registry_error": 500,
-    "internal_error": 500,
-}
+# The error codes of message routes (ERRORS: the integration status, seen in access logs,
+# and the text for the client; the reply body reaches the client whatever the status) and
+# the $connect rejections (REJECTIONS: API Gateway refuses the upgrade with that status) are
+# the contract's (contract/contract.json, "errors" and "rejections").
 
 
 def error_reply(code: ErrorCode, request_id: str, message_id: str | None = None) -> dict[str, Any]:

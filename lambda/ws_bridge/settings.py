@@ -1,6 +1,7 @@
 """Settings read once from the environment into frozen dataclasses.
 
-The names are exactly those Terraform sets (docs/design.md, "Environment contract").
+The names, defaults and bounds are the contract's (contract/contract.json, "environment":
+exactly what Terraform sets; ``ws_bridge_backend.contract`` is its generated Python copy).
 An empty variable counts as unset. A bad value raises :class:`SettingsError` when the
 function starts, so a misconfigured deployment fails loudly instead of answering requests.
 """
@@ -15,6 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from ws_bridge_backend import contract
+from ws_bridge_backend.contract import EnvVar
+
 __all__ = [
     "ASYMMETRIC_ALGORITHMS",
     "HMAC_ALGORITHMS",
@@ -25,24 +29,17 @@ __all__ = [
     "SettingsError",
 ]
 
-HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
-ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256"})
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-
-# API Gateway ends an integration after 29 s; a backend call must end well before.
-MAX_BACKEND_TIMEOUT_SECONDS = 25.0
-MAX_LEEWAY_SECONDS = 300
-# How often the handler re-reads its request-signing key (and how old a new AWSCURRENT must
-# be before it signs with it): BACKEND_SIGNING_KEY_REFRESH_SECONDS, Terraform's
-# backend.request_signing.key_refresh_seconds.
-DEFAULT_KEY_REFRESH_SECONDS = 300
-KEY_REFRESH_SECONDS_RANGE = (1, 3600)
+HMAC_ALGORITHMS = frozenset(contract.HMAC_ALGORITHMS)
+ASYMMETRIC_ALGORITHMS = frozenset(contract.ASYMMETRIC_ALGORITHMS)
+LOG_LEVELS = contract.LOG_LEVELS
+AUTHORIZER_ENV = contract.AUTHORIZER_ENVIRONMENT
+HANDLER_ENV = contract.CONNECTION_HANDLER_ENVIRONMENT
 # API Gateway closes every connection after 2 hours: a record expires (DynamoDB TTL) that
 # long after its connect, never sooner, so a live connection always has its record.
-MAX_CONNECTION_SECONDS = 2 * 3600
+MAX_CONNECTION_SECONDS = contract.MAX_CONNECTION_SECONDS
 # API Gateway's largest WebSocket message (frame payload), both ways: a client's message,
 # the backend's reply sent back to it, and a push through @connections.
-MAX_MESSAGE_BYTES = 128 * 1024
+MAX_MESSAGE_BYTES = contract.MAX_MESSAGE_BYTES
 
 type Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -63,18 +60,23 @@ def _require(env: Mapping[str, str], name: str) -> str:
     return value
 
 
-def _log_level(env: Mapping[str, str]) -> int:
-    raw = (_get(env, "LOG_LEVEL") or "INFO").upper()
+def _text(env: Mapping[str, str], spec: EnvVar) -> str:
+    return _get(env, spec.name) or str(spec.default)
+
+
+def _log_level(env: Mapping[str, str], spec: EnvVar) -> int:
+    raw = _text(env, spec).upper()
     if raw not in LOG_LEVELS:
         raise SettingsError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {raw!r}")
     level: int = logging.getLevelNamesMapping()[raw]
     return level
 
 
-def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+def _int(env: Mapping[str, str], spec: EnvVar) -> int:
+    name, low, high = spec.name, int(spec.min or 0), int(spec.max or 0)
     raw = _get(env, name)
     if raw is None:
-        return default
+        return int(spec.default or 0)
     try:
         value = int(raw)
     except ValueError:
@@ -84,10 +86,11 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     return value
 
 
-def _seconds(env: Mapping[str, str], name: str, default: float, high: float) -> float:
+def _seconds(env: Mapping[str, str], spec: EnvVar) -> float:
+    name, high = spec.name, float(spec.max or 0)
     raw = _get(env, name)
     if raw is None:
-        return default
+        return float(spec.default or 0)
     try:
         value = float(raw)
     except ValueError:
@@ -97,10 +100,11 @@ def _seconds(env: Mapping[str, str], name: str, default: float, high: float) -> 
     return value
 
 
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+def _bool(env: Mapping[str, str], spec: EnvVar) -> bool:
+    name = spec.name
     raw = _get(env, name)
     if raw is None:
-        return default
+        return bool(spec.default)
     lowered = raw.lower()
     if lowered == "true":
         return True
@@ -118,8 +122,21 @@ def _http_url(name: str, raw: str) -> str:
     return raw
 
 
-def _path(env: Mapping[str, str], name: str, default: str) -> str:
-    value = _get(env, name) or default
+def _backend_url(env: Mapping[str, str], spec: EnvVar) -> str:
+    """https://, or http:// for the contract's local hosts only (as Terraform validates)."""
+    raw = _http_url(spec.name, _require(env, spec.name))
+    parts = urlsplit(raw)
+    if parts.scheme not in contract.BACKEND_URL_SCHEMES and (
+        parts.hostname not in contract.BACKEND_URL_HTTP_HOSTS
+    ):
+        hosts = ", ".join(contract.BACKEND_URL_HTTP_HOSTS)
+        raise SettingsError(f"{spec.name} must be https:// (http:// only for {hosts}), got {raw!r}")
+    return raw.rstrip("/")
+
+
+def _path(env: Mapping[str, str], spec: EnvVar) -> str:
+    name = spec.name
+    value = _text(env, spec)
     if not value.startswith("/"):
         raise SettingsError(f"{name} must start with '/', got {value!r}")
     if "?" in value or "#" in value:
@@ -130,7 +147,7 @@ def _path(env: Mapping[str, str], name: str, default: str) -> str:
 
 
 def _algorithms(env: Mapping[str, str]) -> tuple[str, ...]:
-    raw = _get(env, "JWT_ALGORITHMS") or "HS256"
+    raw = _text(env, AUTHORIZER_ENV["JWT_ALGORITHMS"])
     names: list[str] = []
     for item in raw.split(","):
         name = item.strip()
@@ -169,23 +186,31 @@ def _networks(env: Mapping[str, str]) -> tuple[Network, ...]:
     return tuple(networks)
 
 
+def _defaults(table: Mapping[str, EnvVar]) -> dict[str, str | int | float | bool]:
+    return {name: spec.default for name, spec in table.items() if spec.default is not None}
+
+
+_A = _defaults(AUTHORIZER_ENV)
+_H = _defaults(HANDLER_ENV)
+
+
 @dataclass(frozen=True, slots=True)
 class AuthorizerSettings:
     """What the REQUEST authorizer needs to verify a token and decide."""
 
-    algorithms: tuple[str, ...] = ("HS256",)
+    algorithms: tuple[str, ...] = (str(_A["JWT_ALGORITHMS"]),)
     secret_arn: str | None = None
     secret_parameter: str | None = None
     secret_json_key: str | None = None
     jwks_url: str | None = None
     issuer: str | None = None
     audience: str | None = None
-    leeway_seconds: int = 30
-    user_claim: str = "sub"
-    session_claim: str = "sessionId"
+    leeway_seconds: int = int(_A["JWT_LEEWAY_SECONDS"])
+    user_claim: str = str(_A["JWT_USER_CLAIM"])
+    session_claim: str = str(_A["JWT_SESSION_CLAIM"])
     allowed_source_cidrs: tuple[Network, ...] = ()
-    metrics_namespace: str = "WebSocketBridge"
-    metrics_service: str = "ws-bridge"
+    metrics_namespace: str = str(_A["METRICS_NAMESPACE"])
+    metrics_service: str = str(_A["METRICS_SERVICE"])
     log_level: int = logging.INFO
 
     @property
@@ -195,6 +220,7 @@ class AuthorizerSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> AuthorizerSettings:
         env = os.environ if env is None else env
+        spec = AUTHORIZER_ENV
         algorithms = _algorithms(env)
         secret_arn = _get(env, "JWT_SECRET_ARN")
         secret_parameter = _get(env, "JWT_SECRET_PARAMETER")
@@ -225,13 +251,13 @@ class AuthorizerSettings:
             jwks_url=jwks_url,
             issuer=_get(env, "JWT_ISSUER"),
             audience=_get(env, "JWT_AUDIENCE"),
-            leeway_seconds=_int(env, "JWT_LEEWAY_SECONDS", 30, 0, MAX_LEEWAY_SECONDS),
-            user_claim=_get(env, "JWT_USER_CLAIM") or "sub",
-            session_claim=_get(env, "JWT_SESSION_CLAIM") or "sessionId",
+            leeway_seconds=_int(env, spec["JWT_LEEWAY_SECONDS"]),
+            user_claim=_text(env, spec["JWT_USER_CLAIM"]),
+            session_claim=_text(env, spec["JWT_SESSION_CLAIM"]),
             allowed_source_cidrs=_networks(env),
-            metrics_namespace=_get(env, "METRICS_NAMESPACE") or "WebSocketBridge",
-            metrics_service=_get(env, "METRICS_SERVICE") or "ws-bridge",
-            log_level=_log_level(env),
+            metrics_namespace=_text(env, spec["METRICS_NAMESPACE"]),
+            metrics_service=_text(env, spec["METRICS_SERVICE"]),
+            log_level=_log_level(env, spec["LOG_LEVEL"]),
         )
 
 
@@ -241,47 +267,38 @@ class HandlerSettings:
 
     connections_table: str
     backend_url: str
-    backend_validate_path: str = "/api/labs/session/{sessionId}/validate"
-    backend_message_path: str = "/api/ws/message"
-    backend_disconnect_path: str = "/api/ws/disconnect"
-    backend_timeout_seconds: float = 10.0
-    backend_fail_open: bool = False
-    disconnect_timeout_seconds: float = 2.0
+    backend_validate_path: str = str(_H["BACKEND_VALIDATE_PATH"])
+    backend_message_path: str = str(_H["BACKEND_MESSAGE_PATH"])
+    backend_disconnect_path: str = str(_H["BACKEND_DISCONNECT_PATH"])
+    backend_timeout_seconds: float = float(_H["BACKEND_TIMEOUT_SECONDS"])
+    backend_fail_open: bool = bool(_H["BACKEND_FAIL_OPEN"])
+    disconnect_timeout_seconds: float = float(_H["DISCONNECT_TIMEOUT_SECONDS"])
     backend_signing_secret_arn: str | None = None
-    backend_signing_key_refresh_seconds: int = DEFAULT_KEY_REFRESH_SECONDS
-    token_expiry_enforced: bool = True
-    metrics_namespace: str = "WebSocketBridge"
-    metrics_service: str = "ws-bridge"
+    backend_signing_key_refresh_seconds: int = int(_H["BACKEND_SIGNING_KEY_REFRESH_SECONDS"])
+    token_expiry_enforced: bool = bool(_H["TOKEN_EXPIRY_ENFORCED"])
+    metrics_namespace: str = str(_H["METRICS_NAMESPACE"])
+    metrics_service: str = str(_H["METRICS_SERVICE"])
     log_level: int = logging.INFO
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> HandlerSettings:
         env = os.environ if env is None else env
-        backend_url = _http_url("BACKEND_URL", _require(env, "BACKEND_URL")).rstrip("/")
+        spec = HANDLER_ENV
         return cls(
             connections_table=_require(env, "CONNECTIONS_TABLE"),
-            backend_url=backend_url,
-            backend_validate_path=_path(
-                env, "BACKEND_VALIDATE_PATH", "/api/labs/session/{sessionId}/validate"
-            ),
-            backend_message_path=_path(env, "BACKEND_MESSAGE_PATH", "/api/ws/message"),
-            backend_disconnect_path=_path(env, "BACKEND_DISCONNECT_PATH", "/api/ws/disconnect"),
-            backend_timeout_seconds=_seconds(
-                env, "BACKEND_TIMEOUT_SECONDS", 10.0, MAX_BACKEND_TIMEOUT_SECONDS
-            ),
-            backend_fail_open=_bool(env, "BACKEND_FAIL_OPEN", False),
-            disconnect_timeout_seconds=_seconds(
-                env, "DISCONNECT_TIMEOUT_SECONDS", 2.0, MAX_BACKEND_TIMEOUT_SECONDS
-            ),
+            backend_url=_backend_url(env, spec["BACKEND_URL"]),
+            backend_validate_path=_path(env, spec["BACKEND_VALIDATE_PATH"]),
+            backend_message_path=_path(env, spec["BACKEND_MESSAGE_PATH"]),
+            backend_disconnect_path=_path(env, spec["BACKEND_DISCONNECT_PATH"]),
+            backend_timeout_seconds=_seconds(env, spec["BACKEND_TIMEOUT_SECONDS"]),
+            backend_fail_open=_bool(env, spec["BACKEND_FAIL_OPEN"]),
+            disconnect_timeout_seconds=_seconds(env, spec["DISCONNECT_TIMEOUT_SECONDS"]),
             backend_signing_secret_arn=_get(env, "BACKEND_SIGNING_SECRET_ARN"),
             backend_signing_key_refresh_seconds=_int(
-                env,
-                "BACKEND_SIGNING_KEY_REFRESH_SECONDS",
-                DEFAULT_KEY_REFRESH_SECONDS,
-                *KEY_REFRESH_SECONDS_RANGE,
+                env, spec["BACKEND_SIGNING_KEY_REFRESH_SECONDS"]
             ),
-            token_expiry_enforced=_bool(env, "TOKEN_EXPIRY_ENFORCED", True),
-            metrics_namespace=_get(env, "METRICS_NAMESPACE") or "WebSocketBridge",
-            metrics_service=_get(env, "METRICS_SERVICE") or "ws-bridge",
-            log_level=_log_level(env),
+            token_expiry_enforced=_bool(env, spec["TOKEN_EXPIRY_ENFORCED"]),
+            metrics_namespace=_text(env, spec["METRICS_NAMESPACE"]),
+            metrics_service=_text(env, spec["METRICS_SERVICE"]),
+            log_level=_log_level(env, spec["LOG_LEVEL"]),
         )

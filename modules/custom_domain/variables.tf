@@ -44,7 +44,11 @@ variable "certificate_arn" {
 }
 
 variable "route53_zone_id" {
-  description = "Route 53 public hosted zone of domain_name: it receives the certificate's validation record (when the module creates the certificate) and the alias record (when create_alias_record). Required in either case."
+  description = <<-EOT
+    Route 53 public hosted zone of domain_name: it receives the certificate's validation record
+    (when the module creates the certificate) and the alias record (when create_alias_record).
+    Required in either case.
+  EOT
   type        = string
   default     = null
 }

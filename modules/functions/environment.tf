@@ -5,8 +5,6 @@ locals {
   # ARN, a pool's issuer) is unknown until apply, and so is whether it is null. Unset values
   # are dropped by a condition on the value alone, so an unknown value only makes the map
   # unknown, never of another type.
-  metrics_namespace = "WebSocketBridge"
-
   authorizer_environment = {
     JWT_ALGORITHMS       = join(",", var.jwt.algorithms)
     JWT_SECRET_ARN       = var.jwt.secret_arn
@@ -20,7 +18,7 @@ locals {
     JWT_SESSION_CLAIM    = var.jwt.session_claim
     ALLOWED_SOURCE_CIDRS = length(var.allowed_source_cidrs) == 0 ? null : join(",", var.allowed_source_cidrs)
     LOG_LEVEL            = var.log_level
-    METRICS_NAMESPACE    = local.metrics_namespace
+    METRICS_NAMESPACE    = var.metrics_namespace
     METRICS_SERVICE      = var.name
   }
 
@@ -38,7 +36,7 @@ locals {
     DISCONNECT_TIMEOUT_SECONDS          = tostring(var.backend.disconnect_timeout_seconds)
     TOKEN_EXPIRY_ENFORCED               = tostring(var.jwt.expiry_enforcement_enabled)
     LOG_LEVEL                           = var.log_level
-    METRICS_NAMESPACE                   = local.metrics_namespace
+    METRICS_NAMESPACE                   = var.metrics_namespace
     METRICS_SERVICE                     = var.name
   }
 

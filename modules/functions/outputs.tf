@@ -95,5 +95,5 @@ output "backend_signing_secret_arn" {
 
 output "metrics_namespace" {
   description = "CloudWatch namespace of both functions' embedded metrics."
-  value       = local.metrics_namespace
+  value       = var.metrics_namespace
 }

@@ -26,7 +26,11 @@ variable "package_path" {
 }
 
 variable "crypto_layer_path" {
-  description = "Path of a Lambda layer zip with `cryptography` (files under python/) for the authorizer, used with asymmetric algorithms; null picks `jwt-crypto-layer-python3.12-<architecture>.zip` from packages_directory."
+  description = <<-EOT
+    Path of a Lambda layer zip with `cryptography` (files under python/) for the authorizer,
+    used with asymmetric algorithms; null picks `jwt-crypto-layer-python3.12-<architecture>.zip`
+    from packages_directory.
+  EOT
   type        = string
   default     = null
 }
@@ -56,6 +60,13 @@ variable "environment_kms_key_arn" {
   description = "ARN of a customer managed KMS key encrypting the functions' environment; null uses the AWS managed key."
   type        = string
   default     = null
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of both functions' embedded metrics (METRICS_NAMESPACE); the monitoring dashboard reads the same one."
+  type        = string
+  default     = "WebSocketBridge"
+  nullable    = false
 }
 
 variable "log_level" {

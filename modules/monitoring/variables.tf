@@ -22,7 +22,11 @@ variable "stage_name" {
 }
 
 variable "functions" {
-  description = "The functions to watch, by role (`authorizer`, `connection_handler`): function name (dimension FunctionName of AWS/Lambda) and timeout in seconds (the duration alarm fires at a fraction of it)."
+  description = <<-EOT
+    The functions to watch, by role (`authorizer`, `connection_handler`): function name
+    (dimension FunctionName of AWS/Lambda) and timeout in seconds (the duration alarm fires at a
+    fraction of it).
+  EOT
   type = map(object({
     function_name   = string
     timeout_seconds = number
@@ -74,7 +78,11 @@ variable "create_dashboard" {
 }
 
 variable "alarm_topic_arns" {
-  description = "SNS topics the alarms notify (on ALARM and on OK). Empty: the module creates topic `<name>-alarms`, encrypted with a KMS key CloudWatch may use, unless create_alarm_topic is false (alarms without actions)."
+  description = <<-EOT
+    SNS topics the alarms notify (on ALARM and on OK). Empty: the module creates topic
+    `<name>-alarms`, encrypted with a KMS key CloudWatch may use, unless create_alarm_topic is
+    false (alarms without actions).
+  EOT
   type        = list(string)
   default     = []
   nullable    = false
@@ -88,13 +96,29 @@ variable "create_alarm_topic" {
 }
 
 variable "alarm_topic_kms_key_arn" {
-  description = "Customer managed KMS key for the created topic; its key policy must let cloudwatch.amazonaws.com use it (kms:GenerateDataKey*, kms:Decrypt). Null: the module creates such a key (the AWS managed aws/sns key cannot be used: CloudWatch is not allowed to use it)."
+  description = <<-EOT
+    Customer managed KMS key for the created topic; its key policy must let
+    cloudwatch.amazonaws.com use it (kms:GenerateDataKey*, kms:Decrypt). Null: the module
+    creates such a key (the AWS managed aws/sns key cannot be used: CloudWatch is not allowed to
+    use it).
+  EOT
   type        = string
   default     = null
 }
 
 variable "alarms" {
-  description = "Each alarm, to tune or disable (`enabled = false`). `threshold` is a count per `period` seconds, except for `lambda_duration`, where it is a fraction of each function's timeout (0.8: the slowest invocation of a period took 80 % of the timeout). An alarm fires after `evaluation_periods` periods in a row over the threshold. - integration_errors: IntegrationError (the integration answered 4XX/5XX). - execution_errors: ExecutionError (API Gateway could not call the integration). - client_errors: ClientError, the 4XX API Gateway returns before the integration, throttling's 429 included: WebSocket APIs publish no separate throttle metric. - lambda_errors, lambda_throttles, lambda_duration: each function, AWS/Lambda. - dynamodb_throttles: ThrottledRequests of the table, summed over table_operations."
+  description = <<-EOT
+    Each alarm, to tune or disable (`enabled = false`). `threshold` is a count per `period`
+    seconds, except for `lambda_duration`, where it is a fraction of each function's timeout
+    (0.8: the slowest invocation of a period took 80 % of the timeout). An alarm fires after
+    `evaluation_periods` periods in a row over the threshold.
+    - `integration_errors`: IntegrationError (the integration answered 4XX/5XX).
+    - `execution_errors`: ExecutionError (API Gateway could not call the integration).
+    - `client_errors`: ClientError, the 4XX API Gateway returns before the integration,
+      throttling's 429 included (WebSocket APIs publish no separate throttle metric).
+    - `lambda_errors`, `lambda_throttles`, `lambda_duration`: each function, AWS/Lambda.
+    - `dynamodb_throttles`: ThrottledRequests of the table, summed over `table_operations`.
+  EOT
   type = object({
     integration_errors = optional(object({
       enabled            = optional(bool, true)

@@ -94,7 +94,15 @@ variable "client_security_group_ids" {
 }
 
 variable "authentication" {
-  description = "How clients authenticate: - `iam` (default): an ElastiCache user `<name>-backend` with IAM authentication in a user group (the default user is disabled). The backend signs a short-lived token with its role (`elasticache:Connect`); no password exists, so none sits in the Terraform state. - `auth_token`: a generated AUTH token kept in a Secrets Manager secret. The replication group's `auth_token` has no write-only form in the AWS provider, so the token is in the state (marked sensitive): protect the state accordingly."
+  description = <<-EOT
+    How clients authenticate:
+    - `iam` (default): an ElastiCache user `<name>-backend` with IAM authentication in a user
+      group (the default user is disabled). The backend signs a short-lived token with its role
+      (`elasticache:Connect`); no password exists, so none sits in the Terraform state.
+    - `auth_token`: a generated AUTH token kept in a Secrets Manager secret. The replication
+      group's `auth_token` has no write-only form in the AWS provider, so the token is in the
+      state (marked sensitive): protect the state accordingly.
+  EOT
   type        = string
   default     = "iam"
   nullable    = false

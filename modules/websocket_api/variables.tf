@@ -27,7 +27,11 @@ variable "identity_sources" {
 }
 
 variable "stage" {
-  description = "The stage: name, default throttling, per-route throttling (by route key), access logs, execution logging level (OFF, ERROR, INFO), data trace, detailed metrics. Logging needs account_cloudwatch_role_arn."
+  description = <<-EOT
+    The stage: name, default throttling, per-route throttling (by route key), access logs,
+    execution logging level (OFF, ERROR, INFO), data trace, detailed metrics. Logging needs
+    account_cloudwatch_role_arn.
+  EOT
   type = object({
     name                   = optional(string, "prod")
     throttling_rate_limit  = optional(number, 100)

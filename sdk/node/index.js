@@ -6,26 +6,19 @@
 
 const crypto = require("node:crypto");
 
-const VERSION = "v2";
-const TIMESTAMP_HEADER = "x-bridge-timestamp";
-const NONCE_HEADER = "x-bridge-nonce";
-const SIGNED_HEADERS_HEADER = "x-bridge-signed-headers";
-const SIGNATURE_HEADER = "x-bridge-signature";
-const TRUSTED_HEADERS = Object.freeze(["authorization", "x-connection-id"]);
-const MAX_CLOCK_SKEW_SECONDS = 300;
-const MIN_KEY_BYTES = 32;
-const REASONS = Object.freeze([
-  "missing_headers",
-  "bad_timestamp",
-  "stale",
-  "bad_nonce",
-  "bad_signature_format",
-  "bad_signed_headers",
-  "unsigned_header",
-  "missing_signed_header",
-  "bad_signature",
-  "replayed",
-]);
+// The header names, window, key size and refusal reasons come from the contract
+// (contract/contract.json), generated into contract.js.
+const {
+  VERSION,
+  TIMESTAMP_HEADER,
+  NONCE_HEADER,
+  SIGNED_HEADERS_HEADER,
+  SIGNATURE_HEADER,
+  TRUSTED_HEADERS,
+  MAX_CLOCK_SKEW_SECONDS,
+  MIN_KEY_BYTES,
+  REASONS,
+} = require("./contract.js");
 
 /** The request is not signed by a current key (answer 401); `reason` is safe to log. */
 class SignatureError extends Error {

@@ -9,6 +9,7 @@ to install it; they never skip.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -21,7 +22,9 @@ from typing import Any
 import boto3
 import pytest
 
-from wslocal.browser_demo import demo_service
+from session_standin import StandInServer
+from session_standin.fixtures import standin  # noqa: F401 - a fixture, found by its name
+from wslocal.browser_demo import DemoApp, DemoSettings, demo_service, serve
 from wslocal.devtoken import mint_token
 from wslocal.stack import (
     Stack,
@@ -156,17 +159,57 @@ RECORD_SOCKETS = """
 """
 
 
-@pytest.fixture
-def page(chromium: Any, browser_stack: BrowserStack) -> Iterator[Any]:
+@contextlib.contextmanager
+def demo_page(chromium: Any, url: str, init_script: str | None = None) -> Iterator[Any]:
+    """The demo page at `url` in a context of its own, ready; no uncaught error in it."""
     context = chromium.new_context(viewport={"width": 1200, "height": 760})
-    context.add_init_script(RECORD_SOCKETS)
+    if init_script:
+        context.add_init_script(init_script)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(f"{browser_stack.page_url}/")
+    page.goto(f"{url}/")
     page.wait_for_selector("body[data-ready='true']")
     try:
         yield page
     finally:
         context.close()
     assert not errors, f"uncaught errors in the page: {errors}"
+
+
+@pytest.fixture
+def page(chromium: Any, browser_stack: BrowserStack) -> Iterator[Any]:
+    with demo_page(chromium, browser_stack.page_url, RECORD_SOCKETS) as opened:
+        yield opened
+
+
+# -- the stand-in stack (tests/session_standin): the session protocol without Terraform ---------
+
+STANDIN_SECRET = "stand-in-page-secret-0123456789abcdef"
+
+
+@dataclass(frozen=True)
+class StandInPage:
+    """A page of the demo page's server (which serves clients/browser and mints tokens) in
+    front of the stand-in stack."""
+
+    page: Any
+    standin: StandInServer
+    page_url: str
+
+
+@pytest.fixture
+def standin_page(chromium: Any, standin: StandInServer) -> Iterator[StandInPage]:  # noqa: F811
+    settings = DemoSettings(
+        ws_url=standin.url,
+        backend_url=standin.control_url,
+        callback_url=f"{standin.control_url}/local",
+        jwt_secret=STANDIN_SECRET,
+        sessions=("s:alice",),
+    )
+    server = serve(DemoApp(settings)).start()
+    try:
+        with demo_page(chromium, server.url) as page:
+            yield StandInPage(page, standin, server.url)
+    finally:
+        server.stop()

@@ -22,6 +22,7 @@ import pytest
 from botocore.exceptions import ClientError
 from emulator_support import error_code
 
+from ws_bridge_backend.contract import AUTHORIZER_ENVIRONMENT, CONNECTION_HANDLER_ENVIRONMENT
 from wslocal.stack import REPO_ROOT, Stack, StackConfig, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
@@ -30,18 +31,9 @@ REGION = "us-east-1"
 ROUTES = {"$connect", "$disconnect", "$default", "ping"}
 TWO_WAY = {"$default", "ping"}
 # docs/design.md, "Environment contract": Terraform sets exactly these names.
-AUTHORIZER_ENV = {
-    "JWT_ALGORITHMS", "JWT_SECRET_ARN", "JWT_SECRET_PARAMETER", "JWT_JWKS_URL", "JWT_ISSUER",
-    "JWT_AUDIENCE", "JWT_LEEWAY_SECONDS", "JWT_USER_CLAIM", "JWT_SESSION_CLAIM",
-    "ALLOWED_SOURCE_CIDRS", "LOG_LEVEL", "JWT_SECRET_JSON_KEY", "METRICS_NAMESPACE",
-    "METRICS_SERVICE",
-}  # fmt: skip
-HANDLER_ENV = {
-    "CONNECTIONS_TABLE", "BACKEND_URL", "BACKEND_VALIDATE_PATH", "BACKEND_MESSAGE_PATH",
-    "BACKEND_DISCONNECT_PATH", "BACKEND_TIMEOUT_SECONDS", "BACKEND_FAIL_OPEN",
-    "DISCONNECT_TIMEOUT_SECONDS", "LOG_LEVEL", "BACKEND_SIGNING_SECRET_ARN",
-    "TOKEN_EXPIRY_ENFORCED", "METRICS_NAMESPACE", "METRICS_SERVICE",
-}  # fmt: skip
+# The environment contract: exactly what contract/contract.json names for each function.
+AUTHORIZER_ENV = set(AUTHORIZER_ENVIRONMENT)
+HANDLER_ENV = set(CONNECTION_HANDLER_ENVIRONMENT)
 
 
 def build_package(target: Path) -> str:

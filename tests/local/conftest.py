@@ -9,6 +9,7 @@ import pytest
 import urllib3
 from local_support import SECRET, BackendFactory, BackendHandle, Mint, WsBehaviour, WsServer
 
+from session_standin.fixtures import standin  # noqa: F401 - a fixture, found by its name
 from ws_bridge_backend.delivery import Delivery
 from wslocal.devtoken import mint_token
 from wslocal.reference_backend import Backend, backend_server

@@ -1,5 +1,5 @@
-"""The client library (one connection, backoff, the reconnecting session, explaining a refusal)
-against a tiny local websockets server."""
+"""The raw connection (``WsClient``), the backoff and explaining a refusal, against a tiny
+local websockets server. The session client's own tests are in tests/clients."""
 
 from __future__ import annotations
 
@@ -11,32 +11,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from local_support import WsBehaviour, WsServer
 
-from wslocal import client
-from wslocal.client import (
-    Backoff,
-    GaveUp,
-    HandshakeRejected,
-    ReconnectingSession,
-    SessionResult,
-    WsClient,
-    explain_rejection,
-    with_query,
-)
+from ws_bridge_client.connection import fragments
+from wslocal.client import Backoff, HandshakeRejected, WsClient, explain_rejection, with_query
 from wslocal.devtoken import mint_token
-from wslocal.stack import free_port
 
 StartServer = Callable[[WsBehaviour], WsServer]
-FAST = Backoff(base_seconds=0.01, max_seconds=0.04, max_attempts=3)
-
-
-class RecordingSleep:
-    """Stands in for asyncio.sleep in the backoff: records the delays, waits no time."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
 
 
 def query_of(path: str) -> dict[str, list[str]]:
@@ -127,6 +106,23 @@ def test_with_query_replaces_existing_keys() -> None:
     assert with_query("ws://h/s", {}) == "ws://h/s"
 
 
+def test_a_message_over_32_kb_goes_in_fragments_of_at_most_32_kb(ws_server: StartServer) -> None:
+    """API Gateway closes a connection that sends a frame over 32 KB (1009)."""
+    text = "é" * 40_000 + "x" * 5  # 80,005 bytes; no fragment may split an é
+    pieces = list(fragments(text))
+    assert "".join(pieces) == text
+    assert all(len(piece.encode()) <= 32 * 1024 for piece in pieces)
+    assert len(pieces) == 3
+    server = ws_server(WsBehaviour())
+
+    async def scenario() -> None:
+        async with WsClient(server.url, "t") as ws:
+            await ws.send_text(text)
+            assert (await ws.receive_json())["text"] == text
+
+    asyncio.run(scenario())
+
+
 # -- backoff -----------------------------------------------------------------------------------
 
 
@@ -148,176 +144,6 @@ def test_backoff_refuses_nonsense(arguments: dict[str, float]) -> None:
         Backoff(**arguments)  # type: ignore[arg-type]
 
 
-# -- reconnecting session ----------------------------------------------------------------------
-
-
-def session_for(
-    server: WsServer, received: list[str | bytes], **options: object
-) -> tuple[ReconnectingSession, RecordingSleep]:
-    sleep = RecordingSleep()
-    settings: dict[str, object] = {"keepalive_seconds": None, "reply_wait": 2.0, **options}
-    session = ReconnectingSession(
-        factory=lambda: WsClient(server.url, "tok", open_timeout=5),
-        on_message=received.append,
-        backoff=FAST,
-        sleep=sleep,
-        rng=random.Random(1),
-        **settings,  # type: ignore[arg-type]
-    )
-    return session, sleep
-
-
-def test_reconnects_with_backoff_after_dropped_connections(ws_server: StartServer) -> None:
-    server = ws_server(WsBehaviour(drop_first=2))
-    received: list[str | bytes] = []
-    queue: asyncio.Queue[str | None] = asyncio.Queue()
-
-    def on_event(text: str) -> None:
-        if text == "reconnected" and session.opened == 3:
-            queue.put_nowait("hello")
-            queue.put_nowait(None)
-
-    session, sleep = session_for(server, received, on_event=on_event)
-    result = asyncio.run(session.run(queue))
-
-    assert result == SessionResult("done", 1000, "")
-    assert session.opened == 3
-    assert server.behaviour.handshakes == 3
-    assert sleep.delays == session.delays
-    assert len(sleep.delays) == 2
-    assert 0.005 <= sleep.delays[0] <= 0.01
-    assert 0.01 <= sleep.delays[1] <= 0.02
-    assert received == ['{"type": "echo", "text": "hello"}']
-    assert server.behaviour.received == [(3, "hello")]
-
-
-def test_a_message_queued_while_dropped_is_sent_once_after_reconnecting(
-    ws_server: StartServer,
-) -> None:
-    server = ws_server(WsBehaviour(drop_first=1, drop_after=0.2))
-    received: list[str | bytes] = []
-    clients: list[WsClient] = []
-
-    def factory() -> WsClient:
-        clients.append(WsClient(server.url, "tok", open_timeout=5))
-        return clients[-1]
-
-    async def scenario() -> SessionResult:
-        queue: asyncio.Queue[str | None] = asyncio.Queue()
-        session, _ = session_for(server, received)
-        session.factory = factory
-        task = asyncio.create_task(session.run(queue))
-        async with asyncio.timeout(5):
-            while not clients or clients[0].close_code is None:
-                await asyncio.sleep(0.01)
-        queue.put_nowait("after-drop")
-        queue.put_nowait(None)
-        return await task
-
-    assert asyncio.run(scenario()).outcome == "done"
-    assert clients[0].close_code == 1006
-    assert server.behaviour.received == [(2, "after-drop")]
-    assert received == ['{"type": "echo", "text": "after-drop"}']
-
-
-def test_gives_up_after_the_bounded_attempts(ws_server: StartServer) -> None:
-    server = ws_server(WsBehaviour(reject_status=503))
-    session, sleep = session_for(server, [])
-    queue: asyncio.Queue[str | None] = asyncio.Queue()
-    with pytest.raises(GaveUp) as caught:
-        asyncio.run(session.run(queue))
-    assert caught.value.attempts == FAST.max_attempts
-    assert isinstance(caught.value.last_error, HandshakeRejected)
-    assert server.behaviour.handshakes == FAST.max_attempts + 1
-    assert len(sleep.delays) == FAST.max_attempts
-
-
-def test_a_server_that_accepts_then_drops_still_ends_in_giving_up(
-    ws_server: StartServer,
-) -> None:
-    server = ws_server(WsBehaviour(close_code=1011))
-    session, sleep = session_for(server, [])
-    with pytest.raises(GaveUp):
-        asyncio.run(session.run(asyncio.Queue()))
-    assert server.behaviour.handshakes == FAST.max_attempts + 1
-    assert len(sleep.delays) == FAST.max_attempts
-
-
-@pytest.mark.parametrize("status", [400, 401, 403])
-def test_never_reconnects_after_a_4xx_handshake(ws_server: StartServer, status: int) -> None:
-    server = ws_server(WsBehaviour(reject_status=status))
-    session, sleep = session_for(server, [])
-    with pytest.raises(HandshakeRejected) as caught:
-        asyncio.run(session.run(asyncio.Queue()))
-    assert caught.value.status == status
-    assert server.behaviour.handshakes == 1
-    assert sleep.delays == []
-
-
-@pytest.mark.parametrize("code", [1000, 1008])
-def test_a_deliberate_server_close_is_not_retried(ws_server: StartServer, code: int) -> None:
-    server = ws_server(WsBehaviour(close_code=code))
-    session, sleep = session_for(server, [])
-    result = asyncio.run(session.run(asyncio.Queue()))
-    assert (result.outcome, result.close_code) == ("closed", code)
-    assert server.behaviour.handshakes == 1
-    assert sleep.delays == []
-
-
-def test_a_token_expired_close_reconnects_with_a_fresh_token(ws_server: StartServer) -> None:
-    """The handler answers a message sent after the token's exp with token_expired, then
-    closes with 1000: unlike a deliberate close, the session reconnects, asking the factory
-    (which mints) for a new token, and sends the refused message again."""
-    server = ws_server(WsBehaviour(expire_first=1))
-    tokens = iter(["tok-old", "tok-new"])
-    received: list[str | bytes] = []
-    events: list[str] = []
-    queue: asyncio.Queue[str | None] = asyncio.Queue()
-    queue.put_nowait("hello")
-    queue.put_nowait(None)
-    session = ReconnectingSession(
-        factory=lambda: WsClient(server.url, next(tokens), open_timeout=5),
-        on_message=received.append,
-        on_event=events.append,
-        backoff=FAST,
-        sleep=RecordingSleep(),
-        rng=random.Random(1),
-        keepalive_seconds=None,
-        reply_wait=2.0,
-    )
-    result = asyncio.run(session.run(queue))
-    assert result.outcome == "done"
-    assert server.behaviour.handshakes == 2
-    assert [path.rsplit("token=", 1)[1] for path in server.behaviour.paths] == [
-        "tok-old",
-        "tok-new",
-    ]
-    assert "the token expired: reconnecting to send the message again" in events
-    assert server.behaviour.received == [(1, "hello"), (2, "hello")]
-    assert received == [
-        '{"type": "error", "error": "token_expired"}',
-        '{"type": "echo", "text": "hello"}',
-    ]
-
-
-def test_keepalive_pings_are_sent_and_their_pongs_not_reported(ws_server: StartServer) -> None:
-    server = ws_server(WsBehaviour())
-    received: list[str | bytes] = []
-    session, _ = session_for(server, received, keepalive_seconds=0.05, listen=0.4)
-
-    async def scenario() -> None:
-        queue: asyncio.Queue[str | None] = asyncio.Queue()
-        queue.put_nowait("hello")
-        queue.put_nowait(None)
-        await session.run(queue)
-
-    asyncio.run(scenario())
-    pings = [text for _, text in server.behaviour.received if text == client.KEEPALIVE_MESSAGE]
-    assert len(pings) >= 3
-    assert session.keepalives_sent == len(pings)
-    assert received == ['{"type": "echo", "text": "hello"}']
-
-
 # -- saying why ---------------------------------------------------------------------------------
 
 SECRET = "a-development-secret-of-at-least-32-bytes"
@@ -337,17 +163,3 @@ def test_a_refused_handshake_is_explained_from_the_clients_own_token() -> None:
     assert explain_rejection(401, "garbage", now=now) == "HTTP 401: the token is not a JWT"
     assert explain_rejection(401, None, now=now) == "HTTP 401: no token was sent"
     assert explain_rejection(403, valid, now=now).startswith("HTTP 403: the token is valid but")
-
-
-def test_a_refused_port_after_a_connection_was_open_is_retried() -> None:
-    """A server that restarts: retrying helps, so refusals after a connection are retried."""
-    session = ReconnectingSession(
-        factory=lambda: WsClient(f"ws://127.0.0.1:{free_port()}/x", "t"),
-        on_message=lambda _m: None,
-        backoff=Backoff(0.01, 0.01, 2),
-        sleep=RecordingSleep(),
-    )
-    session.opened = 1
-    with pytest.raises(GaveUp) as caught:
-        asyncio.run(session.run(asyncio.Queue()))
-    assert caught.value.attempts == 2

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import hcl2
-import pytest
 
 from ws_bridge import aws, settings
+from ws_bridge_backend import contract
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,26 +68,8 @@ def test_hmac_algorithms_are_the_hs_prefix_terraform_tests() -> None:
     assert not any(name.startswith("HS") for name in settings.ASYMMETRIC_ALGORITHMS)
 
 
-@pytest.mark.parametrize("field", ["timeout_seconds", "disconnect_timeout_seconds"])
-def test_backend_timeout_cap(field: str) -> None:
-    match = _condition_matching("backend", rf"var\.backend\.{field} <= ([0-9.]+)")
-    assert float(match.group(1)) == settings.MAX_BACKEND_TIMEOUT_SECONDS
-
-
-def test_leeway_bounds() -> None:
-    match = _condition_matching(
-        "jwt", r"var\.jwt\.leeway_seconds >= ([0-9]+) && var\.jwt\.leeway_seconds <= ([0-9]+)"
-    )
-    assert (int(match.group(1)), int(match.group(2))) == (0, settings.MAX_LEEWAY_SECONDS)
-
-
-def test_key_refresh_bounds() -> None:
-    field = r"var\.backend\.request_signing\.key_refresh_seconds"
-    match = _condition_matching("backend", rf"{field} >= ([0-9]+) && {field} <= ([0-9]+)")
-    assert (int(match.group(1)), int(match.group(2))) == settings.KEY_REFRESH_SECONDS_RANGE
-    declared = str(_variable("backend")["type"])
-    default = settings.DEFAULT_KEY_REFRESH_SECONDS
-    assert f"key_refresh_seconds = optional(number, {default})" in declared
+# The bounds of every environment variable (timeouts, leeway, key refresh) are checked
+# against the contract, generally, in test_contract.py.
 
 
 def test_connect_budget_is_the_dynamodb_retry_budget() -> None:
@@ -104,4 +86,4 @@ def test_function_timeout_cap_is_below_api_gateways_limit() -> None:
     for name in ("authorizer", "connection_handler"):
         match = _condition_matching(name, rf"var\.{name}\.timeout <= ([0-9]+)")
         assert int(match.group(1)) == cap
-    assert cap < 29
+    assert cap == contract.MAX_FUNCTION_TIMEOUT_SECONDS < contract.MAX_INTEGRATION_SECONDS

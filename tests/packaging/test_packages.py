@@ -103,8 +103,10 @@ HANDLER_MODULES = [
     "ws_bridge/settings",
     "ws_bridge/signing_key",
     "ws_bridge/token_sources",
-    # The backend SDK's signing, which the handler signs with: one definition for both sides.
+    # The backend SDK's signing, which the handler signs with: one definition for both sides;
+    # and the contract's generated constants (environment, error codes, limits).
     "ws_bridge_backend/__init__",
+    "ws_bridge_backend/contract",
     "ws_bridge_backend/signing",
 ]
 PYCACHES = ("ws_bridge/__pycache__/", "ws_bridge_backend/__pycache__/")
@@ -219,7 +221,11 @@ def test_handler_package_holds_the_handler_the_signing_and_pyjwt_only(rebuilt: P
     }
     # Of the backend SDK, only the standard-library modules the functions import.
     sdk = {n for n in names if n.startswith("ws_bridge_backend/") and n.endswith(".py")}
-    assert sdk == {"ws_bridge_backend/__init__.py", "ws_bridge_backend/signing.py"}
+    assert sdk == {
+        "ws_bridge_backend/__init__.py",
+        "ws_bridge_backend/contract.py",
+        "ws_bridge_backend/signing.py",
+    }
 
 
 @pytest.mark.parametrize("arch", ["x86_64", "arm64"])

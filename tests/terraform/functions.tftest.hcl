@@ -283,6 +283,7 @@ run "hmac_secret_in_ssm_with_every_option" {
 
   variables {
     log_level               = "DEBUG"
+    metrics_namespace       = "LabsWebSocket"
     tracing_mode            = "PassThrough"
     environment_kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/env-key"
     log_kms_key_arn         = "arn:aws:kms:eu-west-1:123456789012:key/log-key"
@@ -336,7 +337,7 @@ run "hmac_secret_in_ssm_with_every_option" {
       JWT_SESSION_CLAIM    = "sid"
       ALLOWED_SOURCE_CIDRS = "203.0.113.0/24,2001:db8::/32"
       LOG_LEVEL            = "DEBUG"
-      METRICS_NAMESPACE    = "WebSocketBridge"
+      METRICS_NAMESPACE    = "LabsWebSocket"
       METRICS_SERVICE      = "demo"
     })
     error_message = "The authorizer's environment must carry every set JWT option under its contract name."
@@ -356,7 +357,7 @@ run "hmac_secret_in_ssm_with_every_option" {
       DISCONNECT_TIMEOUT_SECONDS          = "1"
       TOKEN_EXPIRY_ENFORCED               = "false"
       LOG_LEVEL                           = "DEBUG"
-      METRICS_NAMESPACE                   = "WebSocketBridge"
+      METRICS_NAMESPACE                   = "LabsWebSocket"
       METRICS_SERVICE                     = "demo"
     })
     error_message = "The connection handler's environment must carry every backend option under its contract name."

@@ -156,6 +156,25 @@ run "monitoring_watches_this_module" {
   }
 }
 
+run "monitoring_reads_the_namespace_the_functions_write" {
+  command = plan
+
+  variables {
+    monitoring = {
+      enabled           = true
+      alarm_topic_arns  = ["arn:aws:sns:eu-west-1:123456789012:oncall"]
+      metrics_namespace = "LabsWebSocket"
+    }
+  }
+
+  # The functions' own test (functions.tftest.hcl) proves both write METRICS_NAMESPACE from
+  # metrics_namespace; this output is that variable.
+  assert {
+    condition     = output.metrics_namespace == "LabsWebSocket"
+    error_message = "The functions must write their metrics to monitoring.metrics_namespace, the namespace the dashboard reads."
+  }
+}
+
 run "session_store_for_the_backend" {
   command = plan
 

@@ -1,10 +1,10 @@
-// The demo page: the browser client against the local stack. The page's server
-// (wslocal.browser_demo) says where the stack is and mints development tokens.
+// The demo page: a terminal over the browser client, against the local stack. The page's
+// server (wslocal.browser_demo) says where the stack is, mints development tokens, pushes
+// through the backend and drops connections through the gateway's fault endpoint.
 import { WebSocketBridge } from "/client/ws-bridge.js";
 
 const $ = (id) => document.getElementById(id);
 let bridge = null;
-let connectionId = null;
 let config = null;
 
 function log(kind, text) {
@@ -12,6 +12,27 @@ function log(kind, text) {
   item.className = kind;
   item.textContent = `${new Date().toISOString().slice(11, 23)} ${kind.padEnd(6)} ${text}`;
   $("log").prepend(item);
+}
+
+/** One delivered stream message as a terminal line, with its seq. */
+function print(seq, message) {
+  const line = document.createElement("li");
+  line.dataset.seq = String(seq);
+  const text =
+    message.type === "command_result"
+      ? `$ ${message.command}\n${message.result?.output ?? message.output ?? ""}`
+      : message.type === "output" || message.type === "push"
+        ? String(message.text ?? message.line ?? "")
+        : JSON.stringify(message);
+  const number = document.createElement("span");
+  number.className = "seq";
+  number.textContent = String(seq);
+  const body = document.createElement("span");
+  body.textContent = text;
+  line.append(number, body);
+  $("terminal").append(line);
+  line.scrollIntoView({ block: "nearest" });
+  $("last-seq").textContent = String(seq);
 }
 
 async function post(path, body) {
@@ -45,51 +66,53 @@ function showState({ state, reason, attempt, delayMs }) {
   log("state", [state, ...extra].filter(Boolean).join(" · "));
 }
 
-async function learnConnectionId() {
-  // The reference backend echoes the connection's ids in its replies.
-  const reply = await bridge.send({ type: "resize", cols: 120, rows: 32 });
-  connectionId = reply.connectionId;
-  $("connection-id").textContent = connectionId;
-}
-
-async function connect(event) {
+function connect(event) {
   event?.preventDefault();
   bridge?.close(1000, "reconnect from the page");
-  connectionId = null;
-  $("connection-id").textContent = "–";
   bridge = new WebSocketBridge(config.wsUrl, {
     getToken,
     auth: $("auth").value,
     keepaliveMs: Number($("keepalive").value) * 1000,
     backoff: { baseMs: 500, maxMs: 8000 },
   });
+  let opened = 0;
   bridge.on("state", showState);
-  bridge.on("open", ({ protocol, reconnected }) => {
+  bridge.on("message", ({ seq, message }) => print(seq, message));
+  bridge.on("resume", ({ state, lastSeq, headSeq }) => {
+    $("resume").textContent = state;
+    $("resume").dataset.resume = state;
+    $("attempt").textContent = String(bridge.attempt);
+    log("resume", `${state} (last seq ${lastSeq}, head ${headSeq})`);
+  });
+  bridge.on("resync", ({ headSeq }) => log("resync", `the stream moved past the buffer: from ${headSeq}`));
+  bridge.on("open", ({ protocol, reconnected, rollover }) => {
     $("protocol").textContent = protocol || "(none)";
-    log("open", `${reconnected ? "reconnected" : "connected"}, subprotocol "${protocol}"`);
-    learnConnectionId().catch((error) => log("error", String(error.message)));
+    $("connections").textContent = String(++opened);
+    log("open", `${rollover ? "rollover connection" : reconnected ? "reconnected" : "connected"}, subprotocol "${protocol}"`);
   });
   bridge.on("close", ({ code, wasOpen, willReconnect }) =>
     log("close", `code ${code}${wasOpen ? "" : " before open"}${willReconnect ? ", reconnecting" : ""}`),
   );
-  bridge.on("push", (message) => log("push", JSON.stringify(message)));
-  bridge.on("keepalive", () => log("ping", "keepalive answered"));
+  bridge.on("rollover", ({ phase }) => log("roll", phase));
   bridge.on("error", (error) => log("error", `${error.code}: ${error.message}`));
+  bridge.connect().catch((error) => log("error", `connect failed: ${error.code}`));
+}
+
+async function run(event) {
+  event.preventDefault();
+  if (!bridge) return;
   try {
-    await bridge.connect();
+    await bridge.send({ type: "command", command: $("command").value }); // printed on delivery
   } catch (error) {
-    log("error", `connect failed: ${error.code}`);
+    log("error", `${error.code}: ${error.message}`);
   }
 }
 
-async function request(message) {
-  if (!bridge) return;
+async function act(path, body, what) {
   try {
-    const reply = await bridge.send(message);
-    $("reply").textContent = JSON.stringify(reply);
-    log("reply", JSON.stringify(reply));
+    log("sent", `${what}: ${JSON.stringify(await post(path, body))}`);
   } catch (error) {
-    log("error", `${error.code}: ${error.message}`);
+    log("error", String(error.message));
   }
 }
 
@@ -97,29 +120,17 @@ async function main() {
   config = await (await fetch("/api/config")).json();
   $("ws-url").textContent = `stage URL ${config.wsUrl}`;
   $("connect-form").addEventListener("submit", connect);
+  $("command-form").addEventListener("submit", run);
   $("disconnect").addEventListener("click", () => bridge?.close(1000, "closed from the page"));
-  $("ping").addEventListener("click", () => request({ type: "ping" }));
-  $("send-command").addEventListener("click", () =>
-    request({ type: "command", command: $("command").value }),
+  $("ping").addEventListener("click", () =>
+    bridge?.ping().then(() => log("ping", "pong"), (error) => log("error", `ping: ${error.code}`)),
   );
-  $("push").addEventListener("click", async () => {
-    const message = { type: "push", event: "notice", text: "hello from the backend", at: Date.now() };
-    try {
-      const result = await post("/api/push", { session: $("session").value, message });
-      log("sent", `backend push: ${JSON.stringify(result)}`);
-    } catch (error) {
-      log("error", String(error.message));
-    }
+  let pushed = 0;
+  $("push").addEventListener("click", () => {
+    const message = { type: "push", event: "notice", text: `hello from the backend #${++pushed}` };
+    act("/api/push", { session: $("session").value, message }, "backend push");
   });
-  $("drop").addEventListener("click", async () => {
-    if (!connectionId) return log("error", "no connection id yet");
-    try {
-      await post("/api/drop", { connectionId });
-      log("sent", `DELETE @connections/${connectionId}`);
-    } catch (error) {
-      log("error", String(error.message));
-    }
-  });
+  $("drop").addEventListener("click", () => act("/api/drop", { session: $("session").value }, "dropped"));
   document.body.dataset.ready = "true";
   if (new URLSearchParams(location.search).has("connect")) connect();
 }

@@ -16,9 +16,11 @@ on another name that resolves to 127.0.0.1 cannot drive it), and answers:
 - ``POST /api/token`` ``{"sub", "session", "ttlSeconds"}``: ``{"token"}``, a development
   token signed with the stack's secret (``wslocal.devtoken``): anyone who can reach this
   endpoint gets a valid token, which is why it exists only here
-- ``POST /api/push`` ``{"session", "message"}``: the reference backend's push to a session
-- ``POST /api/drop`` ``{"connectionId"}``: ``DELETE @connections/{id}`` on the gateway
-  (SigV4-signed by boto3), the way a backend drops a client
+- ``POST /api/push`` ``{"session", "message"}``: the backend's push to a session
+  (``POST <backend>/api/push/session/{id}``)
+- ``POST /api/drop`` ``{"session"}``: the session's connections cut as a network drop does,
+  through the gateway's fault endpoint (``POST /_wslocal/faults/drop`` on its
+  ``@connections`` port): the client reconnects and resumes
 
 One module per job: ``app`` (the endpoints, served by ``wslocal.http_server``), ``service``
 (the stack service), ``cli``.

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-import boto3
 from werkzeug.wrappers import Request, Response
 
 from wslocal.devtoken import mint_token
@@ -54,7 +53,6 @@ class DemoSettings:
     callback_url: str
     jwt_secret: str
     sessions: tuple[str, ...]
-    region: str = "us-east-1"
 
 
 def static_files() -> dict[str, Path]:
@@ -75,7 +73,6 @@ class DemoApp:
     def __init__(self, settings: DemoSettings) -> None:
         self.settings = settings
         self.files = static_files()
-        self._management: Any = None
 
     def config(self) -> dict[str, Any]:
         return {"wsUrl": self.settings.ws_url, "sessions": list(self.settings.sessions)}
@@ -97,36 +94,38 @@ class DemoApp:
         session = body.get("session")
         if not isinstance(session, str) or not session:
             raise DemoError(400, "session must be a non-empty string")
-        data = json.dumps(body.get("message", {})).encode()
         url = f"{self.settings.backend_url}/api/push/session/{urllib.parse.quote(session, safe='')}"
-        request = urllib.request.Request(  # noqa: S310 - the stack's http://127.0.0.1 backend
-            url, data=data, method="POST", headers={"Content-Type": "application/json"}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-                return json.loads(response.read())
-        except urllib.error.HTTPError as err:
-            raise DemoError(err.code, f"the backend answered {err.code}") from None
+        return _post_json(url, body.get("message", {}))
 
-    def drop(self, body: dict[str, Any]) -> dict[str, Any]:
-        connection_id = body.get("connectionId")
-        if not isinstance(connection_id, str) or not connection_id:
-            raise DemoError(400, "connectionId must be a non-empty string")
-        if self._management is None:
-            self._management = boto3.client(
-                "apigatewaymanagementapi",
-                endpoint_url=self.settings.callback_url,
-                region_name=self.settings.region,
-            )
-        try:
-            self._management.delete_connection(ConnectionId=connection_id)
-        except self._management.exceptions.GoneException:
-            raise DemoError(410, "no such connection") from None
-        return {"dropped": connection_id}
+    def drop(self, body: dict[str, Any]) -> Any:
+        """Cut the session's connections as a network drop does, through the gateway's fault
+        endpoint (`POST /_wslocal/faults/drop` on the `@connections` port): no close frame,
+        so the client sees 1006 and reconnects."""
+        session = body.get("session")
+        if not isinstance(session, str) or not session:
+            raise DemoError(400, "session must be a non-empty string")
+        parts = urllib.parse.urlsplit(self.settings.callback_url)
+        url = f"{parts.scheme}://{parts.netloc}/_wslocal/faults/drop"
+        return _post_json(url, {"sessionId": session})
 
     def actions(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
         """The POST endpoints: path -> what answers a JSON object body."""
         return {"/api/token": self.token, "/api/push": self.push, "/api/drop": self.drop}
+
+
+def _post_json(url: str, body: Any) -> Any:
+    """POST ``body`` as JSON to one of the stack's own http://127.0.0.1 ports."""
+    request = urllib.request.Request(  # noqa: S310 - the stack's http://127.0.0.1 ports
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        raise DemoError(err.code, f"{url} answered {err.code}") from None
 
 
 def _send(status: int, body: bytes, content_type: str) -> Response:

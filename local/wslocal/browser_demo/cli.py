@@ -29,7 +29,6 @@ def serve_page(args: argparse.Namespace) -> int:
         callback_url=args.callback_url,
         jwt_secret=read_secret(args.jwt_secret_arn),
         sessions=tuple(args.session),
-        region=args.region,
     )
     server = serve(DemoApp(settings), args.port)
     signal.signal(signal.SIGTERM, _interrupt)
@@ -91,7 +90,6 @@ def _parser() -> argparse.ArgumentParser:
     server.add_argument("--backend-url", required=True)
     server.add_argument("--callback-url", required=True)
     server.add_argument("--jwt-secret-arn", required=True)
-    server.add_argument("--region", default="us-east-1")
     server.add_argument("--session", action="append", default=[], metavar="ID:USER")
     return parser
 

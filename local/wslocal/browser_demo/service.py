@@ -25,7 +25,6 @@ def demo_service(sessions: Sequence[str] = DEFAULT_SESSIONS, port: int = 0) -> S
             "--backend-url", f"http://127.0.0.1:{config.backend_port}",
             "--callback-url", info.outputs.local_callback_url,
             "--jwt-secret-arn", info.jwt_secret_arn,
-            "--region", config.region,
         ]  # fmt: skip
         for session in sessions:
             command += ["--session", session]

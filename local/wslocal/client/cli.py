@@ -9,20 +9,19 @@ messages and print what arrives.
     python -m wslocal.client connect ws://127.0.0.1:8080/local --token JWT \\
         --send '{"type": "ping"}' --send '{"type": "command", "command": "ls"}'
 
-``connect`` sends each ``--send`` value (or, without ``--send``, each non-empty stdin line)
-verbatim as a text frame and prints every message it receives on stdout, one per line; progress
-goes to stderr. It keeps the connection alive with ``{"type": "ping"}`` every ``--keepalive``
-seconds (API Gateway closes a connection after 10 minutes without traffic) and, like the
-browser client (clients/browser), reconnects after a dropped connection with exponential
-backoff and jitter, at most ``--max-attempts`` times in a row; the count restarts once a
-connection has received a message or stayed open 10 s (a server that accepts and drops at once
-still ends in "gave up"). It never retries a handshake answered with a 4xx status (401, 403,
-400...), nor a connection the server closed with 1000 (normal) or 1008 (policy violation), nor
-a first connection that nothing accepts (connection refused, unknown host): a retry cannot
-help there. The one exception is the handler's ``token_expired`` (a message sent after the
-token's ``exp``), after which it closes with 1000: the client reconnects with a fresh token
-(minted again when it mints from ``--secret``/``--secret-arn``/``--key-file``) and sends the
-refused message again, as the browser client does.
+``connect`` speaks the session protocol (docs/design.md, "Session protocol") through
+``ws_bridge_client.SessionClient``: each ``--send`` value (or, without ``--send``, each
+non-empty stdin line) must be a JSON object, sent as a request (with an id added); the
+session's stream messages are printed on stdout as they are delivered, one JSON object per
+line, in order and each once (replies included); an error reply is printed too;
+``{"type": "ping"}`` is a ping, its pong printed. Progress goes to stderr. After a dropped
+connection it reconnects with exponential backoff and jitter, at most ``--max-attempts``
+failed attempts in a row, resumes where it was and sends again the requests still without an
+answer (the backend runs each once). Before the 2-hour limit it moves to a new connection.
+After the handler's ``token_expired`` it mints a token later than the refused one (when it
+mints from ``--secret``/``--secret-arn``/``--key-file``), else it ends. It never retries a
+first handshake refused with a 4xx status (401, 403, 400...), nor one that nothing accepts
+(connection refused, unknown host): a retry cannot help there.
 
 It says why: a refused handshake is explained from the status and the client's own token
 (decoded WITHOUT verification, only to read ``exp``): "the token expired at <time>", "no
@@ -31,8 +30,9 @@ key, issuer or audience); a 403 is a valid token refused for this user, session 
 An AWS error (reading ``--secret-arn``) is one line, never a traceback.
 
 Exit status: 0 done; 2 handshake rejected (4xx); 3 gave up reconnecting, or nothing listens
-at the URL; 4 closed by the server with a code other than 1000; 5 an AWS call failed
-(reading the secret); 64 usage error (a wrong or missing flag, before anything is sent).
+at the URL; 4 ended by the server (kicked, a policy close, an expired token it cannot
+renew); 5 an AWS call failed (reading the secret); 64 usage error (a wrong or missing flag,
+before anything is sent).
 """
 
 from __future__ import annotations
@@ -40,27 +40,28 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import sys
 import threading
 import time
-from typing import Final
+from collections.abc import Callable
+from typing import Any, Final
+from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from wslocal.client.connection import (
+from ws_bridge_client import (
     AUTH_MODES,
     DEFAULT_OPEN_TIMEOUT,
-    HandshakeRejected,
-    WsClient,
-)
-from wslocal.client.session import (
-    DEFAULT_KEEPALIVE_SECONDS,
+    DEFAULTS,
     Backoff,
-    GaveUp,
-    ReconnectingSession,
-    describe,
+    Event,
+    HandshakeRejected,
+    SessionClient,
+    SessionSettings,
 )
-from wslocal.client.tokens import TokenRecipe, token_expiry, utc
+from ws_bridge_client import ClientError as SessionError
+from wslocal.client.tokens import TokenRecipe, explain_rejection, token_expiry, utc
 from wslocal.devtoken import DEFAULT_TTL_SECONDS
 
 __all__ = [
@@ -125,7 +126,7 @@ def _parser() -> argparse.ArgumentParser:
     conn.add_argument(
         "--keepalive",
         type=float,
-        default=DEFAULT_KEEPALIVE_SECONDS,
+        default=DEFAULTS.keepalive,
         help='seconds between {"type":"ping"} keepalives (0: none)',
     )
     conn.add_argument("--max-attempts", type=int, default=5, help="reconnects in a row")
@@ -158,9 +159,14 @@ def _stderr(text: str) -> None:
     print(f"[client] {text}", file=sys.stderr, flush=True)
 
 
-def _stdout(message: str | bytes) -> None:
-    text = message if isinstance(message, str) else f"<binary frame: {len(message)} bytes>"
-    print(text, flush=True)
+def _stdout(message: Any) -> None:
+    print(json.dumps(message, ensure_ascii=False), flush=True)
+
+
+def _describe(error: BaseException) -> str:
+    """One line for an error: its message, or its type when it has none."""
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
 
 
 def _feed_stdin(queue: asyncio.Queue[str | None]) -> None:
@@ -181,39 +187,78 @@ def _feed_stdin(queue: asyncio.Queue[str | None]) -> None:
     threading.Thread(target=read, name="stdin", daemon=True).start()
 
 
+def _progress(event: Event) -> None:
+    """What the session does, one line on stderr (never a token)."""
+    detail = event.detail
+    if event.kind == "state" and detail["state"] == "reconnecting" and detail["delay"] is not None:
+        attempt, delay = detail["attempt"], detail["delay"]
+        _stderr(f"reconnecting ({detail['reason']}): attempt {attempt} in {delay:.2f} s")
+    elif event.kind == "state" and detail["state"] == "closed":
+        _stderr(f"closed: {detail['reason']}")
+    elif event.kind == "open" and not detail["rollover"]:
+        _stderr("reconnected" if detail["reconnected"] else "connected")
+    elif event.kind in {"resync", "rollover"}:
+        _stderr(f"{event.kind}: {dict(detail)}")
+    elif event.kind == "error":
+        _stderr(f"error: {detail['code']}: {detail['message']}")
+
+
+async def _request(client: SessionClient, text: str) -> None:
+    """Send one input line; a ping prints its pong, an error reply is printed."""
+    try:
+        message = json.loads(text)
+    except ValueError:
+        message = None
+    if not isinstance(message, dict):
+        _stderr(f"not sent: a line must be a JSON object ({text[:40]!r})")
+        return
+    try:
+        if message.get("type") == "ping" and len(message) == 1:
+            await client.ping()
+            _stdout({"type": "pong"})
+        else:
+            await client.send(message)  # the reply is a stream message: printed on delivery
+    except SessionError as err:
+        _stdout(err.reply) if err.reply else _stderr(f"{err.code}: {err}")
+    except ValueError as err:
+        _stderr(f"not sent: {err}")
+
+
+def _token_source(args: argparse.Namespace) -> tuple[str, Callable[[str], str] | None]:
+    """The first token, and what the session asks before each handshake when the CLI can
+    mint: a fresh token each time (so a later exp after token_expired)."""
+    if args.token is not None:
+        return args.token, None
+    if any(v is not None for v in (args.secret, args.secret_arn, args.key_file)):
+        return _mint(args), lambda _reason: _mint(args)
+    if args.auth == "none":
+        return "-", None  # never sent: --auth none connects without a token on purpose
+    raise UsageError("no token: give --token, or --secret/--secret-arn with --sub")
+
+
 async def _connect(args: argparse.Namespace) -> int:
-    token: str | None = args.token
-    if token is None and any(v is not None for v in (args.secret, args.secret_arn, args.key_file)):
-        token = _mint(args)
-    if token is None and args.auth != "none":
-        raise UsageError(
-            "no token: give --token, or --secret/--secret-arn with --sub "
-            "(or --auth none to connect without one)"
-        )
+    token, get_token = _token_source(args)
     expiry = token_expiry(token)
     if expiry is not None and expiry <= time.time():
         _stderr(f"warning: the token expired at {utc(expiry)}; connecting anyway")
-    query = {"sessionId": args.query_session} if args.query_session else {}
-    can_mint = args.token is None and token is not None
-
-    def factory() -> WsClient:
-        # Every attempt after the first mints a fresh token when the CLI can (the handler
-        # closes a connection whose token expired; the same token would be refused).
-        fresh = _mint(args) if can_mint and session.opened else token
-        return WsClient(
-            args.url, fresh, auth=args.auth, query=query, open_timeout=args.open_timeout
-        )
-
-    session = ReconnectingSession(
-        factory=factory,
-        on_message=_stdout,
-        on_event=_stderr,
-        backoff=Backoff(args.backoff_base, args.backoff_max, args.max_attempts),
-        keepalive_seconds=args.keepalive or None,
-        reply_wait=args.wait,
-        listen=args.listen,
+    client = SessionClient(
+        args.url,
         token=token,
+        get_token=get_token,
+        settings=SessionSettings(
+            auth=args.auth,
+            query={"sessionId": args.query_session} if args.query_session else {},
+            connect_timeout=args.open_timeout,
+            keepalive=args.keepalive or None,
+            backoff=Backoff(args.backoff_base, args.backoff_max, args.max_attempts),
+        ),
+        on_message=lambda _seq, message: _stdout(message),
+        on_event=_progress,
     )
+    try:
+        await client.connect()
+    except SessionError as err:
+        return _connect_failure(err, args.url, token if args.auth != "none" else None)
     queue: asyncio.Queue[str | None] = asyncio.Queue()
     if args.send:
         for text in args.send:
@@ -221,15 +266,34 @@ async def _connect(args: argparse.Namespace) -> int:
         queue.put_nowait(None)
     else:
         _feed_stdin(queue)
-    try:
-        result = await session.run(queue)
-    except HandshakeRejected:
-        return EXIT_REJECTED
-    except GaveUp:
-        return EXIT_GAVE_UP
-    if result.outcome == "closed" and result.close_code != 1000:
-        return EXIT_CLOSED
+    requests: list[asyncio.Task[None]] = []
+    while (text := await queue.get()) is not None:
+        requests.append(asyncio.create_task(_request(client, text)))
+    if requests:
+        await asyncio.wait(requests, timeout=args.wait)
+    if args.listen < 0:
+        while client.state != "closed":
+            await asyncio.sleep(0.5)
+    elif client.state != "closed":
+        await asyncio.sleep(args.listen)
+    if client.state == "closed":
+        return EXIT_GAVE_UP if client.close_reason == "gave_up" else EXIT_CLOSED
+    await client.close()
     return EXIT_OK
+
+
+def _connect_failure(err: SessionError, url: str, token: str | None) -> int:
+    """Why the first connect failed, on stderr, and the exit status that says it."""
+    cause = err.__cause__
+    if isinstance(cause, HandshakeRejected) and 400 <= cause.status < 500:
+        _stderr(f"rejected: {explain_rejection(cause.status, token)}; not retrying")
+        return EXIT_REJECTED
+    if err.code == "refused" and isinstance(cause, OSError):
+        where = urlsplit(url).netloc
+        _stderr(f"nothing listens at {where} ({_describe(cause)}); not retrying")
+        return EXIT_GAVE_UP
+    _stderr(f"{err.code}: {_describe(err)}")
+    return EXIT_GAVE_UP if err.code in {"gave_up", "connect_timeout", "refused"} else EXIT_CLOSED
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -251,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         print(line, file=sys.stderr)
         return EXIT_AWS_ERROR
     except BotoCoreError as err:
-        print(f"error: AWS: {describe(err)}", file=sys.stderr)
+        print(f"error: AWS: {_describe(err)}", file=sys.stderr)
         return EXIT_AWS_ERROR
     except KeyboardInterrupt:
         return 130

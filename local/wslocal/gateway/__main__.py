@@ -29,6 +29,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("must be from 0 to 1")
+    return value
+
+
 def _variable(text: str) -> tuple[str, str]:
     name, sep, value = text.partition("=")
     if not sep or not name or not name.replace("_", "a").isalnum() or name[0].isdigit():
@@ -37,6 +44,7 @@ def _variable(text: str) -> tuple[str, str]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    # One add_argument per flag, in the order of the README's synopsis: long, not complex.
     parser = argparse.ArgumentParser(
         prog="python -m wslocal.gateway",
         description=(
@@ -67,6 +75,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--max-message-bytes", type=_positive_int, default=131072, help="bytes (AWS: 131072)"
+    )
+    parser.add_argument(
+        "--drop-disconnect-rate",
+        type=_fraction,
+        default=0.0,
+        help="fraction of closed connections whose $disconnect is never sent (AWS: best "
+        "effort; 0: always sent)",
     )
     parser.add_argument(
         "--worker-env",
@@ -141,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         idle_timeout=args.idle_timeout,
         max_duration=args.max_duration,
         max_message_bytes=args.max_message_bytes,
+        disconnect_drop_rate=args.drop_disconnect_rate,
         worker_environment=dict(args.worker_env),
         function_credentials=args.function_credentials,
         domain_name=args.domain_name,

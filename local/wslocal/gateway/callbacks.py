@@ -34,6 +34,10 @@ class OpenConnections(Protocol):
 
     async def delete_connection(self, connection_id: str) -> None: ...
 
+    async def drop_connections(
+        self, connection_id: str | None, session_id: str | None
+    ) -> list[str]: ...
+
 
 class Callbacks:
     """The `@connections` operations on the gateway's open connections."""

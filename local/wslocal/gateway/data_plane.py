@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection
@@ -54,11 +55,13 @@ class DataPlane:
         selector: RouteSelector,
         connections: Connections,
         integrations: Integrations,
+        keep_disconnect: Callable[[str], bool] = lambda _connection_id: True,
     ) -> None:
         self.api = api
         self._selector = selector
         self._connections = connections
         self._integrations = integrations
+        self._keep_disconnect = keep_disconnect
 
     async def serve(self, ws: ServerConnection) -> None:
         """websockets' connection handler: messages until the close, then `$disconnect`."""
@@ -121,6 +124,8 @@ class DataPlane:
         route = self.api.routes.get("$disconnect")
         if route is None or route.integration_id is None:
             return
+        if not self._keep_disconnect(session.info.connection_id):
+            return  # lost, as API Gateway's best-effort $disconnect sometimes is
         request_id = new_request_id()
         event = disconnect_event(session.info, code, reason, request_id, now_ms())
         await self._integrations.invoke_route(route, event, request_id)

@@ -7,6 +7,10 @@ rest-json shapes boto3's `apigatewaymanagementapi` client parses: errors carry a
 signature and the caller's `execute-api:ManageConnections` permission are checked by
 `caller_check` when one is given (`caller_auth`), before the connection is looked up.
 
+`POST /_wslocal/faults/drop` with `{"connectionId": ...}`, `{"sessionId": ...}` or `{}` is the
+local stack's own fault endpoint (`faults`), unsigned, on this 127.0.0.1 port only: it cuts
+those connections as a network does and answers `{"dropped": [ids]}`.
+
 HTTP is werkzeug's, on the local stack's one small server (`wslocal.http_server`): each
 request is read in that server's thread, then answered on the gateway's event loop, where
 the connections live. Bodies are at most 8 MB and of known length (what botocore sends):
@@ -18,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -39,6 +43,7 @@ __all__ = ["ManagementServer"]
 log = logging.getLogger("wslocal.gateway")
 
 _MAX_BODY_BYTES = 8 * 1024 * 1024
+FAULTS_DROP_PATH = "/_wslocal/faults/drop"
 # The longest a request waits for the event loop's answer (a client that reads its frames
 # slowly holds a post up; the caller check has its own 10 s bound).
 _ANSWER_TIMEOUT_SECONDS = 60.0
@@ -157,22 +162,48 @@ class ManagementServer:
     def _wsgi(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """In the HTTP server's thread: read the request, have the loop answer it."""
         read = _read(environ)
-        answer = read if isinstance(read, _Response) else self._answer_on_loop(read)
+        if isinstance(read, _Response):
+            answer = read
+        elif urlsplit(read.target).path == FAULTS_DROP_PATH:
+            answer = self._on_loop(self._drop(read), read.method)
+        else:
+            answer = self._on_loop(self._handle(read), read.method)
         response = Response(answer.body, answer.status)
         response.headers["x-amzn-RequestId"] = new_request_id()
         for name, value in answer.headers:
             response.headers[name] = value
         return response(environ, start_response)
 
-    def _answer_on_loop(self, request: _Request) -> _Response:
+    def _on_loop(self, answer: Coroutine[Any, Any, _Response], method: str) -> _Response:
+        """``answer``, run on the gateway's event loop, where the connections live."""
         assert self._loop is not None
-        future = asyncio.run_coroutine_threadsafe(self._handle(request), self._loop)
+        future = asyncio.run_coroutine_threadsafe(answer, self._loop)
         try:
             return future.result(timeout=_ANSWER_TIMEOUT_SECONDS)
         except TimeoutError:
             future.cancel()
-            log.warning("@connections %s took over %.0f s", request.method, _ANSWER_TIMEOUT_SECONDS)
+            log.warning("@connections %s took over %.0f s", method, _ANSWER_TIMEOUT_SECONDS)
             return _error(500, "InternalServerError", "Internal server error")
+
+    async def _drop(self, request: _Request) -> _Response:
+        """The fault endpoint: cut the connections named by id, by session, or all."""
+        try:
+            body = json.loads(request.body or b"{}")
+        except ValueError:
+            body = None
+        keys = ("connectionId", "sessionId")
+        if (
+            request.method != "POST"
+            or not isinstance(body, dict)
+            or not all(isinstance(body.get(key), str | None) for key in keys)
+        ):
+            return _error(400, "BadRequestException", 'POST {"connectionId"} or {"sessionId"}')
+        dropped = await self.registry.drop_connections(
+            body.get("connectionId"), body.get("sessionId")
+        )
+        return _Response(
+            200, json.dumps({"dropped": dropped}).encode(), (("Content-Type", "application/json"),)
+        )
 
     def _connection_id(self, target: str) -> str | None:
         """The id in `/<stage>/@connections/<id>`, or `/<base path>/@connections/<id>` of

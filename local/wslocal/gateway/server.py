@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 
 import boto3
 from websockets.asyncio.server import Server, serve
@@ -30,6 +31,7 @@ from wslocal.gateway.control_plane import (
     load_base_path,
 )
 from wslocal.gateway.data_plane import DataPlane
+from wslocal.gateway.faults import Faults
 from wslocal.gateway.handshake import Handshake
 from wslocal.gateway.integrations import Integrations
 from wslocal.gateway.lambda_host import HostError, HostSettings, LambdaHost
@@ -73,6 +75,11 @@ class Gateway:
         self._base_path: str | None = None
         self._tasks = Tasks()
         self._connections = Connections(self._tasks)
+        self._faults = Faults(
+            self._connections,
+            settings.disconnect_drop_rate,
+            random.Random(settings.fault_seed),  # noqa: S311 - a test's faults, no secret
+        )
         self._callbacks: Callbacks | None = None
         self._host: LambdaHost | None = None
         self._ws_server: Server | None = None
@@ -217,7 +224,9 @@ class Gateway:
             base_path=self._base_path,
             ws_port=lambda: self.ws_port,
         )
-        data_plane = DataPlane(api, selector, self._connections, integrations)
+        data_plane = DataPlane(
+            api, selector, self._connections, integrations, self._faults.keep_disconnect
+        )
         self._callbacks = Callbacks(self._connections, data_plane)
         self._ws_server = await serve(
             data_plane.serve,
@@ -293,3 +302,9 @@ class Gateway:
     async def delete_connection(self, connection_id: str) -> None:
         """Close the connection (code 1000); `$disconnect` follows."""
         await self._operations(connection_id).delete_connection(connection_id)
+
+    async def drop_connections(
+        self, connection_id: str | None = None, session_id: str | None = None
+    ) -> list[str]:
+        """Cut open connections as a network does (`faults`): by id, by session, or all."""
+        return self._faults.drop(connection_id, session_id)

@@ -53,3 +53,7 @@ class GatewaySettings:
     domain_name: str | None = None
     # How often a function's role is assumed again (its credentials last an hour).
     credentials_refresh_seconds: float = 45 * 60.0
+    # The fraction of closed connections whose $disconnect is never sent (API Gateway's is
+    # best effort), and the seed of that draw (None: random); see `faults`.
+    disconnect_drop_rate: float = 0.0
+    fault_seed: int | None = None

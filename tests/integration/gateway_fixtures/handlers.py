@@ -28,14 +28,15 @@ def _record(kind: str, event: Any) -> None:
 def authorize(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Allow tokens starting with "good", Deny others; special tokens misbehave."""
     _record("authorize", event)
-    token = (event.get("queryStringParameters") or {}).get("token", "")
+    query = event.get("queryStringParameters") or {}
+    token = query.get("token", "")
     if token == "garbage":
         raise Exception("Unauthorized")  # API Gateway's documented way to answer 401
     if token == "explode":
         raise RuntimeError("authorizer bug")
     answer_context: dict[str, Any] = {
         "userId": "user-1",
-        "sessionId": "session-1",
+        "sessionId": query.get("session", "session-1"),
         "admin": False,
         "level": 3,
     }

@@ -41,6 +41,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ws_bridge_backend import contract
 from ws_bridge_backend.registry import ConnectionRecord, ConnectionRegistry, RegistryError
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ __all__ = [
 type Message = Mapping[str, Any] | str | bytes
 
 # API Gateway's largest WebSocket message (frame payload).
-MAX_MESSAGE_BYTES = 128 * 1024
+MAX_MESSAGE_BYTES = contract.MAX_MESSAGE_BYTES
 # A record younger than this survives a 410: its $connect may not have answered yet (the
 # handler's $connect takes at most its Lambda timeout, 29 s behind API Gateway's limit).
 GONE_GRACE_SECONDS = 30

@@ -31,6 +31,8 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ws_bridge_backend import contract
+
 __all__ = [
     "MAX_CLOCK_SKEW_SECONDS",
     "MIN_KEY_BYTES",
@@ -50,19 +52,20 @@ __all__ = [
     "signed_header_names",
 ]
 
-VERSION = "v2"
-TIMESTAMP_HEADER = "X-Bridge-Timestamp"
-NONCE_HEADER = "X-Bridge-Nonce"
-SIGNED_HEADERS_HEADER = "X-Bridge-Signed-Headers"
-SIGNATURE_HEADER = "X-Bridge-Signature"
+# From the contract (contract/contract.json, "signing"):
+VERSION = contract.SIGNING_VERSION
+TIMESTAMP_HEADER = contract.TIMESTAMP_HEADER
+NONCE_HEADER = contract.NONCE_HEADER
+SIGNED_HEADERS_HEADER = contract.SIGNED_HEADERS_HEADER
+SIGNATURE_HEADER = contract.SIGNATURE_HEADER
 # Headers a backend may act on: the handler signs each one it sends, and a verifier refuses a
 # request that carries one of them outside the signature (later ones join the list, e.g.
 # traceparent, without a new version).
-TRUSTED_HEADERS = ("authorization", "x-connection-id")
+TRUSTED_HEADERS = contract.TRUSTED_HEADERS
 # A request is accepted within this many seconds of the verifier's clock, either way.
-MAX_CLOCK_SKEW_SECONDS = 300
+MAX_CLOCK_SKEW_SECONDS = contract.SIGNING_WINDOW_SECONDS
 # HMAC-SHA256 keys shorter than its output are refused wherever they come from.
-MIN_KEY_BYTES = 32
+MIN_KEY_BYTES = contract.SIGNING_MIN_KEY_BYTES
 
 _HEADER_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
 

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from ws_bridge_backend import contract
 from ws_bridge_backend.keys import KeyProvider, as_provider
 from ws_bridge_backend.replay import MemoryReplayStore, ReplayStore
 from ws_bridge_backend.signing import (
@@ -37,19 +38,15 @@ from ws_bridge_backend.signing import (
 
 __all__ = ["REASONS", "RequestVerifier", "SignatureError", "SignedRequest"]
 
-# Why a request was refused: stable codes, the same in every language's verifier.
-REASONS = (
-    "missing_headers",  # a signature header is absent
-    "bad_timestamp",  # not 1 to 12 decimal digits
-    "stale",  # outside the window of the verifier's clock
-    "bad_nonce",  # not 32 lowercase hex characters
-    "bad_signature_format",  # not v2=<64 lowercase hex>
-    "bad_signed_headers",  # the signed-header list is not lowercase names, sorted, unique
-    "unsigned_header",  # a trusted header is present but not signed
-    "missing_signed_header",  # a header the signature covers is absent
-    "bad_signature",  # no key gives this signature
-    "replayed",  # the nonce was accepted before
-)
+# Why a request was refused: stable codes, the same in every language's verifier (the
+# contract's "signing.refusals"): missing_headers (a signature header is absent),
+# bad_timestamp (not 1 to 12 decimal digits), stale (outside the window of the verifier's
+# clock), bad_nonce (not 32 lowercase hex characters), bad_signature_format (not
+# v2=<64 lowercase hex>), bad_signed_headers (the signed-header list is not lowercase names,
+# sorted, unique), unsigned_header (a trusted header is present but not signed),
+# missing_signed_header (a header the signature covers is absent), bad_signature (no key
+# gives this signature), replayed (the nonce was accepted before).
+REASONS = contract.SIGNATURE_REFUSALS
 
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _NONCE = re.compile(r"[0-9a-f]{32}")

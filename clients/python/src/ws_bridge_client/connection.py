@@ -1,4 +1,5 @@
-"""One WebSocket connection to a stage URL: where the token goes, the handshake, frames."""
+"""One WebSocket connection to a stage URL: where the token goes, the handshake, frames
+(a text message over API Gateway's 32 KB frame limit goes out in fragments)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import asyncio
 import errno
 import json
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final, Literal, Self
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -15,12 +16,15 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus, InvalidURI
 from websockets.typing import Subprotocol
 
+from ws_bridge_client.protocol import MAX_FRAME_BYTES
+
 __all__ = [
     "AUTH_MODES",
     "DEFAULT_OPEN_TIMEOUT",
     "AuthMode",
     "HandshakeRejected",
     "WsClient",
+    "fragments",
     "unreachable",
     "with_query",
 ]
@@ -28,6 +32,18 @@ __all__ = [
 AuthMode = Literal["query", "header", "subprotocol", "none"]
 AUTH_MODES: Final[tuple[AuthMode, ...]] = ("query", "header", "subprotocol", "none")
 DEFAULT_OPEN_TIMEOUT: Final = 25.0  # as the browser client's connect timeout
+
+
+def fragments(text: str, limit: int = MAX_FRAME_BYTES) -> Iterator[str]:
+    """``text`` in pieces of at most ``limit`` UTF-8 bytes, never splitting a character."""
+    data = text.encode("utf-8", errors="surrogatepass")
+    start = 0
+    while start < len(data):
+        end = min(start + limit, len(data))
+        while end < len(data) and data[end] & 0xC0 == 0x80:  # a continuation byte
+            end -= 1
+        yield data[start:end].decode("utf-8", errors="surrogatepass")
+        start = end
 
 
 class HandshakeRejected(Exception):
@@ -136,13 +152,18 @@ class WsClient:
             raise ValueError("not a ws:// or wss:// URL") from None
 
     async def send_text(self, text: str) -> None:
-        await self.connection.send(text)
+        """One text message; over 32 KB of UTF-8, in fragments of at most 32 KB."""
+        small = len(text) * 4 <= MAX_FRAME_BYTES  # at most 4 bytes a character
+        if small or len(text.encode("utf-8", "surrogatepass")) <= MAX_FRAME_BYTES:
+            await self.connection.send(text)
+        else:
+            await self.connection.send(fragments(text))
 
     async def send_bytes(self, data: bytes) -> None:
         await self.connection.send(data)
 
     async def send_json(self, value: Any) -> None:
-        await self.connection.send(json.dumps(value, separators=(",", ":")))
+        await self.send_text(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
 
     async def receive(self, timeout: float | None = 5.0) -> str | bytes:
         """Next message; ``TimeoutError`` after ``timeout`` s, ``ConnectionClosed`` if closed."""
