@@ -13,12 +13,12 @@ from typing import Any
 from ws_bridge import json_codec
 from ws_bridge.outcomes import ErrorCode
 from ws_bridge.settings import MAX_MESSAGE_BYTES
+from ws_bridge_backend.contract import ID_PATTERN
 
 __all__ = ["REQUEST_ID", "message_id", "parse_message"]
 
-# A request id of the session protocol (docs/design.md, "Request ids"); the backend SDK's
-# ws_bridge_backend.frames.ID_PATTERN is the same (a test compares them).
-REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+# A request id of the session protocol (docs/design.md, "Request ids"): the contract's.
+REQUEST_ID = re.compile(ID_PATTERN)
 
 
 class _Refused(Exception):

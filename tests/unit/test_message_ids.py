@@ -90,6 +90,7 @@ def test_a_resume_refused_by_the_backend_is_named_so_the_client_fails_that_conne
 
 
 def test_the_handler_and_the_sdk_read_request_ids_alike() -> None:
-    assert REQUEST_ID.pattern == ID_PATTERN.pattern
+    assert REQUEST_ID.pattern == ID_PATTERN.pattern  # both the contract's
     assert message_id({"id": "c.1"}) == "c.1"
+    assert message_id({"id": "c.1\n"}) is None
     assert message_id("invalid_json") is None

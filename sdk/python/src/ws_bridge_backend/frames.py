@@ -14,6 +14,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from ws_bridge_backend import contract
+
 __all__ = [
     "ID_PATTERN",
     "MAX_MESSAGE_BYTES",
@@ -33,7 +35,7 @@ __all__ = [
 ]
 
 # API Gateway's largest message, either way, and @connections' largest POST body.
-MAX_MESSAGE_BYTES: Final = 128 * 1024
+MAX_MESSAGE_BYTES: Final = contract.MAX_MESSAGE_BYTES
 # Room a `resumed` frame needs besides its messages: {"type":"resumed","id":<64 characters>,
 # "headSeq":<16 digits>,"messages":[...],"more":false} is 118 bytes at most.
 RESUMED_RESERVE_BYTES: Final = 256
@@ -43,7 +45,7 @@ MAX_STREAM_FRAME_BYTES: Final = MAX_MESSAGE_BYTES - RESUMED_RESERVE_BYTES
 # What numbering adds to an encoded object: `"seq":<up to 16 digits>,`.
 SEQ_RESERVE_BYTES: Final = 24
 # A request id: what both clients send (docs/design.md, "Request ids").
-ID_PATTERN: Final = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+ID_PATTERN: Final = re.compile(contract.ID_PATTERN)
 
 
 def is_request_id(value: object) -> bool:
