@@ -209,9 +209,7 @@ def _has_lone_surrogate(value: object) -> bool:
             return True
         return False
     if isinstance(value, dict):
-        return any(map(_has_lone_surrogate, value)) or any(
-            map(_has_lone_surrogate, value.values())
-        )
+        return any(map(_has_lone_surrogate, value)) or any(map(_has_lone_surrogate, value.values()))
     if isinstance(value, list):
         return any(map(_has_lone_surrogate, value))
     return False
