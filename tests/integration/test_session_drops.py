@@ -14,20 +14,24 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from session_support import FAST, SessionStack, client, session_stack
 
 from session_standin.drop_loop import Target, run_drop_loop
+from session_standin.local_stack import (
+    FAST,
+    SHORT_MAX_DURATION_SECONDS,
+    SessionStack,
+    client,
+    session_stack,
+)
 from session_standin.python_driver import PythonDriver
 from ws_bridge_client import SessionSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(400)]
 
-MAX_DURATION = 10.0
-
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[SessionStack]:
-    with session_stack("ws-drops", ["--max-duration", str(MAX_DURATION)]) as handle:
+    with session_stack("ws-drops", ["--max-duration", str(SHORT_MAX_DURATION_SECONDS)]) as handle:
         yield handle
 
 
@@ -49,7 +53,7 @@ def test_rollovers_at_a_short_maximum_duration_lose_nothing(stack: SessionStack)
     """The gateway closes every connection after 10 s; the client moves to a new one 4 s
     before, while the backend streams a line every 50 ms: two rollovers, no close seen."""
     session = stack.new_session()
-    settings = {"max_duration": MAX_DURATION, "rollover_margin": 4.0}
+    settings = {"max_duration": SHORT_MAX_DURATION_SECONDS, "rollover_margin": 4.0}
     alice, seen = client(stack, session, **settings)
 
     async def scenario() -> None:

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from session_support import SessionStack, client, session_stack
 
+from session_standin.local_stack import SessionStack, client, session_stack
 from ws_bridge_client import ClientError
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]

@@ -1,7 +1,8 @@
-"""A local stack for the session protocol's tests: the reference backend keeps its streams
-and request ids in a real Redis (``wslocal.redis_service``), the gateway breaks the network
-on demand (its ``/_wslocal/faults/drop`` endpoint and the flags in ``gateway_args``), and
-the Python client (``ws_bridge_client``) is what connects.
+"""The real local stack for the session protocol's tests (tests/integration, tests/browser),
+where the stand-in (``server``) is not enough: the reference backend keeps its streams and
+request ids in a real Redis (``wslocal.redis_service``), the gateway breaks the network on
+demand (its ``/_wslocal/faults/drop`` endpoint and the flags in ``gateway_args``), and the
+Python client (``ws_bridge_client``, ``client``) or the browser client connects.
 
 Each test uses a session of its own (``new_session``): a session is one stream, and the
 connections of other tests must not see its messages.
@@ -20,10 +21,12 @@ from typing import Any
 from ws_bridge_client import Backoff, Event, SessionClient, SessionSettings
 from wslocal.devtoken import mint_token
 from wslocal.redis_service import redis_backend_service, redis_service, redis_url
-from wslocal.stack import Stack, StackConfig, distinct_free_ports, gateway_service
+from wslocal.stack import Service, Stack, StackConfig, distinct_free_ports, gateway_service
 
 # Fast retries: a drop costs tens of milliseconds, not seconds.
 FAST = Backoff(0.01, 0.05, 5)
+# API Gateway's 2-hour limit, made short for the rollover tests (the gateway's --max-duration).
+SHORT_MAX_DURATION_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -77,9 +80,16 @@ def _call(url: str, method: str, body: Any) -> Any:
 
 
 @contextmanager
-def session_stack(name: str, gateway_args: Sequence[str] = ()) -> Iterator[SessionStack]:
-    """examples/local on an emulator of its own, the reference backend on a redis-server,
-    the gateway with ``gateway_args`` (``--max-duration 10``, say)."""
+def session_stack(
+    name: str,
+    gateway_args: Sequence[str] = (),
+    *,
+    variables: dict[str, Any] | None = None,
+    services: Sequence[Service] = (),
+) -> Iterator[SessionStack]:
+    """examples/local (with ``variables``) on an emulator of its own, the reference backend
+    on a redis-server, the gateway with ``gateway_args`` (``--max-duration 10``, say), then
+    ``services`` (the demo page's server, for a browser)."""
     emulator, gateway, backend, connections, redis_port = distinct_free_ports(5)
     config = StackConfig(
         emulator_port=emulator,
@@ -87,10 +97,13 @@ def session_stack(name: str, gateway_args: Sequence[str] = ()) -> Iterator[Sessi
         backend_port=backend,
         connections_port=connections,
         name=name,
+        variables=variables or {},
+        destroy_on_exit=False,  # the emulator is the stack's own and stops with it
         services=(
             redis_service(redis_port),
             redis_backend_service(redis_url(redis_port), ("lab-1:alice",)),
             gateway_service(gateway_args),
+            *services,
         ),
     )
     with Stack(config) as local:
