@@ -13,15 +13,15 @@ from wslocal.redis_service import local_redis
 
 
 @pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A redis-server for the module (fails, saying how to install one, without it)."""
     with local_redis(Path(tmp_path_factory.mktemp("redis"))) as url:
         yield url
 
 
 @pytest.fixture
-def redis_client(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url, socket_timeout=5)
+def redis_client(redis_server: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_server, socket_timeout=5)
     client.flushdb()
     yield client
     client.close()

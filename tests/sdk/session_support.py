@@ -14,7 +14,7 @@ from redis.retry import Retry
 
 from wslocal.stack import free_port
 
-NOW = 1_800_000_000.0
+NOW = 1_800_000_000
 
 
 class Clock:
