@@ -216,7 +216,7 @@ def standin_page(chromium: Any, standin: StandInServer) -> Iterator[StandInPage]
         server.stop()
 
 
-# -- the whole stack with a Redis, network faults and a 10 s maximum duration ----------------
+# -- the whole stack with a Redis, network faults and a 6 s maximum duration -----------------
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """The heavy loop, through the whole local stack: the backend streams numbered output while
 the gateway cuts the client's connection 100 times, and while connections reach a short
-maximum duration (API Gateway's 2 hours made 10 s). The Python client delivers every line
+maximum duration (API Gateway's 2 hours made 6 s). The Python client delivers every line
 once, in order, and every request runs once; the reference backend keeps its streams and
 request ids in a real Redis.
 
@@ -19,6 +19,7 @@ from session_standin.drop_loop import Target, run_drop_loop
 from session_standin.local_stack import (
     FAST,
     SHORT_MAX_DURATION_SECONDS,
+    SHORT_ROLLOVER_MARGIN_SECONDS,
     SessionStack,
     client,
     session_stack,
@@ -50,28 +51,31 @@ def test_100_forced_reconnects_lose_nothing_and_duplicate_nothing(stack: Session
 
 
 def test_rollovers_at_a_short_maximum_duration_lose_nothing(stack: SessionStack) -> None:
-    """The gateway closes every connection after 10 s; the client moves to a new one 4 s
+    """The gateway closes every connection after 6 s; the client moves to a new one 2 s
     before, while the backend streams a line every 50 ms: two rollovers, no close seen."""
     session = stack.new_session()
-    settings = {"max_duration": SHORT_MAX_DURATION_SECONDS, "rollover_margin": 4.0}
+    settings = {
+        "max_duration": SHORT_MAX_DURATION_SECONDS,
+        "rollover_margin": SHORT_ROLLOVER_MARGIN_SECONDS,
+    }
     alice, seen = client(stack, session, **settings)
 
     async def scenario() -> None:
         await alice.connect()
         stack.backend(
-            "POST", f"/api/admin/sessions/{session}/stream", {"lines": 300, "interval": 0.05}
+            "POST", f"/api/admin/sessions/{session}/stream", {"lines": 200, "interval": 0.05}
         )
         replies = [await alice.send({"type": "command", "command": f"c{n}"}) for n in range(3)]
         assert all(reply["type"] == "command_result" for reply in replies)
         deadline = time.monotonic() + 40
-        while len(seen.messages) < 303 and time.monotonic() < deadline:
+        while len(seen.messages) < 203 and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
         await alice.close()
 
     asyncio.run(scenario())
     lines = [m["line"] for _, m in seen.messages if m.get("type") == "output"]
-    assert lines == list(range(1, 301))
-    assert [seq for seq, _ in seen.messages] == list(range(1, 304))
+    assert lines == list(range(1, 201))
+    assert [seq for seq, _ in seen.messages] == list(range(1, 204))
     done = [e for e in seen.kinds("rollover") if e["phase"] == "done"]
     assert len(done) >= 2
     assert seen.kinds("close") == []

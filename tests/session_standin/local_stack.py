@@ -25,8 +25,10 @@ from wslocal.stack import Service, Stack, StackConfig, distinct_free_ports, gate
 
 # Fast retries: a drop costs tens of milliseconds, not seconds.
 FAST = Backoff(0.01, 0.05, 5)
-# API Gateway's 2-hour limit, made short for the rollover tests (the gateway's --max-duration).
-SHORT_MAX_DURATION_SECONDS = 10
+# API Gateway's 2-hour limit and the clients' 5-minute margin, made short for the rollover
+# tests (the gateway's --max-duration): a client moves to a new connection every 4 s.
+SHORT_MAX_DURATION_SECONDS = 6
+SHORT_ROLLOVER_MARGIN_SECONDS = 2
 
 
 @dataclass(frozen=True)
