@@ -434,9 +434,10 @@ variable "jwt" {
     - `issuer`, `audience`: required `iss`/`aud` (null: not checked). With asymmetric algorithms
       both are required, because a JWKS (a Cognito pool, an Auth0 or Entra tenant) usually
       signs tokens of many apps, unless `unchecked_issuer_audience_enabled` is true.
-    - `leeway_seconds`: clock skew allowed for the token's time claims.
+    - `leeway_seconds`: clock skew allowed for `nbf` and `iat`; never for `exp`: a token has
+      expired from its `exp` on, in the authorizer as in the handler.
     - `user_claim`, `session_claim`: the claims carrying the user and session ids.
-    - `expiry_enforcement_enabled`: a message after the token's `exp` gets the error
+    - `expiry_enforcement_enabled`: a message at or after the token's `exp` gets the error
       `token_expired` and the handler closes the connection, so the client reconnects with a
       fresh token.
   EOT

@@ -32,6 +32,7 @@ SLOWEST_FIRST = (
     "tests/acceptance/test_acceptance.py",  # 230: examples/acceptance applied and destroyed
     f"{INTEGRATION}test_system_parts.py",  # 185: the provider's waiters (ElastiCache, Route 53)
     SHARED_STACK_UNIT,  # about 150 for the four files
+    f"{INTEGRATION}test_session_drops.py",  # 80: 100 forced drops, then rollovers
     f"{INTEGRATION}test_demo.py",  # 95: three demo runs
     f"{INTEGRATION}test_rs256.py",  # 80: waits out PyJWT's 30 s JWKS cooldown twice
     f"{INTEGRATION}test_gateway.py",
@@ -39,10 +40,12 @@ SLOWEST_FIRST = (
     f"{INTEGRATION}test_session_store.py",
     f"{INTEGRATION}test_enforcement_keys.py",  # 140: gateway restarts, one per case
     f"{INTEGRATION}test_example_backend.py",  # 60: its own stack, Redis, two key rotations
+    f"{INTEGRATION}test_sessions.py",  # 45: its own stack with Redis
     f"{INTEGRATION}test_enforcement.py",
     f"{INTEGRATION}test_emulator.py",
     f"{INTEGRATION}test_stack_cli.py",
     "tests/browser/test_browser_client.py",
+    "tests/browser/test_browser_stack_sessions.py",  # 90: its own stack, 100 drops in Chromium
 )
 SLOW_FOLDERS = ("tests/acceptance", "tests/integration", "tests/browser")
 

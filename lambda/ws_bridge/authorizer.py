@@ -26,7 +26,13 @@ import jwt.algorithms
 
 from ws_bridge import logs, metrics
 from ws_bridge.events import claim_identifier
-from ws_bridge.jwt_verifier import Claims, InvalidTokenError, KeyUnavailableError, TokenVerifier
+from ws_bridge.jwt_verifier import (
+    Claims,
+    InvalidTokenError,
+    KeyUnavailableError,
+    TokenVerifier,
+    expires_at,
+)
 from ws_bridge.settings import AuthorizerSettings, SettingsError
 from ws_bridge.token_sources import find_tokens, query_values
 
@@ -91,8 +97,7 @@ def authorize(
     if user_id is None:
         raise InvalidTokenError("bad_user_claim")
 
-    exp = claims.get("exp")  # required and checked numeric by PyJWT
-    expires = int(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
+    expires = expires_at(claims)  # checked by the verifier: in the future, a number
 
     token_session: str | None = None
     if settings.session_claim in claims:

@@ -1,19 +1,24 @@
 """The client's message as the handler reads it: the event's body (text or a base64 binary
 frame) decoded, bounded to 128 KB and parsed as a strict JSON object, or the error code that
-says why it is not one."""
+says why it is not one; and the request's ``id`` that the handler's error replies echo."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from ws_bridge import json_codec
 from ws_bridge.outcomes import ErrorCode
 from ws_bridge.settings import MAX_MESSAGE_BYTES
+from ws_bridge_backend.contract import ID_PATTERN
 
-__all__ = ["parse_message"]
+__all__ = ["REQUEST_ID", "message_id", "parse_message"]
+
+# A request id of the session protocol (docs/design.md, "Request ids"): the contract's.
+REQUEST_ID = re.compile(ID_PATTERN)
 
 
 class _Refused(Exception):
@@ -72,3 +77,14 @@ def parse_message(event: Mapping[str, Any]) -> dict[str, Any] | ErrorCode:
     if not isinstance(value, dict):
         return "not_an_object"
     return value
+
+
+def message_id(parsed: Mapping[str, Any] | str) -> str | None:
+    """The ``id`` of a parsed client message when it is a valid request id; None for one
+    without (a ping), with another value, or no message at all (an error code)."""
+    if isinstance(parsed, str):
+        return None
+    value = parsed.get("id")
+    if isinstance(value, str) and REQUEST_ID.fullmatch(value) is not None:
+        return value
+    return None

@@ -26,7 +26,7 @@ import urllib3
 from ws_bridge import backend_client, json_codec, logs, metrics
 from ws_bridge.aws import REGISTRY_BUDGET_SECONDS
 from ws_bridge.backend_client import BackendResult, Outcome
-from ws_bridge.client_message import parse_message
+from ws_bridge.client_message import message_id, parse_message
 from ws_bridge.closing import close_connection, management_endpoint
 from ws_bridge.connections_table import (
     Connection,
@@ -262,9 +262,9 @@ def _pong(now: float) -> dict[str, Any]:
     return {"statusCode": 200, "body": f'{{"type":"pong","timestamp":{int(now * 1000)}}}'}
 
 
-def _refusal(code: ErrorCode, info: RequestInfo) -> dict[str, Any]:
+def _refusal(code: ErrorCode, info: RequestInfo, rid: str | None = None) -> dict[str, Any]:
     log.info("message refused", extra={"error": code})
-    return error_reply(code, info.request_id)
+    return error_reply(code, info.request_id, rid)
 
 
 _IDENTITY = ("connectionId", "sessionId", "userId")
@@ -307,23 +307,26 @@ def message(
     close: Callable[[RequestInfo, str], None] = close_connection,
 ) -> dict[str, Any]:
     expires_at = info.token_expires_at
+    # Expired from exp on, exactly as the authorizer decides (jwt_verifier.is_expired).
     if settings.token_expiry_enforced and expires_at is not None and now() >= expires_at:
         # The connection must not outlive its token: say why, then close it, so the client
-        # reconnects with a fresh token (and the authorizer checks that one).
+        # reconnects with a fresh token (and the authorizer checks that one). The reply
+        # names the refused request, so that the client resends that one, and only it.
         log.info("token expired, connection closed", extra={"expiredAt": expires_at})
         metrics.count("TokensExpired")
-        expired = error_reply("token_expired", info.request_id)
+        expired = error_reply("token_expired", info.request_id, message_id(parse_message(event)))
         close(info, expired["body"])
         return expired
     parsed = parse_message(event)
     if isinstance(parsed, str):
         return _refusal(parsed, info)
+    rid = message_id(parsed)
     if parsed.get("type") == "ping":
         # Encoded for the one check parse_message leaves to the encode: a lone surrogate.
         return _pong(now()) if _encoded(parsed) is not None else _refusal("invalid_json", info)
     body = _forwarded_body(parsed, info)
     if body is None:
-        return _refusal("invalid_json", info)
+        return _refusal("invalid_json", info, rid)
     result = backend_client.forward_body(
         http,
         settings,
@@ -342,15 +345,23 @@ def message(
     )
     _measure(result, settings)
     if not result.ok:
-        return error_reply(message_failure(result), info.request_id)
+        return error_reply(message_failure(result), info.request_id, rid)
     metrics.count("MessagesForwarded")
     try:
         reply = result.body.decode("utf-8")
     except UnicodeDecodeError:
-        return error_reply("backend_invalid_reply", info.request_id)
+        return error_reply("backend_invalid_reply", info.request_id, rid)
     if not json_codec.is_json(reply):
-        return error_reply("backend_invalid_reply", info.request_id)
+        return error_reply("backend_invalid_reply", info.request_id, rid)
     return {"statusCode": 200, "body": reply}
+
+
+def _message_id_of(event: Mapping[str, Any]) -> str | None:
+    """The client's request id, for an error after a failure of unknown place."""
+    try:
+        return message_id(parse_message(event))
+    except Exception:  # noqa: BLE001 - the error reply goes out without an id
+        return None
 
 
 # ---------------------------------------------------------------------------- entry point
@@ -447,4 +458,4 @@ def _handle(event: Any, context: Any) -> dict[str, Any]:
                 return _reject("internal_error")
             if kind == "disconnect":
                 return {"statusCode": 200, "body": ""}
-            return error_reply("internal_error", info.request_id)
+            return error_reply("internal_error", info.request_id, _message_id_of(event))

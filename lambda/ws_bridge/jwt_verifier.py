@@ -6,11 +6,17 @@ not match, so a rotation reaches warm containers without refusing tokens signed 
 RSA/EC keys come from a JWKS URL through :class:`jwt.PyJWKClient` (key set cached for five
 minutes). The allowed algorithms are a fixed list, HMAC and asymmetric never mixed, the
 signature is always verified, ``exp`` is required, ``nbf``/``iss``/``aud`` are enforced.
+
+Expiry has one rule, the connection handler's too: a token is expired from its ``exp`` on
+(``now >= exp``, ``exp`` taken as whole seconds as the authorizer passes it on), whatever the
+leeway. ``JWT_LEEWAY_SECONDS`` allows for clock skew on ``nbf`` and ``iat`` only: were it
+applied to ``exp``, a client would connect with a token that every message then refuses.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import ssl
 import threading
 import time
@@ -28,6 +34,7 @@ __all__ = [
     "InvalidTokenError",
     "KeyUnavailableError",
     "TokenVerifier",
+    "expires_at",
     "load_hmac_keys",
     "load_hmac_secret",
 ]
@@ -53,6 +60,15 @@ class InvalidTokenError(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def expires_at(claims: Mapping[str, Any]) -> int:
+    """The token's ``exp`` as whole epoch seconds (what the authorizer's context carries and
+    the handler compares): :class:`InvalidTokenError` unless it is a finite number."""
+    exp = claims.get("exp")
+    if isinstance(exp, bool) or not isinstance(exp, int | float) or not math.isfinite(exp):
+        raise InvalidTokenError("invalid_exp")
+    return math.floor(exp)
 
 
 class KeyUnavailableError(Exception):
@@ -169,8 +185,10 @@ class TokenVerifier:
         secret_loader: Callable[[AuthorizerSettings], bytes | Sequence[bytes]] = load_hmac_keys,
         jwks_client: jwt.PyJWKClient | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
+        self._wall_clock = wall_clock
         self._secret_loader = secret_loader
         self._keys: tuple[bytes, ...] = ()
         self._read_at = 0.0
@@ -279,6 +297,8 @@ class TokenVerifier:
                 options={
                     "verify_signature": True,
                     "require": ["exp", settings.user_claim],
+                    # exp is checked below, without the leeway (the module's docstring).
+                    "verify_exp": False,
                     # Without JWT_AUDIENCE the audience is not checked (docs/design.md);
                     # PyJWT would otherwise refuse every token that carries one.
                     "verify_aud": settings.audience is not None,
@@ -308,4 +328,6 @@ class TokenVerifier:
             raise InvalidTokenError("algorithm_not_allowed") from exc
         except jwt.PyJWTError as exc:
             raise InvalidTokenError("invalid") from exc
+        if self._wall_clock() >= expires_at(claims):
+            raise InvalidTokenError("expired")
         return claims

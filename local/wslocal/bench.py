@@ -57,6 +57,9 @@ from wslocal.stack import (
 
 __all__ = ["PhaseResult", "main"]
 
+# One session per connection, as a lab has a few connections per session: the backend sends
+# every reply to every connection of its session (the session protocol), so one session of
+# 500 connections would turn each reply into 500 posts.
 SESSION: Final = "bench"
 USER: Final = "bench-user"
 ECHO_READY: Final = "echo ready ws://127.0.0.1:"
@@ -351,14 +354,19 @@ async def wait_for_records(
         await asyncio.sleep(0.25)
 
 
+def sessions(count: int) -> list[str]:
+    return [f"{SESSION}-{n}" for n in range(count)]
+
+
 async def run_load(stack: Stack, args: argparse.Namespace, report: Report) -> None:
-    token = mint_token(stack.jwt_secret, sub=USER, session_id=SESSION, ttl_seconds=3600)
-    url = f"{stack.outputs.local_websocket_url}?token={token}"
+    urls = [
+        f"{stack.outputs.local_websocket_url}?token="
+        + mint_token(stack.jwt_secret, sub=USER, session_id=session, ttl_seconds=3600)
+        for session in sessions(args.connections)
+    ]
     progress = print_progress
     progress(f"opening {args.connections} connections")
-    report.opened = await open_connections(
-        [url] * args.connections, args.parallel_opens, args.reply_timeout
-    )
+    report.opened = await open_connections(urls, args.parallel_opens, args.reply_timeout)
     connections = report.opened.connections
     report.stored, _ = await wait_for_records(stack, lambda count: count >= len(connections), 10)
     try:
@@ -512,7 +520,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         connections_port=free_port(),
         name="ws-bench",
         services=(
-            backend_service((f"{SESSION}:{USER}",)),
+            backend_service(tuple(f"{session}:{USER}" for session in sessions(args.connections))),
             gateway_service(("--workers", str(args.workers))),
         ),
         progress=print_progress,

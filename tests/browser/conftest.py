@@ -24,6 +24,7 @@ import pytest
 
 from session_standin import StandInServer
 from session_standin.fixtures import standin  # noqa: F401 - a fixture, found by its name
+from session_standin.local_stack import SHORT_MAX_DURATION_SECONDS, SessionStack, session_stack
 from wslocal.browser_demo import DemoApp, DemoSettings, demo_service, serve
 from wslocal.devtoken import mint_token
 from wslocal.stack import (
@@ -213,3 +214,27 @@ def standin_page(chromium: Any, standin: StandInServer) -> Iterator[StandInPage]
             yield StandInPage(page, standin, server.url)
     finally:
         server.stop()
+
+
+# -- the whole stack with a Redis, network faults and a 6 s maximum duration -----------------
+
+
+@pytest.fixture(scope="module")
+def sessions_stack() -> Iterator[SessionStack]:
+    """The session tests' real stack (session_standin.local_stack) for a browser: no identity
+    source (the token comes as the `bearer` subprotocol), the demo page's server, and the
+    gateway closing every connection after SHORT_MAX_DURATION_SECONDS."""
+    with session_stack(
+        "ws-browser-sessions",
+        ["--max-duration", str(SHORT_MAX_DURATION_SECONDS)],
+        variables={"identity_sources": []},
+        services=(demo_service(("lab-1:alice",)),),
+    ) as handle:
+        yield handle
+
+
+@pytest.fixture
+def sessions_page(chromium: Any, sessions_stack: SessionStack) -> Iterator[Any]:
+    url = f"http://127.0.0.1:{sessions_stack.local.service_ports['browser-demo']}"
+    with demo_page(chromium, url) as page:
+        yield page

@@ -8,11 +8,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from python_driver import PythonDriver
 from session_helpers import make_token
 
 from session_standin import StandInServer
 from session_standin.drop_loop import Target, run_drop_loop, wait_for
+from session_standin.python_driver import PythonDriver
 from ws_bridge_client import Backoff, SessionSettings
 
 FAST = SessionSettings(backoff=Backoff(0.01, 0.05, 5), reply_timeout=10)

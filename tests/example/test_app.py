@@ -1,6 +1,7 @@
 """The example app (examples/app-runner/app) under uvicorn, over real HTTP, with a real Redis
-for membership and nonces: it refuses every unsigned request, has no route that changes
-sessions or faults, answers the three calls and pushes.
+for membership, nonces, streams and request ids: it refuses every unsigned request, has no
+route that changes sessions or faults, answers the three calls through the session layer
+(numbered replies, each request id run once) and pushes.
 
 Needs a redis-server (or valkey-server): without one these tests fail, saying how to install
 it (wslocal.redis_service)."""
@@ -23,8 +24,12 @@ from botocore.credentials import Credentials
 from example_app.main import create_app
 from example_app.settings import Settings, SettingsError
 from example_app.store import ElastiCacheIAMProvider, RedisMembership, members_key
+from ws_bridge_backend.idempotency import RedisRequestLedger
+from ws_bridge_backend.push import PushResult
 from ws_bridge_backend.replay import RedisReplayStore
+from ws_bridge_backend.sessions import SessionLayer
 from ws_bridge_backend.signing import sign_request
+from ws_bridge_backend.stream import RedisStream
 from ws_bridge_backend.verifier import RequestVerifier
 from wslocal.http_server import serve_asgi
 from wslocal.redis_service import local_redis
@@ -35,13 +40,27 @@ IDENTITY = {"connectionId": "Kx1=", "sessionId": "lab@1", "userId": "alice"}
 VALIDATE = "/api/labs/session/lab%401/validate"
 
 
+class Delivery:
+    """The session layer's fan-out, recorded: what went to the session's connections."""
+
+    def __init__(self) -> None:
+        self.pushed: list[tuple[str, dict[str, Any], str | None]] = []
+
+    def to_session(self, session_id: str, frames: Any, exclude: str | None = None) -> PushResult:
+        self.pushed += [(session_id, json.loads(frame), exclude) for frame in frames]
+        return PushResult(sent=2 * len(frames))
+
+    def to_connection(self, connection_id: str, frames: Any) -> None:
+        raise AssertionError("no reply of this app needs chunks")
+
+
 class App:
     """The app on a free port, its Redis and what it pushed."""
 
-    def __init__(self, url: str, client: redis.Redis) -> None:
+    def __init__(self, url: str, client: redis.Redis, delivery: Delivery) -> None:
         self.url = url
         self.redis = client
-        self.pushed: list[tuple[str, dict[str, Any]]] = []
+        self.delivery = delivery
         self.http = urllib3.PoolManager()
 
     def send(
@@ -78,18 +97,12 @@ def app(redis_url: str) -> Iterator[App]:
     client = redis.Redis.from_url(redis_url)
     client.flushdb()
     client.sadd(members_key("lab@1"), "alice", "bob")
-    pushed: list[tuple[str, dict[str, Any]]] = []
-
-    def push(session_id: str, message: dict[str, Any]) -> int:
-        pushed.append((session_id, message))
-        return 2
-
+    delivery = Delivery()
     verifier = RequestVerifier([KEY], replay=RedisReplayStore(client))
-    starlette = create_app(verifier, RedisMembership(client), push)
+    layer = SessionLayer(RedisStream(client), RedisRequestLedger(client), delivery)
+    starlette = create_app(verifier, RedisMembership(client), layer)
     with serve_asgi(starlette) as url:
-        handle = App(url, client)
-        handle.pushed = pushed
-        yield handle
+        yield App(url, client, delivery)
     client.close()
 
 
@@ -132,20 +145,24 @@ def test_a_replayed_request_is_refused(app: App) -> None:
 
 
 def test_whoami_answers_with_the_handler_s_identity(app: App) -> None:
-    status, reply = app.call("/api/ws/message", {"type": "whoami", **IDENTITY})
-    assert (status, reply) == (
-        200,
-        {"type": "identity", "userId": "alice", "sessionId": "lab@1", "connectionId": "Kx1="},
-    )
+    status, reply = app.call("/api/ws/message", {"type": "whoami", "id": "c.1", **IDENTITY})
+    identity = {"userId": "alice", "sessionId": "lab@1", "connectionId": "Kx1="}
+    assert (status, reply) == (200, {"seq": 1, "type": "identity", **identity, "id": "c.1"})
+    # Every connection of the session gets the reply; the requester as the route's answer.
+    assert app.delivery.pushed == [("lab@1", reply, "Kx1=")]
+    # The same request again (resent after a reconnect): the same reply, nothing run again.
+    assert app.call("/api/ws/message", {"type": "whoami", "id": "c.1", **IDENTITY})[1] == reply
+    assert app.redis.get("ws-bridge:stream:{lab@1}:seq") == b"1"
 
 
 def test_chat_is_pushed_to_the_session_then_acknowledged(app: App) -> None:
-    status, reply = app.call("/api/ws/message", {"type": "chat", "text": "hé", **IDENTITY})
-    assert (status, reply) == (200, {"type": "chat_ack", "delivered": 2})
-    assert app.pushed == [
-        ("lab@1", {"type": "chat", "from": "alice", "sessionId": "lab@1", "text": "hé"})
-    ]
-    assert app.call("/api/ws/message", {"type": "chat", "text": "", **IDENTITY})[0] == 400
+    chat = {"type": "chat", "text": "hé", "id": "c.2", **IDENTITY}
+    status, reply = app.call("/api/ws/message", chat)
+    assert (status, reply) == (200, {"seq": 2, "type": "chat_ack", "delivered": 2, "id": "c.2"})
+    notice = {"seq": 1, "type": "chat", "from": "alice", "sessionId": "lab@1", "text": "hé"}
+    assert app.delivery.pushed == [("lab@1", notice, None), ("lab@1", reply, "Kx1=")]
+    empty = app.call("/api/ws/message", {"type": "chat", "text": "", **IDENTITY})[1]
+    assert (empty["error"], empty["seq"]) == ("invalid_chat", 3)
     assert app.call("/api/ws/message", {"type": "launch", **IDENTITY})[1]["error"] == "unknown_type"
 
 

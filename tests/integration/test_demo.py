@@ -44,7 +44,10 @@ STEP_EVIDENCE = {
     6: [r'<- \{"type": "pong"', r"no backend call"],
     7: [r'"userId": "mallory"', r'"executed": false', r'"userId": "alice"', r"from the token"],
     8: [r'"type": "resize_ack", "cols": 120, "rows": 40'],
-    9: [r'-> \{"sent": 1, "gone": 0, "failed": 0\}', r'<- \{"type": "notice"'],
+    9: [
+        r'-> \{"sent": 1, "gone": 0, "failed": 0, "seq": \d+\}',
+        r'<- \{"seq": \d+, "type": "notice"',
+    ],
     10: [r"handshake answered HTTP 401; nothing stored"],
     11: [
         r"record removed from the table",

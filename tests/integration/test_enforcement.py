@@ -150,9 +150,17 @@ def test_the_backend_pushes_with_the_module_policy_and_fails_without_it(
     backend = policies.backend
     elsewhere = {"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}
     other_session = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["lab-2"]}}
+    # The counts below are this test's one connection: the records of the connections the
+    # tests before closed go with their $disconnect, which runs after the close.
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(
+        item["sessionId"]["S"] == "lab-1" for item in enforced.records()
+    ):
+        time.sleep(0.1)
     with connect(enforced.url(enforced.token()), open_timeout=25, proxy=None) as ws:
-        assert push(enforced)["sent"] == 1
-        assert json.loads(ws.recv(timeout=10)) == {"type": "notice"}
+        pushed = push(enforced)
+        assert pushed["sent"] == 1
+        assert json.loads(ws.recv(timeout=10)) == {"seq": pushed["seq"], "type": "notice"}
         for change in (
             policies.without(backend, "ManageConnections"),
             policies.narrowed(backend, "ManageConnections", elsewhere),

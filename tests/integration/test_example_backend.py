@@ -10,6 +10,7 @@ install it."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import secrets
 import threading
@@ -65,13 +66,18 @@ def example() -> Iterator[StackHandle]:
         )
 
 
+REQUEST_IDS = itertools.count(1)
+
+
 def ask(ws: ClientConnection, message: dict[str, Any], timeout: float = 10) -> dict[str, Any]:
-    """Send ``message`` and return the first frame that is not a pushed chat."""
-    ws.send(json.dumps(message))
+    """Send ``message`` with a request id of its own and return the reply that carries it:
+    every connection of a session receives every reply (and chat), others' included."""
+    request_id = f"t.{next(REQUEST_IDS)}"
+    ws.send(json.dumps({**message, "id": request_id}))
     deadline = time.monotonic() + timeout
     while True:
         reply: dict[str, Any] = json.loads(ws.recv(timeout=max(0.1, deadline - time.monotonic())))
-        if reply.get("type") != "chat":
+        if reply.get("id") == request_id:
             return reply
 
 
@@ -95,12 +101,19 @@ def test_a_chat_is_pushed_to_every_connection_of_the_session(example: StackHandl
         connect(example.url(example.token("bob", "lab-1")), open_timeout=20) as bob,
         connect(example.url(example.token("carol", "lab-2")), open_timeout=20) as carol,
     ):
-        alice.send(json.dumps({"type": "chat", "text": "hello lab-1"}))
-        frames = [json.loads(alice.recv(timeout=10)) for _ in range(2)]
-        assert {"type": "chat_ack", "delivered": 2} in frames
-        pushed = {"type": "chat", "from": "alice", "sessionId": "lab-1", "text": "hello lab-1"}
-        assert pushed in frames
-        assert json.loads(bob.recv(timeout=10)) == pushed
+        alice.send(json.dumps({"type": "chat", "text": "hello lab-1", "id": "a.1"}))
+        frames = sorted(
+            (json.loads(alice.recv(timeout=10)) for _ in range(2)), key=lambda f: f["seq"]
+        )
+        chat = {"type": "chat", "from": "alice", "sessionId": "lab-1", "text": "hello lab-1"}
+        ack = {"type": "chat_ack", "delivered": 2, "id": "a.1"}
+        first = frames[0]["seq"]
+        assert frames == [{"seq": first, **chat}, {"seq": first + 1, **ack}]
+        # Bob gets the chat and, like every connection of the session, Alice's reply.
+        assert (
+            sorted((json.loads(bob.recv(timeout=10)) for _ in range(2)), key=lambda f: f["seq"])
+            == frames
+        )
         with pytest.raises(TimeoutError):
             carol.recv(timeout=1)
 

@@ -248,14 +248,16 @@ def test_a_410_from_connections_deletes_the_stale_record_and_only_it(
     stack = healthy_backend
     stale = "St4leC0nnect10n="
     with own_session(stack) as session:
-        put_record(stack, stale, int(time.time()) + 3600, session)
         try:
             with connected(stack, session) as (ws, live):
+                # Written after the connection's first reply, which also goes to the
+                # session's other connections (and would already find this one gone).
+                put_record(stack, stale, int(time.time()) + 3600, session)
                 pushed = stack.backend(
                     "POST", f"/api/push/session/{session}", {"type": "notice", "n": 1}
                 )
-                assert pushed == {"sent": 1, "gone": 1, "failed": 0}
-                assert json.loads(ws.recv(timeout=10)) == {"type": "notice", "n": 1}
+                assert pushed == {"sent": 1, "gone": 1, "failed": 0, "seq": 2}
+                assert json.loads(ws.recv(timeout=10)) == {"seq": 2, "type": "notice", "n": 1}
                 ids = record_ids(stack)
                 assert stale not in ids
                 assert live in ids
@@ -307,8 +309,8 @@ def test_an_expired_record_whose_disconnect_never_arrived_is_never_used(
                     "POST", f"/api/push/session/{session}", {"type": "notice", "n": 2}
                 )
                 # not even attempted: a 410 would have counted as gone and deleted it
-                assert pushed == {"sent": 1, "gone": 0, "failed": 0}
-                assert json.loads(ws.recv(timeout=10)) == {"type": "notice", "n": 2}
+                assert pushed == {"sent": 1, "gone": 0, "failed": 0, "seq": 2}
+                assert json.loads(ws.recv(timeout=10)) == {"seq": 2, "type": "notice", "n": 2}
                 assert abandoned in record_ids(stack)
         finally:
             delete_record(stack, abandoned)
@@ -326,7 +328,7 @@ def test_a_push_to_a_connection_whose_token_expired_closes_it_instead(
             connection_id = str(reply["connectionId"])
             time.sleep(4)  # the token expires while the connection stays open
             pushed = stack.backend("POST", f"/api/push/session/{session}", {"type": "notice"})
-            assert pushed == {"sent": 0, "gone": 0, "failed": 0, "expired": 1}
+            assert pushed == {"sent": 0, "gone": 0, "failed": 0, "expired": 1, "seq": 2}
             farewell = json.loads(ws.recv(timeout=10))
             assert (farewell["type"], farewell["error"]) == ("error", "token_expired")
             with pytest.raises(ConnectionClosed):

@@ -33,6 +33,7 @@ from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
 from ws_bridge.jwt_verifier import MAX_TOKEN_BYTES
+from ws_bridge.outcomes import ERRORS
 from wslocal.gateway.settings import MAX_URL_CHARACTERS
 from wslocal.stack import MAX_HTTP_LINE_BYTES
 
@@ -411,14 +412,15 @@ MALFORMED: dict[str, tuple[str | bytes | Callable[[], str | bytes], str]] = {
     "string": ('"ping"', "not_an_object"),
     "null": ("null", "not_an_object"),
     "true": ("true", "not_an_object"),
-    "missing-type": ("{}", "backend_error"),
-    "unknown-type": ('{"type":"teleport"}', "backend_error"),
-    "type-number": ('{"type":5}', "backend_error"),
-    "type-array": ('{"type":["ping"]}', "backend_error"),
-    "type-object": ('{"type":{"type":"ping"}}', "backend_error"),
-    "type-null": ('{"type":null}', "backend_error"),
-    "command-number": ('{"type":"command","command":123}', "backend_error"),
-    "resize-strings": ('{"type":"resize","cols":"x","rows":-1}', "backend_error"),
+    # Refused by the backend: its own error reply, numbered in the session's stream.
+    "missing-type": ("{}", "unknown_type"),
+    "unknown-type": ('{"type":"teleport"}', "unknown_type"),
+    "type-number": ('{"type":5}', "unknown_type"),
+    "type-array": ('{"type":["ping"]}', "unknown_type"),
+    "type-object": ('{"type":{"type":"ping"}}', "unknown_type"),
+    "type-null": ('{"type":null}', "unknown_type"),
+    "command-number": ('{"type":"command","command":123}', "invalid_command"),
+    "resize-strings": ('{"type":"resize","cols":"x","rows":-1}', "invalid_resize"),
     "deep-objects": (lambda: '{"a":' * 100 + "1" + "}" * 100, "invalid_json"),
     "deep-arrays": (lambda: "[" * 5000 + "]" * 5000, "invalid_json"),
     "escaped-lone-surrogate": ('{"type":"command","command":"\\ud800"}', "invalid_json"),
@@ -443,8 +445,12 @@ def test_malformed_messages_get_a_clear_error_and_the_connection_stays_usable(
         assert reply["error"] == code
         assert isinstance(reply["message"], str)
         assert reply["message"]
-        assert isinstance(reply["requestId"], str)
-        assert reply["requestId"]
+        if code in ERRORS:  # the handler's refusal, never numbered
+            assert isinstance(reply["requestId"], str)
+            assert reply["requestId"]
+            assert "seq" not in reply
+        else:  # the backend's reply, numbered like every frame it sends to a session
+            assert isinstance(reply["seq"], int)
         ping(ws)
         assert unhandled_failures(stack_logs.since(mark)["gateway.log"]) == []
 

@@ -367,7 +367,7 @@ def test_ping_route_is_answered_by_the_handler_without_the_backend(stack: StackH
     [
         ({"type": "command", "command": "rm -rf /"}, "command_result"),
         ({"type": "resize", "cols": 132, "rows": 43}, "resize_ack"),
-        ({"type": "nosuchroute"}, "error"),  # the backend's 400 becomes backend_error
+        ({"type": "nosuchroute"}, "error"),  # the backend's own error reply, numbered
         ({"command": "no type at all"}, "error"),
     ],
 )
@@ -383,7 +383,7 @@ def test_default_route_forwards_to_the_backend_and_replies(
     if reply_type == "resize_ack":
         assert (reply["cols"], reply["rows"]) == (132, 43)
     if reply_type == "error":
-        assert reply["error"] == "backend_error"
+        assert (reply["error"], reply["seq"] > 0) == ("unknown_type", True)
     seen = backend_messages(stack, connection_id)[-1]
     expected_type = message.get("type") if message.get("type") in ("command", "resize") else "other"
     assert seen["type"] == expected_type
@@ -524,22 +524,24 @@ def test_push_reaches_the_session_and_deletes_stale_records(
 ) -> None:
     dead = "DeadConnection0="
     now = int(time.time())
-    stack.local.client("dynamodb").put_item(
-        TableName=stack.local.outputs.table_name,
-        Item={
-            "connectionId": {"S": dead},
-            "sessionId": {"S": push_session},
-            "userId": {"S": "alice"},
-            "connectedAt": {"N": str((now - 60) * 1000)},
-            "expiresAt": {"N": str(now + TTL_SECONDS)},
-        },
-    )
     with open_ws(stack, stack.token(session=push_session)) as ws:
+        # Written after the first reply: every reply also goes to the session's other
+        # connections, and that one would already find the dead one gone.
         live = connection_id_of(ws)
+        stack.local.client("dynamodb").put_item(
+            TableName=stack.local.outputs.table_name,
+            Item={
+                "connectionId": {"S": dead},
+                "sessionId": {"S": push_session},
+                "userId": {"S": "alice"},
+                "connectedAt": {"N": str((now - 60) * 1000)},
+                "expiresAt": {"N": str(now + TTL_SECONDS)},
+            },
+        )
         notice = {"type": "notice", "text": "build finished"}
         outcome = stack.backend("POST", f"/api/push/session/{push_session}", notice)
-        assert outcome == {"sent": 1, "gone": 1, "failed": 0}
-        assert json.loads(ws.recv(timeout=REPLY_TIMEOUT)) == notice
+        assert outcome == {"sent": 1, "gone": 1, "failed": 0, "seq": 2}
+        assert json.loads(ws.recv(timeout=REPLY_TIMEOUT)) == {"seq": 2, **notice}
         assert record_of(stack, dead) is None
         assert record_of(stack, live) is not None
 

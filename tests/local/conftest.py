@@ -10,8 +10,9 @@ import urllib3
 from local_support import SECRET, BackendFactory, BackendHandle, Mint, WsBehaviour, WsServer
 
 from session_standin.fixtures import standin  # noqa: F401 - a fixture, found by its name
+from ws_bridge_backend.delivery import Delivery
 from wslocal.devtoken import mint_token
-from wslocal.reference_backend import Backend, Pusher, backend_server
+from wslocal.reference_backend import Backend, backend_server
 
 
 @pytest.fixture
@@ -44,9 +45,9 @@ def start_backend() -> Iterator[BackendFactory]:
     """Start a backend on 127.0.0.1 with sessions lab-1 = {alice, bob}, lab-2 = {carol}."""
     started: list[BackendHandle] = []
 
-    def start(pusher: Pusher | None = None, **options: Any) -> BackendHandle:
+    def start(delivery: Delivery | None = None, **options: Any) -> BackendHandle:
         backend = Backend(
-            pusher=pusher,
+            delivery=delivery,
             sessions=[("lab-1", "alice"), ("lab-1", "bob"), ("lab-2", "carol")],
             **options,
         )

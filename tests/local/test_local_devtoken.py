@@ -66,8 +66,11 @@ def test_verification_rejects_defects() -> None:
     assert _reason(check, mint_token(SECRET, sub="alice", now=now - 100, ttl_seconds=60)) == (
         "expired"
     )
-    # Inside the leeway: accepted.
-    assert check.identify(mint_token(SECRET, sub="alice", now=now - 80, ttl_seconds=60))
+    # Past exp, even inside the leeway: refused, as every message would be.
+    assert _reason(check, mint_token(SECRET, sub="alice", now=now - 80, ttl_seconds=60)) == (
+        "expired"
+    )
+    assert check.identify(mint_token(SECRET, sub="alice", now=now - 50, ttl_seconds=60))
     future = mint_token(SECRET, sub="alice", extra_claims={"nbf": now + 600})
     assert _reason(check, future) == "not_yet_valid"
     assert _reason(check, mint_token(SECRET, sub="alice", extra_claims={"sub": ""})) == (

@@ -1,4 +1,5 @@
-"""Push through the backend SDK (ws_bridge_backend.push), as the reference backend does it:
+"""Push through the backend SDK (the session layer over ws_bridge_backend.push), as the
+reference backend does it:
 moto's DynamoDB in-process and a stub ``@connections`` server.
 
 moto's apigatewaymanagementapi never answers 410, so the ``@connections`` endpoint is a small
@@ -22,6 +23,7 @@ from moto import mock_aws
 
 from ws_bridge import aws
 from ws_bridge.connections_table import new_connection, put_connection
+from ws_bridge_backend.delivery import PusherDelivery
 from wslocal.reference_backend.aws import sdk_pusher
 
 TABLE = "ws-connections"
@@ -112,14 +114,15 @@ def test_push_reaches_every_connection_of_the_session_and_deletes_gone_ones(
         record = new_connection(connection_id, session, user, now=time.time() - 60)
         put_connection(table, record)
     ConnectionsStub.gone = {"stale/Id+1="}
-    backend = start_backend(pusher=sdk_pusher(table, callback_url))
+    backend = start_backend(delivery=PusherDelivery(sdk_pusher(table, callback_url)))
 
     payload = b'{"type":"notice","text":"maintenance in 5 minutes"}'
     response = backend.request("POST", "/api/push/session/lab-1", raw=payload)
 
     assert response.status == 200, response.data
-    assert response.json() == {"sent": 2, "gone": 1, "failed": 0}
-    assert sorted(ConnectionsStub.posts) == [("B2", payload), ("R0oXAdfD0kwCH6w=", payload)]
+    assert response.json() == {"sent": 2, "gone": 1, "failed": 0, "seq": 1}
+    numbered = b'{"seq":1,"type":"notice","text":"maintenance in 5 minutes"}'
+    assert sorted(ConnectionsStub.posts) == [("B2", numbered), ("R0oXAdfD0kwCH6w=", numbered)]
     assert connection_ids() == {"R0oXAdfD0kwCH6w=", "B2", "C3"}
 
 
@@ -127,9 +130,9 @@ def test_push_to_a_session_without_connections_sends_nothing(
     table: str, callback_url: str, start_backend: BackendFactory
 ) -> None:
     put_connection(table, new_connection("C3", "lab-2", "carol", ttl_seconds=600))
-    backend = start_backend(pusher=sdk_pusher(table, callback_url))
+    backend = start_backend(delivery=PusherDelivery(sdk_pusher(table, callback_url)))
     response = backend.request("POST", "/api/push/session/lab-1", body={"type": "notice"})
-    assert response.json() == {"sent": 0, "gone": 0, "failed": 0}
+    assert response.json() == {"sent": 0, "gone": 0, "failed": 0, "seq": 1}
     assert ConnectionsStub.posts == []
 
 
@@ -139,7 +142,7 @@ def test_expired_records_are_not_pushed_to(
     expired = new_connection("OLD", "lab-1", "alice", ttl_seconds=60, now=time.time() - 3600)
     put_connection(table, expired)
     put_connection(table, new_connection("NEW", "lab-1", "alice", ttl_seconds=600))
-    backend = start_backend(pusher=sdk_pusher(table, callback_url))
+    backend = start_backend(delivery=PusherDelivery(sdk_pusher(table, callback_url)))
     response = backend.request("POST", "/api/push/session/lab-1", body={"type": "notice"})
     assert response.json()["sent"] == 1
     assert [cid for cid, _ in ConnectionsStub.posts] == ["NEW"]
@@ -150,7 +153,7 @@ def test_a_missing_table_is_a_502(
 ) -> None:
     aws.reset_clients()
     with mock_aws():
-        backend = start_backend(pusher=sdk_pusher("no-such-table", callback_url))
+        backend = start_backend(delivery=PusherDelivery(sdk_pusher("no-such-table", callback_url)))
         response = backend.request("POST", "/api/push/session/lab-1", body={"type": "notice"})
     aws.reset_clients()
     assert response.status == 502

@@ -13,10 +13,10 @@ import urllib3
 from local_support import BackendFactory, BackendHandle
 
 from ws_bridge.logs import JsonFormatter
+from ws_bridge_backend.push import PushResult
 from wslocal.reference_backend import (
     COLS_RANGE,
     ROWS_RANGE,
-    PushOutcome,
     parse_fault,
     parse_session_flag,
 )
@@ -132,10 +132,20 @@ def test_command_echoes_and_executes_nothing(
     assert list(tmp_path.iterdir()) == []
 
 
+def error_reply(response: urllib3.BaseHTTPResponse, code: str) -> dict[str, Any]:
+    """A refused message's answer: the session layer's numbered error reply (a 200: the
+    handler relays it to the client, where a 4xx would become its backend_error)."""
+    assert response.status == 200
+    reply: dict[str, Any] = body(response)
+    assert (reply["type"], reply["error"]) == ("error", code)
+    assert isinstance(reply["seq"], int)
+    assert isinstance(reply["message"], str)
+    return reply
+
+
 def test_command_must_be_a_string(backend: BackendHandle) -> None:
     response = backend.message({"type": "command", "command": ["rm", "-rf", "/"], **IDS})
-    assert response.status == 400
-    assert body(response)["error"] == "invalid_command"
+    error_reply(response, "invalid_command")
 
 
 def test_resize_acknowledges_valid_sizes(backend: BackendHandle) -> None:
@@ -160,21 +170,17 @@ def test_resize_acknowledges_valid_sizes(backend: BackendHandle) -> None:
     ],
 )
 def test_resize_rejects_invalid_sizes(backend: BackendHandle, size: dict[str, Any]) -> None:
-    response = backend.message({"type": "resize", **size, **IDS})
-    assert response.status == 400
-    reply = body(response)
-    assert (reply["type"], reply["error"]) == ("error", "invalid_resize")
-    assert reply["connectionId"] == "conn-1"
+    reply = error_reply(
+        backend.message({"type": "resize", **size, **IDS, "id": "r.1"}), "invalid_resize"
+    )
+    assert reply["id"] == "r.1"
 
 
 @pytest.mark.parametrize("kind", ["launch", "", None, 7, "PING"])
-def test_unknown_types_are_400(backend: BackendHandle, kind: Any) -> None:
+def test_unknown_types_get_an_error_reply(backend: BackendHandle, kind: Any) -> None:
     message = {**IDS} if kind is None else {"type": kind, **IDS}
-    response = backend.message(message)
-    assert response.status == 400
-    reply = body(response)
-    assert (reply["type"], reply["error"]) == ("error", "unknown_type")
-    assert {k: reply[k] for k in IDS} == IDS
+    reply = error_reply(backend.message(message), "unknown_type")
+    assert "launch" not in reply["message"]
 
 
 @pytest.mark.parametrize(
@@ -239,39 +245,47 @@ def test_disconnect_notices_are_recorded(backend: BackendHandle) -> None:
     assert body(backend.request("GET", "/api/admin/disconnects"))["disconnects"] == []
 
 
-# -- push (HTTP layer, with a recording pusher) -------------------------------------------------
+# -- push (HTTP layer, with a recording fan-out) -----------------------------------------------
 
 
-class RecordingPusher:
-    def __init__(self, outcome: PushOutcome | Exception) -> None:
+class RecordingDelivery:
+    """The session layer's fan-out, recorded; ``outcome`` is each push's result (or raised)."""
+
+    def __init__(self, outcome: PushResult | Exception) -> None:
         self.outcome = outcome
-        self.calls: list[tuple[str, bytes]] = []
+        self.calls: list[tuple[str, list[str], str | None]] = []
 
-    def __call__(self, session_id: str, data: bytes) -> PushOutcome:
-        self.calls.append((session_id, data))
+    def to_session(self, session_id: str, frames: Any, exclude: str | None = None) -> PushResult:
+        self.calls.append((session_id, list(frames), exclude))
         if isinstance(self.outcome, Exception):
             raise self.outcome
         return self.outcome
 
+    def to_connection(self, connection_id: str, frames: Any) -> None:
+        """Only chunked replies use it: none here."""
 
-def test_push_forwards_the_body_and_reports_counts(start_backend: BackendFactory) -> None:
-    pusher = RecordingPusher(PushOutcome(sent=2, gone=1))
-    backend = start_backend(pusher=pusher)
+
+def test_push_numbers_the_body_and_reports_counts(start_backend: BackendFactory) -> None:
+    delivery = RecordingDelivery(PushResult(sent=2, gone=1))
+    backend = start_backend(delivery=delivery)
     raw = b'{"type":"notice","text":"h\xc3\xa9"}'
     response = backend.request("POST", "/api/push/session/lab-1", raw=raw)
     assert response.status == 200
-    assert body(response) == {"sent": 2, "gone": 1, "failed": 0}
-    assert pusher.calls == [("lab-1", raw)]
+    assert body(response) == {"sent": 2, "gone": 1, "failed": 0, "seq": 1}
+    assert delivery.calls == [("lab-1", ['{"seq":1,"type":"notice","text":"hé"}'], None)]
+    assert body(backend.request("POST", "/api/push/session/lab-1", body={"n": 2}))["seq"] == 2
 
 
 def test_push_refusals(start_backend: BackendFactory) -> None:
-    pusher = RecordingPusher(PushOutcome(sent=0, gone=0))
-    backend = start_backend(pusher=pusher)
+    delivery = RecordingDelivery(PushResult())
+    backend = start_backend(delivery=delivery)
     assert backend.request("POST", "/api/push/session/lab-9", body={"a": 1}).status == 404
     assert backend.request("POST", "/api/push/session/lab-1", raw=b"{nope").status == 400
-    big = json.dumps({"text": "x" * (128 * 1024)}).encode()
+    assert backend.request("POST", "/api/push/session/lab-1", body=[1]).status == 400
+    assert backend.request("POST", "/api/push/session/lab-1", body={"seq": 3}).status == 400
+    big = json.dumps({"text": "x" * (1024 * 1024)}).encode()
     assert backend.request("POST", "/api/push/session/lab-1", raw=big).status == 413
-    assert pusher.calls == []
+    assert delivery.calls == []
 
 
 def test_push_without_a_table_is_503(backend: BackendHandle) -> None:
@@ -281,7 +295,7 @@ def test_push_without_a_table_is_503(backend: BackendHandle) -> None:
 
 
 def test_a_failing_push_is_502(start_backend: BackendFactory) -> None:
-    backend = start_backend(pusher=RecordingPusher(RuntimeError("DynamoDB is down")))
+    backend = start_backend(delivery=RecordingDelivery(RuntimeError("DynamoDB is down")))
     response = backend.request("POST", "/api/push/session/lab-1", body={"a": 1})
     assert response.status == 502
     assert body(response)["error"] == "push_failed"
@@ -386,7 +400,7 @@ def test_parse_fault_defaults_to_every_contract_endpoint() -> None:
 def test_logs_hold_no_token_no_header_and_no_body(
     start_backend: BackendFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    backend = start_backend(pusher=RecordingPusher(PushOutcome(sent=1, gone=0)))
+    backend = start_backend(delivery=RecordingDelivery(PushResult(sent=1)))
     token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLW1hcmtlcg"
     marker = "payload-marker-7f3a"
     with caplog.at_level(logging.DEBUG, logger="wslocal.reference_backend"):

@@ -137,9 +137,9 @@ def test_the_backend_records_resizes_and_command_results(
     backend = make_backend(store)
     assert _message(backend, {"type": "resize", "cols": 100, "rows": 30})[0] == 200
     assert _message(backend, {"type": "command", "command": "ls -l"})[0] == 200
-    # Refused messages change nothing.
-    assert _message(backend, {"type": "resize", "cols": 0, "rows": 30})[0] == 400
-    assert _message(backend, {"type": "command", "command": 7})[0] == 400
+    # Refused messages (numbered error replies) change nothing.
+    assert _message(backend, {"type": "resize", "cols": 0, "rows": 30})[1]["type"] == "error"
+    assert _message(backend, {"type": "command", "command": 7})[1]["type"] == "error"
     status, state = _state(backend)
     assert status == 200
     assert state["store"] == store.kind

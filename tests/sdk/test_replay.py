@@ -6,11 +6,9 @@ to install it (wslocal.redis_service)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 import redis
+from session_support import NOW, Clock
 
 from ws_bridge_backend.replay import (
     MemoryReplayStore,
@@ -19,19 +17,10 @@ from ws_bridge_backend.replay import (
 )
 from ws_bridge_backend.signing import sign_request
 from ws_bridge_backend.verifier import RequestVerifier, SignatureError
-from wslocal.redis_service import local_redis, redis_url
+from wslocal.redis_service import redis_url
 from wslocal.stack import free_port
 
 KEY = b"replay-test-key-" * 3
-NOW = 1_800_000_000
-
-
-class Clock:
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_a_nonce_is_kept_until_its_timestamp_plus_the_window() -> None:
@@ -84,20 +73,6 @@ def test_memory_follows_the_rate_and_never_fills_up() -> None:
 
 
 # ---------------------------------------------------------------------------- Redis
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with local_redis(Path(tmp_path_factory.mktemp("redis"))) as url:
-        yield url
-
-
-@pytest.fixture
-def redis_client(redis_server: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_server)
-    client.flushdb()
-    yield client
-    client.close()
 
 
 def test_two_verifiers_sharing_redis_accept_a_request_once_in_all(

@@ -163,14 +163,16 @@ async def backend_push(demo: Demo) -> str:
     path = f"/api/push/session/{SESSION}"
     outcome = await asyncio.to_thread(demo.backend, "POST", path, notice)
     demo.transcript.note(f"POST {demo.backend_url}{path} -> {json.dumps(outcome)}")
-    check(
-        outcome == {"sent": 1, "gone": 0, "failed": 0},
-        f"expected one delivery, got {outcome}",
-    )
+    counts = {key: outcome.get(key) for key in ("sent", "gone", "failed")}
+    check(counts == {"sent": 1, "gone": 0, "failed": 0}, f"expected one delivery, got {outcome}")
     pushed = await reply(demo.connection, "notice")
-    check(pushed == notice, f"received {pushed!r}, pushed {notice!r}")
+    numbered = {"seq": outcome.get("seq"), **notice}
+    check(pushed == numbered, f"received {pushed!r}, pushed {numbered!r}")
     demo.transcript.note(f"<- {json.dumps(pushed)}")
-    return "ws_bridge_backend.push (the backend SDK): sessionId-index query, then @connections POST"
+    return (
+        "the backend SDK's session layer numbers it (seq), then ws_bridge_backend.push: "
+        "sessionId-index query, @connections POST"
+    )
 
 
 @step("Bad token rejected")

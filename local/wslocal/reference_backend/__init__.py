@@ -7,10 +7,13 @@ signature verified with the secret's current and previous keys, push through
 
 One module per job:
 
-- ``contract``  the three contract endpoints and push (``Backend.handle``)
+- ``contract``  the three contract endpoints and push (``Backend.handle``), messages and
+                pushes through the SDK's session layer (numbered, run once per request id)
 - ``faults``    injected faults of the contract endpoints (slow, 5xx, invalid JSON, down)
 - ``admin``     admin and debug routes: sessions, faults, what was received (no
                 authentication: local only, behind the HTTP server's Host guard)
+- ``sessions``  admin routes of the session protocol: numbered output streamed at a rate,
+                the runs of each request id, kicks and rotations
 - ``http``      the WSGI application on ``wslocal.http_server.LocalServer``
 - ``aws``       the SDK's verifier and push, the backend role's credentials
 - ``cli``       ``python -m wslocal.reference_backend``
@@ -21,16 +24,22 @@ Contract endpoints:
     The identity is the handler's signed body (the authorizer verified the token): 404
     unknown session, 403 the user is not a member, 200 ``{"valid": true, ...}``.
 ``POST /api/ws/message``
-    ``ping`` → ``pong``; ``command`` → ``command_result``; ``resize`` → ``resize_ack``; any
-    other type → 400 ``unknown_type``. The ids the handler set are echoed in every reply.
+    Through the SDK's session layer (``resume`` answered from the session's stream, each
+    request id run once, every reply numbered and shared with the session's connections):
+    ``ping`` → ``pong``; ``command`` → ``command_result`` (after ``delay`` seconds, at most
+    20, when given); ``resize`` → ``resize_ack``; ``stream`` → ``stream_started``, then
+    ``lines`` numbered ``output`` pushes one every ``interval`` s; ``cat`` → ``cat_result``
+    with ``bytes`` characters of text (over 128 KB: chunks); any other type → the error
+    reply ``unknown_type``. The ids the handler set are echoed in every reply.
     THE ``command`` MESSAGE EXECUTES NOTHING: the reply's ``output`` is the command text,
     ``exitCode`` 0 and ``executed`` false.
 ``POST /api/ws/disconnect``
     Recorded in memory (``GET /api/admin/disconnects``).
 ``POST /api/push/session/{sessionId}``
-    The JSON body to every connection of the session (``ws_bridge_backend.push``):
-    ``{"sent", "gone", "failed"}`` (and ``"expired"`` when connections whose token had
-    expired were closed instead); 404 unknown session; 413 over 128 KB.
+    The JSON object, numbered, to every connection of the session (the session layer over
+    ``ws_bridge_backend.push``): ``{"sent", "gone", "failed", "seq"}`` (and ``"expired"``
+    when connections whose token had expired were closed instead; counts per frame); 404
+    unknown session; 413 over the layer's 1 MB (over 128 KB it goes as chunks).
 
 Sessions come from ``--session ID:USER`` (repeatable) and ``PUT /api/admin/sessions/{id}``.
 With ``--signing-secret-arn`` every contract call must carry the handler's signature (401
@@ -42,8 +51,6 @@ from wslocal.reference_backend.contract import (
     COLS_RANGE,
     ROWS_RANGE,
     Backend,
-    Pusher,
-    PushOutcome,
     parse_session_flag,
 )
 from wslocal.reference_backend.faults import FAULT_MODES, Fault, parse_fault
@@ -56,8 +63,6 @@ __all__ = [
     "ROWS_RANGE",
     "Backend",
     "Fault",
-    "PushOutcome",
-    "Pusher",
     "Reply",
     "RequestError",
     "backend_server",

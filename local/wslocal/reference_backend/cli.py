@@ -20,7 +20,14 @@ import threading
 from types import FrameType
 
 from ws_bridge.logs import JsonFormatter
-from wslocal.reference_backend.aws import assume_backend_role, sdk_pusher, signing_gate
+from ws_bridge_backend.control import SessionControl
+from ws_bridge_backend.delivery import PusherDelivery
+from wslocal.reference_backend.aws import (
+    assume_backend_role,
+    sdk_pusher,
+    session_layer,
+    signing_gate,
+)
 from wslocal.reference_backend.contract import Backend, parse_session_flag
 from wslocal.reference_backend.http import backend_server
 from wslocal.session_state import SessionStateError, open_session_state
@@ -61,7 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--redis-url",
         default=os.environ.get("REDIS_URL") or None,
-        help="keep session state in this Redis (default $REDIS_URL; unset: in memory)",
+        help="keep session state, streams and request ids in this Redis (default $REDIS_URL; "
+        "unset: in memory)",
     )
     parser.add_argument(
         "--session",
@@ -116,7 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     except SessionStateError as err:
         print(f"backend: error: session state: {err}", file=sys.stderr, flush=True)
         return 1
-    backend = Backend(pusher=pusher, sessions=sessions, gate=gate, state=state)
+    layer = session_layer(args.redis_url, PusherDelivery(pusher) if pusher else None)
+    control = SessionControl(pusher) if pusher else None
+    backend = Backend(layer=layer, control=control, sessions=sessions, gate=gate, state=state)
     server = backend_server(backend, args.port)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

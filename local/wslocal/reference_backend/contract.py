@@ -3,11 +3,10 @@ whole API (the contract endpoints, push, and the admin routes of ``admin.AdminRo
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -21,9 +20,15 @@ from ws_bridge_backend.calls import (
     Refusal,
     parse_call,
 )
+from ws_bridge_backend.control import SessionControl
+from ws_bridge_backend.delivery import Delivery
+from ws_bridge_backend.idempotency import MemoryRequestLedger
+from ws_bridge_backend.sessions import SessionError, SessionLayer
+from ws_bridge_backend.stream import MemoryStream
 from wslocal.reference_backend.admin import AdminRoutes
 from wslocal.reference_backend.faults import INVALID_JSON_BODY, Fault
-from wslocal.reference_backend.replies import Reply, RequestError, json_reply
+from wslocal.reference_backend.replies import Reply, RequestError, json_reply, parse_json
+from wslocal.reference_backend.sessions import OutputStreams, SessionRoutes, stream_request
 from wslocal.session_state import (
     MemorySessionState,
     SessionState,
@@ -33,37 +38,27 @@ from wslocal.session_state import (
 
 __all__ = [
     "COLS_RANGE",
-    "MAX_PUSH_BYTES",
+    "MAX_CAT_BYTES",
+    "MAX_COMMAND_DELAY_SECONDS",
     "MESSAGE_TYPES",
     "ROWS_RANGE",
     "Backend",
-    "PushOutcome",
-    "Pusher",
     "parse_session_flag",
 ]
 
 LOGGER = logging.getLogger("wslocal.reference_backend")
 
-MAX_PUSH_BYTES: Final = 128 * 1024
 COLS_RANGE: Final = (1, 1000)
 ROWS_RANGE: Final = (1, 1000)
-MESSAGE_TYPES: Final = ("ping", "command", "resize")
+MESSAGE_TYPES: Final = ("ping", "command", "resize", "stream", "cat")
+MAX_COMMAND_DELAY_SECONDS: Final = 20.0
+MAX_CAT_BYTES: Final = 1_000_000
 PUSH_ROUTE: Final = "/api/push/session/{sessionId}"
 
 
-@dataclass(frozen=True)
-class PushOutcome:
-    """What a push did: delivered, stale connections removed (410), other failures, and
-    connections whose token had expired (told so and closed)."""
-
-    sent: int
-    gone: int
-    failed: int = 0
-    expired: int = 0
-
-
-Pusher = Callable[[str, bytes], PushOutcome]
-"""Sends ``data`` to every connection of a session: ``pusher(session_id, data)``."""
+class _StateUnavailable(Exception):
+    """The session state store failed while a message ran: 503, and the request forgotten
+    (a resend runs it again)."""
 
 
 def parse_session_flag(value: str) -> tuple[str, str]:
@@ -109,33 +104,54 @@ class State:
     signatures: dict[str, int] = field(default_factory=dict)
 
 
-class Backend(AdminRoutes):
+class Backend(AdminRoutes, SessionRoutes):
     """The contract endpoints (validate, message, disconnect), push and the admin routes.
 
     ``gate``: the backend SDK's ``BridgeGate`` (the handler's signature verified on every
     contract call, and the call's identity taken from its signed body); None: unsigned
-    calls are trusted as they come (a stack with request signing off). ``pusher``: how a
-    push reaches a session's connections (``aws.sdk_pusher``); None answers 503.
+    calls are trusted as they come (a stack with request signing off). Messages and pushes
+    go through the SDK's session layer: ``layer``, or one on memory stores with
+    ``delivery`` (the fan-out, ``PusherDelivery`` over ``aws.sdk_pusher``; None: a push
+    answers 503). ``control``: kicks and rotations (``SessionControl``; None answers 503).
     """
 
     def __init__(
         self,
         *,
-        pusher: Pusher | None = None,
+        delivery: Delivery | None = None,
+        control: SessionControl | None = None,
+        layer: SessionLayer | None = None,
         sessions: Iterable[tuple[str, str]] = (),
         gate: BridgeGate | None = None,
         paths: BridgePaths | None = None,
         state: SessionState | None = None,
     ) -> None:
+        if layer is not None and delivery is not None:
+            raise ValueError("give delivery to the layer, not beside it")
         self.state = state if state is not None else MemorySessionState()
         self.paths = gate.paths if gate is not None else (paths or BridgePaths())
-        self._pusher = pusher
+        self.layer = layer or SessionLayer(MemoryStream(), MemoryRequestLedger(), delivery)
+        self.control = control
         self._gate = gate
         self.lock = threading.Lock()
         self.memory = State()
+        self.runs: Counter[str] = Counter()
         self.stopping = threading.Event()
+        self.streams = OutputStreams(self.layer, self.stopping)
         for session_id, user in sessions:
             self.memory.sessions.setdefault(session_id, set()).add(user)
+
+    def known(self, session_id: str) -> bool:
+        with self.lock:
+            return session_id in self.memory.sessions
+
+    def leave(self, session_id: str, user_id: str) -> bool:
+        """Take ``user_id`` out of the session's members; whether they were one."""
+        with self.lock:
+            members = self.memory.sessions.get(session_id, set())
+            present = user_id in members
+            members.discard(user_id)
+            return present
 
     @property
     def signing(self) -> bool:
@@ -170,7 +186,7 @@ class Backend(AdminRoutes):
             session_id = unquote(path.rsplit("/", 1)[1])
             return PUSH_ROUTE, lambda: self._push(method, session_id, body)
         if path.startswith("/api/admin/"):
-            return self.admin_route(method, path, body)
+            return self.session_route(method, path, body) or self.admin_route(method, path, body)
         return "unknown", _not_found
 
     # -- contract ----------------------------------------------------------------------------
@@ -262,36 +278,56 @@ class Backend(AdminRoutes):
         )
 
     def _message(self, call: BridgeCall) -> Reply:
-        message = dict(call.body)
-        ids = {
-            "connectionId": call.connection_id,
-            "sessionId": call.session_id,
-            "userId": call.user_id,
-        }
         if "x-connection-id" not in {name.lower() for name in call.headers}:
             raise RequestError(400, "missing_connection_id", "X-Connection-Id is required")
-        kind = message.get("type")
+        kind = call.body.get("type")
         with self.lock:
             self.memory.messages.append(
-                {**ids, "type": kind if kind in MESSAGE_TYPES else "other", "receivedAt": _now_ms()}
+                {
+                    "connectionId": call.connection_id,
+                    "sessionId": call.session_id,
+                    "userId": call.user_id,
+                    "type": kind if kind in MESSAGE_TYPES else "other",
+                    "receivedAt": _now_ms(),
+                }
             )
         try:
-            reply = self._answer(kind, message)
-            self._remember(call.session_id, reply)
-        except RequestError as err:
-            return json_reply(
-                err.status, {"type": "error", "error": err.code, "message": err.message, **ids}
-            )
-        return json_reply(200, {**reply, **ids, "timestamp": _now_ms()})
+            answer = self.layer.handle(call, self._run)
+        except _StateUnavailable as err:
+            raise RequestError(
+                503, "state_unavailable", "the session state is out of reach"
+            ) from err
+        return Reply(answer.status, answer.body)
 
-    @staticmethod
-    def _answer(kind: Any, message: dict[str, Any]) -> dict[str, Any]:
+    def _run(self, call: BridgeCall, message: Mapping[str, Any]) -> dict[str, Any]:
+        """The app behind the session layer: runs once per request id (counted for
+        ``GET /api/admin/requests``); a refused message is a numbered error reply."""
+        request_id = message.get("id")
+        if isinstance(request_id, str):
+            with self.lock:
+                self.runs[request_id] += 1
+        try:
+            reply = self._answer(call, message)
+        except RequestError as err:
+            raise SessionError(err.code, err.message) from None
+        try:
+            record_reply(self.state, call.session_id, reply)
+        except SessionStateError as err:
+            raise _StateUnavailable from err
+        ids = {"connectionId": call.connection_id, "sessionId": call.session_id}
+        return {**reply, **ids, "userId": call.user_id, "timestamp": _now_ms()}
+
+    def _answer(self, call: BridgeCall, message: Mapping[str, Any]) -> dict[str, Any]:
+        kind = message.get("type")
         if kind == "ping":
             return {"type": "pong"}
         if kind == "command":
             command = message.get("command")
             if not isinstance(command, str):
                 raise RequestError(400, "invalid_command", "command must be a string")
+            delay = message.get("delay", 0)
+            if isinstance(delay, int | float) and not isinstance(delay, bool):
+                self.stopping.wait(min(max(0.0, delay), MAX_COMMAND_DELAY_SECONDS))
             # Echo only: nothing is executed, opened or written because of this message.
             return {
                 "type": "command_result",
@@ -302,15 +338,14 @@ class Backend(AdminRoutes):
             cols = _bounded_int(message.get("cols"), "cols", COLS_RANGE)
             rows = _bounded_int(message.get("rows"), "rows", ROWS_RANGE)
             return {"type": "resize_ack", "cols": cols, "rows": rows}
-        raise RequestError(400, "unknown_type", "type must be one of ping, command, resize")
-
-    def _remember(self, session_id: str, reply: dict[str, Any]) -> None:
-        try:
-            record_reply(self.state, session_id, reply)
-        except SessionStateError as err:
-            raise RequestError(
-                503, "state_unavailable", "the session state is out of reach"
-            ) from err
+        if kind == "stream":
+            lines, interval, size = stream_request(message)
+            self.streams.start(call.session_id, lines, interval, size)
+            return {"type": "stream_started", "lines": lines, "interval": interval}
+        if kind == "cat":
+            size = _bounded_int(message.get("bytes"), "bytes", (0, MAX_CAT_BYTES))
+            return {"type": "cat_result", "bytes": size, "text": "x" * size}
+        raise RequestError(400, "unknown_type", f"type must be one of {', '.join(MESSAGE_TYPES)}")
 
     def _disconnect(self, call: BridgeCall) -> Reply:
         keys = ("connectionId", "sessionId", "userId", "disconnectStatusCode", "disconnectReason")
@@ -324,30 +359,29 @@ class Backend(AdminRoutes):
 
     def _push(self, method: str, session_id: str, body: bytes) -> Reply:
         self.require(method, "POST")
-        if len(body) > MAX_PUSH_BYTES:
-            raise RequestError(
-                413, "too_large", f"push bodies are limited to {MAX_PUSH_BYTES} bytes"
-            )
-        try:
-            json.loads(body)
-        except (UnicodeDecodeError, ValueError) as err:
-            raise RequestError(400, "invalid_json", "the body must be JSON") from err
-        with self.lock:
-            known = session_id in self.memory.sessions
-        if not known:
+        message = parse_json(body)
+        if not isinstance(message, dict):
+            raise RequestError(400, "invalid_message", "a pushed message is a JSON object")
+        if not self.known(session_id):
             raise RequestError(404, "unknown_session", "no such session")
-        if self._pusher is None:
+        if self.layer.delivery is None:
             raise RequestError(503, "push_unavailable", "start the backend with --table")
         try:
-            outcome = self._pusher(session_id, body)
+            pushed = self.layer.push(session_id, message)
+        except ValueError as err:
+            raise RequestError(
+                413 if "too_large" in str(err) else 400, "refused", str(err)
+            ) from None
         except Exception as err:
             LOGGER.warning(
                 "push failed", extra={"sessionId": session_id, "error": type(err).__name__}
             )
             raise RequestError(502, "push_failed", "the push could not be delivered") from err
-        counts = {"sent": outcome.sent, "gone": outcome.gone, "failed": outcome.failed}
-        if outcome.expired:  # only then: callers of the earlier answer compare it whole
-            counts["expired"] = outcome.expired
+        assert pushed.result is not None  # a delivery: checked above
+        counts = {"sent": pushed.result.sent, "gone": pushed.result.gone}
+        counts |= {"failed": pushed.result.failed, "seq": pushed.last_seq}
+        if pushed.result.expired:  # only then: callers of the earlier answer compare it whole
+            counts["expired"] = pushed.result.expired
         return json_reply(200, counts)
 
 

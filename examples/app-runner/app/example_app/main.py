@@ -3,9 +3,13 @@ middleware before a route sees it.
 
 ``validate``   membership of the session (the store, or a callback of yours passed to
                ``create_app`` as ``CallbackMembership(fn)``): 200, 403, 404
-``message``    ``whoami`` → ``identity`` (who the handler says is talking);
-               ``chat`` → pushed to every connection of the session, then ``chat_ack``
-               (``delivered``: how many got it); any other type → 400 ``unknown_type``
+``message``    through the SDK's session layer (docs/design.md, "Session protocol"): a
+               client's ``resume`` is answered from the session's stream, each request id
+               runs once, every reply is numbered and reaches every connection of the
+               session. ``whoami`` → ``identity`` (who the handler says is talking);
+               ``chat`` → pushed (numbered) to every connection of the session, then
+               ``chat_ack`` (``delivered``: how many got it); any other type → the error
+               reply ``unknown_type``
 ``disconnect`` 200
 
 There is no other route: an unsigned request gets 401 from the middleware, whatever its path
@@ -17,24 +21,28 @@ There is no other route: an unsigned request gets 401 from the middleware, whate
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from example_app.settings import Settings
 from example_app.store import Membership, RedisMembership, redis_client
 from ws_bridge_backend.asgi import BridgeMiddleware, bridge_call
-from ws_bridge_backend.calls import BridgePaths
+from ws_bridge_backend.calls import BridgeCall, BridgePaths
+from ws_bridge_backend.delivery import PusherDelivery
+from ws_bridge_backend.idempotency import RedisRequestLedger
 from ws_bridge_backend.keys import SecretsManagerKeys
 from ws_bridge_backend.push import Pusher
 from ws_bridge_backend.registry import ConnectionRegistry
 from ws_bridge_backend.replay import RedisReplayStore
+from ws_bridge_backend.sessions import SessionError, SessionLayer
+from ws_bridge_backend.stream import RedisStream
 from ws_bridge_backend.verifier import RequestVerifier
 
 __all__ = ["create_app", "from_env"]
@@ -42,8 +50,6 @@ __all__ = ["create_app", "from_env"]
 log = logging.getLogger("example_app")
 
 MAX_CHAT_CHARACTERS = 2000
-
-type Push = Callable[[str, dict[str, Any]], int]
 
 
 def _error(status: int, code: str, text: str = "") -> JSONResponse:
@@ -54,12 +60,12 @@ def _error(status: int, code: str, text: str = "") -> JSONResponse:
 def create_app(
     verifier: RequestVerifier,
     membership: Membership,
-    push: Push,
+    layer: SessionLayer,
     *,
     paths: BridgePaths | None = None,
 ) -> Starlette:
-    """The app around ``verifier`` (every request), ``membership`` (validate) and ``push``
-    (``push(session_id, message)`` → how many connections got it)."""
+    """The app around ``verifier`` (every request), ``membership`` (validate) and ``layer``
+    (messages, and the pushes of chats, through the session protocol)."""
     paths = paths or BridgePaths()
 
     async def validate(request: Request) -> JSONResponse:
@@ -72,31 +78,28 @@ def create_app(
             return _error(403, "forbidden", text="this user may not open this session")
         return JSONResponse({"valid": True, "sessionId": call.session_id, "userId": call.user_id})
 
-    async def message(request: Request) -> JSONResponse:
-        call = bridge_call(request)
-        kind = call.message_type
+    def on_message(call: BridgeCall, message: Mapping[str, Any]) -> dict[str, Any]:
+        """One request, run once per id by the layer (in a thread: a push blocks)."""
+        kind = message.get("type")
         if kind == "whoami":
-            return JSONResponse(
-                {
-                    "type": "identity",
-                    "userId": call.user_id,
-                    "sessionId": call.session_id,
-                    "connectionId": call.connection_id,
-                }
-            )
-        if kind == "chat":
-            text = call.body.get("text")
-            if not isinstance(text, str) or not 0 < len(text) <= MAX_CHAT_CHARACTERS:
-                return _error(400, "invalid_chat", text="text: 1 to 2000 characters")
-            notice = {
-                "type": "chat",
-                "from": call.user_id,
+            return {
+                "type": "identity",
+                "userId": call.user_id,
                 "sessionId": call.session_id,
-                "text": text,
+                "connectionId": call.connection_id,
             }
-            delivered = await run_in_threadpool(push, call.session_id, notice)
-            return JSONResponse({"type": "chat_ack", "delivered": delivered})
-        return _error(400, "unknown_type", text="type must be whoami or chat")
+        if kind == "chat":
+            text = message.get("text")
+            if not isinstance(text, str) or not 0 < len(text) <= MAX_CHAT_CHARACTERS:
+                raise SessionError("invalid_chat", "text: 1 to 2000 characters")
+            notice = {"type": "chat", "from": call.user_id, "sessionId": call.session_id}
+            pushed = layer.push(call.session_id, {**notice, "text": text})
+            return {"type": "chat_ack", "delivered": pushed.result.sent if pushed.result else 0}
+        raise SessionError("unknown_type", "type must be whoami or chat")
+
+    async def message(request: Request) -> Response:
+        answer = await layer.handle_async(bridge_call(request), on_message)
+        return Response(answer.body, status_code=answer.status, media_type=answer.content_type)
 
     async def disconnect(request: Request) -> JSONResponse:
         call = bridge_call(request)
@@ -129,10 +132,8 @@ def from_env() -> Starlette:
     membership = RedisMembership(client)
     keys = SecretsManagerKeys(settings.signing_secret_arn, ttl_seconds=settings.key_ttl_seconds)
     pusher = Pusher(ConnectionRegistry(settings.connections_table), settings.callback_url)
-
-    def push(session_id: str, message: dict[str, Any]) -> int:
-        result = pusher.to_session(session_id, message)
-        return result.sent
-
+    # Streams and request ids in the session store too: every instance numbers one stream
+    # per session, and a request resent to another instance runs nowhere again.
+    layer = SessionLayer(RedisStream(client), RedisRequestLedger(client), PusherDelivery(pusher))
     paths = BridgePaths(settings.validate_path, settings.message_path, settings.disconnect_path)
-    return create_app(RequestVerifier(keys, replay=replay), membership, push, paths=paths)
+    return create_app(RequestVerifier(keys, replay=replay), membership, layer, paths=paths)

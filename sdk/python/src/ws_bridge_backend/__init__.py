@@ -13,7 +13,19 @@ One module per job:
 - ``registry``  reading the connections table (``aws`` extra: boto3)
 - ``push``      pushing to a session's or a user's connections (``aws`` extra: boto3)
 
-The core (all but ``registry`` and ``push``) needs the standard library only. The names
+The session protocol's backend side (docs/design.md, "Session protocol"):
+
+- ``frames``       its limits, request ids, frames and how they are numbered
+- ``stream``       session streams: numbered frames kept for resumes (memory, Redis)
+- ``idempotency``  each request id run once within a window (memory, Redis)
+- ``chunks``       messages too large for one frame, as numbered chunks
+- ``sessions``     ``SessionLayer``: a message call through the protocol (resume, run once,
+                   number, share), and pushes of the backend's own
+- ``delivery``     the layer's fan-out through ``push`` (``aws`` extra)
+- ``control``      kicks (``kicked``, then the close) and ``rotate`` (``aws`` extra)
+
+The core (all but ``registry``, ``push``, ``delivery`` and ``control``) needs the standard
+library only (Redis stores: the ``redis`` extra). The names
 below are importable from the package itself; each is loaded when first used, so importing
 the package costs nothing.
 """
@@ -26,12 +38,22 @@ from typing import Any
 __all__ = [
     "BridgeCall",
     "BridgePaths",
+    "IdempotencySettings",
     "MemoryReplayStore",
+    "MemoryRequestLedger",
+    "MemoryStream",
+    "PusherDelivery",
     "RedisReplayStore",
+    "RedisRequestLedger",
+    "RedisStream",
     "RequestVerifier",
     "SecretsManagerKeys",
+    "SessionControl",
+    "SessionError",
+    "SessionLayer",
     "SignatureError",
     "StaticKeys",
+    "StreamSettings",
     "__version__",
 ]
 
@@ -40,12 +62,22 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "BridgeCall": "calls",
     "BridgePaths": "calls",
+    "IdempotencySettings": "idempotency",
     "MemoryReplayStore": "replay",
+    "MemoryRequestLedger": "idempotency",
+    "MemoryStream": "stream",
+    "PusherDelivery": "delivery",
     "RedisReplayStore": "replay",
+    "RedisRequestLedger": "idempotency",
+    "RedisStream": "stream",
     "RequestVerifier": "verifier",
     "SecretsManagerKeys": "keys",
+    "SessionControl": "control",
+    "SessionError": "sessions",
+    "SessionLayer": "sessions",
     "SignatureError": "verifier",
     "StaticKeys": "keys",
+    "StreamSettings": "stream",
 }
 
 
