@@ -260,12 +260,15 @@ export class SessionCore {
     const actions = [];
     if (frame.type === "resync_required") {
       actions.push(["resync", conn, head]);
-      if (head > this.lastSeq) {
+      // Below lastSeq, the stream was reset (its store lost it): everything held belongs to
+      // the old numbering. Above, the gap is older than the buffer: skip to headSeq.
+      const reset = head < this.lastSeq;
+      if (head !== this.lastSeq) {
         this.lastSeq = head;
         this._partial.clear();
       }
       for (const seq of [...this.held.keys()].sort((a, b) => a - b)) {
-        if (seq > this.lastSeq) continue;
+        if (seq > this.lastSeq && !reset) continue;
         this.held.delete(seq);
         actions.push(["drop", seq]);
       }

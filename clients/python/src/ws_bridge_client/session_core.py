@@ -294,10 +294,13 @@ class SessionCore:
         actions: list[Action] = []
         if frame.get("type") == "resync_required":
             actions.append(("resync", conn, head))
-            if head > self.last_seq:
+            # Below last_seq, the stream was reset (its store lost it): everything held belongs
+            # to the old numbering. Above, the gap is older than the buffer: skip to headSeq.
+            reset = head < self.last_seq
+            if head != self.last_seq:
                 self.last_seq = head
                 self._partial.clear()
-            for seq in sorted(s for s in self.held if s <= self.last_seq):
+            for seq in sorted(s for s in self.held if reset or s <= self.last_seq):
                 del self.held[seq]
                 actions.append(("drop", seq))
             actions += self._drain()
