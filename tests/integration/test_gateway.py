@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from moto.moto_api._internal.models import moto_api_backend
 import jwt
 import pytest
 from botocore.exceptions import ClientError
@@ -171,6 +172,10 @@ def aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Aws]:
             )["FunctionArn"]
         yield env
     emulator.stop()
+    # moto keeps its accounts in this process, not in the server: the next module on this
+    # worker that starts an emulator (test_gateway_faults imports this fixture) would find
+    # this role and these functions already there.
+    moto_api_backend.reset()
 
 
 def _uri(function_arn: str) -> str:
