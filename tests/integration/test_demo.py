@@ -8,6 +8,7 @@ that outlives it is found even after it has been re-parented.
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
@@ -301,13 +302,17 @@ def test_keep_running_prints_working_commands_and_ctrl_c_tears_down() -> None:
                 check=False,
             )
             assert client.returncode == 0, client.stderr
-            # Each message is handled on its own, as on AWS: the replies may come in any order.
-            replies = sorted(line.replace(" ", "") for line in client.stdout.splitlines())
-            assert len(replies) == 2, replies
-            command, pong = replies
-            assert '"type":"pong"' in pong
-            assert '"type":"command_result"' in command
-            assert '"userId":"alice"' in command
+            # A new client resumes from 0 (docs/design.md#resume): the session's history from
+            # the demo's steps comes first, in seq order, each once; then the replies to its
+            # own two messages, which are handled on their own, as on AWS, in any order.
+            frames = [json.loads(line) for line in client.stdout.splitlines()]
+            seqs = [frame["seq"] for frame in frames if "seq" in frame]
+            assert seqs == list(range(1, len(seqs) + 1)), frames
+            assert [f for f in frames if f["type"] == "pong"] == [{"type": "pong"}], frames
+            (own,) = [f for f in frames if f.get("command") == "ls -la"]
+            assert own["type"] == "command_result", own
+            assert own["userId"] == "alice", own
+            assert "id" in own, own  # the reply to its request
             assert all(port_accepts(port) for port in ports.values())
 
             os.killpg(process.pid, signal.SIGINT)  # Ctrl-C
