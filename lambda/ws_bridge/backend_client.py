@@ -49,7 +49,6 @@ __all__ = [
     "BackendResult",
     "Outcome",
     "forward_body",
-    "forward_message",
     "notify_disconnect",
     "pool",
     "signing_key",
@@ -295,6 +294,26 @@ def _read_body(response: Any, max_body: int) -> tuple[Outcome, bytes]:
     return Outcome.RESPONDED, data
 
 
+def _with_signature(
+    settings: HandlerSettings,
+    method: str,
+    url: str,
+    body: bytes | None,
+    headers: Mapping[str, str],
+) -> Mapping[str, str] | None:
+    """The headers with the request's signature added, or None when there is no key."""
+    assert settings.backend_signing_secret_arn is not None
+    try:
+        key = signing_key(
+            settings.backend_signing_secret_arn, settings.backend_signing_key_refresh_seconds
+        ).get()
+    except SigningKeyUnavailableError as exc:
+        log.error("request not sent: no signing key", extra={"reason": str(exc)})
+        return None
+    signature = sign_request(key, method, urlsplit(url).path, body or b"", headers=_signed(headers))
+    return {**headers, **signature}
+
+
 def _request(
     http: urllib3.PoolManager,
     settings: HandlerSettings,
@@ -312,17 +331,10 @@ def _request(
         log.warning("request not sent: a header value is not printable ASCII")
         return BackendResult(Outcome.UNSENDABLE)
     if settings.backend_signing_secret_arn is not None:
-        try:
-            key = signing_key(
-                settings.backend_signing_secret_arn, settings.backend_signing_key_refresh_seconds
-            ).get()
-        except SigningKeyUnavailableError as exc:
-            log.error("request not sent: no signing key", extra={"reason": str(exc)})
+        signed = _with_signature(settings, method, url, body, headers)
+        if signed is None:
             return BackendResult(Outcome.NOT_SIGNED)
-        signature = sign_request(
-            key, method, urlsplit(url).path, body or b"", headers=_signed(headers)
-        )
-        headers = {**headers, **signature}
+        headers = signed
     started = time.monotonic()
     watchdog = _DEADLINES.start(timeout_seconds)
     context = _WATCHDOG.set(watchdog)
@@ -412,24 +424,6 @@ def validate_session(
     )
 
 
-def forward_message(
-    http: urllib3.PoolManager,
-    settings: HandlerSettings,
-    connection_id: str,
-    message: Mapping[str, Any],
-    *,
-    timeout_seconds: float | None = None,
-) -> BackendResult:
-    """``POST {BACKEND_URL}{BACKEND_MESSAGE_PATH}`` with the message as strict JSON.
-
-    ``ValueError``, before any request, when ``message`` is not strict JSON (NaN, Infinity,
-    a lone surrogate): it is never sent as the non-JSON ``Infinity`` or ``NaN``.
-    """
-    return forward_body(
-        http, settings, connection_id, encode_json(message), timeout_seconds=timeout_seconds
-    )
-
-
 def forward_body(
     http: urllib3.PoolManager,
     settings: HandlerSettings,
@@ -438,7 +432,8 @@ def forward_body(
     *,
     timeout_seconds: float | None = None,
 ) -> BackendResult:
-    """:func:`forward_message` for a message already encoded with ``encode_json``."""
+    """``POST {BACKEND_URL}{BACKEND_MESSAGE_PATH}`` with a message already encoded with
+    ``json_codec.encode_json`` (strict JSON: never ``NaN`` or ``Infinity``)."""
     return _request(
         http,
         settings,

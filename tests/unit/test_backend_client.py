@@ -14,8 +14,18 @@ from bridge_fakes import FakeServer, Reply, free_port
 from trickle_server import BODY, Phase, TrickleServer, self_signed_certificate
 
 from ws_bridge import backend_client
-from ws_bridge.backend_client import Outcome
+from ws_bridge.backend_client import BackendResult, Outcome
+from ws_bridge.json_codec import encode_json
 from ws_bridge.settings import MAX_MESSAGE_BYTES, HandlerSettings
+
+
+def forward(
+    http: Any, settings: HandlerSettings, connection_id: str, message: Any, **kwargs: Any
+) -> BackendResult:
+    """A message forwarded as the handler forwards one: encoded, then posted."""
+    return backend_client.forward_body(
+        http, settings, connection_id, encode_json(message), **kwargs
+    )
 
 
 def settings_for(url: str, **overrides: Any) -> HandlerSettings:
@@ -70,12 +80,10 @@ def test_a_session_id_that_could_change_the_path_is_never_sent(
     assert server.seen() == []
 
 
-def test_forward_message_posts_json_with_the_connection_header(server: FakeServer) -> None:
+def test_forward_body_posts_json_with_the_connection_header(server: FakeServer) -> None:
     server.reply("POST", "/api/ws/message", Reply(200, {"type": "ok"}))
     message = {"type": "command", "text": "héllo ✓"}
-    result = backend_client.forward_message(
-        backend_client.pool(), settings_for(server.url), "abc=", message
-    )
+    result = forward(backend_client.pool(), settings_for(server.url), "abc=", message)
     assert result.ok
     assert result.body == b'{"type": "ok"}'
     (seen,) = server.seen()
@@ -92,7 +100,7 @@ def test_paths_are_configurable(server: FakeServer) -> None:
         backend_disconnect_path="/d",
     )
     backend_client.validate_session(backend_client.pool(), settings, identity("s:1"), "t")
-    backend_client.forward_message(backend_client.pool(), settings, "c", {})
+    forward(backend_client.pool(), settings, "c", {})
     backend_client.notify_disconnect(backend_client.pool(), settings, {"connectionId": "c"})
     assert [(r.method, r.path) for r in server.seen()] == [
         ("POST", "/v/s%3A1/ok"),
@@ -104,7 +112,7 @@ def test_paths_are_configurable(server: FakeServer) -> None:
 def test_slow_backend_times_out_within_the_deadline(server: FakeServer) -> None:
     server.reply("POST", "/api/ws/message", Reply(200, {}, delay=2.0))
     started = time.monotonic()
-    result = backend_client.forward_message(
+    result = forward(
         backend_client.pool(), settings_for(server.url, backend_timeout_seconds=0.3), "c", {}
     )
     assert result.outcome is Outcome.TIMEOUT
@@ -131,9 +139,7 @@ def test_backend_down_is_unreachable() -> None:
 
 def test_a_dropped_post_is_not_retried(server: FakeServer) -> None:
     server.reply("POST", "/api/ws/message", Reply(drop=True))
-    result = backend_client.forward_message(
-        backend_client.pool(), settings_for(server.url), "c", {}
-    )
+    result = forward(backend_client.pool(), settings_for(server.url), "c", {})
     assert result.outcome is Outcome.UNREACHABLE
     assert len(server.seen("POST")) == 1
 
@@ -150,32 +156,24 @@ def test_redirects_are_not_followed(server: FakeServer) -> None:
 @pytest.mark.parametrize("status", [400, 404, 500, 503])
 def test_error_statuses_are_reported_not_raised(server: FakeServer, status: int) -> None:
     server.reply("POST", "/api/ws/message", Reply(status, {"error": "x"}))
-    result = backend_client.forward_message(
-        backend_client.pool(), settings_for(server.url), "c", {}
-    )
+    result = forward(backend_client.pool(), settings_for(server.url), "c", {})
     assert (result.outcome, result.status, result.ok) == (Outcome.RESPONDED, status, False)
 
 
 def test_oversized_reply_is_cut_off(server: FakeServer) -> None:
     server.reply("POST", "/api/ws/message", Reply(200, b"x" * (MAX_MESSAGE_BYTES + 1)))
-    result = backend_client.forward_message(
-        backend_client.pool(), settings_for(server.url), "c", {}
-    )
+    result = forward(backend_client.pool(), settings_for(server.url), "c", {})
     assert result.outcome is Outcome.TOO_LARGE
     assert result.body == b""
     # the pool still works afterwards (the half-read connection was not reused)
     server.reply("POST", "/api/ws/message", Reply(200, {"ok": 1}))
-    assert backend_client.forward_message(
-        backend_client.pool(), settings_for(server.url), "c", {}
-    ).ok
+    assert forward(backend_client.pool(), settings_for(server.url), "c", {}).ok
 
 
 def test_connections_are_reused_between_calls(server: FakeServer) -> None:
     server.reply("POST", "/api/ws/message", Reply(200, {}))
     for _ in range(3):
-        assert backend_client.forward_message(
-            backend_client.pool(), settings_for(server.url), "c", {}
-        ).ok
+        assert forward(backend_client.pool(), settings_for(server.url), "c", {}).ok
     pool = backend_client.pool().connection_from_url(server.url)
     assert pool.num_connections == 1
 
@@ -184,9 +182,9 @@ def test_the_deadline_does_not_outlive_a_call(server: FakeServer) -> None:
     # The watchdog of a finished call must not shut the pooled connection down later.
     server.reply("POST", "/api/ws/message", Reply(200, {}))
     settings = settings_for(server.url, backend_timeout_seconds=0.2)
-    assert backend_client.forward_message(backend_client.pool(), settings, "c", {}).ok
+    assert forward(backend_client.pool(), settings, "c", {}).ok
     time.sleep(0.4)
-    assert backend_client.forward_message(backend_client.pool(), settings, "c", {}).ok
+    assert forward(backend_client.pool(), settings, "c", {}).ok
     assert backend_client.pool().connection_from_url(server.url).num_connections == 1
 
 
@@ -194,10 +192,10 @@ def test_every_call_shares_one_deadline_thread(server: FakeServer) -> None:
     # A thread per call (threading.Timer) was most of the handler's own cost per message.
     server.reply("POST", "/api/ws/message", Reply(200, {}))
     settings = settings_for(server.url)
-    assert backend_client.forward_message(backend_client.pool(), settings, "c", {}).ok
+    assert forward(backend_client.pool(), settings, "c", {}).ok
     before = {thread.ident for thread in threading.enumerate()}
     for _ in range(20):
-        assert backend_client.forward_message(backend_client.pool(), settings, "c", {}).ok
+        assert forward(backend_client.pool(), settings, "c", {}).ok
     assert {thread.ident for thread in threading.enumerate()} <= before
     assert not [t for t in threading.enumerate() if isinstance(t, threading.Timer)]
 
@@ -212,9 +210,7 @@ def test_concurrent_trickling_calls_each_end_at_their_own_deadline(
 
     def call(seconds: float) -> None:
         started = time.monotonic()
-        result = backend_client.forward_message(
-            backend_client.pool(), settings, "c", {}, timeout_seconds=seconds
-        )
+        result = forward(backend_client.pool(), settings, "c", {}, timeout_seconds=seconds)
         finished[seconds] = (result.outcome, time.monotonic() - started)
 
     threads = [threading.Thread(target=call, args=(s,)) for s in (1.4, 0.3, 0.8)]
@@ -251,9 +247,7 @@ def test_a_shorter_timeout_given_by_the_caller_wins(server: FakeServer) -> None:
 def test_no_time_left_means_no_call(server: FakeServer) -> None:
     settings = settings_for(server.url)
     for left in (0.0, -3.0):
-        result = backend_client.forward_message(
-            backend_client.pool(), settings, "c", {}, timeout_seconds=left
-        )
+        result = forward(backend_client.pool(), settings, "c", {}, timeout_seconds=left)
         assert result.outcome is Outcome.TIMEOUT
     assert server.seen() == []
 
@@ -273,7 +267,7 @@ def test_a_trickling_answer_ends_at_the_deadline_as_a_timeout(trickle: TrickleSe
         trickle.url, backend_timeout_seconds=0.5, disconnect_timeout_seconds=0.5
     )
     for call in (
-        lambda: backend_client.forward_message(backend_client.pool(), settings, "c", {"type": "x"}),
+        lambda: forward(backend_client.pool(), settings, "c", {"type": "x"}),
         lambda: backend_client.validate_session(
             backend_client.pool(), settings, identity("s"), "t"
         ),
@@ -290,16 +284,11 @@ def test_the_pool_works_after_a_trickling_answer(server: FakeServer) -> None:
     trickle = TrickleServer("body", interval=0.1).start()
     try:
         slow = settings_for(trickle.url, backend_timeout_seconds=0.3)
-        assert (
-            backend_client.forward_message(backend_client.pool(), slow, "c", {}).outcome
-            is Outcome.TIMEOUT
-        )
+        assert forward(backend_client.pool(), slow, "c", {}).outcome is Outcome.TIMEOUT
     finally:
         trickle.stop()
     server.reply("POST", "/api/ws/message", Reply(200, {"ok": 1}))
-    result = backend_client.forward_message(
-        backend_client.pool(), settings_for(server.url), "c", {}
-    )
+    result = forward(backend_client.pool(), settings_for(server.url), "c", {})
     assert (result.outcome, json.loads(result.body)) == (Outcome.RESPONDED, {"ok": 1})
 
 
@@ -307,7 +296,7 @@ def test_a_trickling_answer_that_fits_the_deadline_is_complete() -> None:
     trickle = TrickleServer("body", interval=0.005).start()
     try:
         settings = settings_for(trickle.url, backend_timeout_seconds=5)
-        result = backend_client.forward_message(backend_client.pool(), settings, "c", {})
+        result = forward(backend_client.pool(), settings, "c", {})
     finally:
         trickle.stop()
     assert (result.outcome, result.status, result.body) == (Outcome.RESPONDED, 200, BODY)
@@ -322,10 +311,10 @@ def test_a_trickling_tls_answer_ends_at_the_deadline(tmp_path: Path, phase: Phas
     fast = TrickleServer(phase, interval=0.0, tls=(cert, key)).start()
     slow = TrickleServer(phase, interval=0.1, tls=(cert, key)).start()
     try:
-        assert backend_client.forward_message(http, settings_for(fast.url), "c", {}).body == BODY
+        assert forward(http, settings_for(fast.url), "c", {}).body == BODY
         settings = settings_for(slow.url, backend_timeout_seconds=0.5)
         started = time.monotonic()
-        result = backend_client.forward_message(http, settings, "c", {})
+        result = forward(http, settings, "c", {})
         elapsed = time.monotonic() - started
     finally:
         fast.stop()
@@ -337,9 +326,7 @@ def test_a_trickling_tls_answer_ends_at_the_deadline(tmp_path: Path, phase: Phas
 def test_non_json_numbers_are_never_sent(server: FakeServer) -> None:
     for value in (float("inf"), float("-inf"), float("nan")):
         with pytest.raises(ValueError, match="JSON compliant"):
-            backend_client.forward_message(
-                backend_client.pool(), settings_for(server.url), "c", {"n": value}
-            )
+            forward(backend_client.pool(), settings_for(server.url), "c", {"n": value})
     assert server.seen() == []
 
 
@@ -365,12 +352,12 @@ def test_a_connection_id_that_cannot_be_a_header_is_refused_not_raised(
     server: FakeServer, value: str
 ) -> None:
     http = backend_client.pool()
-    result = backend_client.forward_message(http, settings_for(server.url), value, {"a": 1})
+    result = forward(http, settings_for(server.url), value, {"a": 1})
     assert result.outcome is Outcome.UNSENDABLE
     assert server.seen() == []
     # The pool still works afterwards.
     server.default = Reply(200, {"type": "ok"})
-    assert backend_client.forward_message(http, settings_for(server.url), "c", {"a": 1}).ok
+    assert forward(http, settings_for(server.url), "c", {"a": 1}).ok
 
 
 def test_a_session_id_without_a_utf8_form_is_refused_not_raised(server: FakeServer) -> None:
@@ -385,14 +372,14 @@ def test_a_backend_url_with_a_path_keeps_it_in_every_request(server: FakeServer)
     server.reply("POST", "/base/api/ws/message", Reply(200, {"ok": 1}))
     server.reply("POST", "/base/api/labs/session/s/validate", Reply(200, {}))
     settings = settings_for(server.url + "/base")
-    assert backend_client.forward_message(backend_client.pool(), settings, "c", {}).ok
+    assert forward(backend_client.pool(), settings, "c", {}).ok
     assert backend_client.validate_session(backend_client.pool(), settings, identity("s"), "t").ok
     # the pool the manager holds for the origin is the one used (and reused)
     origin_pool = backend_client.pool().connection_from_url(server.url)
     assert origin_pool.num_connections == 1
     # after the pools were cleared, the manager's new pool is used
     backend_client.pool().clear()
-    assert backend_client.forward_message(backend_client.pool(), settings, "c", {}).ok
+    assert forward(backend_client.pool(), settings, "c", {}).ok
     assert backend_client.pool().connection_from_url(server.url) is not origin_pool
     assert backend_client.pool().connection_from_url(server.url).num_connections == 1
     assert [seen.path for seen in server.seen()] == [

@@ -22,7 +22,7 @@ from typing import Literal
 
 import boto3
 
-from wslocal.gateway.control_plane import ApiDefinition, LambdaLayer
+from wslocal.gateway.control_plane import ApiDefinition, LambdaFunction, LambdaLayer
 from wslocal.gateway.credentials import CredentialsError, RoleCredentials, assume_role
 from wslocal.gateway.packages import (
     PackageError,
@@ -55,6 +55,24 @@ class HostSettings:
     extra_environment: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass
+class _Unpacked:
+    """Where the packages were unpacked: the task root of each function zip, the /opt of each
+    list of layers, and the runtime directory they share."""
+
+    zips: Mapping[str, Path]
+    layer_keys: Mapping[str, str]
+    runtime_dir: Path
+    task_roots: dict[Path, Path] = field(default_factory=dict)
+    opts: dict[tuple[Path, ...], Path] = field(default_factory=dict)
+
+    def for_function(self, function: LambdaFunction) -> tuple[Path, list[Path]]:
+        """The function's task root and the paths its layers add."""
+        stack = tuple(self.zips[self.layer_keys[layer.arn]] for layer in function.layers)
+        paths = layer_paths(self.opts[stack], function.runtime) if stack else []
+        return self.task_roots[self.zips[function.name]], paths
+
+
 class LambdaHost:
     """The functions of `api`, each in its own pool: `pools[function_arn].invoke(...)`."""
 
@@ -81,7 +99,51 @@ class LambdaHost:
         """Unpack, assume the roles, start the workers. Raises HostError."""
         api = self.api
         settings = self.settings
-        functions = list(api.functions.values())
+        unpacked = await self._unpack()
+        if settings.function_credentials == "role":
+            try:
+                issued = await asyncio.gather(
+                    *(
+                        assume_role(self._boto_session, fn.role, fn.name)
+                        for fn in api.functions.values()
+                    )
+                )
+            except CredentialsError as exc:
+                raise HostError(str(exc)) from exc
+            self._credentials = dict(zip(api.functions, issued, strict=True))
+        for arn, function in api.functions.items():
+            task_root, paths = unpacked.for_function(function)
+            environment = lambda_environment(
+                function,
+                region=api.region,
+                task_root=task_root,
+                runtime_dir=unpacked.runtime_dir,
+                extra=settings.extra_environment,
+                overrides=settings.worker_environment,
+                credentials=(
+                    self._credentials[arn].environment() if arn in self._credentials else None
+                ),
+            )
+            self.pools[arn] = FunctionPool(
+                function,
+                task_root=task_root,
+                runtime_dir=unpacked.runtime_dir,
+                environment=environment,
+                size=settings.workers,
+                layer_paths=paths,
+                queue_timeout=settings.queue_timeout,
+            )
+        try:
+            await asyncio.gather(*(pool.start() for pool in self.pools.values()))
+        except WorkerStartError as exc:
+            raise HostError(str(exc)) from exc
+        if self._credentials:
+            self._refresher = asyncio.get_running_loop().create_task(self._refresh_credentials())
+
+    async def _unpack(self) -> _Unpacked:
+        """Find each function's zip and its layers' zips, and unpack each zip once (each list
+        of layers once, in its order). Raises HostError."""
+        functions = list(self.api.functions.values())
         wanted = {fn.name: fn.code_sha256 for fn in functions}
         users: dict[LambdaLayer, list[str]] = {}
         for fn in functions:
@@ -97,68 +159,25 @@ class LambdaHost:
         wanted.update({layer_keys[layer.arn]: layer.code_sha256 for layer in users})
         try:
             zips = await asyncio.to_thread(
-                packages_for, wanted, [Path(d) for d in settings.package_dirs]
+                packages_for, wanted, [Path(d) for d in self.settings.package_dirs]
             )
         except PackageError as exc:
             raise HostError(str(exc)) from exc
         self._workdir = Path(tempfile.mkdtemp(prefix="wslocal-gateway-"))
-        # Each package is unpacked once, and each list of layers once, in its order.
         stacks = {tuple(zips[layer_keys[layer.arn]] for layer in fn.layers) for fn in functions}
         try:
-            runtime_dir = make_runtime_dir(self._workdir / "runtime")
-            task_roots: dict[Path, Path] = {}
+            unpacked = _Unpacked(zips, layer_keys, make_runtime_dir(self._workdir / "runtime"))
             for index, package in enumerate(sorted(set(zips[fn.name] for fn in functions))):
-                task_roots[package] = await asyncio.to_thread(
+                unpacked.task_roots[package] = await asyncio.to_thread(
                     extract_package, package, self._workdir / f"task{index}"
                 )
-            opts: dict[tuple[Path, ...], Path] = {}
             for index, stack in enumerate(sorted(s for s in stacks if s)):
-                opts[stack] = await asyncio.to_thread(
+                unpacked.opts[stack] = await asyncio.to_thread(
                     make_opt_dir, stack, self._workdir / f"opt{index}"
                 )
         except PackageError as exc:
             raise HostError(str(exc)) from exc
-        if settings.function_credentials == "role":
-            try:
-                issued = await asyncio.gather(
-                    *(
-                        assume_role(self._boto_session, fn.role, fn.name)
-                        for fn in api.functions.values()
-                    )
-                )
-            except CredentialsError as exc:
-                raise HostError(str(exc)) from exc
-            self._credentials = dict(zip(api.functions, issued, strict=True))
-        for arn, function in api.functions.items():
-            task_root = task_roots[zips[function.name]]
-            stack = tuple(zips[layer_keys[layer.arn]] for layer in function.layers)
-            paths = layer_paths(opts[stack], function.runtime) if stack else []
-            environment = lambda_environment(
-                function,
-                region=api.region,
-                task_root=task_root,
-                runtime_dir=runtime_dir,
-                extra=settings.extra_environment,
-                overrides=settings.worker_environment,
-                credentials=(
-                    self._credentials[arn].environment() if arn in self._credentials else None
-                ),
-            )
-            self.pools[arn] = FunctionPool(
-                function,
-                task_root=task_root,
-                runtime_dir=runtime_dir,
-                environment=environment,
-                size=settings.workers,
-                layer_paths=paths,
-                queue_timeout=settings.queue_timeout,
-            )
-        try:
-            await asyncio.gather(*(pool.start() for pool in self.pools.values()))
-        except WorkerStartError as exc:
-            raise HostError(str(exc)) from exc
-        if self._credentials:
-            self._refresher = asyncio.get_running_loop().create_task(self._refresh_credentials())
+        return unpacked
 
     async def _refresh_credentials(self) -> None:
         """Assume each function's role again before its credentials expire; new

@@ -216,6 +216,14 @@ class _IdleWorkers:
         return workers
 
 
+class _NoWorker(Exception):
+    """No worker takes the invocation: its answer is the error carried."""
+
+    def __init__(self, error: InvocationError) -> None:
+        super().__init__(error.message)
+        self.invocation = Invocation(error=error)
+
+
 class FunctionPool:
     """`size` warm workers for one function. `layer_paths` are the folders of its unpacked
     layers that go on `sys.path` between the package and the runtime's packages.
@@ -344,10 +352,19 @@ class FunctionPool:
     ) -> Invocation:
         """Run the handler on `event` in a free worker, within the function's Timeout.
         `started` is set when a worker takes the invocation (or it fails without one)."""
-        if self._stopping:
+        try:
+            worker = await self._take_worker()
+        except _NoWorker as refused:
+            return refused.invocation
+        finally:
             if started is not None:
                 started.set()
-            return Invocation(error=InvocationError("Runtime.Unavailable", "gateway stopping"))
+        return await self._run(worker, event, request_id)
+
+    async def _take_worker(self) -> _Worker:
+        """An idle worker of the current environment, or _NoWorker (stopping, throttled)."""
+        if self._stopping:
+            raise _NoWorker(InvocationError("Runtime.Unavailable", "gateway stopping"))
         self._replenish()
         try:
             async with asyncio.timeout(self.queue_timeout):
@@ -363,10 +380,12 @@ class FunctionPool:
                 self.function.name,
                 self.queue_timeout,
             )
-            return Invocation(error=InvocationError("TooManyRequestsException", "Rate Exceeded."))
-        finally:
-            if started is not None:
-                started.set()
+            raise _NoWorker(InvocationError("TooManyRequestsException", "Rate Exceeded.")) from None
+        return worker
+
+    async def _run(self, worker: _Worker, event: Mapping[str, Any], request_id: str) -> Invocation:
+        """One invocation on `worker`; the worker goes back idle, or is replaced when it timed
+        out, died or was cancelled mid-invocation."""
         timeout = float(self.function.timeout_seconds)
         deadline_ms = int(time.time() * 1000 + timeout * 1000)
         payload = json.dumps(

@@ -83,6 +83,8 @@ class UsageError(Exception):
     """A flag or the config file is wrong."""
 
 
+# Long: one add_argument per flag, in the order `--help` lists them; splitting it would only
+# scatter the flags a user reads as one list.
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m wslocal.stack",
@@ -329,42 +331,32 @@ def summary(
 ) -> str:
     """What a user needs next: URLs, the secret, a token command, sessions, logs. ``backend``:
     ``reference``, ``example`` or ``url`` (the user's own: only what applies to it)."""
-    config = stack.config
-    info = stack.info
-    outputs = stack.outputs
-    variables = config.variables
-    python = shlex.quote(sys.executable)
-    env = {
-        "AWS_ENDPOINT_URL": info.endpoint_url,
-        "AWS_REGION": config.region,
-        "AWS_DEFAULT_REGION": config.region,
-        **FAKE_CREDENTIALS,
-    }
-    first_session, _, first_user = "", "", ""
-    if sessions:
-        first_session = next(iter(sessions))
-        first_user = next(iter(sessions[first_session]), "")
-    token_flags = [
-        "--secret-arn",
-        info.jwt_secret_arn,
-        "--sub",
-        first_user or "alice",
-        "--session",
-        first_session or "lab-1",
+    lines = ["", "The local stack is up.", ""]
+    lines += _facts(stack, sessions, backend)
+    logs = ", ".join(f"{name}.log" for name in ("emulator", "terraform", *stack.services))
+    lines += [
+        f"  logs              {stack.info.workdir} ({logs})",
+        f"  logs after stop   {logs_dir}" if logs_dir else "  logs after stop   removed",
+        "",
+        "In another shell:",
+        "",
     ]
-    for name, flag in (("jwt_issuer", "--iss"), ("jwt_audience", "--aud")):
-        if variables.get(name):
-            token_flags += [flag, str(variables[name])]
-    flags = " ".join(shlex.quote(f) for f in token_flags)
-    url = outputs.local_websocket_url
+    lines += _commands(stack, sessions, backend)
+    lines += ["", "Terraform outputs:"]
+    raw = stack.outputs.raw
+    lines += [f"  {name} = {json.dumps(value)}" for name, value in sorted(raw.items())]
+    lines += ["", "Ctrl-C tears it all down."]
+    return "\n".join(lines)
+
+
+def _facts(stack: Stack, sessions: Mapping[str, Sequence[str]] | None, backend: str) -> list[str]:
+    """The summary's table: where each part listens and how the module was configured."""
+    info, outputs, variables = stack.info, stack.outputs, stack.config.variables
     algorithms = ", ".join(variables.get("jwt_algorithms") or FIXED_ALGORITHMS)
     identity = variables.get("identity_sources")
     signing = outputs.backend_signing_secret_arn
     lines = [
-        "",
-        "The local stack is up.",
-        "",
-        f"  WebSocket URL     {url}",
+        f"  WebSocket URL     {outputs.local_websocket_url}",
         f"  @connections      {outputs.local_callback_url}",
         "  backend           " + _backend_line(stack, backend),
         f"  emulator          {info.endpoint_url}",
@@ -396,13 +388,39 @@ def summary(
             "  your backend      verifies the handler's signature with that secret (AWSCURRENT "
             "and AWSPREVIOUS): sdk/python or sdk/node"
         )
-    logs = ", ".join(f"{name}.log" for name in ("emulator", "terraform", *stack.services))
-    lines += [
-        f"  logs              {info.workdir} ({logs})",
-        f"  logs after stop   {logs_dir}" if logs_dir else "  logs after stop   removed",
-        "",
-        "In another shell:",
-        "",
+    return lines
+
+
+def _commands(
+    stack: Stack, sessions: Mapping[str, Sequence[str]] | None, backend: str
+) -> list[str]:
+    """Shell lines that work as printed: the environment, a token, a client, a push."""
+    config, info = stack.config, stack.info
+    python = shlex.quote(sys.executable)
+    env = {
+        "AWS_ENDPOINT_URL": info.endpoint_url,
+        "AWS_REGION": config.region,
+        "AWS_DEFAULT_REGION": config.region,
+        **FAKE_CREDENTIALS,
+    }
+    first_session, first_user = "", ""
+    if sessions:
+        first_session = next(iter(sessions))
+        first_user = next(iter(sessions[first_session]), "")
+    token_flags = [
+        "--secret-arn",
+        info.jwt_secret_arn,
+        "--sub",
+        first_user or "alice",
+        "--session",
+        first_session or "lab-1",
+    ]
+    for name, flag in (("jwt_issuer", "--iss"), ("jwt_audience", "--aud")):
+        if config.variables.get(name):
+            token_flags += [flag, str(config.variables[name])]
+    flags = " ".join(shlex.quote(f) for f in token_flags)
+    url = stack.outputs.local_websocket_url
+    lines = [
         "  export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()),
         f"  {python} -m wslocal.client mint {flags}",
         f"  {python} -m wslocal.client connect {shlex.quote(url)} {flags} "
@@ -414,10 +432,7 @@ def summary(
             f"  curl -s -X POST http://127.0.0.1:{config.backend_port}/api/push/session/"
             f"{first_session} -H 'Content-Type: application/json' -d {push}"
         )
-    lines += ["", "Terraform outputs:"]
-    lines += [f"  {name} = {json.dumps(value)}" for name, value in sorted(outputs.raw.items())]
-    lines += ["", "Ctrl-C tears it all down."]
-    return "\n".join(lines)
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:
