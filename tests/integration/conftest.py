@@ -72,6 +72,9 @@ def restricted_stack() -> Iterator[RestrictedStack]:
         backend_port=backend_port,
         connections_port=connections_port,
         name="ws-restricted",
+        # The emulator is the stack's own and stops with it: a destroy would only take
+        # time (test_emulator, test_demo and the acceptance suite check destroy).
+        destroy_on_exit=False,
         variables={
             "allowed_source_cidrs": [f"{RESTRICTED_SOURCE}/32"],
             "jwt_issuer": RESTRICTED_ISSUER,

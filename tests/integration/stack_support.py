@@ -118,6 +118,9 @@ def running_stack(**variables: Any) -> Iterator[StackHandle]:
         backend_port=backend_port,
         connections_port=connections_port,
         variables=variables,
+        # The emulator is the stack's own and stops with it: a destroy would only take
+        # time (test_emulator, test_demo and the acceptance suite check destroy).
+        destroy_on_exit=False,
         services=(backend_service(SESSIONS), gateway_service()),
     )
     with Stack(config) as local:

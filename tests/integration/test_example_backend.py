@@ -50,6 +50,9 @@ def example() -> Iterator[StackHandle]:
         backend_port=backend,
         connections_port=connections,
         name="ws-example",
+        # The emulator is the stack's own and stops with it: a destroy would only take
+        # time (test_emulator, test_demo and the acceptance suite check destroy).
+        destroy_on_exit=False,
         variables={"signing_key_refresh_seconds": REFRESH_SECONDS},
         services=(
             redis_service(redis_port),

@@ -148,6 +148,9 @@ def jwks_stack() -> Iterator[JwksStack]:
         backend_port=backend,
         connections_port=connections,
         name="ws-jwks",
+        # The emulator is the stack's own and stops with it: a destroy would only take
+        # time (test_emulator, test_demo and the acceptance suite check destroy).
+        destroy_on_exit=False,
         variables={
             "jwt_algorithms": ["RS256", "ES256"],
             "jwt_jwks_url": jwks_url,

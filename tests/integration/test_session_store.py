@@ -88,6 +88,9 @@ def redis_stack() -> Iterator[RedisStack]:
         backend_port=backend,
         connections_port=connections,
         name="ws-redis",
+        # The emulator is the stack's own and stops with it: a destroy would only take
+        # time (test_emulator, test_demo and the acceptance suite check destroy).
+        destroy_on_exit=False,
         services=(
             redis_service(redis_port),
             redis_backend_service(url, SESSIONS),
