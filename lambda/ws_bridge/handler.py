@@ -334,10 +334,9 @@ def message(
         body,
         timeout_seconds=_budget(deadline, ANSWER_MARGIN_SECONDS),
     )
-    logs.info(
-        log,
+    log.info(
         "message forwarded",
-        {
+        extra={
             "outcome": result.outcome.value,
             "backendStatus": result.status,
             "latencyMs": result.elapsed_ms,

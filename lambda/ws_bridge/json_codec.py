@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable
 from itertools import accumulate
 from operator import sub
 from typing import Any
@@ -22,7 +21,6 @@ __all__ = [
     "encode",
     "encode_json",
     "is_json",
-    "one_shot",
 ]
 
 MAX_JSON_DEPTH = 64
@@ -41,40 +39,9 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def one_shot(encoder: json.JSONEncoder) -> Callable[[Any], str]:
-    """``encoder.encode``, without the C encoder object that ``JSONEncoder.encode`` builds
-    on every call: built once here (a third of the cost of encoding a log line). The same
-    text for every value, except that a circular reference raises RecursionError rather
-    than ValueError (no circular check: for values decoded from JSON or built by this
-    package, which cannot hold one). ``encoder.encode`` itself where Python's json module
-    has no C encoder, or the encoder indents (then json uses its Python encoder too)."""
-    make: Callable[..., Any] | None = getattr(json.encoder, "c_make_encoder", None)
-    if make is None or encoder.indent is not None:
-        return encoder.encode
-    iterencode = make(
-        None,  # markers: no circular check
-        encoder.default,
-        json.encoder.encode_basestring_ascii
-        if encoder.ensure_ascii
-        else json.encoder.encode_basestring,
-        encoder.indent,
-        encoder.key_separator,
-        encoder.item_separator,
-        encoder.sort_keys,
-        encoder.skipkeys,
-        encoder.allow_nan,
-    )
-    join = "".join
-
-    def encode(value: Any) -> str:
-        return join(iterencode(value, 0))
-
-    return encode
-
-
 # Built once: json.dumps/json.loads with any option build a new encoder/decoder per call.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-_encode = one_shot(_ENCODER)
+_encode = _ENCODER.encode
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
 _LENIENT_NUMBERS = json.JSONDecoder(parse_constant=_reject_constant)
 

@@ -18,9 +18,7 @@ from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import Any
 
-from ws_bridge.json_codec import one_shot
-
-__all__ = ["JsonFormatter", "bind", "configure", "get_logger", "info", "invocation"]
+__all__ = ["JsonFormatter", "bind", "configure", "get_logger", "invocation"]
 
 LOGGER_NAME = "ws_bridge"
 
@@ -38,12 +36,9 @@ _RECORD_FIELDS = frozenset(
 # U+0085 and the like, which some log tools take for line breaks. Built once: json.dumps
 # with options builds an encoder per call.
 _ENCODER = json.JSONEncoder(default=str, ensure_ascii=True)
-_encode = one_shot(_ENCODER)
+_encode = _ENCODER.encode
 
 _second: tuple[int, str] = (-1, "")
-_direct: logging.Logger | None = (
-    None  # the package logger, while configure()'s handler alone gets its records
-)
 
 
 def _timestamp(record: logging.LogRecord) -> str:
@@ -107,48 +102,7 @@ def configure(level: int) -> logging.Logger:
     # The Lambda runtime installs its own handler on the root logger: keep lines single.
     logger.propagate = False
     logger.setLevel(level)
-    global _direct
-    alone = [type(h) for h in logger.handlers] == [_StdoutHandler] and not logger.filters
-    _direct = logger if alone else None
     return logger
-
-
-def info(logger: logging.Logger, message: str, fields: Mapping[str, Any]) -> None:
-    """``logger.info(message, extra=fields)``, the same line built at a fraction of the cost:
-    for the per-message lines. Written straight to stdout when nothing but :func:`configure`'s
-    handler would see the record (no handler or filter on ``logger`` itself); otherwise
-    through ``logging`` as usual."""
-    if not logger.isEnabledFor(logging.INFO):
-        return
-    package = _direct
-    if (
-        package is None
-        or logger.parent is not package
-        or logger.handlers
-        or logger.filters
-        or not logger.propagate
-        or len(package.handlers) != 1
-        or package.filters
-    ):
-        logger.info(message, extra=dict(fields))
-        return
-    now = time.time()
-    whole = int(now)
-    line: dict[str, Any] = {
-        "timestamp": _iso(whole, int((now - whole) * 1000)),
-        "level": "INFO",
-        "logger": logger.name,
-        "message": message,
-    }
-    context = _context.get()
-    if context:
-        line.update(context)
-    line.update(fields)
-    try:
-        sys.stdout.write(_encode(line) + "\n")
-        sys.stdout.flush()
-    except Exception:  # noqa: BLE001 - logging must never break the caller
-        logger.info(message, extra=dict(fields))
 
 
 def _no_caller(stack_info: bool = False, stacklevel: int = 1) -> tuple[str, int, str, str | None]:

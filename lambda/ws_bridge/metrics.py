@@ -21,15 +21,13 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from ws_bridge.json_codec import one_shot
-
 __all__ = ["DEFAULT_NAMESPACE", "count", "invocation", "milliseconds"]
 
 DEFAULT_NAMESPACE = "WebSocketBridge"
 DEFAULT_SERVICE = "ws-bridge"
 
 _ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
-_encode = one_shot(_ENCODER)
+_encode = _ENCODER.encode
 
 
 @dataclass(slots=True)

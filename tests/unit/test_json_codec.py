@@ -276,33 +276,3 @@ VALUES = st.recursive(
     ),
     max_leaves=20,
 )
-
-
-@pytest.mark.parametrize(
-    "encoder",
-    [
-        json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")),
-        json.JSONEncoder(default=str, ensure_ascii=True),
-        json.JSONEncoder(ensure_ascii=True, separators=(",", ":")),
-    ],
-    ids=["codec", "logs", "metrics"],
-)
-def test_the_one_shot_encoder_writes_what_the_encoder_writes(encoder: json.JSONEncoder) -> None:
-    encode = json_codec.one_shot(encoder)
-
-    @given(value=VALUES | st.dictionaries(st.text(), VALUES))
-    def check(value: object) -> None:
-        assert encode(value) == encoder.encode(value)
-
-    check()
-    if not encoder.allow_nan:
-        for bad in (float("nan"), [float("inf")], {"x": -float("inf")}):
-            with pytest.raises(ValueError, match="not JSON compliant"):
-                encode(bad)
-    if "default" in vars(encoder):  # default=str: anything else is written as its str()
-        assert encode({"when": object}) == encoder.encode({"when": object})
-
-
-def test_one_shot_falls_back_where_json_would() -> None:
-    indented = json.JSONEncoder(indent=2)
-    assert json_codec.one_shot(indented) == indented.encode
