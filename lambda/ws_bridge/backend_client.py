@@ -335,6 +335,20 @@ def _request(
         if signed is None:
             return BackendResult(Outcome.NOT_SIGNED)
         headers = signed
+    return _send(http, method, url, headers, body, timeout_seconds, max_body)
+
+
+def _send(
+    http: urllib3.PoolManager,
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    body: bytes | None,
+    timeout_seconds: float,
+    max_body: int,
+) -> BackendResult:
+    """One attempt, under a watchdog that shuts the socket down at the deadline; never
+    raises (every failure is an outcome), and leaves the pool with no half-read connection."""
     started = time.monotonic()
     watchdog = _DEADLINES.start(timeout_seconds)
     context = _WATCHDOG.set(watchdog)

@@ -107,7 +107,11 @@ def test_a_repeat_while_the_first_runs_is_pending(backend: BackendHandle) -> Non
         )
     )
     slow.start()
-    time.sleep(0.3)
+    # The repeat must come while the first runs: wait until the app has started it (the
+    # count goes up as a run begins), however long the first request took to arrive.
+    deadline = time.monotonic() + 5
+    while runs(backend).get("c.2") != 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert say(backend, {"type": "command", "command": "x", "delay": 1, "id": "c.2"}, "conn-2") == {
         "type": "pending",
         "id": "c.2",
