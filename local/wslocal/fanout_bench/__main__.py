@@ -2,34 +2,39 @@
 number of workers (the event source mapping's maximum concurrency), as ratios to one
 worker measured in the same run.
 
-Each run deploys a fresh queue, worker function and mapping into one local emulator,
-starts a gateway that polls it, sends a broadcast to `--subscribers` connections (one SQS
-message per `--chunk` of them, `--batch-size` messages per invocation), and times it from
-the first message sent to the last post the stub `@connections` endpoint answered (after
-`--latency-ms`, as API Gateway's own answer time). Everything listens on 127.0.0.1; each
-run is bounded by `--timeout` and the command exits 1 when one does not finish.
+Each run deploys a fresh queue, fan-out worker (`ws_bridge.fanout.handler`, from the Lambda
+package built into a temporary folder by tools/build_package.py) and event source mapping
+into one local emulator, starts a gateway that polls it, sends a broadcast to
+`--subscribers` connections as the SDK queues it (`--chunk` ids per message, the
+contract's default 1,000; `--batch-size` messages per invocation), and times it from the
+first message sent to the last post the stub `@connections` endpoint answered (after
+`--latency-ms`, as API Gateway's own answer time). It also counts subscribers that got
+nothing (lost) and posts made twice (dup: the worker re-posts a post that timed out, and
+what a killed invocation had posted). Everything listens on 127.0.0.1; each run is bounded
+by `--timeout` and the command exits 1 when one does not finish or loses a delivery.
 
     python -m wslocal.fanout_bench [--workers 1,2,4,8] [--subscribers 20000]
-        [--latency-ms 10] [--chunk 50] [--batch-size 5] [--worker double|real]
+        [--latency-ms 10] [--chunk 1000] [--batch-size 1]
 
-`--worker double` (the default) runs `wslocal.fanout_bench.worker_double`; `real` runs the
-module's worker, `ws_bridge.fanout.handler`, from packages/ws_bridge.zip. The figures are
-this machine's: the stub, the emulator, the gateway and the workers share its cores.
+The figures are this machine's: the stub, the emulator, the gateway and the workers share
+its cores, and each worker posts `FANOUT_CONCURRENCY` (32) at once.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
-from wslocal.fanout_bench.rig import Rig, zip_of
-from wslocal.fanout_bench.run import DOUBLE_HANDLER, Broadcast, Outcome, broadcast
+from ws_bridge_backend import contract
+from wslocal.fanout_bench.rig import Rig
+from wslocal.fanout_bench.run import HANDLER, Broadcast, Outcome, Tables, broadcast
 from wslocal.stack import REPO_ROOT, ManagedProcess
-
-REAL_HANDLER = "ws_bridge.fanout.handler"
 
 
 def _workers(text: str) -> list[int]:
@@ -44,9 +49,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=_workers, default=[1, 2, 4, 8])
     parser.add_argument("--subscribers", type=int, default=20_000)
     parser.add_argument("--latency-ms", type=float, default=10.0)
-    parser.add_argument("--chunk", type=int, default=50, help="subscribers per SQS message")
-    parser.add_argument("--batch-size", type=int, default=5, help="messages per invocation")
-    parser.add_argument("--worker", choices=["double", "real"], default="double")
+    parser.add_argument(
+        "--chunk",
+        type=int,
+        default=contract.FANOUT_MAX_IDS_PER_MESSAGE,
+        help="subscribers per SQS message",
+    )
+    parser.add_argument("--batch-size", type=int, default=1, help="messages per invocation")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per run")
     return parser.parse_args(argv)
 
@@ -75,23 +84,47 @@ def _emulator(workdir: Path) -> ManagedProcess:
     return process
 
 
-def _package(kind: str, workdir: Path) -> tuple[Path, str]:
-    if kind == "real":
-        shipped = REPO_ROOT / "packages" / "ws_bridge.zip"
-        target = workdir / "packages" / "ws_bridge.zip"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(shipped.read_bytes())
-        return target, REAL_HANDLER
-    double = Path(__file__).with_name("worker_double.py")
-    return zip_of({"worker_double.py": double}, workdir / "packages" / "double.zip"), (
-        DOUBLE_HANDLER
+def build_package(workdir: Path) -> Path:
+    """The Lambda package, built from this tree (packages/ may predate the worker)."""
+    out = workdir / "packages"
+    subprocess.run(  # noqa: S603 - this interpreter and the repository's own tool
+        [
+            sys.executable,
+            str(REPO_ROOT / "tools" / "build_package.py"),
+            "--out",
+            str(out),
+            "--only",
+            "ws_bridge.zip",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
+    return out / "ws_bridge.zip"
 
 
-def _line(workers: int, outcome: Outcome, baseline: float) -> str:
+@contextlib.contextmanager
+def _quiet_workers(log: Path) -> Iterator[None]:
+    """The workers write their logs and metrics to the gateway's stderr, this process's:
+    into `log` while the runs last, so that the table stays readable."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(fd, 2)
+    os.close(fd)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _line(workers: int, outcome: Outcome, baseline: float, lost: int) -> str:
     ratio = f"{outcome.per_second / baseline:5.2f}" if baseline else "    -"
     return (
         f"{workers:>7} {outcome.seconds:8.2f} {outcome.per_second:12.0f} {ratio:>9}"
+        f" {lost:>5} {outcome.duplicated:>5}"
         f"{'' if outcome.finished else '   (did not finish)'}"
     )
 
@@ -103,33 +136,39 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tmp)
         emulator = _emulator(workdir)
         try:
-            package, handler = _package(args.worker, workdir)
+            package = build_package(workdir)
             rig = Rig()
+            tables = Tables(rig)
             print(
                 f"fan-out: {args.subscribers} subscribers, {args.chunk} per message, "
                 f"{args.batch_size} messages per invocation, stub @connections answering in "
-                f"{args.latency_ms:g} ms, worker: {args.worker} ({handler})"
+                f"{args.latency_ms:g} ms, worker {HANDLER}"
             )
-            print(f"{'workers':>7} {'seconds':>8} {'delivered/s':>12} {'ratio':>9}")
+            print(
+                f"{'workers':>7} {'seconds':>8} {'delivered/s':>12} {'ratio':>9}"
+                f" {'lost':>5} {'dup':>5}"
+            )
             baseline: float | None = None
             failed = False
             for workers in args.workers:
-                outcome = broadcast(
-                    rig,
-                    package,
-                    Broadcast(
-                        subscribers=subscribers,
-                        workers=workers,
-                        chunk=args.chunk,
-                        batch_size=args.batch_size,
-                        latency=args.latency_ms / 1000,
-                        timeout=args.timeout,
-                    ),
-                    handler=handler,
-                )
+                with _quiet_workers(workdir / "workers.log"):
+                    outcome = broadcast(
+                        rig,
+                        tables,
+                        package,
+                        Broadcast(
+                            subscribers=subscribers,
+                            workers=workers,
+                            chunk=args.chunk,
+                            batch_size=args.batch_size,
+                            latency=args.latency_ms / 1000,
+                            timeout=args.timeout,
+                        ),
+                    )
                 baseline = baseline or outcome.per_second
-                failed = failed or not outcome.finished
-                print(_line(workers, outcome, baseline))
+                lost = outcome.lost(subscribers, frozenset())
+                failed = failed or not outcome.finished or lost > 0
+                print(_line(workers, outcome, baseline, lost))
                 sys.stdout.flush()
         finally:
             emulator.stop(timeout=10)

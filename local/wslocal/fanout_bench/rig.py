@@ -94,9 +94,12 @@ class Rig:
             "sqs:DeleteMessage",
             "sqs:GetQueueAttributes",
         ),
+        statements: Iterable[Mapping[str, Any]] = (),
+        queue_url_variable: str | None = None,
     ) -> Worker:
         """The worker `name`: its queue (with a DLQ after `max_receive_count` receives), a
-        role allowed `role_actions` on the queue, the function, the mapping."""
+        role allowed `role_actions` on the queue (and `statements`), the function (its
+        queue's URL in the variable `queue_url_variable`, when given), the mapping."""
         dlq_url = self.sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
         dlq_arn = self._arn(dlq_url)
         redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count}
@@ -112,11 +115,13 @@ class Rig:
             RoleName=f"{name}-role", AssumeRolePolicyDocument=json.dumps(_TRUST)
         )["Role"]["Arn"]
         statement = {"Effect": "Allow", "Action": list(role_actions), "Resource": queue_arn}
+        policy = {"Version": "2012-10-17", "Statement": [statement, *statements]}
         self.iam.put_role_policy(
-            RoleName=f"{name}-role",
-            PolicyName="queue",
-            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+            RoleName=f"{name}-role", PolicyName="queue", PolicyDocument=json.dumps(policy)
         )
+        variables = dict(environment or {})
+        if queue_url_variable:
+            variables[queue_url_variable] = queue_url
         function_arn = self.lambda_.create_function(
             FunctionName=name,
             Runtime="python3.12",
@@ -124,7 +129,7 @@ class Rig:
             Handler=handler,
             Code={"ZipFile": package.read_bytes()},
             Timeout=timeout,
-            Environment={"Variables": dict(environment or {})},
+            Environment={"Variables": variables},
         )["FunctionArn"]
         if reserved_concurrency is not None:
             self.lambda_.put_function_concurrency(

@@ -3,10 +3,8 @@ latency, as API Gateway would, and counts what it delivered.
 
 `POST /<stage>/@connections/<id>` answers 200 and counts a delivery, except for a gone
 connection (410, as for a client that left) and for the first `throttled_attempts` posts to
-each connection in `throttled` (429, as API Gateway's throttling). `DELETE
-/_subscriptions/<id>` removes a subscription record (the worker double keeps its records
-here: a fan-out worker removes the record of a connection answered 410). Only what a
-fan-out needs; no signature is checked. It listens on 127.0.0.1 only.
+each connection in `throttled` (429, as API Gateway's throttling). Only what a fan-out
+needs; no signature is checked. It listens on 127.0.0.1 only.
 
 It is served by the standard library's threaded `http.server` (HTTP/1.1, kept-alive
 connections), not by `wslocal.http_server`'s werkzeug: measured on 3,000 posts, werkzeug
@@ -18,13 +16,12 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 __all__ = ["StubConnections"]
 
 _PREFIX = "/@connections/"
-_RECORDS = "/_subscriptions/"
 
 
 class StubConnections:
@@ -38,14 +35,16 @@ class StubConnections:
         gone: Iterable[str] = (),
         throttled: Iterable[str] = (),
         throttled_attempts: int = 1,
-        records: Iterable[str] = (),
+        on_delivery: tuple[int, Callable[[], None]] | None = None,
     ) -> None:
         self.latency = latency
         self.gone = frozenset(gone)
         self.throttled = frozenset(throttled)
         self.throttled_attempts = throttled_attempts
-        self.records = set(records)  # the subscription records still held
+        # (n, callback): callback runs, in a thread of its own, at the n-th delivery.
+        self._on_delivery = on_delivery
         self.delivered: Counter[str] = Counter()
+        self._total = 0  # sum(delivered.values()), kept as it grows
         self.gone_posts = 0
         self.throttled_posts = 0
         self.first_at: float | None = None
@@ -53,7 +52,7 @@ class StubConnections:
         self._attempts: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._done = threading.Condition(self._lock)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = _Server(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -67,14 +66,12 @@ class StubConnections:
     @property
     def deliveries(self) -> int:
         with self._lock:
-            return sum(self.delivered.values())
+            return self._total
 
     def wait_for(self, deliveries: int, timeout: float) -> bool:
         """Wait until `deliveries` posts were answered 200; False at the timeout."""
         with self._done:
-            return self._done.wait_for(
-                lambda: sum(self.delivered.values()) >= deliveries, timeout=timeout
-            )
+            return self._done.wait_for(lambda: self._total >= deliveries, timeout=timeout)
 
     def _post(self, connection_id: str) -> int:
         if self.latency:
@@ -94,17 +91,17 @@ class StubConnections:
             self.first_at = self.first_at or now
             self.last_at = now
             self.delivered[connection_id] += 1
+            self._total += 1
+            total = self._total
             self._done.notify_all()
+        if self._on_delivery and total == self._on_delivery[0]:
+            threading.Thread(target=self._on_delivery[1], daemon=True).start()
         return 200
 
     def answer(self, method: str, path: str) -> int:
         """The status of one request (its body already read)."""
         if method == "POST" and _PREFIX in path:
             return self._post(path.split(_PREFIX, 1)[1])
-        if method == "DELETE" and path.startswith(_RECORDS):
-            with self._lock:
-                self.records.discard(path.removeprefix(_RECORDS))
-            return 204
         return 404
 
     def start(self) -> StubConnections:
@@ -128,6 +125,12 @@ class StubConnections:
         self.stop()
 
 
+class _Server(ThreadingHTTPServer):
+    # Workers open dozens of connections at once (32 posts in flight each); the default
+    # backlog of 5 refused some, which the worker took for network errors.
+    request_queue_size = 512
+
+
 _BODIES = {410: b'{"message":"Gone"}', 429: b'{"message":"Too Many Requests"}'}
 
 
@@ -148,7 +151,6 @@ def _handler_for(stub: StubConnections) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(body)
 
         do_POST = _serve
-        do_DELETE = _serve
 
         def log_message(self, format: str, *args: object) -> None:
             """Silent: a run makes tens of thousands of requests."""
