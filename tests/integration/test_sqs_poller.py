@@ -73,6 +73,7 @@ def _wait(done: Callable[[], bool], timeout: float) -> None:
 
 @pytest.fixture(scope="module")
 def cases(emulator: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Case]]:
+    # Long: every case's deployment, listed one after another, and one gateway for all.
     # The emulator runs in a process of its own (tests/integration/conftest.py), so that
     # its threads do not share this process's interpreter lock with the gateway's loop.
     workdir = tmp_path_factory.mktemp("sqs-poller")

@@ -100,6 +100,8 @@ class Rig:
         """The worker `name`: its queue (with a DLQ after `max_receive_count` receives), a
         role allowed `role_actions` on the queue (and `statements`), the function (its
         queue's URL in the variable `queue_url_variable`, when given), the mapping."""
+        # Long: one resource after another, each needing the one before (the queue's ARN for
+        # the role, the role for the function, both for the mapping), as Terraform orders them.
         dlq_url = self.sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
         dlq_arn = self._arn(dlq_url)
         redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count}

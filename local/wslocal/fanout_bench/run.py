@@ -163,6 +163,7 @@ def _kill_workers(pids: Sequence[int]) -> None:
 def broadcast(rig: Rig, tables: Tables, package: Path, plan: Broadcast) -> Outcome:
     """Deploy a worker for `plan`, start a gateway, send the broadcast, wait for every
     delivery (at most `plan.timeout`), stop, and retire the worker's mapping."""
+    # Long: one run's steps in order, within the stub's and the gateway's lifetimes.
     expected = len(plan.subscribers) - len(plan.gone)
     tables.seed_gone(sorted(plan.gone), TOPIC)
     pids: list[int] = []
