@@ -251,3 +251,20 @@ def test_the_poller_calls_sqs_with_the_functions_role(cases: dict[str, Case]) ->
     # The role may receive but not delete: the processed message stays and comes back.
     assert case.processed()["n0"] >= 2
     assert case.stats.messages_deleted == 0  # type: ignore[attr-defined]
+
+
+def test_a_queues_redrive_policy_reads_back_as_sqs_writes_it(cases: dict[str, Case]) -> None:
+    # Compact JSON, as SQS answers: with moto's spaces every Terraform plan wanted to
+    # update the queue.
+    case = cases["dead"]
+    attributes = case.rig.sqs.get_queue_attributes(
+        QueueUrl=case.worker.queue_url, AttributeNames=["RedrivePolicy"]
+    )["Attributes"]
+    dlq_arn = case.worker.queue_arn + "-dlq"
+    assert attributes["RedrivePolicy"] == (
+        f'{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":2}}'
+    )
+    plain = case.rig.sqs.get_queue_attributes(QueueUrl=case.worker.dlq_url, AttributeNames=["All"])[
+        "Attributes"
+    ]
+    assert "RedrivePolicy" not in plain
