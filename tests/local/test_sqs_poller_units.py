@@ -123,6 +123,8 @@ def test_reserved_concurrency_caps_a_mappings_concurrency() -> None:
     assert mapping.concurrency() == 8
     assert mapping.concurrency(3) == 3
     assert QueueMapping("u", "f", QUEUE, "url", 10, 0, None, True, 30).concurrency() == 2
+    # Each invocation in flight is a process locally: at most 16, whatever AWS allows.
+    assert QueueMapping("u", "f", QUEUE, "url", 10, 0, 1000, True, 30).concurrency() == 16
 
 
 def _accesses(operation: str, **params: Any) -> list[tuple[str, str]]:

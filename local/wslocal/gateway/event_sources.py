@@ -15,11 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DEFAULT_CONCURRENCY", "QueueMapping", "list_queue_mappings"]
+__all__ = ["DEFAULT_CONCURRENCY", "LOCAL_MAX_CONCURRENCY", "QueueMapping", "list_queue_mappings"]
 
 # Without ScalingConfig, Lambda scales an SQS mapping's pollers up to 1,250 invocations at
 # once; locally a mapping without a maximum runs this many (each a worker process).
 DEFAULT_CONCURRENCY = 2
+# Each invocation in flight is a worker process here: a mapping allowed more (AWS takes up to
+# 1,000) runs this many locally, and the gateway says so at start.
+LOCAL_MAX_CONCURRENCY = 16
 
 
 @dataclass(frozen=True)
@@ -38,8 +41,9 @@ class QueueMapping:
 
     def concurrency(self, reserved: int | None = None) -> int:
         """How many invocations this mapping may run at once: its maximum concurrency, and
-        no more than the function's reserved concurrency (`reserved`) when it has one."""
-        wanted = self.maximum_concurrency or DEFAULT_CONCURRENCY
+        no more than the function's reserved concurrency (`reserved`) when it has one, nor
+        than LOCAL_MAX_CONCURRENCY."""
+        wanted = min(self.maximum_concurrency or DEFAULT_CONCURRENCY, LOCAL_MAX_CONCURRENCY)
         return wanted if reserved is None else min(wanted, reserved)
 
     @property

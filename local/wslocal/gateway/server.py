@@ -33,6 +33,7 @@ from wslocal.gateway.control_plane import (
     load_base_path,
 )
 from wslocal.gateway.data_plane import DataPlane
+from wslocal.gateway.event_sources import LOCAL_MAX_CONCURRENCY
 from wslocal.gateway.faults import Faults
 from wslocal.gateway.handshake import Handshake
 from wslocal.gateway.integrations import Integrations
@@ -275,6 +276,13 @@ class Gateway:
             )
             poller.start()
             self._pollers.append(poller)
+            if (mapping.maximum_concurrency or 0) > LOCAL_MAX_CONCURRENCY:
+                log.warning(
+                    "mapping %s allows %d invocations at once; %d run locally",
+                    mapping.uuid,
+                    mapping.maximum_concurrency,
+                    LOCAL_MAX_CONCURRENCY,
+                )
             log.info(
                 "polling %s for %s: batches of %d, %d at once",
                 mapping.queue_arn,

@@ -203,6 +203,9 @@ class QueuePoller:
             except (BotoCoreError, ClientError) as exc:
                 log.error("event source mapping %s: %s", self.mapping.uuid, exc)
                 await asyncio.sleep(_ERROR_PAUSE_SECONDS)
+            except Exception:  # a bug here must not stop the mapping for good
+                log.exception("event source mapping %s: poller failed", self.mapping.uuid)
+                await asyncio.sleep(_ERROR_PAUSE_SECONDS)
 
     async def _receive(self) -> list[dict[str, Any]]:
         """One batch: the first ReceiveMessage long-polls; more follow only within the
