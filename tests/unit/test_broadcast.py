@@ -168,3 +168,13 @@ def test_exactly_one_audience(table: str) -> None:
         broadcaster.broadcast(topic="a", session_id="b", data="x")
     with pytest.raises(ValueError, match="exactly one"):
         broadcaster.broadcast(data="x")
+
+
+def test_a_job_never_outgrows_one_queue_message() -> None:
+    frame = '"' * 120_000  # escaped as a JSON string: 240,000 bytes of data
+    ids = [f"conn-{n:010d}=" for n in range(2000)]
+    bodies = list(job_bodies(frame, connection_ids=ids, max_ids=1000))
+    assert all(len(body.encode()) <= 262_144 for body in bodies)
+    assert [cid for body in bodies for cid in json.loads(body)["connectionIds"]] == ids
+    with pytest.raises(ValueError, match="no room"):
+        list(job_bodies('"' * 131_072, connection_ids=["a"]))

@@ -96,8 +96,21 @@ def job_bodies(
                 }
             )
         return
-    for start in range(0, len(connection_ids), max_ids):
-        ids = list(connection_ids[start : start + max_ids])
+    # A slice also ends where its body would outgrow one queue message: a 128 KB frame
+    # escaped as a JSON string leaves room for fewer ids.
+    room = MAX_BATCH_BYTES - len(_compact({_F["v"]: 1, _F["data"]: data, _F["ids"]: []}).encode())
+    ids: list[str] = []
+    used = 0
+    for connection_id in connection_ids:
+        cost = len(_compact(connection_id).encode()) + 1
+        if ids and (len(ids) == max_ids or used + cost > room):
+            yield _compact({_F["v"]: 1, _F["data"]: data, _F["ids"]: ids})
+            ids, used = [], 0
+        if cost > room:
+            raise ValueError("the frame leaves no room for a connection id in a queue message")
+        ids.append(connection_id)
+        used += cost
+    if ids:
         yield _compact({_F["v"]: 1, _F["data"]: data, _F["ids"]: ids})
 
 
