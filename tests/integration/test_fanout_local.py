@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from wslocal.fanout_bench.__main__ import build_package
-from wslocal.fanout_bench.rig import Rig
+from wslocal.fanout_bench.rig import Rig, build_package
 from wslocal.fanout_bench.run import Broadcast, Tables, broadcast
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]

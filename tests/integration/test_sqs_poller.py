@@ -93,8 +93,8 @@ def cases(emulator: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[d
         def deploy(name: str, bodies: list[str], **settings: Any) -> None:
             log = workdir / f"{name}.jsonl"
             # Timeouts with room for a loaded machine, except where they are the point.
-            settings.setdefault("timeout", 3)
-            settings.setdefault("visibility_timeout", 3)
+            settings.setdefault("timeout", 5)
+            settings.setdefault("visibility_timeout", 5)
             worker = rig.deploy(
                 name,
                 package,
@@ -135,8 +135,8 @@ def cases(emulator: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[d
             [json.dumps({"id": "d", "fail": "always"})],
             batch_size=1,
             max_receive_count=2,
-            timeout=1,
-            visibility_timeout=1,
+            timeout=2,
+            visibility_timeout=2,
         )
         deploy(
             "nodelete",
@@ -217,9 +217,9 @@ def test_a_partial_batch_failure_is_retried_alone(cases: dict[str, Case]) -> Non
     assert len(first["records"]) == 5
     assert [[r["id"] for r in i["records"]] for i in later] == [["p-fail"]]
     assert later[0]["records"][0]["receiveCount"] == 2
-    # It came back after the queue's visibility timeout (3 s) from its first receive.
+    # It came back after the queue's visibility timeout (5 s) from its first receive.
     again = later[0]["records"][0]
-    assert later[0]["start"] - again["firstReceive"] / 1000 >= 3.0
+    assert later[0]["start"] - again["firstReceive"] / 1000 >= 5.0
     assert case.processed() == Counter({"p0": 1, "p1": 1, "p2": 1, "p3": 1, "p-fail": 2})
 
 

@@ -25,14 +25,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from ws_bridge_backend import contract
-from wslocal.fanout_bench.rig import Rig
+from wslocal.fanout_bench.rig import Rig, build_package
 from wslocal.fanout_bench.run import HANDLER, Broadcast, Outcome, Tables, broadcast
 from wslocal.stack import REPO_ROOT, ManagedProcess
 
@@ -82,25 +81,6 @@ def _emulator(workdir: Path) -> ManagedProcess:
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
         os.environ.pop(name, None)
     return process
-
-
-def build_package(workdir: Path) -> Path:
-    """The Lambda package, built from this tree (packages/ may predate the worker)."""
-    out = workdir / "packages"
-    subprocess.run(  # noqa: S603 - this interpreter and the repository's own tool
-        [
-            sys.executable,
-            str(REPO_ROOT / "tools" / "build_package.py"),
-            "--out",
-            str(out),
-            "--only",
-            "ws_bridge.zip",
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    return out / "ws_bridge.zip"
 
 
 @contextlib.contextmanager

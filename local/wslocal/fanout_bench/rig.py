@@ -10,6 +10,8 @@ keys); the gateway's workers and pollers read the same variables.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -19,8 +21,9 @@ from typing import Any
 import boto3
 
 from wslocal.gateway import GatewaySettings, GatewayThread
+from wslocal.stack import REPO_ROOT
 
-__all__ = ["Rig", "Worker", "zip_of"]
+__all__ = ["Rig", "Worker", "build_package", "zip_of"]
 
 STAGE = "fanout"
 _TRUST = {
@@ -42,6 +45,25 @@ def zip_of(files: Mapping[str, Path], destination: Path) -> Path:
         for name, path in sorted(files.items()):
             archive.write(path, name)
     return destination
+
+
+def build_package(workdir: Path) -> Path:
+    """The Lambda package, built from this tree (packages/ may predate the worker)."""
+    out = workdir / "packages"
+    subprocess.run(  # noqa: S603 - this interpreter and the repository's own tool
+        [
+            sys.executable,
+            str(REPO_ROOT / "tools" / "build_package.py"),
+            "--out",
+            str(out),
+            "--only",
+            "ws_bridge.zip",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return out / "ws_bridge.zip"
 
 
 @dataclass(frozen=True)
