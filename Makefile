@@ -28,6 +28,8 @@ COST_ARGS ?= --users 10000
 # Flags of `python -m wslocal.stack` for `make stack`, e.g. STACK_ARGS="--jwt-issuer https://id.test/",
 # STACK_ARGS="--backend example" (the App Runner example's app) or "--backend-url URL" (yours).
 STACK_ARGS ?=
+# Flags of `python -m wslocal.fanout_bench` for `make bench-fanout`, e.g. BENCH_FANOUT_ARGS="--worker real".
+BENCH_FANOUT_ARGS ?=
 # Flags of `python -m wslocal.demo` for `make demo`, e.g. DEMO_ARGS="--session-store".
 DEMO_ARGS ?=
 
@@ -54,7 +56,7 @@ PACKAGES := $(shell $(PYTHON) tools/build_package.py --list 2>/dev/null)
 .PHONY: help venv checkov-venv package ship-packages fmt lint mypy tf-fmt tf-init tf-validate \
         tf-test tf-test-rules checkov docs unit unit-urllib3-1 integration test test-checks \
         test-pytest test-acceptance acceptance-destroy demo demo-browser stack fuzz bench \
-        bench-handler bench-replay sdk-wheel sdk-node-test contract clean system-deps-test \
+        bench-handler bench-replay bench-fanout sdk-wheel sdk-node-test contract clean system-deps-test \
         system-deps-demo cost
 
 help: ## Where to start, and every target
@@ -209,6 +211,9 @@ bench-replay: $(VENV)/.paths ## The memory replay store: 10 simulated minutes at
 
 bench-handler: $(VENV)/.paths ## What the handler costs, as ratios to baselines measured in the same run
 	$(BIN)/python tools/bench_handler.py
+
+bench-fanout: $(VENV)/.paths ## Fan-out through the local stack: delivered/s for 1, 2, 4, 8 workers, 20,000 subscribers, ratios to 1
+	$(BIN)/python -m wslocal.fanout_bench $(BENCH_FANOUT_ARGS)
 
 cost: ## Monthly AWS cost per service from published prices (COST_ARGS="--help" for the inputs)
 	$(PYTHON) tools/cost/estimate.py $(COST_ARGS)

@@ -44,6 +44,9 @@ module "functions" {
   table_name              = module.connections_table.table_name
   table_arn               = module.connections_table.table_arn
   table_kms_key_arn       = var.table.kms_key_arn
+  # With topics, $disconnect also deletes the connection's subscriptions.
+  subscriptions_table_name = var.fanout.enabled ? module.fanout[0].subscriptions_table_name : null
+  subscriptions_table_arn  = var.fanout.enabled ? module.fanout[0].subscriptions_table_arn : null
   # The API does not depend on the functions (its integration does), so the handler's role
   # may name the API's @connections without a cycle.
   api_execution_arn = module.websocket_api.api_execution_arn
@@ -113,6 +116,37 @@ locals {
         StringEquals = { "kms:ViaService" = "dynamodb.${data.aws_region.current.id}.amazonaws.com" }
       }
     }],
+    # With topics (the SDK's Topics and Broadcaster): subscribe and unsubscribe, copying the
+    # connection record's expiry; read a topic's pages; queue the jobs of a broadcast.
+    var.fanout.enabled ? [
+      {
+        Sid      = "ManageSubscriptions"
+        Effect   = "Allow"
+        Action   = ["dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:Query"]
+        Resource = [module.fanout[0].subscriptions_table_arn, "${module.fanout[0].subscriptions_table_arn}/index/connectionId-index"]
+      },
+      {
+        Sid      = "ReadConnectionExpiry"
+        Effect   = "Allow"
+        Action   = ["dynamodb:GetItem"]
+        Resource = [module.connections_table.table_arn]
+      },
+      {
+        Sid      = "QueueBroadcasts"
+        Effect   = "Allow"
+        Action   = ["sqs:SendMessage"]
+        Resource = [module.fanout[0].queue_arn]
+      },
+    ] : [],
+    var.fanout.enabled && var.fanout.kms_key_arn != null ? [{
+      Sid      = "UseQueueKeyThroughSqs"
+      Effect   = "Allow"
+      Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      Resource = [var.fanout.kms_key_arn]
+      Condition = {
+        StringEquals = { "kms:ViaService" = "sqs.${data.aws_region.current.id}.amazonaws.com" }
+      }
+    }] : [],
     var.backend.request_signing.enabled ? [{
       Sid      = "ReadSigningSecret"
       Effect   = "Allow"
@@ -135,6 +169,7 @@ locals {
 #   session_store  ElastiCache (Valkey/Redis) for the backend's session state
 #   custom_domain  ACM certificate, regional domain name, API mapping, alias record
 #   monitoring     CloudWatch dashboard and alarms
+#   fanout         topics, the fan-out queue and its worker, the OpenConnections gauge
 
 module "session_store" {
   source = "./modules/session_store"
@@ -196,4 +231,40 @@ module "monitoring" {
   alarm_topic_kms_key_arn = var.monitoring.alarm_topic_kms_key_arn
   alarms                  = var.monitoring.alarms
   tags                    = var.tags
+}
+
+module "fanout" {
+  source = "./modules/fanout"
+  count  = var.fanout.enabled ? 1 : 0
+
+  name                            = var.name
+  package_path                    = coalesce(var.package_path, "${path.module}/packages/ws_bridge.zip")
+  runtime                         = var.runtime
+  architecture                    = var.architecture
+  tracing_mode                    = var.tracing_mode
+  log_level                       = var.log_level
+  metrics_namespace               = var.monitoring.metrics_namespace
+  log_retention_days              = var.log_retention_days
+  log_kms_key_arn                 = var.log_kms_key_arn
+  connections_table_name          = module.connections_table.table_name
+  connections_table_arn           = module.connections_table.table_arn
+  table_kms_key_arn               = var.table.kms_key_arn
+  point_in_time_recovery_enabled  = var.table.point_in_time_recovery_enabled
+  deletion_protection_enabled     = var.table.deletion_protection_enabled
+  api_execution_arn               = module.websocket_api.api_execution_arn
+  stage_name                      = module.websocket_api.stage_name
+  callback_url                    = module.websocket_api.callback_url
+  queue_kms_key_arn               = var.fanout.kms_key_arn
+  message_retention_seconds       = var.fanout.message_retention_seconds
+  max_receive_count               = var.fanout.max_receive_count
+  batch_size                      = var.fanout.batch_size
+  maximum_batching_window_seconds = var.fanout.maximum_batching_window_seconds
+  maximum_concurrency             = var.fanout.maximum_concurrency
+  max_ids_per_message             = var.fanout.max_ids_per_message
+  post_concurrency                = var.fanout.post_concurrency
+  max_attempts                    = var.fanout.max_attempts
+  worker_memory_size              = var.fanout.memory_size
+  worker_timeout                  = var.fanout.timeout
+  gauge_enabled                   = var.fanout.gauge_enabled
+  tags                            = var.tags
 }

@@ -152,3 +152,18 @@ output "monitoring" {
   description = "The monitoring, null unless monitoring.enabled: dashboard_name, dashboard_url, alarm_names (by key), alarm_topic_arns, alarm_topic_kms_key_arn."
   value       = var.monitoring.enabled ? module.monitoring[0] : null
 }
+
+output "fanout" {
+  description = "Topics and fan-out, null unless fanout.enabled: queue_url (the Broadcaster's queue_url), queue_arn, dead_letter_queue_url, dead_letter_queue_arn, subscriptions_table_name (the Topics table), subscriptions_table_arn, worker_function_name, gauge_function_name."
+  value       = var.fanout.enabled ? module.fanout[0] : null
+}
+
+output "fanout_queue_url" {
+  description = "URL of the fan-out queue (the backend SDK's Broadcaster sends to it); null unless fanout.enabled."
+  value       = var.fanout.enabled ? module.fanout[0].queue_url : null
+}
+
+output "fanout_queue_arn" {
+  description = "ARN of the fan-out queue; null unless fanout.enabled."
+  value       = var.fanout.enabled ? module.fanout[0].queue_arn : null
+}

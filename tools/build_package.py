@@ -35,7 +35,12 @@ SOURCE = ROOT / "lambda" / "ws_bridge"
 # shipped in the zip (only the SDK modules the functions import).
 SDK_SOURCE = ROOT / "sdk" / "python" / "src"
 SDK_PACKAGE = "ws_bridge_backend"
-FUNCTION_ENTRIES = ("ws_bridge/handler.py", "ws_bridge/authorizer.py")
+FUNCTION_ENTRIES = (
+    "ws_bridge/handler.py",
+    "ws_bridge/authorizer.py",
+    "ws_bridge/fanout.py",
+    "ws_bridge/gauge.py",
+)
 REQUIREMENTS = ROOT / "lambda" / "requirements.txt"
 CRYPTO_REQUIREMENTS = ROOT / "lambda" / "requirements-crypto.txt"
 

@@ -96,7 +96,7 @@ def python(contract: Mapping[str, Any]) -> str:
         "",
         "",
     ]
-    for function in ("authorizer", "connection_handler"):
+    for function in env:
         lines.append(f"{function.upper()}_ENVIRONMENT: dict[str, EnvVar] = {{")
         lines += [_env_var(name, spec) for name, spec in env[function].items()]
         lines += ["}", ""]
@@ -143,7 +143,23 @@ def python(contract: Mapping[str, Any]) -> str:
         "",
     ]
     lines += _python_session(contract["session"])
+    lines += _python_fanout(contract["fanout"])
     return "\n".join(lines)
+
+
+def _python_fanout(fanout: Mapping[str, Any]) -> list[str]:
+    """Topics and the fan-out queue: the message's fields, its limits, the table's keys."""
+    lines = ["# Topics and the fan-out queue (docs/fanout.md)."]
+    lines += [
+        f"FANOUT_{key.upper()} = {_py(value)}"
+        for key, value in fanout.items()
+        if not key.startswith("$") and not isinstance(value, dict)
+    ]
+    lines += [f"FANOUT_FIELD_{key.upper()} = {value!r}" for key, value in fanout["fields"].items()]
+    lines += [
+        f"SUBSCRIPTIONS_{key.upper()} = {value!r}" for key, value in fanout["subscriptions"].items()
+    ]
+    return [*lines, ""]
 
 
 def _frame_types(session: Mapping[str, Any]) -> dict[str, str]:

@@ -16,7 +16,7 @@ locals {
 }
 
 resource "aws_kms_key" "this" {
-  description             = "Encrypts the WebSocket connections table, log groups and function environment."
+  description             = "Encrypts the WebSocket connections table, log groups, function environment and fan-out queue."
   enable_key_rotation     = true
   deletion_window_in_days = 30
 
@@ -180,8 +180,17 @@ module "websocket" {
     enabled          = true
     alarm_topic_arns = var.alarm_topic_arns
     alarms = {
-      client_errors   = { threshold = 200 } # 429s from the stage's 200 req/s limit count here
-      lambda_duration = { threshold = 0.7 }
+      client_errors    = { threshold = 200 } # 429s from the stage's 200 req/s limit count here
+      lambda_duration  = { threshold = 0.7 }
+      open_connections = { enabled = true, threshold = 50000 } # the gauge of fanout
     }
+  }
+
+  # Topics and broadcasts through an encrypted queue (docs/fanout.md): at most 20 workers
+  # at once, each posting 32 frames in parallel (docs/scale.md has the limits behind it)
+  fanout = {
+    enabled             = true
+    maximum_concurrency = 20
+    kms_key_arn         = aws_kms_key.this.arn
   }
 }

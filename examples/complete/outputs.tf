@@ -47,3 +47,13 @@ output "dashboard_url" {
   description = "The CloudWatch dashboard."
   value       = module.websocket.monitoring.dashboard_url
 }
+
+output "fanout_queue_url" {
+  description = "The queue the backend SDK's Broadcaster sends large broadcasts to."
+  value       = module.websocket.fanout_queue_url
+}
+
+output "subscriptions_table_name" {
+  description = "The table the backend SDK's Topics keeps subscriptions in."
+  value       = module.websocket.fanout.subscriptions_table_name
+}

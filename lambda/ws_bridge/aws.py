@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from mypy_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sqs import SQSClient
     from mypy_boto3_ssm import SSMClient
 
 __all__ = [
@@ -31,9 +32,11 @@ __all__ = [
     "REGISTRY_BUDGET_SECONDS",
     "REGISTRY_THROTTLED_BACKOFF_SECONDS",
     "dynamodb",
+    "dynamodb_retrying",
     "management_api",
     "reset_clients",
     "secretsmanager",
+    "sqs",
     "ssm",
 ]
 
@@ -106,6 +109,18 @@ def dynamodb() -> DynamoDBClient:
 
 
 @functools.cache
+def dynamodb_retrying() -> DynamoDBClient:
+    """DynamoDB with botocore's bounded retries (BOTO_CONFIG): for the fan-out worker, the
+    gauge and the cleanup of subscriptions, whose calls have no deadline of API Gateway's."""
+    return boto3.client("dynamodb", config=BOTO_CONFIG)
+
+
+@functools.cache
+def sqs() -> SQSClient:
+    return boto3.client("sqs", config=BOTO_CONFIG)
+
+
+@functools.cache
 def secretsmanager() -> SecretsManagerClient:
     return boto3.client("secretsmanager", config=BOTO_CONFIG)
 
@@ -129,5 +144,5 @@ def management_api(endpoint_url: str) -> ApiGatewayManagementApiClient:
 
 def reset_clients() -> None:
     """Forget every cached client (tests start a fresh moto backend per test)."""
-    for factory in (dynamodb, secretsmanager, ssm, management_api):
+    for factory in (dynamodb, dynamodb_retrying, sqs, secretsmanager, ssm, management_api):
         factory.cache_clear()

@@ -8,7 +8,9 @@ when nothing was recorded). Namespace ``METRICS_NAMESPACE``; every metric has th
 ``BackendErrors`` also per ``Code``:
 
 ConnectionsAccepted, ConnectionsRefused, MessagesForwarded, TokensExpired, BackendErrors
-(Count) and BackendLatency (Milliseconds).
+(Count) and BackendLatency (Milliseconds); the fan-out worker's FanoutSent, FanoutGone,
+FanoutRequeued, FanoutDropped, FanoutFailedMessages (Count), and the gauge's OpenConnections
+(Count: the connections open when it ran).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["DEFAULT_NAMESPACE", "count", "invocation", "milliseconds"]
+__all__ = ["DEFAULT_NAMESPACE", "add", "count", "invocation", "milliseconds"]
 
 DEFAULT_NAMESPACE = "WebSocketBridge"
 DEFAULT_SERVICE = "ws-bridge"
@@ -55,6 +57,13 @@ def count(name: str, *, reason: str | None = None, code: str | None = None) -> N
         record.reason = reason
     if code is not None:
         record.code = code
+
+
+def add(name: str, amount: float) -> None:
+    """Add ``amount`` to a Count metric of the current invocation (nothing outside one)."""
+    record = _current.get()
+    if record is not None:
+        record.counts[name] = record.counts.get(name, 0) + amount
 
 
 def milliseconds(name: str, value: float) -> None:

@@ -25,6 +25,8 @@ __all__ = [
     "MAX_CONNECTION_SECONDS",
     "MAX_MESSAGE_BYTES",
     "AuthorizerSettings",
+    "FanoutSettings",
+    "GaugeSettings",
     "HandlerSettings",
     "SettingsError",
 ]
@@ -34,6 +36,8 @@ ASYMMETRIC_ALGORITHMS = frozenset(contract.ASYMMETRIC_ALGORITHMS)
 LOG_LEVELS = contract.LOG_LEVELS
 AUTHORIZER_ENV = contract.AUTHORIZER_ENVIRONMENT
 HANDLER_ENV = contract.CONNECTION_HANDLER_ENVIRONMENT
+FANOUT_ENV = contract.FANOUT_WORKER_ENVIRONMENT
+GAUGE_ENV = contract.CONNECTIONS_GAUGE_ENVIRONMENT
 # API Gateway closes every connection after 2 hours: a record expires (DynamoDB TTL) that
 # long after its connect, never sooner, so a live connection always has its record.
 MAX_CONNECTION_SECONDS = contract.MAX_CONNECTION_SECONDS
@@ -192,6 +196,7 @@ def _defaults(table: Mapping[str, EnvVar]) -> dict[str, str | int | float | bool
 
 _A = _defaults(AUTHORIZER_ENV)
 _H = _defaults(HANDLER_ENV)
+_F = _defaults(FANOUT_ENV)
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,6 +272,7 @@ class HandlerSettings:
 
     connections_table: str
     backend_url: str
+    subscriptions_table: str | None = None
     backend_validate_path: str = str(_H["BACKEND_VALIDATE_PATH"])
     backend_message_path: str = str(_H["BACKEND_MESSAGE_PATH"])
     backend_disconnect_path: str = str(_H["BACKEND_DISCONNECT_PATH"])
@@ -287,6 +293,7 @@ class HandlerSettings:
         return cls(
             connections_table=_require(env, "CONNECTIONS_TABLE"),
             backend_url=_backend_url(env, spec["BACKEND_URL"]),
+            subscriptions_table=_get(env, "SUBSCRIPTIONS_TABLE"),
             backend_validate_path=_path(env, spec["BACKEND_VALIDATE_PATH"]),
             backend_message_path=_path(env, spec["BACKEND_MESSAGE_PATH"]),
             backend_disconnect_path=_path(env, spec["BACKEND_DISCONNECT_PATH"]),
@@ -298,6 +305,60 @@ class HandlerSettings:
                 env, spec["BACKEND_SIGNING_KEY_REFRESH_SECONDS"]
             ),
             token_expiry_enforced=_bool(env, spec["TOKEN_EXPIRY_ENFORCED"]),
+            metrics_namespace=_text(env, spec["METRICS_NAMESPACE"]),
+            metrics_service=_text(env, spec["METRICS_SERVICE"]),
+            log_level=_log_level(env, spec["LOG_LEVEL"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FanoutSettings:
+    """What the fan-out worker needs: the tables, the @connections endpoint, the queue."""
+
+    connections_table: str
+    subscriptions_table: str
+    callback_url: str
+    queue_url: str
+    max_ids_per_message: int = int(_F["FANOUT_MAX_IDS_PER_MESSAGE"])
+    concurrency: int = int(_F["FANOUT_CONCURRENCY"])
+    max_attempts: int = int(_F["FANOUT_MAX_ATTEMPTS"])
+    metrics_namespace: str = str(_F["METRICS_NAMESPACE"])
+    metrics_service: str = str(_F["METRICS_SERVICE"])
+    log_level: int = logging.INFO
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> FanoutSettings:
+        env = os.environ if env is None else env
+        spec = FANOUT_ENV
+        return cls(
+            connections_table=_require(env, "CONNECTIONS_TABLE"),
+            subscriptions_table=_require(env, "SUBSCRIPTIONS_TABLE"),
+            callback_url=_http_url("CALLBACK_URL", _require(env, "CALLBACK_URL")).rstrip("/"),
+            queue_url=_http_url("FANOUT_QUEUE_URL", _require(env, "FANOUT_QUEUE_URL")),
+            max_ids_per_message=_int(env, spec["FANOUT_MAX_IDS_PER_MESSAGE"]),
+            concurrency=_int(env, spec["FANOUT_CONCURRENCY"]),
+            max_attempts=_int(env, spec["FANOUT_MAX_ATTEMPTS"]),
+            metrics_namespace=_text(env, spec["METRICS_NAMESPACE"]),
+            metrics_service=_text(env, spec["METRICS_SERVICE"]),
+            log_level=_log_level(env, spec["LOG_LEVEL"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class GaugeSettings:
+    """What the open-connections gauge needs: the table it counts, where the metric goes."""
+
+    connections_table: str
+    metrics_namespace: str = str(_F["METRICS_NAMESPACE"])
+    metrics_service: str = str(_F["METRICS_SERVICE"])
+    log_level: int = logging.INFO
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> GaugeSettings:
+        env = os.environ if env is None else env
+        spec = GAUGE_ENV
+        return cls(
+            connections_table=_require(env, "CONNECTIONS_TABLE"),
             metrics_namespace=_text(env, spec["METRICS_NAMESPACE"]),
             metrics_service=_text(env, spec["METRICS_SERVICE"]),
             log_level=_log_level(env, spec["LOG_LEVEL"]),

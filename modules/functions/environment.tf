@@ -24,6 +24,7 @@ locals {
 
   connection_handler_environment = {
     CONNECTIONS_TABLE          = var.table_name
+    SUBSCRIPTIONS_TABLE        = var.subscriptions_table_name
     BACKEND_URL                = trimsuffix(var.backend.url, "/")
     BACKEND_VALIDATE_PATH      = var.backend.paths.validate
     BACKEND_MESSAGE_PATH       = var.backend.paths.message

@@ -67,6 +67,14 @@ locals {
         StringEquals = { "kms:ViaService" = ["dynamodb.${local.region}.amazonaws.com"] }
       }
     }],
+    # $disconnect deletes the closed connection's topic subscriptions (fanout.enabled):
+    # found through the keys-only index by connection, deleted in batches.
+    var.subscriptions_table_arn == null ? [] : [{
+      Sid      = "ForgetSubscriptions"
+      Effect   = "Allow"
+      Action   = ["dynamodb:BatchWriteItem", "dynamodb:Query"]
+      Resource = [var.subscriptions_table_arn, "${var.subscriptions_table_arn}/index/connectionId-index"]
+    }],
     local.signing_enabled ? [{
       Sid      = "ReadSigningSecret"
       Effect   = "Allow"

@@ -175,6 +175,18 @@ variable "table_kms_key_arn" {
   default     = null
 }
 
+variable "subscriptions_table_name" {
+  description = "The subscriptions table (fanout.enabled), whose items of a closed connection $disconnect deletes; null: none."
+  type        = string
+  default     = null
+}
+
+variable "subscriptions_table_arn" {
+  description = "ARN of the subscriptions table; null without one."
+  type        = string
+  default     = null
+}
+
 variable "api_execution_arn" {
   description = "Execution ARN of the WebSocket API: the handler may close this stage's connections (DELETE @connections) when jwt.expiry_enforcement_enabled."
   type        = string

@@ -134,6 +134,31 @@ locals {
           ]
         }
       },
+      # The gauge and the worker of fanout (empty without it).
+      {
+        type = "metric", x = 0, y = 24, width = 12, height = 6
+        properties = {
+          title  = "Open connections (gauge, every minute)"
+          region = local.region
+          period = 60
+          metrics = [
+            [var.metrics_namespace, "OpenConnections", "Service", local.service, { stat = "Maximum" }],
+          ]
+        }
+      },
+      {
+        type = "metric", x = 12, y = 24, width = 12, height = 6
+        properties = {
+          title  = "Fan-out: posts sent, gone, requeued, dropped; jobs reported (EMF)"
+          region = local.region
+          stat   = "Sum"
+          period = 60
+          metrics = [
+            for metric in ["FanoutSent", "FanoutGone", "FanoutRequeued", "FanoutDropped", "FanoutFailedMessages"] :
+            [var.metrics_namespace, metric, "Service", local.service]
+          ]
+        }
+      },
     ],
   )
 }

@@ -68,7 +68,22 @@ locals {
     }
   ]...)
 
-  alarms = merge(local.api_alarms, local.lambda_alarms)
+  # The gauge's OpenConnections (fanout.gauge_enabled): off unless turned on, since its
+  # threshold is the caller's capacity plan (the account's connection quota, or a cost).
+  gauge_alarms = var.alarms.open_connections.enabled ? {
+    open-connections = {
+      namespace   = var.metrics_namespace
+      metric_name = "OpenConnections"
+      statistic   = "Maximum"
+      dimensions  = { Service = local.service }
+      threshold   = var.alarms.open_connections.threshold
+      period      = var.alarms.open_connections.period
+      evaluations = var.alarms.open_connections.evaluation_periods
+      description = "Open connections (OpenConnections, counted every minute by the gauge of fanout) reached ${var.alarms.open_connections.threshold}."
+    }
+  } : {}
+
+  alarms = merge(local.api_alarms, local.lambda_alarms, local.gauge_alarms)
 }
 
 resource "aws_cloudwatch_metric_alarm" "this" {

@@ -118,6 +118,8 @@ variable "alarms" {
       throttling's 429 included (WebSocket APIs publish no separate throttle metric).
     - `lambda_errors`, `lambda_throttles`, `lambda_duration`: each function, AWS/Lambda.
     - `dynamodb_throttles`: ThrottledRequests of the table, summed over `table_operations`.
+    - `open_connections`: the gauge's OpenConnections (fanout.gauge_enabled), its Maximum;
+      off by default (threshold: your capacity plan, 100000 unless set).
   EOT
   type = object({
     integration_errors = optional(object({
@@ -159,6 +161,12 @@ variable "alarms" {
     dynamodb_throttles = optional(object({
       enabled            = optional(bool, true)
       threshold          = optional(number, 1)
+      period             = optional(number, 60)
+      evaluation_periods = optional(number, 3)
+    }), {})
+    open_connections = optional(object({
+      enabled            = optional(bool, false)
+      threshold          = optional(number, 100000)
       period             = optional(number, 60)
       evaluation_periods = optional(number, 3)
     }), {})

@@ -23,7 +23,14 @@ sys.path.insert(0, str(ROOT / "tools"))
 import contract as generator  # noqa: E402
 
 CONTRACT = generator.load()
-FUNCTIONS = ("authorizer", "connection_handler")
+FUNCTIONS = ("authorizer", "connection_handler", "fanout_worker", "connections_gauge")
+# Where Terraform builds each function's environment, as a local `<name>_environment`.
+ENVIRONMENT_FILES = {
+    "authorizer": ("modules/functions/environment.tf", "authorizer"),
+    "connection_handler": ("modules/functions/environment.tf", "connection_handler"),
+    "fanout_worker": ("modules/fanout/worker.tf", "worker"),
+    "connections_gauge": ("modules/fanout/gauge.tf", "gauge"),
+}
 
 
 def _hcl(path: Path) -> dict[str, Any]:
@@ -42,10 +49,11 @@ def _variable(name: str) -> dict[str, Any]:
 
 
 def _environment_keys(function: str) -> set[str]:
-    for block in _hcl(ROOT / "modules" / "functions" / "environment.tf")["locals"]:
-        if f"{function}_environment" in block:
-            return set(block[f"{function}_environment"])
-    raise AssertionError(f"environment.tf has no local {function}_environment")
+    path, local = ENVIRONMENT_FILES[function]
+    for block in _hcl(ROOT / path)["locals"]:
+        if f"{local}_environment" in block:
+            return set(block[f"{local}_environment"])
+    raise AssertionError(f"{path} has no local {local}_environment")
 
 
 def test_every_copy_is_generated_from_the_contract() -> None:

@@ -55,4 +55,9 @@ run "every_part_on" {
     condition     = endswith(output.dashboard_url, "#dashboards/dashboard/ws-complete")
     error_message = "The complete example must have the dashboard."
   }
+
+  assert {
+    condition     = output.subscriptions_table_name == "ws-complete-subscriptions"
+    error_message = "The complete example must have topics (fanout)."
+  }
 }

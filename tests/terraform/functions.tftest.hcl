@@ -729,3 +729,31 @@ run "signing_off_sets_no_key_refresh" {
     error_message = "Without request signing the handler gets neither a signing secret nor its refresh interval."
   }
 }
+
+run "with_topics_disconnect_deletes_subscriptions" {
+  command = plan
+
+  module {
+    source = "./modules/functions"
+  }
+
+  variables {
+    subscriptions_table_name = "demo-subscriptions"
+    subscriptions_table_arn  = "arn:aws:dynamodb:eu-west-1:123456789012:table/demo-subscriptions"
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["connection_handler"].environment[0].variables["SUBSCRIPTIONS_TABLE"] == "demo-subscriptions" && !contains(keys(aws_lambda_function.this["authorizer"].environment[0].variables), "SUBSCRIPTIONS_TABLE")
+    error_message = "With a subscriptions table the handler, and only it, must get SUBSCRIPTIONS_TABLE."
+  }
+
+  assert {
+    condition = [for s in jsondecode(aws_iam_role_policy.this["connection_handler"].policy).Statement : s if s.Sid == "ForgetSubscriptions"][0] == {
+      Sid      = "ForgetSubscriptions"
+      Effect   = "Allow"
+      Action   = ["dynamodb:BatchWriteItem", "dynamodb:Query"]
+      Resource = ["arn:aws:dynamodb:eu-west-1:123456789012:table/demo-subscriptions", "arn:aws:dynamodb:eu-west-1:123456789012:table/demo-subscriptions/index/connectionId-index"]
+    }
+    error_message = "$disconnect must be able to find a connection's subscriptions by index and delete them, in that table only."
+  }
+}

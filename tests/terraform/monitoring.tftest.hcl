@@ -142,8 +142,9 @@ run "dashboard_shows_every_part" {
         for op in ["PutItem", "GetItem", "DeleteItem", "UpdateItem", "Query"] : "AWS/DynamoDB ${m} TableName table-0005 Operation ${op}"
       ]]),
       [for m in ["ConnectionsAccepted", "ConnectionsRefused", "MessagesForwarded", "TokensExpired", "BackendErrors", "BackendLatency"] : "Namespace-0006 ${m} Service service-0007"],
+      [for m in ["OpenConnections", "FanoutSent", "FanoutGone", "FanoutRequeued", "FanoutDropped", "FanoutFailedMessages"] : "Namespace-0006 ${m} Service service-0007"],
     ))
-    error_message = "The dashboard must show the API stage's, both functions', the table's and the handler's EMF metrics, each with its own dimension values."
+    error_message = "The dashboard must show the API stage's, both functions', the table's, the handler's and fanout's EMF metrics, each with its own dimension values."
   }
 
   assert {

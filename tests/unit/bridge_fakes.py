@@ -236,3 +236,34 @@ def metric_lines(text: str) -> list[dict[str, Any]]:
     """The Embedded Metric Format lines of captured output."""
     records = [json.loads(line) for line in text.splitlines() if line.strip()]
     return [record for record in records if isinstance(record, dict) and "_aws" in record]
+
+
+SUBSCRIPTIONS = "ws-bridge-subscriptions"
+
+
+def create_subscriptions_table(name: str = SUBSCRIPTIONS) -> str:
+    """The subscriptions table as modules/fanout creates it (docs/fanout.md)."""
+    client = boto3.client("dynamodb", region_name=REGION)
+    client.create_table(
+        TableName=name,
+        AttributeDefinitions=[
+            {"AttributeName": "topicShard", "AttributeType": "S"},
+            {"AttributeName": "connectionId", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "topicShard", "KeyType": "HASH"},
+            {"AttributeName": "connectionId", "KeyType": "RANGE"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "connectionId-index",
+                "KeySchema": [
+                    {"AttributeName": "connectionId", "KeyType": "HASH"},
+                    {"AttributeName": "topicShard", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            },
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return name

@@ -14,7 +14,15 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from wslocal.emulator import apigatewayv2, apigatewayv2_domains, awslambda, elasticache, iam
+from wslocal.emulator import (
+    apigatewayv2,
+    apigatewayv2_domains,
+    awslambda,
+    awslambda_esm,
+    elasticache,
+    iam,
+    sqs,
+)
 
 __all__ = [
     "DEFAULT_PORT",
@@ -43,6 +51,8 @@ def configure_moto() -> None:
     iam.install()
     elasticache.install()
     apigatewayv2_domains.install()
+    awslambda_esm.install()
+    sqs.install()
 
 
 @dataclass(frozen=True)

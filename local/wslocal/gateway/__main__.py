@@ -103,6 +103,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="a custom domain whose API mapping (base path) to this stage is served too",
     )
     parser.add_argument(
+        "--no-event-sources",
+        dest="event_sources",
+        action="store_false",
+        help="do not poll the region's SQS event source mappings (polled by default, as "
+        "Lambda does)",
+    )
+    parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )
     return parser.parse_args(argv)
@@ -160,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         worker_environment=dict(args.worker_env),
         function_credentials=args.function_credentials,
         domain_name=args.domain_name,
+        event_sources=args.event_sources,
     )
     return asyncio.run(serve(settings))
 

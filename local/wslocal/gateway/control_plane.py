@@ -17,6 +17,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from wslocal.gateway.event_sources import QueueMapping, list_queue_mappings
+
 if TYPE_CHECKING:
     from mypy_boto3_apigatewayv2 import ApiGatewayV2Client
     from mypy_boto3_lambda import LambdaClient
@@ -70,6 +72,8 @@ class LambdaFunction:
     policy: Mapping[str, Any] | None
     layers: tuple[LambdaLayer, ...] = ()
     role: str = ""  # the execution role's ARN
+    # ReservedConcurrentExecutions (PutFunctionConcurrency): None when not reserved.
+    reserved_concurrency: int | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,8 @@ class ApiDefinition:
     authorizers: Mapping[str, Authorizer]
     functions: Mapping[str, LambdaFunction]
     notes: tuple[str, ...] = field(default=())
+    # The region's enabled SQS event source mappings (their functions are in `functions`).
+    event_sources: tuple[QueueMapping, ...] = field(default=())
 
     @property
     def execution_arn(self) -> str:
@@ -146,8 +152,19 @@ def _unsupported(error: ClientError) -> bool:
     return status >= 500 or code in {"NotImplemented", "NotImplementedException", "500", "501"}
 
 
+def _reserved(found: Mapping[str, Any]) -> int | None:
+    value = (found.get("Concurrency") or {}).get("ReservedConcurrentExecutions")
+    return None if value is None else int(value)
+
+
 class _Loader:
-    def __init__(self, session: boto3.session.Session, api_id: str, stage: str) -> None:
+    def __init__(
+        self,
+        session: boto3.session.Session,
+        api_id: str,
+        stage: str,
+        event_sources: bool = True,
+    ) -> None:
         self.region = session.region_name
         if not self.region:
             raise ControlPlaneError("no AWS region: set AWS_REGION or AWS_DEFAULT_REGION")
@@ -156,6 +173,7 @@ class _Loader:
         self.stage = stage
         self.apigw: ApiGatewayV2Client = session.client("apigatewayv2", config=_CONFIG)
         self.lambda_: LambdaClient = session.client("lambda", config=_CONFIG)
+        self.event_sources = event_sources
         self.notes: list[str] = []
         self.route_responses_supported = True
         self.layer_by_arn_supported = True
@@ -188,6 +206,10 @@ class _Loader:
 
         arns = {i.function_arn for i in integrations.values()}
         arns |= {a.function_arn for a in authorizers.values()}
+        mappings: list[QueueMapping] = []
+        if self.event_sources:
+            mappings = self._queue_mappings()
+            arns |= {m.function_arn for m in mappings}
         functions = {arn: self._function(arn) for arn in sorted(arns)}
         return ApiDefinition(
             api_id=self.api_id,
@@ -202,7 +224,19 @@ class _Loader:
             authorizers=authorizers,
             functions=functions,
             notes=tuple(self.notes),
+            event_sources=tuple(mappings),
         )
+
+    def _queue_mappings(self) -> list[QueueMapping]:
+        try:
+            return list_queue_mappings(self.lambda_, self.session.client("sqs", config=_CONFIG))
+        except ClientError as exc:
+            if not _unsupported(exc):
+                raise
+            self.notes.append(
+                "the control plane does not list event source mappings: no SQS queue is polled"
+            )
+            return []
 
     def _routes(self) -> list[Mapping[str, Any]]:
         items: list[Mapping[str, Any]] = []
@@ -329,6 +363,7 @@ class _Loader:
             policy=policy,
             layers=layers,
             role=str(config.get("Role") or ""),
+            reserved_concurrency=_reserved(found),
         )
 
     def _layer(self, arn: str) -> LambdaLayer:
@@ -398,15 +433,22 @@ def load_base_path(
 
 
 def load_api(
-    api_id: str, stage: str, session: boto3.session.Session | None = None
+    api_id: str,
+    stage: str,
+    session: boto3.session.Session | None = None,
+    *,
+    event_sources: bool = True,
 ) -> ApiDefinition:
     """Read API `api_id`, its routes, integrations, authorizers, route responses, stage
-    `stage`, and every Lambda function they reference (configuration and resource policy)."""
+    `stage`, every Lambda function they reference (configuration and resource policy), and
+    (unless `event_sources` is false) the region's SQS event source mappings and their
+    functions."""
     try:
         return _Loader(
             session or boto3.session.Session(region_name=os.environ.get("AWS_REGION") or None),
             api_id,
             stage,
+            event_sources,
         ).load()
     except ClientError as exc:
         raise ControlPlaneError(f"control plane: {exc}") from exc

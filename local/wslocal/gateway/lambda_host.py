@@ -129,7 +129,7 @@ class LambdaHost:
                 task_root=task_root,
                 runtime_dir=unpacked.runtime_dir,
                 environment=environment,
-                size=settings.workers,
+                size=max(settings.workers, self._mapped_concurrency(arn)),
                 layer_paths=paths,
                 queue_timeout=settings.queue_timeout,
             )
@@ -178,6 +178,20 @@ class LambdaHost:
         except PackageError as exc:
             raise HostError(str(exc)) from exc
         return unpacked
+
+    def _mapped_concurrency(self, function_arn: str) -> int:
+        """The invocations the function's event source mappings may run at once: its pool
+        holds at least that many workers (each mapping's maximum concurrency)."""
+        reserved = self.api.functions[function_arn].reserved_concurrency
+        return sum(
+            m.concurrency(reserved)
+            for m in self.api.event_sources
+            if m.function_arn == function_arn
+        )
+
+    def credentials(self, function_arn: str) -> RoleCredentials | None:
+        """The function role's current credentials (None: the gateway's own are used)."""
+        return self._credentials.get(function_arn)
 
     async def _refresh_credentials(self) -> None:
         """Assume each function's role again before its credentials expire; new

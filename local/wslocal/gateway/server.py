@@ -7,13 +7,15 @@ time-limit sweep (`timeouts`); `stop` undoes them in reverse, closing every conn
 first (each fires `$disconnect`). The jobs in between are one module each: `handshake` (the
 upgrade), `authorizer`, `data_plane` (frames, routing, replies), `callbacks` (the
 `@connections` operations), `integrations` (invoking Lambda), `connections` (their state
-and the server-side close). Another part (an event source) starts and stops here too.
+and the server-side close). The SQS event source mappings' pollers (`sqs_poller`) start
+after the workers and stop before them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 
@@ -31,6 +33,7 @@ from wslocal.gateway.control_plane import (
     load_base_path,
 )
 from wslocal.gateway.data_plane import DataPlane
+from wslocal.gateway.event_sources import LOCAL_MAX_CONCURRENCY
 from wslocal.gateway.faults import Faults
 from wslocal.gateway.handshake import Handshake
 from wslocal.gateway.integrations import Integrations
@@ -43,6 +46,7 @@ from wslocal.gateway.settings import (
     GatewayError,
     GatewaySettings,
 )
+from wslocal.gateway.sqs_poller import PollerStats, QueuePoller
 from wslocal.gateway.tasks import Tasks
 from wslocal.gateway.timeouts import sweep
 
@@ -82,6 +86,7 @@ class Gateway:
         )
         self._callbacks: Callbacks | None = None
         self._host: LambdaHost | None = None
+        self._pollers: list[QueuePoller] = []
         self._ws_server: Server | None = None
         self._management: ManagementServer | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -121,6 +126,11 @@ class Gateway:
         return self._host.pids if self._host is not None else []
 
     @property
+    def event_source_stats(self) -> dict[str, PollerStats]:
+        """What each SQS event source mapping's poller did, by mapping UUID."""
+        return {poller.mapping.uuid: poller.stats for poller in self._pollers}
+
+    @property
     def open_connection_ids(self) -> list[str]:
         return list(self._connections.open)
 
@@ -140,6 +150,7 @@ class Gateway:
             await self._start_management(api)
             host = await self._start_host(api)
             await self._start_data_plane(api, host)
+            self._start_pollers(api, host)
         except BaseException:
             await self.stop()
             raise
@@ -150,7 +161,13 @@ class Gateway:
         settings = self.settings
         try:
             api = await asyncio.to_thread(
-                load_api, settings.api_id, settings.stage, self._boto_session
+                functools.partial(
+                    load_api,
+                    settings.api_id,
+                    settings.stage,
+                    self._boto_session,
+                    event_sources=settings.event_sources,
+                )
             )
             if settings.domain_name:
                 self._base_path = await asyncio.to_thread(
@@ -248,6 +265,32 @@ class Gateway:
             sweep(self._connections, settings.idle_timeout, settings.max_duration)
         )
 
+    def _start_pollers(self, api: ApiDefinition, host: LambdaHost) -> None:
+        for mapping in api.event_sources:
+            arn = mapping.function_arn
+            poller = QueuePoller(
+                mapping,
+                host.pools[arn],
+                region=api.region,
+                credentials=functools.partial(host.credentials, arn),
+            )
+            poller.start()
+            self._pollers.append(poller)
+            if (mapping.maximum_concurrency or 0) > LOCAL_MAX_CONCURRENCY:
+                log.warning(
+                    "mapping %s allows %d invocations at once; %d run locally",
+                    mapping.uuid,
+                    mapping.maximum_concurrency,
+                    LOCAL_MAX_CONCURRENCY,
+                )
+            log.info(
+                "polling %s for %s: batches of %d, %d at once",
+                mapping.queue_arn,
+                host.pools[arn].function.name,
+                mapping.batch_size,
+                poller.concurrency,
+            )
+
     def _endpoint_url(self) -> str | None:
         """The control plane's endpoint (AWS_ENDPOINT_URL, as boto3 resolves it)."""
         session = self._boto_session or boto3.session.Session()
@@ -278,6 +321,11 @@ class Gateway:
                 )
             self._ws_server = None
         self._connections.cancel_messages()
+        pollers, self._pollers = self._pollers, []
+        await asyncio.gather(
+            *(poller.stop(self.settings.shutdown_timeout) for poller in pollers),
+            return_exceptions=True,
+        )
         await self._tasks.cancel_all()
         if self._management is not None:
             await self._management.stop()

@@ -57,3 +57,6 @@ class GatewaySettings:
     # best effort), and the seed of that draw (None: random); see `faults`.
     disconnect_drop_rate: float = 0.0
     fault_seed: int | None = None
+    # Poll the region's enabled SQS event source mappings and invoke their functions, as
+    # Lambda does (`sqs_poller`); False: read none of them.
+    event_sources: bool = True

@@ -12,7 +12,8 @@ One module per concern, data flowing one way (request → accesses → decisions
                  must allow themselves (pure)
 - `resources`    an API call as the authorizations AWS makes for it, from explicit tables
                  (`services_data`: DynamoDB, Secrets Manager, SSM; `services_keys`: KMS,
-                 STS; `services_other`: execute-api, ElastiCache, Logs, X-Ray, CloudWatch),
+                 STS; `services_other`: execute-api, ElastiCache, Logs, X-Ray, CloudWatch;
+                 `services_queues`: SQS),
                  with `kms_behind`: the KMS call a service makes on the caller's behalf.
                  An operation no table lists is refused, saying so.
 - `authorize`    a caller and a call: every authorization decided, AWS's error on refusal

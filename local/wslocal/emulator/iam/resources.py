@@ -180,7 +180,12 @@ def mapped_operations() -> dict[str, frozenset[str]]:
 def _load() -> None:
     # The services_* modules register themselves; imported here, not at the top, because
     # they import this module.
-    from wslocal.emulator.iam import services_data, services_keys, services_other  # noqa: F401
+    from wslocal.emulator.iam import (  # noqa: F401
+        services_data,
+        services_keys,
+        services_other,
+        services_queues,
+    )
 
 
 def accesses(call: Call, lookup: Lookup) -> list[Access]:

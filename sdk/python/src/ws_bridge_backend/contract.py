@@ -38,6 +38,7 @@ AUTHORIZER_ENVIRONMENT: dict[str, EnvVar] = {
 
 CONNECTION_HANDLER_ENVIRONMENT: dict[str, EnvVar] = {
     "CONNECTIONS_TABLE": EnvVar(name="CONNECTIONS_TABLE", type="string", required=True),
+    "SUBSCRIPTIONS_TABLE": EnvVar(name="SUBSCRIPTIONS_TABLE", type="string"),
     "BACKEND_URL": EnvVar(name="BACKEND_URL", type="backend_url", required=True),
     "BACKEND_VALIDATE_PATH": EnvVar(
         name="BACKEND_VALIDATE_PATH", type="path", default="/api/labs/session/{sessionId}/validate"
@@ -60,6 +61,28 @@ CONNECTION_HANDLER_ENVIRONMENT: dict[str, EnvVar] = {
         name="BACKEND_SIGNING_KEY_REFRESH_SECONDS", type="int", default=300, min=1, max=3600
     ),
     "TOKEN_EXPIRY_ENFORCED": EnvVar(name="TOKEN_EXPIRY_ENFORCED", type="bool", default=True),
+    "LOG_LEVEL": EnvVar(name="LOG_LEVEL", type="log_level", default="INFO"),
+    "METRICS_NAMESPACE": EnvVar(name="METRICS_NAMESPACE", type="string", default="WebSocketBridge"),
+    "METRICS_SERVICE": EnvVar(name="METRICS_SERVICE", type="string", default="ws-bridge"),
+}
+
+FANOUT_WORKER_ENVIRONMENT: dict[str, EnvVar] = {
+    "CONNECTIONS_TABLE": EnvVar(name="CONNECTIONS_TABLE", type="string", required=True),
+    "SUBSCRIPTIONS_TABLE": EnvVar(name="SUBSCRIPTIONS_TABLE", type="string", required=True),
+    "CALLBACK_URL": EnvVar(name="CALLBACK_URL", type="url", required=True),
+    "FANOUT_QUEUE_URL": EnvVar(name="FANOUT_QUEUE_URL", type="url", required=True),
+    "FANOUT_MAX_IDS_PER_MESSAGE": EnvVar(
+        name="FANOUT_MAX_IDS_PER_MESSAGE", type="int", default=1000, min=1, max=5000
+    ),
+    "FANOUT_CONCURRENCY": EnvVar(name="FANOUT_CONCURRENCY", type="int", default=32, min=1, max=128),
+    "FANOUT_MAX_ATTEMPTS": EnvVar(name="FANOUT_MAX_ATTEMPTS", type="int", default=5, min=1, max=20),
+    "LOG_LEVEL": EnvVar(name="LOG_LEVEL", type="log_level", default="INFO"),
+    "METRICS_NAMESPACE": EnvVar(name="METRICS_NAMESPACE", type="string", default="WebSocketBridge"),
+    "METRICS_SERVICE": EnvVar(name="METRICS_SERVICE", type="string", default="ws-bridge"),
+}
+
+CONNECTIONS_GAUGE_ENVIRONMENT: dict[str, EnvVar] = {
+    "CONNECTIONS_TABLE": EnvVar(name="CONNECTIONS_TABLE", type="string", required=True),
     "LOG_LEVEL": EnvVar(name="LOG_LEVEL", type="log_level", default="INFO"),
     "METRICS_NAMESPACE": EnvVar(name="METRICS_NAMESPACE", type="string", default="WebSocketBridge"),
     "METRICS_SERVICE": EnvVar(name="METRICS_SERVICE", type="string", default="ws-bridge"),
@@ -201,3 +224,27 @@ class FrameType:
     CHUNK = "chunk"
     ROTATE = "rotate"
     KICKED = "kicked"
+
+
+# Topics and the fan-out queue (docs/fanout.md).
+FANOUT_VERSION = 1
+FANOUT_MAX_IDS_PER_MESSAGE = 1000
+FANOUT_MAX_QUEUE_MESSAGE_BYTES = 262144
+FANOUT_SEND_BATCH_ENTRIES = 10
+FANOUT_TOPIC_SHARDS = 16
+FANOUT_MAX_TOPIC_SHARDS = 1000
+FANOUT_TOPIC_PATTERN = "^[A-Za-z0-9._:/-]{1,128}$"
+FANOUT_DIRECT_THRESHOLD = 100
+FANOUT_FIELD_VERSION = "v"
+FANOUT_FIELD_DATA = "data"
+FANOUT_FIELD_CONNECTION_IDS = "connectionIds"
+FANOUT_FIELD_TOPIC = "topic"
+FANOUT_FIELD_SHARD = "shard"
+FANOUT_FIELD_START_KEY = "startKey"
+FANOUT_FIELD_ATTEMPT = "attempt"
+SUBSCRIPTIONS_PARTITION_KEY = "topicShard"
+SUBSCRIPTIONS_SORT_KEY = "connectionId"
+SUBSCRIPTIONS_TOPIC_ATTRIBUTE = "topic"
+SUBSCRIPTIONS_CONNECTION_INDEX = "connectionId-index"
+SUBSCRIPTIONS_TTL_ATTRIBUTE = "expiresAt"
+SUBSCRIPTIONS_SHARD_SEPARATOR = "#"

@@ -1,0 +1,43 @@
+# The fan-out queue: jobs of up to max_ids_per_message connection ids, or one page of a
+# topic shard each (contract.json "fanout"). Encrypted with SQS's own key (SSE-SQS), or
+# with queue_kms_key_arn. A job the worker reports max_receive_count times moves to the
+# dead-letter queue, kept 14 days for inspection and redrive.
+locals {
+  queue_encryption = var.queue_kms_key_arn == null ? { sqs_managed_sse_enabled = true, kms_master_key_id = null } : { sqs_managed_sse_enabled = null, kms_master_key_id = var.queue_kms_key_arn }
+}
+
+resource "aws_sqs_queue" "dead_letter" {
+  name                      = "${var.name}-fanout-dlq"
+  message_retention_seconds = 1209600
+  sqs_managed_sse_enabled   = local.queue_encryption.sqs_managed_sse_enabled
+  kms_master_key_id         = local.queue_encryption.kms_master_key_id
+  tags                      = var.tags
+}
+
+resource "aws_sqs_queue" "this" {
+  name = "${var.name}-fanout"
+  # AWS's advice for a Lambda event source: at least six times the function's timeout, so
+  # a batch being retried by the poller is not handed out again meanwhile.
+  visibility_timeout_seconds = 6 * var.worker_timeout
+  # A broadcast is news: a job a day old is not worth posting.
+  message_retention_seconds = var.message_retention_seconds
+  sqs_managed_sse_enabled   = local.queue_encryption.sqs_managed_sse_enabled
+  kms_master_key_id         = local.queue_encryption.kms_master_key_id
+
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.dead_letter.arn
+    maxReceiveCount     = var.max_receive_count
+  })
+
+  tags = var.tags
+}
+
+# Only the fan-out queue may send to the dead-letter queue.
+resource "aws_sqs_queue_redrive_allow_policy" "dead_letter" {
+  queue_url = aws_sqs_queue.dead_letter.id
+
+  redrive_allow_policy = jsonencode({
+    redrivePermission = "byQueue"
+    sourceQueueArns   = [aws_sqs_queue.this.arn]
+  })
+}
