@@ -19,6 +19,8 @@ from typing import Any
 import boto3
 import jwt
 
+from ws_bridge_backend.traceparent import is_valid
+
 EVENTS = Path(__file__).parent / "events"
 REGION = "eu-west-1"
 TABLE = "ws-bridge-connections"
@@ -236,3 +238,11 @@ def metric_lines(text: str) -> list[dict[str, Any]]:
     """The Embedded Metric Format lines of captured output."""
     records = [json.loads(line) for line in text.splitlines() if line.strip()]
     return [record for record in records if isinstance(record, dict) and "_aws" in record]
+
+
+def untraced(response: dict[str, Any]) -> Any:
+    """The handler's JSON reply without the ``traceparent`` it adds to every message's
+    reply, which must be a valid W3C traceparent."""
+    reply = json.loads(response["body"])
+    assert is_valid(reply.pop("traceparent", None)), reply
+    return reply
