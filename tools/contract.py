@@ -326,6 +326,7 @@ def node(contract: Mapping[str, Any]) -> str:
         "MIN_KEY_BYTES": signing["min_key_bytes"],
         "REASONS": signing["refusals"],
         "TRACE_HEADER": contract["session"]["trace"]["header"],
+        "TRACEPARENT_PATTERN": contract["session"]["trace"]["pattern"],
     }
     lines = ['"use strict";', f"// {NOTICE}", ""]
     for name, value in body.items():
