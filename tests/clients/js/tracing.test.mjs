@@ -59,3 +59,28 @@ test("newTraceparent draws valid, distinct values; isValidTraceparent refuses th
     assert.equal(isValidTraceparent(bad), false, String(bad));
   }
 });
+
+test("a request resent after a reconnect keeps its traceparent", async () => {
+  const sent = [];
+  let dropped = false;
+  const WebSocket = fakeWebSocket((socket, frame) => {
+    sent.push(frame);
+    if (frame.type === "resume") {
+      socket.deliver({ type: "resumed", id: frame.id, headSeq: 0, messages: [], more: false });
+    } else if (!dropped) {
+      dropped = true; // the first send is lost with its connection
+      socket.close(1006, "");
+    } else {
+      socket.deliver({ seq: 1, id: frame.id, type: "ok" });
+    }
+  });
+  const backoff = { baseMs: 5, maxMs: 10, maxAttempts: 3 };
+  const bridge = new WebSocketBridge("wss://example.test/prod", { token: "t", WebSocket, page: {}, backoff });
+  await bridge.connect();
+  const request = bridge.request({ type: "command" });
+  await request.reply;
+  const commands = sent.filter((frame) => frame.type === "command");
+  assert.equal(commands.length, 2);
+  assert.deepEqual(commands.map((frame) => frame.traceparent), [request.traceparent, request.traceparent]);
+  bridge.close();
+});
