@@ -184,6 +184,11 @@ def _python_session(session: Mapping[str, Any]) -> list[str]:
         + _py(list(session["client_error_codes"])),
         f"CLIENT_DEFAULTS_MS = {session['client_defaults_ms']!r}",
         f"CLIENT_DEFAULTS = {session['client_defaults']!r}",
+        "# W3C Trace Context: frame field, backend header, a valid value, a new trace's flags.",
+        f"TRACE_FIELD = {session['trace']['field']!r}",
+        f"TRACE_HEADER = {session['trace']['header']!r}",
+        f"TRACEPARENT_PATTERN = {session['trace']['pattern']!r}",
+        f"TRACE_NEW_FLAGS = {session['trace']['new_flags']!r}",
         "",
         "",
         "class FrameType:",
@@ -238,6 +243,10 @@ def browser(contract: Mapping[str, Any]) -> str:
         "/** A request id. */",
         f"export const ID_PATTERN = /{session['id_pattern']}/;",
         f"export const CLIENT_ID_LENGTH = {session['client_id_length']};",
+        "/** W3C Trace Context: the frame field, a valid value, a new trace's flags. */",
+        f'export const TRACE_FIELD = "{session["trace"]["field"]}";',
+        f"export const TRACEPARENT_PATTERN = /{session['trace']['pattern']}/;",
+        f'export const TRACE_NEW_FLAGS = "{session["trace"]["new_flags"]}";',
         "",
     ]
     handler_codes = {code: "" for code in contract["errors"]}
@@ -277,6 +286,9 @@ def browser_types(contract: Mapping[str, Any]) -> str:
         "export declare const MAX_FRAME_BYTES: number;",
         "export declare const ID_PATTERN: RegExp;",
         "export declare const CLIENT_ID_LENGTH: number;",
+        "export declare const TRACE_FIELD: string;",
+        "export declare const TRACEPARENT_PATTERN: RegExp;",
+        "export declare const TRACE_NEW_FLAGS: string;",
         "",
     ]
     lines += declared("BackendErrorCode", list(contract["errors"]))
@@ -329,6 +341,8 @@ def node(contract: Mapping[str, Any]) -> str:
         "MAX_CLOCK_SKEW_SECONDS": signing["window_seconds"],
         "MIN_KEY_BYTES": signing["min_key_bytes"],
         "REASONS": signing["refusals"],
+        "TRACE_HEADER": contract["session"]["trace"]["header"],
+        "TRACEPARENT_PATTERN": contract["session"]["trace"]["pattern"],
     }
     lines = ['"use strict";', f"// {NOTICE}", ""]
     for name, value in body.items():

@@ -40,6 +40,8 @@ VALIDATE = (
 )
 VALIDATE_PATH = "/api/labs/session/lab%401/validate"
 BEARER = "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2ln"
+TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+TRACED = {"X-Connection-Id": "Kx1=", "traceparent": TRACE}
 
 
 def _sign(
@@ -85,6 +87,8 @@ def _request(
     case: dict[str, Any] = {**sent, "headers": headers, "expect": expect}
     if expect == "ok":
         case["signed_headers"] = {name.lower(): value for name, value in signed.items()}
+        if "traceparent" in case["signed_headers"]:  # what the verifier exposes as such
+            case["traceparent"] = case["signed_headers"]["traceparent"]
     return case
 
 
@@ -99,6 +103,7 @@ def signing_cases() -> list[dict[str, Any]]:
             {"Authorization": BEARER, "X-Connection-Id": "Kx1="},
         ),
         ("no signed headers, empty body", "GET", "/health", "", {}),
+        ("message with a trace", "POST", "/api/ws/message", MESSAGE, TRACED),
     ]
     out = []
     for number, (name, method, path, body, headers) in enumerate(cases):
@@ -211,6 +216,21 @@ def verification_cases() -> list[dict[str, Any]]:
                     signed={},
                     change={"X-Bridge-Signed-Headers": "x-connection-id"},
                     expect="missing_signed_header",
+                ),
+            ],
+        },
+        {
+            "name": "a message's traceparent is signed: unsigned or tampered, refused",
+            "keys": ["current"],
+            "now": NOW,
+            "requests": [
+                _request(signed=TRACED, nonce=25),
+                _request(extra={"traceparent": TRACE}, nonce=26, expect="unsigned_header"),
+                _request(
+                    signed=TRACED,
+                    extra={"traceparent": TRACE.replace("4bf9", "4bf8")},
+                    nonce=27,
+                    expect="bad_signature",
                 ),
             ],
         },

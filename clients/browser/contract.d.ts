@@ -4,6 +4,9 @@ export declare const MAX_MESSAGE_BYTES: number;
 export declare const MAX_FRAME_BYTES: number;
 export declare const ID_PATTERN: RegExp;
 export declare const CLIENT_ID_LENGTH: number;
+export declare const TRACE_FIELD: string;
+export declare const TRACEPARENT_PATTERN: RegExp;
+export declare const TRACE_NEW_FLAGS: string;
 
 export declare const BackendErrorCode: {
   readonly INVALID_JSON: "invalid_json";

@@ -6,6 +6,10 @@ export const MAX_FRAME_BYTES = 32768;
 /** A request id. */
 export const ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 export const CLIENT_ID_LENGTH = 12;
+/** W3C Trace Context: the frame field, a valid value, a new trace's flags. */
+export const TRACE_FIELD = "traceparent";
+export const TRACEPARENT_PATTERN = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+export const TRACE_NEW_FLAGS = "01";
 
 /** Error codes the connection handler sends in `{"type":"error","error":<code>}`. */
 export const BackendErrorCode = Object.freeze({

@@ -14,6 +14,8 @@ import {
   ID_PATTERN,
   MAX_FRAME_BYTES,
   MAX_MESSAGE_BYTES,
+  TRACE_NEW_FLAGS,
+  TRACEPARENT_PATTERN,
 } from "./contract.js";
 
 export { BackendErrorCode, CLIENT_ID_LENGTH, ClientErrorCode, ID_PATTERN, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES };
@@ -70,6 +72,27 @@ export function newClientId() {
   const bytes = new Uint8Array(CLIENT_ID_LENGTH);
   globalThis.crypto.getRandomValues(bytes);
   return Array.from(bytes, (byte) => ALPHABET[byte % ALPHABET.length]).join("");
+}
+
+/** True for a W3C traceparent (version 00, lowercase hex) whose ids are not all zeros. */
+export function isValidTraceparent(value) {
+  return (
+    typeof value === "string" &&
+    TRACEPARENT_PATTERN.test(value) &&
+    value.slice(3, 35) !== "0".repeat(32) &&
+    value.slice(36, 52) !== "0".repeat(16)
+  );
+}
+
+/** A new W3C traceparent: random trace id and parent id (crypto.getRandomValues), sampled. */
+export function newTraceparent() {
+  for (;;) {
+    const bytes = new Uint8Array(24);
+    globalThis.crypto.getRandomValues(bytes);
+    const hex = Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+    const value = `00-${hex.slice(0, 32)}-${hex.slice(32)}-${TRACE_NEW_FLAGS}`;
+    if (isValidTraceparent(value)) return value; // all zeros: drawn again
+  }
 }
 
 const encoder = new TextEncoder();

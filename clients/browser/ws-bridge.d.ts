@@ -155,6 +155,14 @@ export interface SendOptions {
   timeoutMs?: number;
 }
 
+/** What request() returns: the request's id (undefined when it was refused at once), its W3C
+ * traceparent, and send()'s promise of the reply. */
+export interface SentRequest<Reply = Record<string, unknown>> {
+  id: string | undefined;
+  traceparent: string | undefined;
+  reply: Promise<Reply>;
+}
+
 export declare const DEFAULTS: Readonly<{
   auth: "subprotocol";
   connectTimeoutMs: number;
@@ -176,6 +184,10 @@ export declare function withQuery(url: string, params?: Record<string, string>):
 /** A JWT's `exp`, read WITHOUT verification. */
 export declare function tokenExp(token: string): number | undefined;
 export declare function isLaterToken(token: string, refused: string): boolean;
+/** True for a W3C traceparent (version 00, lowercase hex) whose ids are not all zeros. */
+export declare function isValidTraceparent(value: unknown): value is string;
+/** A new W3C traceparent (random ids, sampled). */
+export declare function newTraceparent(): string;
 
 export declare class WebSocketBridge extends EventTarget {
   constructor(url: string, options: BridgeOptions);
@@ -197,6 +209,8 @@ export declare class WebSocketBridge extends EventTarget {
   /** Resolves once the first resume is answered. */
   connect(): Promise<void>;
   send<Reply = Record<string, unknown>>(message: Record<string, unknown>, options?: SendOptions): Promise<Reply>;
+  /** send(), with the request's id and traceparent at once. */
+  request<Reply = Record<string, unknown>>(message: Record<string, unknown>, options?: SendOptions): SentRequest<Reply>;
   /** The handler's pong, or a rejection (no pong: the connection is dead and reopened). */
   ping(): Promise<void>;
   /** Make-before-break now. */

@@ -22,7 +22,10 @@ import {
   DEFAULTS,
   backoffDelay,
   isLaterToken,
+  isObject,
+  isValidTraceparent,
   newClientId,
+  newTraceparent,
 } from "./protocol.js";
 import { SessionCore } from "./session-core.js";
 import { watchPage } from "./page-watch.js";
@@ -103,18 +106,31 @@ export class WebSocketBridge extends EventTarget {
   /** Send a request (a JSON object; an `id` is added unless it has one) and resolve with its
    * reply, or reject with a BridgeError: the error reply's code, `message_too_large` or
    * `queue_full` at once (nothing sent), `reply_timeout`, `closed`, `kicked`... */
-  send(message, { timeoutMs } = {}) {
+  send(message, options = {}) {
+    return this.request(message, options).reply;
+  }
+
+  /** send() that also tells the request's `id` and `traceparent` at once, to log them before
+   * the reply: returns { id, traceparent, reply } (`reply`: send()'s promise). Each request
+   * carries a fresh W3C traceparent (docs/design.md, "Tracing") unless the message has a
+   * valid one of its own; resends keep it. `id` is undefined when nothing was taken. */
+  request(message, { timeoutMs } = {}) {
+    const traced = isObject(message) && !isValidTraceparent(message.traceparent)
+      ? { ...message, traceparent: newTraceparent() }
+      : message;
+    const traceparent = isObject(traced) ? traced.traceparent : undefined;
     if (this.state === "closed" || this.state === "idle") {
-      return Promise.reject(new BridgeError(ClientErrorCode.CLOSED, `not connected (${this.state})`));
+      const reply = Promise.reject(new BridgeError(ClientErrorCode.CLOSED, `not connected (${this.state})`));
+      return { id: undefined, traceparent, reply };
     }
     let taken;
     try {
-      taken = this._core.request(message);
+      taken = this._core.request(traced);
     } catch (error) {
-      return Promise.reject(error);
+      return { id: undefined, traceparent, reply: Promise.reject(error) };
     }
     const { id, actions } = taken;
-    const promise = new Promise((resolve, reject) => {
+    const reply = new Promise((resolve, reject) => {
       const ms = timeoutMs ?? this.options.replyTimeoutMs;
       const timer = setTimeout(() => {
         this._requests.delete(id);
@@ -124,7 +140,7 @@ export class WebSocketBridge extends EventTarget {
       this._requests.set(id, { resolve, reject, timer });
     });
     this._run(null, actions);
-    return promise;
+    return { id, traceparent, reply };
   }
 
   /** Ping on the primary connection and resolve with the handler's pong. */

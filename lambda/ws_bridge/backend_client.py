@@ -44,6 +44,7 @@ from ws_bridge.json_codec import encode_json
 from ws_bridge.settings import MAX_MESSAGE_BYTES, HandlerSettings
 from ws_bridge.signing_key import SigningKey, SigningKeyUnavailableError
 from ws_bridge_backend.signing import TRUSTED_HEADERS, sign_request
+from ws_bridge_backend.traceparent import TRACE_HEADER
 
 __all__ = [
     "BackendResult",
@@ -445,20 +446,26 @@ def forward_body(
     body: bytes,
     *,
     timeout_seconds: float | None = None,
+    traceparent: str | None = None,
 ) -> BackendResult:
     """``POST {BACKEND_URL}{BACKEND_MESSAGE_PATH}`` with a message already encoded with
-    ``json_codec.encode_json`` (strict JSON: never ``NaN`` or ``Infinity``)."""
+    ``json_codec.encode_json`` (strict JSON: never ``NaN`` or ``Infinity``).
+    ``traceparent``: the message's W3C trace, sent (and signed) as the ``traceparent``
+    header."""
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+        "X-Connection-Id": connection_id,
+    }
+    if traceparent is not None:
+        headers[TRACE_HEADER] = traceparent
     return _request(
         http,
         settings,
         "POST",
         settings.backend_url + settings.backend_message_path,
         timeout_seconds=_timeout(timeout_seconds, settings.backend_timeout_seconds),
-        headers={
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-            "X-Connection-Id": connection_id,
-        },
+        headers=headers,
         body=body,
     )
 

@@ -48,6 +48,8 @@ from ws_bridge.outcomes import (
 )
 from ws_bridge.settings import MAX_CONNECTION_SECONDS, HandlerSettings
 from ws_bridge.token_sources import bearer_protocol, find_tokens
+from ws_bridge.tracing import message_trace, traced_reply
+from ws_bridge_backend.traceparent import TRACE_FIELD
 
 __all__ = [
     "ERRORS",
@@ -262,19 +264,24 @@ def _pong(now: float) -> dict[str, Any]:
     return {"statusCode": 200, "body": f'{{"type":"pong","timestamp":{int(now * 1000)}}}'}
 
 
-def _refusal(code: ErrorCode, info: RequestInfo, rid: str | None = None) -> dict[str, Any]:
+def _refusal(
+    code: ErrorCode, info: RequestInfo, rid: str | None = None, trace: str | None = None
+) -> dict[str, Any]:
     log.info("message refused", extra={"error": code})
-    return error_reply(code, info.request_id, rid)
+    return error_reply(code, info.request_id, rid, trace)
 
 
-_IDENTITY = ("connectionId", "sessionId", "userId")
+# Set by the handler over what the client sent: the identity from the authorizer context,
+# and the message's trace.
+_OVERRIDDEN = ("connectionId", "sessionId", "userId", TRACE_FIELD)
 
 
-def _forwarded_body(parsed: Mapping[str, Any], info: RequestInfo) -> bytes | None:
+def _forwarded_body(parsed: Mapping[str, Any], info: RequestInfo, trace: str) -> bytes | None:
     """The backend's request body: the client's object with the identity from the
-    authorizer context, which overrides what the client sent, as strict JSON in UTF-8.
-    None when the client's object holds a lone surrogate, also in a value overridden."""
-    overridden = [parsed[key] for key in _IDENTITY if key in parsed]
+    authorizer context and the message's trace, which override what the client sent, as
+    strict JSON in UTF-8. None when the client's object holds a lone surrogate, also in a
+    value overridden."""
+    overridden = [parsed[key] for key in _OVERRIDDEN if key in parsed]
     if overridden and _encoded(overridden) is None:
         return None
     return _encoded(
@@ -283,6 +290,7 @@ def _forwarded_body(parsed: Mapping[str, Any], info: RequestInfo) -> bytes | Non
             "connectionId": info.connection_id,
             "sessionId": info.session_id,
             "userId": info.user_id,
+            TRACE_FIELD: trace,
         }
     )
 
@@ -306,6 +314,29 @@ def message(
     deadline: float | None = None,
     close: Callable[[RequestInfo, str], None] = close_connection,
 ) -> dict[str, Any]:
+    """A client message: its trace (the client's ``traceparent`` or a new one) is on every
+    line logged for it, in the backend's request and in the reply."""
+    parsed = parse_message(event)
+    trace = message_trace(parsed)
+    with logs.bind(traceparent=trace):
+        try:
+            return _message(parsed, trace, info, settings, http, now, deadline, close)
+        except Exception:
+            # handler()'s safety net, here so that the line and the reply carry the trace.
+            log.exception("handler failed")
+            return error_reply("internal_error", info.request_id, message_id(parsed), trace)
+
+
+def _message(
+    parsed: dict[str, Any] | ErrorCode,
+    trace: str,
+    info: RequestInfo,
+    settings: HandlerSettings,
+    http: urllib3.PoolManager,
+    now: Callable[[], float],
+    deadline: float | None,
+    close: Callable[[RequestInfo, str], None],
+) -> dict[str, Any]:
     expires_at = info.token_expires_at
     # Expired from exp on, exactly as the authorizer decides (jwt_verifier.is_expired).
     if settings.token_expiry_enforced and expires_at is not None and now() >= expires_at:
@@ -314,25 +345,27 @@ def message(
         # names the refused request, so that the client resends that one, and only it.
         log.info("token expired, connection closed", extra={"expiredAt": expires_at})
         metrics.count("TokensExpired")
-        expired = error_reply("token_expired", info.request_id, message_id(parse_message(event)))
+        expired = error_reply("token_expired", info.request_id, message_id(parsed), trace)
         close(info, expired["body"])
         return expired
-    parsed = parse_message(event)
     if isinstance(parsed, str):
-        return _refusal(parsed, info)
+        return _refusal(parsed, info, None, trace)
     rid = message_id(parsed)
     if parsed.get("type") == "ping":
         # Encoded for the one check parse_message leaves to the encode: a lone surrogate.
-        return _pong(now()) if _encoded(parsed) is not None else _refusal("invalid_json", info)
-    body = _forwarded_body(parsed, info)
+        if _encoded(parsed) is None:
+            return _refusal("invalid_json", info, None, trace)
+        return _pong(now())
+    body = _forwarded_body(parsed, info, trace)
     if body is None:
-        return _refusal("invalid_json", info, rid)
+        return _refusal("invalid_json", info, rid, trace)
     result = backend_client.forward_body(
         http,
         settings,
         info.connection_id,
         body,
         timeout_seconds=_budget(deadline, ANSWER_MARGIN_SECONDS),
+        traceparent=trace,
     )
     log.info(
         "message forwarded",
@@ -344,15 +377,15 @@ def message(
     )
     _measure(result, settings)
     if not result.ok:
-        return error_reply(message_failure(result), info.request_id, rid)
+        return error_reply(message_failure(result), info.request_id, rid, trace)
     metrics.count("MessagesForwarded")
     try:
         reply = result.body.decode("utf-8")
     except UnicodeDecodeError:
-        return error_reply("backend_invalid_reply", info.request_id, rid)
+        return error_reply("backend_invalid_reply", info.request_id, rid, trace)
     if not json_codec.is_json(reply):
-        return error_reply("backend_invalid_reply", info.request_id, rid)
-    return {"statusCode": 200, "body": reply}
+        return error_reply("backend_invalid_reply", info.request_id, rid, trace)
+    return {"statusCode": 200, "body": traced_reply(reply, len(result.body), trace)}
 
 
 def _message_id_of(event: Mapping[str, Any]) -> str | None:

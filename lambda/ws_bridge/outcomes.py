@@ -26,14 +26,22 @@ __all__ = [
 # the contract's (contract/contract.json, "errors" and "rejections").
 
 
-def error_reply(code: ErrorCode, request_id: str, message_id: str | None = None) -> dict[str, Any]:
+def error_reply(
+    code: ErrorCode,
+    request_id: str,
+    message_id: str | None = None,
+    traceparent: str | None = None,
+) -> dict[str, Any]:
     """The error for the client; ``message_id``: the ``id`` of the client's request, when it
     had a valid one (``client_message.message_id``), so the client knows which request
-    failed. Never a ``seq``: the handler's frames are not part of the session's stream."""
+    failed; ``traceparent``: the message's trace. Never a ``seq``: the handler's frames are
+    not part of the session's stream."""
     status, text = ERRORS[code]
     body = {"type": "error", "error": code, "message": text, "requestId": request_id}
     if message_id is not None:
         body["id"] = message_id
+    if traceparent is not None:
+        body["traceparent"] = traceparent
     return {"statusCode": status, "body": json_codec.encode(body)}
 
 

@@ -50,6 +50,8 @@ export interface SignedRequest {
   headers: Record<string, string>;
   timestamp: number;
   nonce: string;
+  /** The message's W3C traceparent, signed (docs/design.md, "Tracing"); null without a valid one. */
+  traceparent: string | null;
 }
 
 export interface VerifierOptions {
@@ -81,3 +83,6 @@ export declare function signRequest(
   body: Buffer,
   options?: { headers?: Record<string, string>; now?: number; nonce?: string },
 ): Record<string, string>;
+
+/** True for a W3C traceparent (version 00, lowercase hex) whose ids are not all zeros. */
+export declare function isValidTraceparent(value: unknown): value is string;

@@ -18,6 +18,8 @@ const {
   MAX_CLOCK_SKEW_SECONDS,
   MIN_KEY_BYTES,
   REASONS,
+  TRACE_HEADER,
+  TRACEPARENT_PATTERN,
 } = require("./contract.js");
 
 /** The request is not signed by a current key (answer 401); `reason` is safe to log. */
@@ -49,6 +51,18 @@ function checkKeys(keys) {
     }
     return bytes;
   });
+}
+
+const TRACEPARENT = new RegExp(TRACEPARENT_PATTERN);
+
+/** True for a W3C traceparent (version 00, lowercase hex) whose ids are not all zeros. */
+function isValidTraceparent(value) {
+  return (
+    typeof value === "string" &&
+    TRACEPARENT.test(value) &&
+    value.slice(3, 35) !== "0".repeat(32) &&
+    value.slice(36, 52) !== "0".repeat(16)
+  );
 }
 
 const sha256 = (data) => crypto.createHash("sha256").update(data).digest("hex");
@@ -131,8 +145,9 @@ function lowered(headers) {
  * createVerifier({ keys, replay, windowSeconds, trusted, now }) -> { verify }
  * keys: an array of Buffers/strings, or a function returning one (or a Promise of one),
  * asked on every request and checked every time. verify({ method, path, headers, body })
- * resolves to { headers, timestamp, nonce } (only the signed headers) or rejects with a
- * SignatureError. `path`: the raw path as received (req.url without the query string).
+ * resolves to { headers, timestamp, nonce, traceparent } (only the signed headers; traceparent:
+ * the message's signed W3C traceparent, or null) or rejects with a SignatureError. `path`: the
+ * raw path as received (req.url without the query string).
  */
 function createVerifier({
   keys,
@@ -181,7 +196,8 @@ function createVerifier({
     }
     if (!valid) throw new SignatureError("bad_signature");
     if (!(await replay.add(nonce, signedAt, signedAt + windowSeconds, clock))) throw new SignatureError("replayed");
-    return { headers: signed, timestamp: signedAt, nonce };
+    const traceparent = isValidTraceparent(signed[TRACE_HEADER]) ? signed[TRACE_HEADER] : null;
+    return { headers: signed, timestamp: signedAt, nonce, traceparent };
   }
 
   return { verify };
@@ -200,5 +216,6 @@ module.exports = {
   canonicalRequest,
   checkKeys,
   createVerifier,
+  isValidTraceparent,
   signRequest,
 };

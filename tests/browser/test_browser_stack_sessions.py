@@ -6,6 +6,8 @@ request run once. The same loop as test_browser_sessions.py runs against the sta
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -63,3 +65,39 @@ def test_rollovers_at_a_short_maximum_duration(
     assert len([e for e in events(page, "rollover") if e["detail"]["phase"] == "done"]) >= 2
     assert events(page, "close") == []
     assert all(stack.runs(f"r.{n}") == 1 for n in range(3))
+
+
+# Sends one request and resolves with what the page knows of it: request()'s id and
+# traceparent, told before the reply, and the reply.
+TRACED_REQUEST = """
+async (message) => {
+  const sent = window.bridge.request(message);
+  return { id: sent.id, traceparent: sent.traceparent, reply: await sent.reply };
+}
+"""
+
+
+def test_one_traceparent_in_the_browser_the_handler_s_log_and_the_backend_s_request(
+    sessions_page: Any, sessions_stack: SessionStack
+) -> None:
+    # docs/design.md, "Tracing": API Gateway's WebSocket APIs have no X-Ray, so the trace
+    # travels in the frames, and the handler signs it into the backend's request.
+    page, stack = sessions_page, sessions_stack
+    session = stack.new_session()
+    assert start(page, stack.ws_url, session=session)["ok"]
+    sent = page.evaluate(TRACED_REQUEST, {"type": "command", "command": "trace"})
+    trace = sent["traceparent"]
+    assert re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-01", trace), sent
+    assert (sent["reply"]["id"], sent["reply"]["traceparent"]) == (sent["id"], trace)
+    messages = stack.backend("GET", "/api/admin/messages")["messages"]
+    commands = [m for m in messages if m["sessionId"] == session and m["type"] == "command"]
+    assert [m["traceparent"] for m in commands] == [trace]
+
+    def forwarded() -> list[dict[str, Any]]:
+        log = stack.local.services["gateway"].log_path.read_text(errors="replace")
+        lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+        return [line for line in lines if line.get("traceparent") == trace]
+
+    wait_for(lambda: bool(forwarded()), 10, "the handler's log line with the trace")
+    assert [line["message"] for line in forwarded()] == ["message forwarded"]
+    page.evaluate("window.bridge.close()")

@@ -419,7 +419,7 @@ def test_unusable_messages_get_an_error_reply_through_default(
         reply = ask(ws, frame)
         assert reply["type"] == "error"
         assert reply["error"] == code
-        assert set(reply) == {"type", "error", "message", "requestId"}
+        assert set(reply) == {"type", "error", "message", "requestId", "traceparent"}
         assert len(backend_messages(stack, connection_id)) == forwarded
     logged = wait_for(
         lambda: (

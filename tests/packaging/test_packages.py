@@ -103,11 +103,14 @@ HANDLER_MODULES = [
     "ws_bridge/settings",
     "ws_bridge/signing_key",
     "ws_bridge/token_sources",
-    # The backend SDK's signing, which the handler signs with: one definition for both sides;
-    # and the contract's generated constants (environment, error codes, limits).
+    "ws_bridge/tracing",
+    # The backend SDK's signing, which the handler signs with, and its traceparent, which the
+    # handler checks and starts traces with: one definition for both sides; and the
+    # contract's generated constants (environment, error codes, limits).
     "ws_bridge_backend/__init__",
     "ws_bridge_backend/contract",
     "ws_bridge_backend/signing",
+    "ws_bridge_backend/traceparent",
 ]
 PYCACHES = ("ws_bridge/__pycache__/", "ws_bridge_backend/__pycache__/")
 
@@ -228,6 +231,7 @@ def test_handler_package_holds_the_handler_the_signing_and_pyjwt_only(rebuilt: P
         "ws_bridge_backend/registry.py",
         "ws_bridge_backend/signing.py",
         "ws_bridge_backend/topics.py",
+        "ws_bridge_backend/traceparent.py",
     }
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from ws_bridge_backend.calls import BridgeGate
 from ws_bridge_backend.keys import CallableKeys, StaticKeys
 from ws_bridge_backend.signing import (
     MIN_KEY_BYTES,
@@ -170,6 +171,7 @@ def test_verification_vectors(case: dict[str, Any]) -> None:
         else:
             outcome = "ok"
             assert dict(signed.headers) == request["signed_headers"]
+            assert signed.traceparent == request.get("traceparent")
         assert outcome == request["expect"]
 
 
@@ -186,3 +188,41 @@ def test_the_vectors_list_the_trusted_headers_and_key_rules() -> None:
     for refused in VECTORS["refused_keys"]:
         with pytest.raises(InvalidKeyError):
             check_keys([refused.encode()])
+
+
+# ---------------------------------------------------------------------------- traceparent
+
+TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def _message_call(traceparent: str) -> tuple[dict[str, str], bytes]:
+    body = b'{"type":"command","connectionId":"Kx1=","sessionId":"s","userId":"u"}'
+    signed = {"X-Connection-Id": "Kx1=", "traceparent": traceparent}
+    headers = {**signed, **sign_request(KEY, "POST", "/api/ws/message", body, headers=signed)}
+    return headers, body
+
+
+def test_the_gate_hands_the_app_the_message_s_signed_traceparent() -> None:
+    headers, body = _message_call(TRACE)
+    call = BridgeGate(RequestVerifier([KEY])).check("POST", "/api/ws/message", headers, body)
+    assert call is not None
+    assert call.traceparent == TRACE
+    assert call.headers["traceparent"] == TRACE
+
+
+def test_a_tampered_or_unsigned_traceparent_is_refused() -> None:
+    verifier = RequestVerifier([KEY])
+    headers, body = _message_call(TRACE)
+    tampered = {**headers, "traceparent": TRACE.replace("-01", "-00")}
+    with pytest.raises(SignatureError, match="bad_signature"):
+        verifier.verify("POST", "/api/ws/message", tampered, body)
+    unsigned = {"X-Connection-Id": "Kx1="}
+    headers = {**unsigned, **sign_request(KEY, "POST", "/p", body, headers=unsigned)}
+    with pytest.raises(SignatureError, match="unsigned_header"):
+        verifier.verify("POST", "/p", {**headers, "TraceParent": TRACE}, body)
+
+
+def test_a_signed_but_invalid_traceparent_is_not_handed_on() -> None:
+    headers, body = _message_call("00-" + "0" * 32 + "-00f067aa0ba902b7-01")
+    signed = RequestVerifier([KEY]).verify("POST", "/api/ws/message", headers, body)
+    assert signed.traceparent is None

@@ -19,6 +19,8 @@ from typing import Any
 import boto3
 import jwt
 
+from ws_bridge_backend.traceparent import is_valid
+
 EVENTS = Path(__file__).parent / "events"
 REGION = "eu-west-1"
 TABLE = "ws-bridge-connections"
@@ -267,3 +269,11 @@ def create_subscriptions_table(name: str = SUBSCRIPTIONS) -> str:
         BillingMode="PAY_PER_REQUEST",
     )
     return name
+
+
+def untraced(response: dict[str, Any]) -> Any:
+    """The handler's JSON reply without the ``traceparent`` it adds to every message's
+    reply, which must be a valid W3C traceparent."""
+    reply = json.loads(response["body"])
+    assert is_valid(reply.pop("traceparent", None)), reply
+    return reply

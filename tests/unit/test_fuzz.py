@@ -35,11 +35,13 @@ from bridge_fakes import (
     scan,
     set_header,
     set_query,
+    untraced,
 )
 from hypothesis import given
 from hypothesis import strategies as st
 
 from ws_bridge import aws, connections_table
+from ws_bridge_backend.traceparent import is_valid
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
@@ -273,8 +275,9 @@ def test_handler_never_raises_and_always_answers_well_formed(
             assert isinstance(reply, dict)
             assert reply.get("type") in {"ok", "pong", "error"}
             if reply["type"] == "error":
-                assert set(reply) == {"type", "error", "message", "requestId"}
+                assert set(reply) == {"type", "error", "message", "requestId", "traceparent"}
                 assert reply["error"] in module.ERRORS
+                assert is_valid(reply["traceparent"])
 
     check()
 
@@ -342,6 +345,8 @@ def without_timestamp(response: dict[str, Any]) -> dict[str, Any]:
     if isinstance(body, str) and body.startswith('{"type":"pong"'):
         assert set(json.loads(body)) == {"type", "timestamp"}
         return {**response, "body": "pong"}
+    if isinstance(body, str) and '"traceparent"' in body:  # a new trace on each call
+        return {**response, "body": json.dumps(untraced(response))}
     return response
 
 
@@ -586,7 +591,7 @@ def test_messages_get_a_reply_or_a_clear_error_and_identity_is_never_the_clients
         reply = json.loads(response["body"])
         calls = server.seen()[calls_before:]
         if reply.get("type") == "error":
-            assert set(reply) == {"type", "error", "message", "requestId"}
+            assert set(reply) == {"type", "error", "message", "requestId", "traceparent"}
             assert reply["error"] != "internal_error"
             assert module.ERRORS[reply["error"]][0] == response["statusCode"]
             assert reply["requestId"] == info.request_id
@@ -594,8 +599,8 @@ def test_messages_get_a_reply_or_a_clear_error_and_identity_is_never_the_clients
         elif reply.get("type") == "pong":
             assert calls == []
         else:
-            assert reply == {"type": "ok"}
             (call,) = calls
+            assert reply == {"type": "ok", "traceparent": call.headers["traceparent"]}
             assert (call.method, call.headers["X-Connection-Id"]) == ("POST", info.connection_id)
             sent = call.json()
             identity = (sent["connectionId"], sent["sessionId"], sent["userId"])

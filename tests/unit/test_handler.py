@@ -22,6 +22,7 @@ from bridge_fakes import (
     scan,
     set_header,
     set_query,
+    untraced,
 )
 from trickle_server import Phase, TrickleServer
 
@@ -117,7 +118,7 @@ def message_event(body: Any, *, raw: bool = False, name: str = "message") -> dic
 
 def error_of(response: dict[str, Any], code: str, status: int) -> dict[str, Any]:
     assert response["statusCode"] == status
-    reply: dict[str, Any] = json.loads(response["body"])
+    reply: dict[str, Any] = untraced(response)
     assert reply == {
         "type": "error",
         "error": code,
@@ -126,7 +127,8 @@ def error_of(response: dict[str, Any], code: str, status: int) -> dict[str, Any]
     }
     assert isinstance(reply["message"], str)
     assert reply["message"]
-    return reply
+    traced: dict[str, Any] = json.loads(response["body"])
+    return traced
 
 
 # ---------------------------------------------------------------------------- $connect
@@ -624,7 +626,8 @@ def test_message_is_forwarded_with_identity_from_the_authorizer(messages: Bridge
             }
         )
     )
-    assert response == {"statusCode": 200, "body": '{"type": "command_result", "result": "ok"}'}
+    assert response["statusCode"] == 200
+    assert untraced(response) == {"type": "command_result", "result": "ok"}
     (call,) = messages.server.seen()
     assert (call.method, call.path) == ("POST", MESSAGE)
     assert call.headers["X-Connection-Id"] == CONNECTION_ID
@@ -635,13 +638,14 @@ def test_message_is_forwarded_with_identity_from_the_authorizer(messages: Bridge
         "sessionId": "sess-1",
         "userId": "user-1",
         "connectionId": CONNECTION_ID,
+        "traceparent": call.headers["traceparent"],
     }
 
 
 def test_custom_route_is_forwarded(messages: Bridge) -> None:
     messages.server.reply("POST", MESSAGE, Reply(200, {"type": "resize_ack"}))
     response = messages(load_event("message_custom_route"))
-    assert json.loads(response["body"]) == {"type": "resize_ack"}
+    assert untraced(response) == {"type": "resize_ack"}
     assert messages.server.seen()[0].json() == {
         "action": "terminal",
         "type": "resize",
@@ -650,6 +654,7 @@ def test_custom_route_is_forwarded(messages: Bridge) -> None:
         "connectionId": CONNECTION_ID,
         "sessionId": "sess-1",
         "userId": "user-1",
+        "traceparent": messages.server.seen()[0].headers["traceparent"],
     }
 
 
@@ -657,7 +662,7 @@ def test_unknown_and_missing_types_go_to_the_backend(messages: Bridge) -> None:
     messages.server.reply("POST", MESSAGE, Reply(200, {"type": "unknown_command"}))
     for body in ({"type": "teleport"}, {}, {"type": 5}, {"type": ["ping"]}):
         response = messages(message_event(body))
-        assert json.loads(response["body"]) == {"type": "unknown_command"}
+        assert untraced(response) == {"type": "unknown_command"}
     assert len(messages.server.seen()) == 4
 
 
@@ -945,7 +950,7 @@ def test_a_message_after_the_token_expired_gets_token_expired_and_the_connection
 def test_a_message_before_expiry_is_forwarded(messages: Bridge, management: FakeServer) -> None:
     messages.server.reply("POST", MESSAGE, Reply(200, {"type": "ok"}))
     response = messages(expiring_message(str(int(time.time()) + 60)))
-    assert json.loads(response["body"]) == {"type": "ok"}
+    assert untraced(response) == {"type": "ok"}
     assert management.seen() == []
 
 
@@ -955,7 +960,7 @@ def test_expiry_is_not_enforced_when_turned_off(
     bridge = load_without_aws(TOKEN_EXPIRY_ENFORCED="false")
     bridge.server.reply("POST", MESSAGE, Reply(200, {"type": "ok"}))
     response = bridge(expiring_message(str(int(time.time()) - 60)))
-    assert json.loads(response["body"]) == {"type": "ok"}
+    assert untraced(response) == {"type": "ok"}
     assert management.seen() == []
 
 

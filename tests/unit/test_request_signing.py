@@ -17,6 +17,7 @@ from bridge_fakes import REGION, FakeServer, Reply, hs_token, load_event, set_qu
 
 from ws_bridge import backend_client
 from ws_bridge.backend_client import Outcome
+from ws_bridge.json_codec import encode_json
 from ws_bridge.settings import HandlerSettings
 from ws_bridge.signing_key import SigningKey, SigningKeyUnavailableError
 from ws_bridge_backend.calls import BridgeGate
@@ -177,7 +178,9 @@ def test_every_backend_call_is_signed_and_verifies(server: FakeServer, signing_s
     server.default = Reply(200, {"type": "ok"})
     http = backend_client.pool()
     assert backend_client.validate_session(http, settings, IDENTITY, "tok").ok
-    assert backend_client.forward_message(http, settings, "Kx1=", {"type": "x", "n": "é"}).ok
+    assert backend_client.forward_body(
+        http, settings, "Kx1=", encode_json({"type": "x", "n": "é"})
+    ).ok
     assert backend_client.notify_disconnect(http, settings, {"connectionId": "Kx1="}).ok
     seen = server.seen()
     assert [call.method for call in seen] == ["POST", "POST", "POST"]
@@ -218,7 +221,7 @@ def test_the_sdk_gate_hands_a_backend_the_validate_call_s_identity(
 
 def test_without_a_secret_arn_nothing_is_signed(server: FakeServer) -> None:
     server.default = Reply(200, {"type": "ok"})
-    backend_client.forward_message(backend_client.pool(), settings_for(server, None), "c", {})
+    backend_client.forward_body(backend_client.pool(), settings_for(server, None), "c", b"{}")
     (call,) = server.seen()
     assert not any(name.lower().startswith("x-bridge") for name in call.headers)
 
@@ -240,8 +243,8 @@ def test_no_signing_key_means_no_request_and_no_fail_open(
     message["body"] = '{"type":"command"}'
     assert '"backend_unavailable"' in module.handler(message, None)["body"]
     assert server.seen() == []
-    result = backend_client.forward_message(
-        backend_client.pool(), module.SETTINGS, "c", {"type": "x"}
+    result = backend_client.forward_body(
+        backend_client.pool(), module.SETTINGS, "c", b'{"type":"x"}'
     )
     assert result.outcome is Outcome.NOT_SIGNED
 

@@ -7,7 +7,7 @@ server puts a Host guard in front of them, since a browser can reach 127.0.0.1.
 - ``GET /api/admin/sessions/{id}/state``: the session's state (``wslocal.session_state``)
 - ``GET|POST /api/admin/faults``: the injected fault (``faults.FAULT_MODES``)
 - ``GET /api/admin/disconnects``, ``/messages``, ``/validations``: what was received
-  (ids, types and statuses; never a token or a message's content)
+  (ids, types, statuses and a message's traceparent; never a token or a message's content)
 - ``GET /api/admin/signatures``: ``{"signing": bool, "verified": n, "refused": {reason: n}}``
 - ``POST /api/admin/reset``: clears the logs, the counts and the fault
 """

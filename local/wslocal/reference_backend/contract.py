@@ -289,6 +289,8 @@ class Backend(AdminRoutes, SessionRoutes):
                     "userId": call.user_id,
                     "type": kind if kind in MESSAGE_TYPES else "other",
                     "receivedAt": _now_ms(),
+                    # The signed W3C traceparent the handler sent (docs/design.md, "Tracing").
+                    "traceparent": call.traceparent,
                 }
             )
         try:

@@ -56,6 +56,7 @@ for (const c of vectors.verification) {
           body: Buffer.from(request.body, "utf8"),
         });
         assert.deepEqual(signed.headers, request.signed_headers);
+        assert.equal(signed.traceparent, request.traceparent ?? null);
       } catch (error) {
         if (!(error instanceof bridge.SignatureError)) throw error;
         outcome = error.reason;
@@ -102,4 +103,19 @@ test("a replay store shared through an async SET NX EX refuses the replay on ano
   const headers = bridge.signRequest(key("current"), "POST", "/api/ws/message", body, { now: now() });
   await one.verify({ method: "POST", path: "/api/ws/message", headers, body });
   await assert.rejects(two.verify({ method: "POST", path: "/api/ws/message", headers, body }), { reason: "replayed" });
+});
+
+test("a traceparent is exposed only when it is a valid W3C one", () => {
+  const valid = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  assert.equal(bridge.isValidTraceparent(valid), true);
+  for (const bad of [
+    valid.toUpperCase(),
+    `01${valid.slice(2)}`,
+    `00-${"0".repeat(32)}-00f067aa0ba902b7-01`,
+    `00-4bf92f3577b34da6a3ce929d0e0e4736-${"0".repeat(16)}-01`,
+    `${valid}-00`,
+    undefined,
+  ]) {
+    assert.equal(bridge.isValidTraceparent(bad), false, String(bad));
+  }
 });

@@ -4,8 +4,8 @@ protocol"): a session over API Gateway WebSockets that survives drops, token exp
 
 One module per job:
 
-- ``client``        ``SessionClient``: the session (connect, send, ping, rotate, close)
-- ``settings``      ``SessionSettings`` (where the token goes, limits), ``Event``
+- ``client``        ``SessionClient``: the session (connect, send, request, ping, rotate, close)
+- ``settings``      ``SessionSettings`` (where the token goes, limits), ``Event``, ``SentRequest``
 - ``session_core``  the protocol's client side without I/O (``SessionCore``), ``ClientError``
 - ``link``          one connection of a session: its frames, heartbeat and end
 - ``connection``    ``WsClient``: one raw WebSocket connection, the token's placement
@@ -29,10 +29,12 @@ from ws_bridge_client.protocol import (
     MAX_FRAME_BYTES,
     MAX_MESSAGE_BYTES,
     Backoff,
+    is_valid_traceparent,
+    new_traceparent,
     token_exp,
 )
 from ws_bridge_client.session_core import ClientError, SessionCore
-from ws_bridge_client.settings import Event, SessionSettings
+from ws_bridge_client.settings import Event, SentRequest, SessionSettings
 
 __all__ = [
     "AUTH_MODES",
@@ -47,10 +49,13 @@ __all__ = [
     "ClientError",
     "Event",
     "HandshakeRejected",
+    "SentRequest",
     "SessionClient",
     "SessionCore",
     "SessionSettings",
     "WsClient",
+    "is_valid_traceparent",
+    "new_traceparent",
     "token_exp",
     "unreachable",
     "with_query",

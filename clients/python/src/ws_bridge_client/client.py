@@ -30,9 +30,9 @@ from websockets.exceptions import InvalidHandshake
 
 from ws_bridge_client.connection import HandshakeRejected, WsClient
 from ws_bridge_client.link import Ended, Link, handshake_error
-from ws_bridge_client.protocol import is_later_token, new_client_id
+from ws_bridge_client.protocol import is_later_token, new_client_id, traced
 from ws_bridge_client.session_core import Action, ClientError, SessionCore
-from ws_bridge_client.settings import Event, SessionSettings, TokenSource
+from ws_bridge_client.settings import Event, SentRequest, SessionSettings, TokenSource
 
 __all__ = ["SessionClient"]
 
@@ -102,8 +102,15 @@ class SessionClient:
         """Send a request and return its reply. Raises ``ClientError`` with the error
         reply's code, or ``message_too_large``/``queue_full`` at once (nothing sent),
         ``reply_timeout``, ``closed``, ``kicked``...; ``ValueError`` for a bad request."""
+        return await self.request(message, timeout=timeout)
+
+    def request(self, message: Mapping[str, Any], *, timeout: float | None = None) -> SentRequest:
+        """:meth:`send` that tells the request's ``id`` and ``traceparent`` at once (await it
+        for the reply). Each request carries a fresh W3C traceparent (docs/design.md,
+        "Tracing") unless it has a valid one; resends keep it."""
         if self.state in {"idle", "closed"}:
             raise ClientError("closed", f"not connected ({self.state})")
+        message, traceparent = traced(message)
         rid, actions = self._core.request(message)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[dict[str, Any]] = loop.create_future()
@@ -111,7 +118,7 @@ class SessionClient:
         timer = loop.call_later(seconds, self._reply_timeout, rid, seconds)
         self._requests[rid] = (future, timer)
         self._run(actions)
-        return await future
+        return SentRequest(rid, traceparent, future)
 
     async def ping(self) -> None:
         """Ping on the primary connection; returns once the handler's pong came."""

@@ -62,6 +62,11 @@ CLIENT_DEFAULTS_MS = {
     "backoffMax": 30000,
 }
 CLIENT_DEFAULTS = {"maxQueue": 100, "maxAttempts": 5}
+# W3C Trace Context: frame field, backend header, a valid value, a new trace's flags.
+TRACE_FIELD = "traceparent"
+TRACE_HEADER = "traceparent"
+TRACEPARENT_PATTERN = "^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
+TRACE_NEW_FLAGS = "01"
 
 
 class FrameType:

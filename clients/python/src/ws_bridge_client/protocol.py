@@ -9,9 +9,11 @@ import binascii
 import json
 import random
 import re
+import secrets
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 
 from ws_bridge_client import contract
 from ws_bridge_client.contract import ClientErrorCode
@@ -29,8 +31,11 @@ __all__ = [
     "encode",
     "encoded_size",
     "is_later_token",
+    "is_valid_traceparent",
     "new_client_id",
+    "new_traceparent",
     "token_exp",
+    "traced",
 ]
 
 # The limits, the handler's error codes, the clients' own codes, the request id's form and
@@ -43,6 +48,9 @@ _CLIENT_ID_ALPHABET: Final = string.ascii_letters + string.digits
 HANDLER_ERROR_CODES: Final = contract.HANDLER_ERROR_CODES
 CLIENT_ERROR_CODES: Final = contract.CLIENT_ERROR_CODES
 _MS: Final = contract.CLIENT_DEFAULTS_MS
+# W3C Trace Context (docs/design.md, "Tracing"): the contract's pattern and a new trace's flags.
+_TRACEPARENT: Final = re.compile(contract.TRACEPARENT_PATTERN)
+TRACE_NEW_FLAGS: Final = contract.TRACE_NEW_FLAGS
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,36 @@ def encode(frame: Any) -> str:
 
 def encoded_size(text: str) -> int:
     return len(text.encode("utf-8", errors="surrogatepass"))
+
+
+def is_valid_traceparent(value: object) -> TypeGuard[str]:
+    """True for a W3C traceparent (version 00, lowercase hex) whose ids are not all zeros."""
+    return (
+        type(value) is str
+        and _TRACEPARENT.fullmatch(value) is not None
+        and value[3:35] != "0" * 32
+        and value[36:52] != "0" * 16
+    )
+
+
+def new_traceparent() -> str:
+    """A new W3C traceparent: random trace id and parent id (``secrets``), sampled."""
+    while True:
+        value = f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-{TRACE_NEW_FLAGS}"
+        if is_valid_traceparent(value):  # all zeros: drawn again
+            return value
+
+
+def traced(message: Any) -> tuple[Any, str]:
+    """A request ``message`` (a mapping) with its traceparent: its own when valid, else a
+    new one set in a copy; anything else as it is (the session core refuses it)."""
+    if not isinstance(message, Mapping):
+        return message, ""
+    own = message.get(contract.TRACE_FIELD)
+    if is_valid_traceparent(own):
+        return message, own
+    fresh = new_traceparent()
+    return {**message, contract.TRACE_FIELD: fresh}, fresh
 
 
 def new_client_id(rng: random.Random | None = None) -> str:

@@ -1,16 +1,18 @@
 """What a ``SessionClient`` is given: where the token goes and the limits (the protocol's
-defaults, ``protocol.DEFAULTS``), how it gets tokens, and the events it reports."""
+defaults, ``protocol.DEFAULTS``), how it gets tokens; the events it reports and the requests
+it takes."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+import asyncio
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ws_bridge_client.connection import AuthMode
 from ws_bridge_client.protocol import DEFAULTS, Backoff
 
-__all__ = ["Event", "SessionSettings", "TokenSource"]
+__all__ = ["Event", "SentRequest", "SessionSettings", "TokenSource"]
 
 TokenSource = Callable[[str], str | Awaitable[str]]
 
@@ -22,6 +24,19 @@ class Event:
 
     kind: str
     detail: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SentRequest:
+    """A request ``SessionClient.request`` took: its ``id``, its W3C ``traceparent``, and
+    its reply when awaited (what ``SessionClient.send`` returns)."""
+
+    id: str
+    traceparent: str
+    reply: asyncio.Future[dict[str, Any]]
+
+    def __await__(self) -> Generator[Any, None, dict[str, Any]]:
+        return self.reply.__await__()
 
 
 @dataclass(frozen=True)

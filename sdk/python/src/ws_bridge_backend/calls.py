@@ -8,8 +8,9 @@ ASGI glue put in front of an app: verify every request, then tell the app which 
     disconnect  POST {disconnect path} {"connectionId","sessionId","userId",
                                         "disconnectStatusCode","disconnectReason"}
 
-Each carries ``X-Connection-Id``, signed. The identity comes from the signed body (the
-authorizer verified the token): a backend never parses the JWT.
+Each carries ``X-Connection-Id``, signed; a message also ``traceparent``, signed. The
+identity comes from the signed body (the authorizer verified the token): a backend never
+parses the JWT.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from urllib.parse import unquote
 
 from ws_bridge_backend.replay import ReplayStoreUnavailableError
 from ws_bridge_backend.signing import InvalidKeyError
+from ws_bridge_backend.traceparent import TRACE_HEADER, is_valid
 from ws_bridge_backend.verifier import RequestVerifier, SignatureError, SignedRequest
 
 __all__ = [
@@ -104,6 +106,15 @@ class BridgeCall:
         """message: the client's ``type``."""
         value = self.body.get("type")
         return value if isinstance(value, str) else None
+
+    @property
+    def traceparent(self) -> str | None:
+        """message: the W3C ``traceparent`` of the client message (the client's, or the
+        trace the handler started), from the signed header; log it to follow the message
+        from the client through the handler's log to the backend (docs/design.md,
+        "Tracing"). None when the header is absent or not a valid traceparent."""
+        value = self.headers.get(TRACE_HEADER)
+        return value if is_valid(value) else None
 
 
 class Refusal(Exception):

@@ -7,7 +7,7 @@ Four headers on every request::
 
     X-Bridge-Timestamp:      <epoch seconds>
     X-Bridge-Nonce:          <32 lowercase hex characters, random per request>
-    X-Bridge-Signed-Headers: authorization;x-connection-id   (lowercase, sorted, ";"-joined)
+    X-Bridge-Signed-Headers: traceparent;x-connection-id   (lowercase, sorted, ";"-joined)
     X-Bridge-Signature:      v2=<64 lowercase hex> = HMAC-SHA256(key, canonical)
 
     canonical = "v2\\n" METHOD "\\n" PATH "\\n" TIMESTAMP "\\n" NONCE "\\n"
@@ -59,8 +59,8 @@ NONCE_HEADER = contract.NONCE_HEADER
 SIGNED_HEADERS_HEADER = contract.SIGNED_HEADERS_HEADER
 SIGNATURE_HEADER = contract.SIGNATURE_HEADER
 # Headers a backend may act on: the handler signs each one it sends, and a verifier refuses a
-# request that carries one of them outside the signature (later ones join the list, e.g.
-# traceparent, without a new version).
+# request that carries one of them outside the signature (later ones join the list without a
+# new version, as traceparent did).
 TRUSTED_HEADERS = contract.TRUSTED_HEADERS
 # A request is accepted within this many seconds of the verifier's clock, either way.
 MAX_CLOCK_SKEW_SECONDS = contract.SIGNING_WINDOW_SECONDS

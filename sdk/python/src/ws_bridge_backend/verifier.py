@@ -6,6 +6,7 @@
     except SignatureError as exc:
         return 401  # exc.reason says why, safe to log
     signed.headers["x-connection-id"]  # only the headers the signature covers
+    signed.traceparent                  # the message's W3C traceparent, signed, or None
 
 A request is accepted when its timestamp is within the window of this clock, every trusted
 header it carries is signed, its signature matches one of the keys (each compared in constant
@@ -35,6 +36,7 @@ from ws_bridge_backend.signing import (
     canonical_request,
     mac,
 )
+from ws_bridge_backend.traceparent import TRACE_HEADER, is_valid
 
 __all__ = ["REASONS", "RequestVerifier", "SignatureError", "SignedRequest"]
 
@@ -71,6 +73,13 @@ class SignedRequest:
     headers: Mapping[str, str]
     timestamp: int
     nonce: str
+
+    @property
+    def traceparent(self) -> str | None:
+        """The signed W3C ``traceparent`` header (docs/design.md, "Tracing"), when the
+        request carries a valid one."""
+        value = self.headers.get(TRACE_HEADER)
+        return value if is_valid(value) else None
 
 
 def _lowered(headers: Mapping[str, str]) -> dict[str, str]:
