@@ -28,12 +28,14 @@ def _load(path: Path) -> dict[str, Any]:
 
 
 def _variable(name: str) -> dict[str, Any]:
-    for block in _load(ROOT / "variables.tf")["variable"]:
+    # The root module's variables, in variables.tf and the variables_*.tf beside it.
+    blocks = [b for path in ROOT.glob("variables*.tf") for b in _load(path).get("variable", [])]
+    for block in blocks:
         for key, body in block.items():
             if key.strip('"') == name:
                 found: dict[str, Any] = body
                 return found
-    raise AssertionError(f"variables.tf has no variable {name!r}")
+    raise AssertionError(f"the root module has no variable {name!r}")
 
 
 def _conditions(name: str) -> list[str]:

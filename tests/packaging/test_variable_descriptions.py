@@ -22,7 +22,7 @@ import terraform_docs  # noqa: E402
 
 INTERNAL = {"functions", "websocket_api", "connections_table"}
 FILES = sorted(
-    [ROOT / "variables.tf"]
+    list(ROOT.glob("variables*.tf"))
     + [p for p in ROOT.glob("modules/*/variables.tf")]
     + [p for p in ROOT.glob("examples/*/variables.tf")]
 )
