@@ -13,8 +13,9 @@ same request for a third of it:
   signature), computed as botocore's ``SigV4Auth`` computes it (a test compares the two,
   header for header) but with the derived key kept for the day and nothing but ``host``,
   ``x-amz-date`` and ``x-amz-security-token`` signed;
-- it is sent over the boto3 client's own HTTP session, so the connection pool, TLS
-  verification, proxies and socket timeouts are the client's (``MANAGEMENT_API_CONFIG``);
+- it is sent over the boto3 client's own connection pool, so TLS verification and socket
+  timeouts are the client's (``MANAGEMENT_API_CONFIG``): straight to the urllib3 pool that
+  the client's HTTP session set up, or through the session itself when a proxy applies;
 - the client's ``before-send`` event is emitted first, as botocore does: a handler that
   answers there (moto's ``mock_aws``) answers this request too.
 
@@ -33,7 +34,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 import botocore
+import urllib3
 from botocore.awsrequest import AWSPreparedRequest
+from botocore.exceptions import HTTPClientError
 from botocore.hooks import first_non_none_response
 from botocore.utils import normalize_url_path
 
@@ -128,6 +131,20 @@ def sigv4_headers(
     return headers
 
 
+def _direct_pool(session: Any, url: str) -> Any | None:
+    """The urllib3 pool the client's HTTP session sends ``url``'s requests through, set up as
+    its ``send`` sets it up (TLS verification); None when a proxy applies (the session's
+    ``send`` handles those) or when this botocore lacks what this reads."""
+    try:
+        if session._proxy_config.proxy_url_for(url):
+            return None
+        pool = session._get_connection_manager(url).connection_from_url(url)
+        session._setup_ssl_cert(pool, url, session._verify)
+    except AttributeError:
+        return None
+    return pool
+
+
 def _code(status: int, headers: Any) -> str:
     if 200 <= status < 300:
         return ""
@@ -142,6 +159,7 @@ class ConnectionsApi:
     def __init__(self, client: ApiGatewayManagementApiClient, credentials: Credentials) -> None:
         endpoint = client._endpoint  # type: ignore[attr-defined]  # see for_client
         self._send = endpoint.http_session.send
+        self._pool = _direct_pool(endpoint.http_session, client.meta.endpoint_url)
         self._emit = client.meta.events.emit
         base = client.meta.endpoint_url.rstrip("/")
         self._url = base + "/@connections/"
@@ -192,7 +210,22 @@ class ConnectionsApi:
             False,
         )
         response = first_non_none_response(self._emit(_EVENT, request=request))
-        if response is None:
-            response = self._send(request)
-        status = int(response.status_code)
-        return Answer(status, _code(status, response.headers))
+        if response is not None or self._pool is None:
+            if response is None:
+                response = self._send(request)
+            status = int(response.status_code)
+            return Answer(status, _code(status, response.headers))
+        try:
+            answer = self._pool.urlopen(
+                "POST",
+                self._path + label,
+                body=data,
+                headers=headers,
+                retries=False,
+                assert_same_host=False,
+                preload_content=True,
+                decode_content=False,
+            )
+        except (urllib3.exceptions.HTTPError, OSError) as exc:  # refused, reset, timed out
+            raise HTTPClientError(error=exc) from exc
+        return Answer(answer.status, _code(answer.status, answer.headers))
