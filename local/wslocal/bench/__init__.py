@@ -10,10 +10,10 @@ WebSocket connections at once and sends ``--messages`` messages on each, then re
 * round-trip latency p50/p99 and throughput.
 
 Traffic is closed-loop: each connection has one message in flight and sends the next when the
-reply arrived (or after ``--reply-timeout``), so the latency is a round trip under the load
-of all the other connections. Each ``command`` message carries a unique id
-(``{"type":"command","command":"<connection>-<n>"}``), which the reference backend echoes, so
-every reply is matched to its message.
+reply arrived (or after ``--reply-timeout``), with at most ``--in-flight`` messages in flight
+across all connections, so the latency is a round trip under the load of the others. Each
+``command`` message carries a unique id (``{"type":"command","command":"<connection>-<n>"}``),
+which the reference backend echoes, so every reply is matched to its message.
 
 Two baselines are measured in the same run, with the same traffic: the ``ping`` route, which
 the connection handler answers without the backend (gateway + Lambda worker + handler), and a

@@ -94,11 +94,13 @@ async def drive(
     message: Message,
     reply_timeout: float,
     grace: float,
+    in_flight: int,
 ) -> PhaseResult:
-    """Send `messages` on every connection, one in flight at a time, and account for every
-    reply. Replies with an id are matched to their message; replies without one (pongs) to
-    the message in flight."""
+    """Send `messages` on every connection, one in flight at a time per connection and
+    `in_flight` in all, and account for every reply. Replies with an id are matched to their
+    message; replies without one (pongs) to the message in flight."""
     result = PhaseResult(name, expected=len(connections) * messages)
+    gate = asyncio.Semaphore(in_flight)
     counts: Counter[str] = Counter()
     errors: Counter[str] = Counter()
     last_reply = time.monotonic()
@@ -107,23 +109,24 @@ async def drive(
         nonlocal last_reply
         for n in range(messages):
             key = f"{index}-{n}"
-            sent = time.perf_counter()
-            try:
-                await ws.send(message(key))
-                async with asyncio.timeout(reply_timeout):
-                    while True:
-                        answered, failed = classify(await ws.recv())
-                        answered = key if answered is None else answered
-                        counts[answered] += 1
-                        if failed:
-                            errors[answered] += 1
-                        if answered == key:
-                            result.latencies.append(time.perf_counter() - sent)
-                            last_reply = max(last_reply, time.monotonic())
-                            break
-            except (TimeoutError, ConnectionClosed):
-                if ws.state.name != "OPEN":
-                    return  # the rest of this connection's messages are lost
+            async with gate:
+                sent = time.perf_counter()
+                try:
+                    await ws.send(message(key))
+                    async with asyncio.timeout(reply_timeout):
+                        while True:
+                            answered, failed = classify(await ws.recv())
+                            answered = key if answered is None else answered
+                            counts[answered] += 1
+                            if failed:
+                                errors[answered] += 1
+                            if answered == key:
+                                result.latencies.append(time.perf_counter() - sent)
+                                last_reply = max(last_reply, time.monotonic())
+                                break
+                except (TimeoutError, ConnectionClosed):
+                    if ws.state.name != "OPEN":
+                        return  # the rest of this connection's messages are lost
         # late replies: duplicates of what was already answered, or strays
         with contextlib.suppress(TimeoutError, ConnectionClosed):
             async with asyncio.timeout(grace):
@@ -206,7 +209,13 @@ async def run_load(stack: Stack, args: argparse.Namespace, report: Report) -> No
             progress(f"{name}: {args.messages} messages on each connection")
             report.phases.append(
                 await drive(
-                    name, connections, args.messages, message, args.reply_timeout, args.grace
+                    name,
+                    connections,
+                    args.messages,
+                    message,
+                    args.reply_timeout,
+                    args.grace,
+                    args.in_flight,
                 )
             )
     finally:
@@ -231,6 +240,7 @@ async def run_load(stack: Stack, args: argparse.Namespace, report: Report) -> No
                     command_message,
                     args.reply_timeout,
                     args.grace,
+                    args.in_flight,
                 )
             )
         finally:

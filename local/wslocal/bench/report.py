@@ -68,6 +68,7 @@ class Report:
     connections: int
     messages: int
     workers: int
+    in_flight: int = 0  # 0: one per connection
     opened: OpenResult | None = None
     stored: int = 0
     phases: list[PhaseResult] = field(default_factory=list)
@@ -94,7 +95,8 @@ def _ms(value: float) -> str:
 def render(report: Report, elapsed: float) -> str:
     lines = [
         f"wslocal.bench: {report.connections} connections x {report.messages} messages, "
-        "closed loop (one message in flight per connection)",
+        "closed loop (one message in flight per connection, "
+        f"{report.in_flight or report.connections} in all)",
         f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
         f"gateway workers per function: {report.workers}",
         "",
