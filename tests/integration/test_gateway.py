@@ -32,12 +32,12 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from moto.moto_api._internal.models import moto_api_backend
 import jwt
 import pytest
 from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives.asymmetric import rsa
 from moto.awslambda.responses import LambdaResponse
+from moto.moto_api._internal.models import moto_api_backend
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
