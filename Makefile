@@ -203,7 +203,7 @@ stack: system-deps-demo $(VENV)/.paths ## Hold the local stack up until Ctrl-C (
 fuzz: $(VENV)/.paths ## Property-based fuzzing, 1000 cases per property (about 2 min on 2 idle cores, 7 busy)
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/unit -k fuzz $(PYTEST_ARGS)
 
-bench: $(VENV)/.paths ## Load through the local stack: 500 connections x 20 messages
+bench: $(VENV)/.paths ## Load through the local stack: 2,000 connections x 2 messages, 100 in flight
 	$(BIN)/python -m wslocal.bench
 
 bench-replay: $(VENV)/.paths ## The memory replay store: 10 simulated minutes at 300 signed requests/s (nonces, memory)

@@ -110,10 +110,13 @@ class RuntimeMismatchError(RuntimeError):
     pass
 
 
-# The connection handler's own modules ship compiled: every connect, message and disconnect
-# runs it. The rest (the authorizer, PyJWT, push for backends) would take the zip past
-# 150 KB; the authorizer compiles what it needs once per container.
-COMPILED_ENTRY = "ws_bridge/handler.py"
+# What the two functions import ships compiled: every connect, message and disconnect runs
+# the handler, and every connect burst pays the authorizer's cold start, of which compiling
+# PyJWT was the largest part beyond boto3 and the key read (docs/performance.md, "Authorizer
+# cold start"). That bytecode is about 60 KB of the zip. The rest (the SDK's modules for
+# backends, PyJWT's unused ones) ships as source only.
+COMPILED_ENTRIES = ("ws_bridge/handler.py", "ws_bridge/authorizer.py")
+COMPILED_PACKAGES = ("ws_bridge", SDK_PACKAGE, "jwt")
 
 
 def _imported(search: list[Path], entry: Path, packages: tuple[str, ...]) -> dict[str, Path]:
@@ -146,11 +149,17 @@ def sdk_modules() -> list[Path]:
     return sorted(found.values())
 
 
-def handler_modules(staging: Path) -> list[Path]:
-    """The source files of ``ws_bridge`` and of the SDK that the connection handler imports
-    (static analysis of its imports, so a new module joins the list by being imported)."""
-    imported = _imported([staging], staging / COMPILED_ENTRY, ("ws_bridge", SDK_PACKAGE))
-    return sorted({staging / COMPILED_ENTRY, *imported.values()})
+def function_modules(staging: Path) -> list[Path]:
+    """The source files of ``ws_bridge``, the SDK and PyJWT that the connection handler or
+    the authorizer imports (static analysis of their imports, so a new module joins the
+    list by being imported)."""
+    found = {staging / entry for entry in COMPILED_ENTRIES}
+    for entry in COMPILED_ENTRIES:
+        found.update(_imported([staging], staging / entry, COMPILED_PACKAGES).values())
+    # PyJWT whole: modulefinder misses its `from .warnings import ...` (it takes the name
+    # for the standard library's), and its one module no function imports is 1 KB.
+    found.update((staging / "jwt").glob("*.py"))
+    return sorted(found)
 
 
 def _without_docstrings(tree: ast.Module) -> ast.Module:
@@ -174,8 +183,8 @@ def _without_docstrings(tree: ast.Module) -> ast.Module:
 
 
 def compile_bytecode(staging: Path, runtime: str) -> list[Path]:
-    """Compile the connection handler's modules (:func:`handler_modules`) under ``staging``
-    to ``__pycache__/<name>.<tag>.pyc``.
+    """Compile the functions' modules (:func:`function_modules`) under ``staging`` to
+    ``__pycache__/<name>.<tag>.pyc``.
 
     Unchecked-hash pycs (PEP 552): the header holds a hash of the source instead of its
     mtime (so the bytes depend on the source alone, and the zip stays reproducible), and the
@@ -193,7 +202,7 @@ def compile_bytecode(staging: Path, runtime: str) -> list[Path]:
             "run the build with that interpreter (make PYTHON=/path/to/python3.12)"
         )
     compiled = []
-    for source in handler_modules(staging):
+    for source in function_modules(staging):
         relative = source.relative_to(staging).as_posix()
         target = Path(importlib.util.cache_from_source(str(source)))
         text = source.read_bytes()

@@ -20,7 +20,6 @@ import json
 import sys
 import time
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["DEFAULT_NAMESPACE", "add", "count", "invocation", "milliseconds"]
@@ -32,14 +31,19 @@ _ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
 _encode = _ENCODER.encode
 
 
-@dataclass(slots=True)
 class _Record:
-    namespace: str
-    service: str
-    counts: dict[str, float] = field(default_factory=dict)
-    milliseconds: dict[str, float] = field(default_factory=dict)
-    reason: str | None = None
-    code: str | None = None
+    """One invocation's metrics. A plain class: a dataclass is built when the module is
+    imported, several milliseconds of every cold start (docs/performance.md)."""
+
+    __slots__ = ("code", "counts", "milliseconds", "namespace", "reason", "service")
+
+    def __init__(self, namespace: str, service: str) -> None:
+        self.namespace = namespace
+        self.service = service
+        self.counts: dict[str, float] = {}
+        self.milliseconds: dict[str, float] = {}
+        self.reason: str | None = None
+        self.code: str | None = None
 
 
 _current: contextvars.ContextVar[_Record | None] = contextvars.ContextVar(

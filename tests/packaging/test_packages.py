@@ -78,7 +78,7 @@ def test_entries_are_sorted_with_fixed_metadata(rebuilt: Path, name: str) -> Non
     assert {info.date_time for info in infos} == {build_package.FIXED_TIME}
     assert {info.external_attr >> 16 for info in infos} == {build_package.FILE_MODE}
     bytecode = [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
-    if name == "ws_bridge.zip":  # the handler's own modules, compiled for the runtime
+    if name == "ws_bridge.zip":  # the functions' modules, compiled for the runtime
         assert bytecode
         assert all(n.startswith(PYCACHES) for n in bytecode), bytecode
         assert all(n.endswith(".cpython-312.pyc") for n in bytecode), bytecode
@@ -112,7 +112,24 @@ HANDLER_MODULES = [
     "ws_bridge_backend/signing",
     "ws_bridge_backend/traceparent",
 ]
-PYCACHES = ("ws_bridge/__pycache__/", "ws_bridge_backend/__pycache__/")
+# What the authorizer imports besides: its modules and PyJWT's (every connect burst pays its
+# cold start, and compiling PyJWT was most of it).
+AUTHORIZER_MODULES = [
+    "ws_bridge/authorizer",
+    "ws_bridge/jwt_verifier",
+    "jwt/__init__",
+    "jwt/algorithms",
+    "jwt/api_jwk",
+    "jwt/api_jws",
+    "jwt/api_jwt",
+    "jwt/exceptions",
+    "jwt/jwk_set_cache",
+    "jwt/jwks_client",
+    "jwt/types",
+    "jwt/utils",
+    "jwt/warnings",
+]
+PYCACHES = ("ws_bridge/__pycache__/", "ws_bridge_backend/__pycache__/", "jwt/__pycache__/")
 
 
 def _pyc(module: str) -> str:
@@ -120,8 +137,8 @@ def _pyc(module: str) -> str:
     return f"{package}/__pycache__/{name}.cpython-312.pyc"
 
 
-@pytest.mark.parametrize("module", HANDLER_MODULES)
-def test_the_handler_modules_ship_as_unchecked_hash_bytecode(rebuilt: Path, module: str) -> None:
+@pytest.mark.parametrize("module", HANDLER_MODULES + AUTHORIZER_MODULES)
+def test_the_functions_modules_ship_as_unchecked_hash_bytecode(rebuilt: Path, module: str) -> None:
     with zipfile.ZipFile(rebuilt / "ws_bridge.zip") as archive:
         pyc = archive.read(_pyc(module))
         source = archive.read(f"{module}.py")
@@ -265,3 +282,35 @@ def test_entry_points_import_from_the_package_alone(rebuilt: Path, tmp_path: Pat
         "JWT_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:jwt-AbCdEf",
     }
     subprocess.run([sys.executable, "-c", probe, str(tmp_path)], check=True, env=environment)
+
+
+def test_the_authorizer_imports_nothing_it_must_compile(rebuilt: Path, tmp_path: Path) -> None:
+    # A cold start of the authorizer loads every module of the zip it imports from bytecode,
+    # unchecked: each source is broken after extraction, and the import still works.
+    with zipfile.ZipFile(rebuilt / "ws_bridge.zip") as archive:
+        archive.extractall(tmp_path)
+    for package in ("ws_bridge", "ws_bridge_backend", "jwt"):
+        for source in (tmp_path / package).glob("*.py"):
+            with source.open("a") as file:
+                file.write("\nraise ImportError('compiled from the source')\n")
+    probe = (
+        "import sys, json; sys.path.insert(0, sys.argv[1]);"
+        "import ws_bridge.authorizer;"
+        "ours = ('ws_bridge', 'ws_bridge_backend', 'jwt');"
+        "print(json.dumps(sorted(n for n in sys.modules if n.split('.')[0] in ours)))"
+    )
+    environment = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "JWT_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:jwt-AbCdEf",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", probe, str(tmp_path)],
+        check=True,
+        env=environment,
+        capture_output=True,
+        text=True,
+    ).stdout
+    imported = {n.replace(".", "/") if "." in n else f"{n}/__init__" for n in json.loads(out)}
+    assert set(AUTHORIZER_MODULES) <= imported

@@ -146,7 +146,7 @@ def test_gone_while_connect_may_still_be_running_keeps_the_record(table: str) ->
 
 
 @pytest.mark.parametrize(
-    ("code", "status"), [("ForbiddenException", 403), ("LimitExceededException", 429)]
+    ("code", "status"), [("ForbiddenException", 403), ("PayloadTooLargeException", 413)]
 )
 def test_other_errors_keep_the_record(table: str, code: str, status: int) -> None:
     add(table, "A=")

@@ -12,6 +12,8 @@ One module per job:
 - ``wsgi``, ``asgi``  middleware for Flask/Django and Starlette/FastAPI
 - ``registry``  reading the connections table (``aws`` extra: boto3)
 - ``push``      pushing to a session's or a user's connections (``aws`` extra: boto3)
+- ``connections_api``  push's ``PostToConnection``: SigV4 and the boto3 client's pool,
+                without botocore's per-call pipeline (``aws`` extra)
 
 The session protocol's backend side (docs/design.md, "Session protocol"):
 
@@ -24,10 +26,10 @@ The session protocol's backend side (docs/design.md, "Session protocol"):
 - ``delivery``     the layer's fan-out through ``push`` (``aws`` extra)
 - ``control``      kicks (``kicked``, then the close) and ``rotate`` (``aws`` extra)
 
-The core (all but ``registry``, ``push``, ``delivery`` and ``control``) needs the standard
-library only (Redis stores: the ``redis`` extra). The names
-below are importable from the package itself; each is loaded when first used, so importing
-the package costs nothing.
+The core (all but ``registry``, ``push``, ``connections_api``, ``delivery`` and ``control``)
+needs the standard library only (Redis stores: the ``redis`` extra). The names below are
+importable from the package itself; each is loaded when first used, so importing the
+package costs nothing.
 """
 
 from __future__ import annotations

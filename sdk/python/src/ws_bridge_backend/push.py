@@ -18,12 +18,25 @@ amazonaws.com/{stage}``: the module's ``callback_url`` output, without ``/@conne
 (boto3 adds ``/@connections/{connectionId}`` to each call).
 
 One attempt per connection (``MANAGEMENT_API_CONFIG``): a post that failed may still have
-been delivered, so it is reported as ``FAILED``, never sent twice. The posts of one push run
-in parallel: up to ``concurrency`` threads (the size of the clients' connection pools) take
-the connections one at a time, so 1,000 connections cost about 1,000 / 32 post latencies,
-and a dead connection holds one thread for at most its socket timeouts (1 s to connect, 2 s
-to read). ``deadline_seconds`` bounds the whole push: connections not yet posted to when it
-passes are left out and counted as ``skipped`` (never half-sent).
+been delivered, so it is reported as ``FAILED``, never sent twice. The exception is a 429
+(``LimitExceededException``: ``@connections`` throttled the caller, or the client's buffer
+is full): API Gateway refused that post, so it is sent again after a full-jitter backoff
+(at most ``THROTTLE_BACKOFF_SECONDS * 2**n``, capped at ``THROTTLE_BACKOFF_CAP_SECONDS``),
+at most ``THROTTLE_ATTEMPTS`` times in all and never past the push's deadline; a post still
+refused then is ``FAILED``.
+
+The posts of one push run in parallel: up to ``concurrency`` threads (the size of the
+clients' connection pools) take the connections one at a time, so 1,000 connections cost
+about 1,000 / 32 post latencies, and a dead connection holds one thread for at most its
+socket timeouts (1 s to connect, 2 s to read). ``deadline_seconds`` bounds the whole push:
+connections not yet posted to when it passes are left out and counted as ``skipped`` (never
+half-sent).
+
+A ``Pusher`` given ``endpoint_url`` makes its boto3 client (``management``) and posts through
+``ws_bridge_backend.connections_api``: the same signed request over that client's HTTP
+session, without botocore's per-call pipeline, which cost twice the CPU of the request
+itself and bound a large push (docs/performance.md, "Push"). Given a ``management`` client
+(a stub, your own configuration), it posts through that client's ``post_to_connection``.
 """
 
 from __future__ import annotations
@@ -31,6 +44,7 @@ from __future__ import annotations
 import enum
 import json
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -42,6 +56,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ws_bridge_backend import contract
+from ws_bridge_backend.connections_api import ConnectionsApi
 from ws_bridge_backend.registry import ConnectionRecord, ConnectionRegistry, RegistryError
 
 if TYPE_CHECKING:
@@ -52,6 +67,9 @@ __all__ = [
     "MANAGEMENT_API_CONFIG",
     "MAX_MESSAGE_BYTES",
     "PUSH_CONCURRENCY",
+    "THROTTLE_ATTEMPTS",
+    "THROTTLE_BACKOFF_CAP_SECONDS",
+    "THROTTLE_BACKOFF_SECONDS",
     "TOKEN_EXPIRED_FRAME",
     "PostOutcome",
     "PushResult",
@@ -74,6 +92,14 @@ TOKEN_EXPIRED_FRAME: Mapping[str, str] = {
     "error": "token_expired",
     "message": "The token has expired: reconnect with a fresh one.",
 }
+
+# @connections throttling (429): the post was refused, so it is sent again (the module's
+# documentation). Full jitter: 32 threads throttled at once do not come back at once. The
+# longest a post can wait on throttling: 0.05 + 0.1 + 0.2 + 0.4 + 0.8 = 1.55 s of sleeps.
+THROTTLE_ATTEMPTS = 6
+THROTTLE_BACKOFF_SECONDS = 0.05
+THROTTLE_BACKOFF_CAP_SECONDS = 1.0
+THROTTLED_CODES = frozenset({"LimitExceededException", "TooManyRequestsException"})
 
 # @connections (PostToConnection) is not idempotent: after a read timeout or a 5xx the
 # message may already have reached the client. One attempt only; the caller sees FAILED.
@@ -129,6 +155,21 @@ def _code(exc: ClientError | BotoCoreError) -> str:
     return type(exc).__name__
 
 
+def _status(exc: ClientError) -> int:
+    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+
+
+def _outcome(status: int, code: str) -> PostOutcome | None:
+    """What an answer means; None: throttled (refused, to be sent again)."""
+    if 200 <= status < 300:
+        return PostOutcome.SENT
+    if status == 410 or code == "GoneException":
+        return PostOutcome.GONE
+    if status == 429 or code in THROTTLED_CODES:
+        return None
+    return PostOutcome.FAILED
+
+
 class Pusher:
     """Pushes to the connections in ``registry`` through ``@connections`` at
     ``endpoint_url`` (or the ``management`` client given), with ``concurrency`` posts in
@@ -145,14 +186,22 @@ class Pusher:
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+        api: ConnectionsApi | None = None
         if management is None:
             if not endpoint_url:
                 raise ValueError("give either endpoint_url or management (a client)")
-            management = boto3.client(
+            # boto3's default session, as boto3.client() uses: its credentials sign the posts.
+            if boto3.DEFAULT_SESSION is None:
+                boto3.setup_default_session()
+            session = boto3.DEFAULT_SESSION
+            assert session is not None  # set just above
+            management = session.client(
                 "apigatewaymanagementapi", endpoint_url=endpoint_url, config=MANAGEMENT_API_CONFIG
             )
+            api = ConnectionsApi.for_client(management, session.get_credentials())
         self.registry = registry
         self.management = management
+        self._api = api
         self.concurrency = concurrency
         self._clock = clock
         self._farewell = encode_message(TOKEN_EXPIRED_FRAME)
@@ -183,21 +232,56 @@ class Pusher:
 
     def post(self, connection: ConnectionRecord, data: bytes) -> PostOutcome:
         """Send ``data`` to one connection: see the module's documentation."""
+        return self._post(connection, data, None)
+
+    def _post(
+        self, connection: ConnectionRecord, data: bytes, deadline: float | None
+    ) -> PostOutcome:
         connection_id = connection.connection_id
         if connection.token_expired(self._clock()):
             self._close_expired(connection_id)
             return PostOutcome.EXPIRED
-        try:
-            self.management.post_to_connection(ConnectionId=connection_id, Data=data)
-        except self.management.exceptions.GoneException:
-            self._forget(connection_id)
-            return PostOutcome.GONE
-        except (ClientError, BotoCoreError) as exc:
-            log.warning(
-                "post to connection failed", extra={"target": connection_id, "code": _code(exc)}
+        attempts = 0
+        while True:
+            answered, code = self._attempt(connection_id, data)
+            attempts += 1
+            if answered is not None:
+                outcome = answered
+                break
+            if attempts == THROTTLE_ATTEMPTS:
+                outcome = PostOutcome.FAILED  # refused each time: certainly not delivered
+                break
+            bound = min(
+                THROTTLE_BACKOFF_CAP_SECONDS, THROTTLE_BACKOFF_SECONDS * 2 ** (attempts - 1)
             )
-            return PostOutcome.FAILED
-        return PostOutcome.SENT
+            pause = random.uniform(0, bound)  # noqa: S311 - jitter, not a secret
+            if deadline is not None and time.monotonic() + pause >= deadline:
+                outcome = PostOutcome.FAILED  # refused until the deadline: not delivered
+                break
+            log.debug("post throttled", extra={"target": connection_id, "attempt": attempts})
+            time.sleep(pause)
+        if outcome is PostOutcome.GONE:
+            self._forget(connection_id)
+        elif outcome is PostOutcome.FAILED:
+            extra = {"target": connection_id, "code": code, "attempts": attempts}
+            log.warning("post to connection failed", extra=extra)
+        return outcome
+
+    def _attempt(self, connection_id: str, data: bytes) -> tuple[PostOutcome | None, str]:
+        """One post and its outcome (None: throttled) with the error code, if any."""
+        try:
+            if self._api is None:
+                self.management.post_to_connection(ConnectionId=connection_id, Data=data)
+                return PostOutcome.SENT, ""
+            answer = self._api.post(connection_id, data)
+        except self.management.exceptions.GoneException:
+            return PostOutcome.GONE, "GoneException"
+        except ClientError as exc:
+            code = _code(exc)
+            return _outcome(_status(exc) or 500, code), code
+        except BotoCoreError as exc:
+            return PostOutcome.FAILED, _code(exc)
+        return _outcome(answer.status, answer.code), answer.code
 
     def _close_expired(self, connection_id: str) -> None:
         """The handler's token_expired error, then DELETE: the client reconnects with a
@@ -260,7 +344,7 @@ class Pusher:
                     outcome = PostOutcome.SKIPPED
                 else:
                     try:
-                        outcome = self.post(connection, data)
+                        outcome = self._post(connection, data, deadline)
                     except Exception:  # one connection must not end the push
                         log.exception(
                             "post to connection failed", extra={"target": connection.connection_id}

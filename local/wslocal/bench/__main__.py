@@ -1,0 +1,7 @@
+"""``python -m wslocal.bench``: see the package's documentation."""
+
+import sys
+
+from wslocal.bench.cli import main
+
+sys.exit(main())
