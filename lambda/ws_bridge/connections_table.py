@@ -25,8 +25,10 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from ws_bridge import aws
+from ws_bridge import aws, logs
 from ws_bridge.settings import MAX_CONNECTION_SECONDS
+
+_log = logs.get_logger("connections_table")
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -196,3 +198,18 @@ def delete_connection(
     client = _client(dynamodb)
     key: dict[str, Any] = {"connectionId": {"S": connection_id}}
     _call("DeleteItem", lambda: client.delete_item(TableName=table_name, Key=key), deadline)
+
+
+def forget_subscriptions(table_name: str, connection_id: str) -> None:
+    """Delete a closed connection's topic subscriptions (fanout.enabled); best effort: what
+    is left expires with the connection's record (their TTL)."""
+    # Imported here: only a deployment with topics needs it, and cold starts stay as short.
+    from ws_bridge_backend import topics
+
+    try:
+        count = topics.forget_connection(aws.dynamodb_retrying(), table_name, connection_id)
+    except topics.TopicError as exc:
+        _log.warning("subscriptions not deleted", extra={"code": exc.code})
+        return
+    if count:
+        _log.info("subscriptions deleted", extra={"count": count})

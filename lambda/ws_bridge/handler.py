@@ -23,7 +23,7 @@ from typing import Any
 
 import urllib3
 
-from ws_bridge import aws, backend_client, json_codec, logs, metrics
+from ws_bridge import backend_client, json_codec, logs, metrics
 from ws_bridge.aws import REGISTRY_BUDGET_SECONDS
 from ws_bridge.backend_client import BackendResult, Outcome
 from ws_bridge.client_message import message_id, parse_message
@@ -32,6 +32,7 @@ from ws_bridge.connections_table import (
     Connection,
     RegistryError,
     delete_connection,
+    forget_subscriptions,
     new_connection,
     put_connection,
 )
@@ -411,21 +412,6 @@ def _remove(connection_id: str, deadline: float | None = None) -> None:
     delete_connection(SETTINGS.connections_table, connection_id, deadline=deadline)
     if SETTINGS.subscriptions_table:
         forget_subscriptions(SETTINGS.subscriptions_table, connection_id)
-
-
-def forget_subscriptions(table_name: str, connection_id: str) -> None:
-    """Delete a closed connection's topic subscriptions (fanout.enabled); best effort: what
-    is left expires with the connection's record (their TTL)."""
-    # Imported here: only a deployment with topics needs it, and cold starts stay as short.
-    from ws_bridge_backend import topics
-
-    try:
-        count = topics.forget_connection(aws.dynamodb_retrying(), table_name, connection_id)
-    except topics.TopicError as exc:
-        log.warning("subscriptions not deleted", extra={"code": exc.code})
-        return
-    if count:
-        log.info("subscriptions deleted", extra={"count": count})
 
 
 # The keepalive pings clients send, character for character: the browser client's

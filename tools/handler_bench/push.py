@@ -22,6 +22,8 @@ LATENCY_MS = 10.0
 GOAL = 1.5
 
 
+# Long: one stub, both pushers and their runs interleaved (A, B, B, A...) so that both
+# figures come from the same samples of the same machine's load.
 def push_figures(repetitions: int, latency_ms: float = LATENCY_MS) -> list[Figure]:
     import boto3
 
