@@ -13,6 +13,7 @@ from urllib.parse import unquote
 
 import pytest
 from bridge_fakes import (
+    REGION,
     TABLE,
     FakeServer,
     Reply,
@@ -972,3 +973,37 @@ def test_the_management_endpoint_comes_from_the_event_on_aws(
     assert messages.module.management_endpoint(info) == (
         f"https://{info.api_id}.execute-api.eu-west-1.amazonaws.com/{info.stage}"
     )
+
+
+def test_the_gauge_agrees_with_the_live_records_when_a_tenth_of_disconnects_are_lost(
+    bridge: Bridge,
+) -> None:
+    """20 connections through the handler's $connect, all closed, but the $disconnect of
+    every tenth never arrives (API Gateway's best effort): the gauge counts the two records
+    left while they live, as the table's live records are, and none once they expire, though
+    DynamoDB has not deleted them yet."""
+    import boto3
+
+    from ws_bridge import gauge
+
+    bridge.server.reply("POST", VALIDATE, Reply(200, {}))
+    bridge.server.reply("POST", DISCONNECT, Reply(204, b""))
+    ids = [f"conn-{n:02d}=" for n in range(20)]
+    for connection_id in ids:
+        event = connect_event()
+        event["requestContext"]["connectionId"] = connection_id
+        assert bridge(event)["statusCode"] == 200
+    lost = ids[::10]
+    for connection_id in ids:
+        if connection_id not in lost:
+            event = load_event("disconnect")
+            event["requestContext"]["connectionId"] = connection_id
+            assert bridge(event)["statusCode"] == 200
+    records = scan()
+    assert sorted(records) == lost
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    live = [r for r in records.values() if r["expiresAt"] > time.time()]
+    assert gauge.count_open(dynamodb, TABLE) == len(live) == 2
+    later = max(r["expiresAt"] for r in records.values()) + 1
+    assert gauge.count_open(dynamodb, TABLE, now=lambda: later) == 0
+    assert sorted(scan()) == lost  # still there: TTL deletes lazily
