@@ -36,8 +36,10 @@ from wslocal.stack import REPO_ROOT, provider_mirror
 __all__ = ["Run", "Target", "target_from_environment"]
 
 EXAMPLE = REPO_ROOT / "examples" / "acceptance"
-# What the example's `source = "../../"` reaches, linked beside the copy.
-ROOT_ENTRIES = ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "modules", "packages")
+# What the example's `source = "../../"` reaches, linked beside the copy: every .tf file of
+# the root module, whatever the layout (a fixed list broke when variables.tf was split), and
+# the folders it reads.
+ROOT_DIRECTORIES = ("modules", "packages")
 APPLY_SECONDS = 45 * 60.0  # a real ElastiCache replication group takes 10 to 20 minutes
 DESTROY_ATTEMPTS = 3
 
@@ -81,7 +83,8 @@ def prepare(workdir: Path) -> Path:
     """examples/acceptance copied under `workdir`, the root module linked beside it."""
     copy = workdir / "examples" / "acceptance"
     if not copy.exists():
-        for entry in ROOT_ENTRIES:
+        entries = [p.name for p in sorted(REPO_ROOT.glob("*.tf"))] + list(ROOT_DIRECTORIES)
+        for entry in entries:
             (workdir / entry).symlink_to(REPO_ROOT / entry)
         shutil.copytree(EXAMPLE, copy, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"))
     return copy

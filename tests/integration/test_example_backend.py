@@ -26,6 +26,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from ws_bridge_backend.signing import sign_request
+from ws_bridge_backend.traceparent import is_valid
 from wslocal.redis_service import redis_service, redis_url
 from wslocal.stack import (
     Stack,
@@ -98,6 +99,13 @@ def test_members_connect_and_others_are_refused(example: StackHandle) -> None:
     assert refused.value.response.status_code == 403
 
 
+def untraced(frame: dict[str, Any]) -> dict[str, Any]:
+    """The frame without its traceparent, which must be a W3C one when present."""
+    trace = frame.pop("traceparent", None)
+    assert trace is None or is_valid(trace), trace
+    return frame
+
+
 def test_a_chat_is_pushed_to_every_connection_of_the_session(example: StackHandle) -> None:
     with (
         connect(example.url(example.token("alice", "lab-1")), open_timeout=20) as alice,
@@ -105,8 +113,11 @@ def test_a_chat_is_pushed_to_every_connection_of_the_session(example: StackHandl
         connect(example.url(example.token("carol", "lab-2")), open_timeout=20) as carol,
     ):
         alice.send(json.dumps({"type": "chat", "text": "hello lab-1", "id": "a.1"}))
+        # The handler adds the message's traceparent to the reply it passes back (the
+        # requester's copy); the copies pushed to the session's other connections lack it.
         frames = sorted(
-            (json.loads(alice.recv(timeout=10)) for _ in range(2)), key=lambda f: f["seq"]
+            (untraced(json.loads(alice.recv(timeout=10))) for _ in range(2)),
+            key=lambda f: f["seq"],
         )
         chat = {"type": "chat", "from": "alice", "sessionId": "lab-1", "text": "hello lab-1"}
         ack = {"type": "chat_ack", "delivered": 2, "id": "a.1"}
@@ -114,7 +125,10 @@ def test_a_chat_is_pushed_to_every_connection_of_the_session(example: StackHandl
         assert frames == [{"seq": first, **chat}, {"seq": first + 1, **ack}]
         # Bob gets the chat and, like every connection of the session, Alice's reply.
         assert (
-            sorted((json.loads(bob.recv(timeout=10)) for _ in range(2)), key=lambda f: f["seq"])
+            sorted(
+                (untraced(json.loads(bob.recv(timeout=10))) for _ in range(2)),
+                key=lambda f: f["seq"],
+            )
             == frames
         )
         with pytest.raises(TimeoutError):

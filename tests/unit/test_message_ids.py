@@ -23,7 +23,7 @@ MESSAGE = "/api/ws/message"
 @pytest.fixture
 def handler(load_handler: Callable[..., ModuleType], server: FakeServer) -> ModuleType:
     return load_handler(
-        CONNECTIONS_TABLE="unused", BACKEND_URL=server.url, BACKEND_TIMEOUT_SECONDS="0.3"
+        CONNECTIONS_TABLE="unused", BACKEND_URL=server.url, BACKEND_TIMEOUT_SECONDS="1.0"
     )
 
 
@@ -40,7 +40,7 @@ def send(handler: ModuleType, body: Any, *, raw: bool = False) -> dict[str, Any]
     [
         (Reply(500, {"error": "boom"}), "backend_error"),
         (Reply(200, b"not json"), "backend_invalid_reply"),
-        (Reply(200, {"late": 1}, delay=1.0), "backend_timeout"),
+        (Reply(200, {"late": 1}, delay=2.5), "backend_timeout"),
         (Reply(200, drop=True), "backend_unavailable"),
     ],
     ids=["5xx", "invalid-reply", "timeout", "dropped"],
