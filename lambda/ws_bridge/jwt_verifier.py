@@ -2,9 +2,7 @@
 
 HMAC keys come from Secrets Manager (AWSCURRENT and, during a rotation, AWSPREVIOUS) or an SSM
 SecureString, re-read every five minutes and once (at most every 30 s) when a signature does
-not match, so a rotation reaches warm containers without refusing tokens signed either way.
-AWSPREVIOUS is read only when a token matches no key read so far: a cold start, which every
-connect burst pays, makes one ``GetSecretValue`` call, not two;
+not match, so a rotation reaches warm containers without refusing tokens signed either way;
 RSA/EC keys come from a JWKS URL through :class:`jwt.PyJWKClient` (key set cached for five
 minutes). The allowed algorithms are a fixed list, HMAC and asymmetric never mixed, the
 signature is always verified, ``exp`` is required, ``nbf``/``iss``/``aud`` are enforced.
@@ -117,20 +115,16 @@ def load_hmac_keys(
     settings: AuthorizerSettings,
     secretsmanager: Callable[[], Any] = aws.secretsmanager,
     ssm: Callable[[], Any] = aws.ssm,
-    *,
-    previous: bool = True,
 ) -> tuple[bytes, ...]:
-    """The HMAC keys to accept: Secrets Manager's AWSCURRENT and, when the secret has one and
-    ``previous``, AWSPREVIOUS (``JWT_SECRET_ARN``; ``JWT_SECRET_JSON_KEY`` names the field of
-    a JSON secret), or the SSM parameter (``JWT_SECRET_PARAMETER``, decrypted)."""
+    """The HMAC keys to accept: Secrets Manager's AWSCURRENT and, when the secret has one,
+    AWSPREVIOUS (``JWT_SECRET_ARN``; ``JWT_SECRET_JSON_KEY`` names the field of a JSON
+    secret), or the SSM parameter (``JWT_SECRET_PARAMETER``, decrypted)."""
     try:
         if settings.secret_arn is not None:
             client = secretsmanager()
             keys = [_secret_value(settings, client.get_secret_value(SecretId=settings.secret_arn))]
-            if not previous:
-                return tuple(keys)
             try:
-                before = client.get_secret_value(
+                previous = client.get_secret_value(
                     SecretId=settings.secret_arn, VersionStage="AWSPREVIOUS"
                 )
             except ClientError as exc:
@@ -138,7 +132,7 @@ def load_hmac_keys(
                     raise
             else:
                 try:
-                    old = _secret_value(settings, before)
+                    old = _secret_value(settings, previous)
                 except KeyUnavailableError:
                     old = keys[0]  # an unusable old version never blocks the current key
                 if old not in keys:
@@ -158,7 +152,7 @@ def load_hmac_secret(
     ssm: Callable[[], Any] = aws.ssm,
 ) -> bytes:
     """The current HMAC key (see :func:`load_hmac_keys`), e.g. to mint a token."""
-    return load_hmac_keys(settings, secretsmanager, ssm, previous=False)[0]
+    return load_hmac_keys(settings, secretsmanager, ssm)[0]
 
 
 def _fault(exc: BaseException) -> str:
@@ -179,20 +173,16 @@ def _fault(exc: BaseException) -> str:
 class TokenVerifier:
     """Verifies tokens for one :class:`AuthorizerSettings`; keeps its key for the container.
 
-    The HMAC keys are read on first use, after a failure, every ``HMAC_REFRESH_SECONDS``
-    and when no key matches a signature (a rotation this container has not seen yet): at
-    once when the keys held are AWSCURRENT's alone, else at most every
-    ``HMAC_REREAD_ON_FAILURE_SECONDS``. The first and the periodic reads take AWSCURRENT
-    only (:func:`load_hmac_keys` with ``previous=False``), a read after a mismatch both
-    versions. ``secret_loader``, when given, returns the key or keys itself, every time.
-    A failed re-read keeps the keys it had. ``jwks_client`` is built lazily from
-    ``JWT_JWKS_URL``.
+    ``secret_loader`` returns the HMAC key or keys; it runs on first use, after a failure,
+    every ``HMAC_REFRESH_SECONDS`` and, at most every ``HMAC_REREAD_ON_FAILURE_SECONDS``,
+    when no key matches a signature (a rotation this container has not seen yet). A failed
+    re-read keeps the keys it had. ``jwks_client`` is built lazily from ``JWT_JWKS_URL``.
     """
 
     def __init__(
         self,
         settings: AuthorizerSettings,
-        secret_loader: Callable[[AuthorizerSettings], bytes | Sequence[bytes]] | None = None,
+        secret_loader: Callable[[AuthorizerSettings], bytes | Sequence[bytes]] = load_hmac_keys,
         jwks_client: jwt.PyJWKClient | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
@@ -201,7 +191,6 @@ class TokenVerifier:
         self._wall_clock = wall_clock
         self._secret_loader = secret_loader
         self._keys: tuple[bytes, ...] = ()
-        self._complete = False  # the keys include AWSPREVIOUS's (read after a mismatch)
         self._read_at = 0.0
         self._clock = clock
         self._lock = threading.Lock()
@@ -209,9 +198,7 @@ class TokenVerifier:
         self._last_jwks: jwt.PyJWKSet | None = None
         self._last_jwks_at = 0.0
 
-    def _load_keys(self, complete: bool) -> tuple[bytes, ...]:
-        if self._secret_loader is None:
-            return load_hmac_keys(self._settings, previous=complete)
+    def _load_keys(self) -> tuple[bytes, ...]:
         loaded = self._secret_loader(self._settings)
         return (loaded,) if isinstance(loaded, bytes) else tuple(loaded)
 
@@ -220,20 +207,18 @@ class TokenVerifier:
             now = self._clock()
             age = now - self._read_at
             due = not self._keys or age >= HMAC_REFRESH_SECONDS
-            complete = after_mismatch
-            if after_mismatch and (not self._complete or age >= HMAC_REREAD_ON_FAILURE_SECONDS):
+            if after_mismatch and age >= HMAC_REREAD_ON_FAILURE_SECONDS:
                 due = True
             if not due:
                 return self._keys
             try:
-                keys = self._load_keys(complete)
+                keys = self._load_keys()
             except KeyUnavailableError:
                 if not self._keys:
                     raise
                 self._read_at = now  # keep the last good keys; try again later
-                self._complete = True  # and no read at once on the next mismatch
                 return self._keys
-            self._keys, self._read_at, self._complete = keys, now, complete
+            self._keys, self._read_at = keys, now
             return keys
 
     def _jwks_key(self, token: str, header: Mapping[str, Any]) -> jwt.PyJWK:
