@@ -131,15 +131,20 @@ def ssm() -> SSMClient:
 
 
 @functools.cache
-def management_api(endpoint_url: str) -> ApiGatewayManagementApiClient:
+def management_api(
+    endpoint_url: str, pool_size: int | None = None
+) -> ApiGatewayManagementApiClient:
     """The ``@connections`` client for one API stage.
 
     ``endpoint_url`` is the stage's base URL, ``https://{api-id}.execute-api.{region}.
     amazonaws.com/{stage}``, without ``/@connections`` (boto3 adds it to each call).
+    ``pool_size``: connections kept open, for callers that post in parallel (the fan-out
+    worker); None keeps botocore's default.
     """
-    return boto3.client(
-        "apigatewaymanagementapi", endpoint_url=endpoint_url, config=MANAGEMENT_API_CONFIG
-    )
+    config = MANAGEMENT_API_CONFIG
+    if pool_size is not None:
+        config = config.merge(Config(max_pool_connections=pool_size))
+    return boto3.client("apigatewaymanagementapi", endpoint_url=endpoint_url, config=config)
 
 
 def reset_clients() -> None:

@@ -38,8 +38,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ws_bridge import aws, fanout_jobs, logs, metrics
@@ -281,12 +279,6 @@ def _endpoint(settings: FanoutSettings) -> str:
     return configured or settings.callback_url
 
 
-@functools.cache
-def _management(endpoint: str, pool_size: int) -> ApiGatewayManagementApiClient:
-    config = aws.MANAGEMENT_API_CONFIG.merge(Config(max_pool_connections=pool_size))
-    return boto3.client("apigatewaymanagementapi", endpoint_url=endpoint, config=config)
-
-
 def handler(event: Any, context: Any) -> dict[str, Any]:
     """Lambda entry point: an SQS batch in, ``{"batchItemFailures": [...]}`` out."""
     settings = _settings()
@@ -297,7 +289,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     )
     deadline = time.monotonic() + left
     clients = Clients(
-        management=_management(_endpoint(settings), settings.concurrency),
+        management=aws.management_api(_endpoint(settings), settings.concurrency),
         dynamodb=aws.dynamodb_retrying(),
         sqs=aws.sqs(),
     )

@@ -318,12 +318,12 @@ def test_the_entry_point_reads_its_settings_and_answers_the_batch(
     }.items():
         monkeypatch.setenv(name, value)
     fanout._settings.cache_clear()
-    fanout._management.cache_clear()
+    aws.management_api.cache_clear()
     try:
         answer_ = fanout.handler(event({"v": 1, "data": "x", "connectionIds": ["a1"]}), None)
     finally:
         fanout._settings.cache_clear()
-        fanout._management.cache_clear()
+        aws.management_api.cache_clear()
     assert answer_ == {"batchItemFailures": []}
     assert posts(stub, "a1") == [b"x"]
     (line,) = metric_lines(capsys.readouterr().out)
