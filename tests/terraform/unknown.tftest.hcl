@@ -35,6 +35,18 @@ run "unknown_secret_arn" {
   }
 }
 
+run "unknown_fanout_kms_key_arn" {
+  command = plan
+
+  module {
+    source = "./tests/terraform/fixtures/unknown"
+  }
+
+  variables {
+    unknown = "fanout_kms_key_arn"
+  }
+}
+
 run "unknown_secret_parameter_name" {
   command = plan
 
