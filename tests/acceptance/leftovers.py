@@ -26,12 +26,18 @@ def _named(found: Iterable[str], name: str, kind: str) -> list[str]:
 
 def leftovers(client: Client, name: str, kms_key_arn: str | None) -> list[str]:
     """Every resource of the run `name` that still exists, as "kind id" lines."""
-    left: list[str] = []
+    left = _api_and_functions(client, name) + _session_store(client, name)
+    left += _domain(client, name) + _monitoring(client, name)
+    vpcs = client("ec2").describe_vpcs(Filters=[{"Name": "tag:acceptance-run", "Values": [name]}])
+    left += [f"VPC {v['VpcId']}" for v in vpcs.get("Vpcs", [])]
+    if kms_key_arn:
+        left += _key_left(client("kms"), kms_key_arn)
+    return left
+
+
+def _api_and_functions(client: Client, name: str) -> list[str]:
     apigw = client("apigatewayv2")
-    left += _named((a["Name"] for a in apigw.get_apis().get("Items", [])), name, "API")
-    left += _named(
-        (d["DomainName"] for d in apigw.get_domain_names().get("Items", [])), f"{name}.", "domain"
-    )
+    left = _named((a["Name"] for a in apigw.get_apis().get("Items", [])), name, "API")
     left += _named(
         (f["FunctionName"] for f in _pages(client("lambda"), "list_functions", "Functions")),
         name,
@@ -51,18 +57,65 @@ def leftovers(client: Client, name: str, kms_key_arn: str | None) -> list[str]:
         name,
         "secret",
     )
-    left += _named(
+    return left
+
+
+def _session_store(client: Client, name: str) -> list[str]:
+    """The replication group and what it needs: subnet group, users and user group (these
+    last two only with IAM authentication)."""
+    elasticache = client("elasticache")
+    left = _named(
         (
             g["ReplicationGroupId"]
-            for g in _pages(
-                client("elasticache"), "describe_replication_groups", "ReplicationGroups"
-            )
+            for g in _pages(elasticache, "describe_replication_groups", "ReplicationGroups")
         ),
         name,
         "replication group",
     )
-    cloudwatch = client("cloudwatch")
     left += _named(
+        (
+            g["CacheSubnetGroupName"]
+            for g in _pages(elasticache, "describe_cache_subnet_groups", "CacheSubnetGroups")
+        ),
+        name,
+        "cache subnet group",
+    )
+    left += _named(
+        (u["UserId"] for u in _pages(elasticache, "describe_users", "Users")), name, "user"
+    )
+    left += _named(
+        (g["UserGroupId"] for g in _pages(elasticache, "describe_user_groups", "UserGroups")),
+        name,
+        "user group",
+    )
+    return left
+
+
+def _domain(client: Client, name: str) -> list[str]:
+    """The custom domain, its certificate and, when the run created it, its hosted zone."""
+    apigw = client("apigatewayv2")
+    left = _named(
+        (d["DomainName"] for d in apigw.get_domain_names().get("Items", [])), f"{name}.", "domain"
+    )
+    left += _named(
+        (
+            c["DomainName"]
+            for c in _pages(client("acm"), "list_certificates", "CertificateSummaryList")
+        ),
+        f"{name}.",
+        "certificate",
+    )
+    left += _named(
+        (z["Name"] for z in _pages(client("route53"), "list_hosted_zones", "HostedZones")),
+        f"{name}.",
+        "hosted zone",
+    )
+    return left
+
+
+def _monitoring(client: Client, name: str) -> list[str]:
+    cloudwatch = client("cloudwatch")
+    left = _named(
         (a["AlarmName"] for a in _pages(cloudwatch, "describe_alarms", "MetricAlarms")),
         name,
         "alarm",
@@ -75,10 +128,6 @@ def leftovers(client: Client, name: str, kms_key_arn: str | None) -> list[str]:
     left += _named(
         (t["TopicArn"] for t in _pages(client("sns"), "list_topics", "Topics")), name, "topic"
     )
-    vpcs = client("ec2").describe_vpcs(Filters=[{"Name": "tag:acceptance-run", "Values": [name]}])
-    left += [f"VPC {v['VpcId']}" for v in vpcs.get("Vpcs", [])]
-    if kms_key_arn:
-        left += _key_left(client("kms"), kms_key_arn)
     return left
 
 

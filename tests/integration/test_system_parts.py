@@ -3,8 +3,9 @@ to the local emulator and destroyed again.
 
 One Terraform configuration, written to a temporary directory with the sub-modules referenced
 by absolute path, is applied to an emulator of its own (`python -m wslocal.emulator` on a free
-port) through the offline provider mirror. The tests read what was created back with boto3,
-then destroy it and check that nothing is left behind.
+port) through the offline provider mirror. The tests read what was created back with boto3.
+The destroy is the acceptance suite's (tests/acceptance), which applies the same parts and
+checks that nothing of them is left; a second destroy here took 90 s of ElastiCache waiters.
 """
 
 from __future__ import annotations
@@ -231,8 +232,9 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def applied(emulator: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Applied]:
-    """The configuration applied; destroyed after the module's last test (which checks it)."""
+def applied(emulator: str, tmp_path_factory: pytest.TempPathFactory) -> Applied:
+    """The configuration applied. Not destroyed: the emulator goes with the module, and the
+    acceptance suite destroys these parts and checks that nothing is left (leftovers.py)."""
     workdir = tmp_path_factory.mktemp("system-parts")
     (workdir / "main.tf").write_text(CONFIGURATION.replace("@MODULES@", str(REPO_ROOT / "modules")))
     env = _environment(emulator)
@@ -241,14 +243,9 @@ def applied(emulator: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     if mirror and Path(mirror).is_dir():
         init.append(f"-plugin-dir={mirror}")
     _terraform(workdir, env, *init)
-    try:
-        _terraform(workdir, env, "apply", "-auto-approve", "-input=false", "-no-color")
-        raw = json.loads(_terraform(workdir, env, "output", "-json"))
-        yield Applied({k: v["value"] for k, v in raw.items()}, emulator, workdir)
-    finally:
-        (workdir / "destroyed").write_text(
-            _terraform(workdir, env, "destroy", "-auto-approve", "-input=false", "-no-color")
-        )
+    _terraform(workdir, env, "apply", "-auto-approve", "-input=false", "-no-color")
+    raw = json.loads(_terraform(workdir, env, "output", "-json"))
+    return Applied({k: v["value"] for k, v in raw.items()}, emulator, workdir)
 
 
 def test_session_store_with_iam_authentication(applied: Applied) -> None:
@@ -391,26 +388,3 @@ def test_monitoring(applied: Applied) -> None:
 
     attributes = applied.client("sns").get_topic_attributes(TopicArn=topic)["Attributes"]
     assert attributes["KmsMasterKeyId"] == monitoring["alarm_topic_kms_key_arn"]
-
-
-def test_destroy_leaves_nothing_behind(applied: Applied, emulator: str) -> None:
-    """Runs last: destroys now (the fixture's destroy then finds nothing) and checks."""
-    env = _environment(emulator)
-    _terraform(applied.workdir, env, "destroy", "-auto-approve", "-input=false", "-no-color")
-    elasticache = applied.client("elasticache")
-    assert elasticache.describe_replication_groups()["ReplicationGroups"] == []
-    assert elasticache.describe_user_groups()["UserGroups"] == []
-    assert {u["UserId"] for u in elasticache.describe_users()["Users"]} == {"default"}
-    assert [
-        g["CacheSubnetGroupName"]
-        for g in elasticache.describe_cache_subnet_groups()["CacheSubnetGroups"]
-        if g["CacheSubnetGroupName"].startswith("it-")
-    ] == []
-    assert applied.client("secretsmanager").list_secrets()["SecretList"] == []
-    assert applied.client("apigatewayv2").get_domain_names()["Items"] == []
-    assert applied.client("acm").list_certificates()["CertificateSummaryList"] == []
-    assert applied.client("route53").list_hosted_zones()["HostedZones"] == []
-    cloudwatch = applied.client("cloudwatch")
-    assert cloudwatch.describe_alarms()["MetricAlarms"] == []
-    assert cloudwatch.list_dashboards()["DashboardEntries"] == []
-    assert applied.client("sns").list_topics()["Topics"] == []

@@ -4,8 +4,8 @@ by werkzeug on 127.0.0.1 (`start_emulator`), with moto configured first (`config
 from __future__ import annotations
 
 import threading
-from typing import Any
 from dataclasses import dataclass
+from typing import Any, cast
 
 from moto.core.config import default_user_config
 from moto.moto_server.werkzeug_app import (
@@ -47,13 +47,18 @@ EMULATOR_USER_CONFIG: dict[str, dict[str, bool]] = {
 }
 
 
+def _user_config() -> dict[str, Any]:
+    """moto's process-wide settings, by section name."""
+    return cast("dict[str, Any]", default_user_config)
+
+
 def configure_moto() -> None:
     """Adjust moto for this process before it serves its first request. Idempotent.
 
     AWS managed IAM policies are loaded (a module may attach
     `AmazonAPIGatewayPushToCloudWatchLogs`), Lambda never tries Docker (the local gateway
     runs the deployed packages itself), and each service extension is installed."""
-    default_user_config.update(EMULATOR_USER_CONFIG)
+    _user_config().update(EMULATOR_USER_CONFIG)
     apigatewayv2.install()
     awslambda.install()
     iam.install()
@@ -81,11 +86,12 @@ class EmulatorHandle:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=10)
+        config = _user_config()
         for name in EMULATOR_USER_CONFIG:
             if name in self.saved_config:
-                default_user_config[name] = self.saved_config[name]
+                config[name] = self.saved_config[name]
             else:
-                default_user_config.pop(name, None)
+                config.pop(name, None)
 
 
 def start_emulator(port: int = DEFAULT_PORT) -> EmulatorHandle:
@@ -94,11 +100,8 @@ def start_emulator(port: int = DEFAULT_PORT) -> EmulatorHandle:
     This patches moto for the whole process (see `configure_moto`): a process that also uses
     moto's in-process mocks should run `python -m wslocal.emulator` as a child instead.
     Raises OSError at once when the port cannot be bound."""
-    saved = {
-        name: default_user_config[name]
-        for name in EMULATOR_USER_CONFIG
-        if name in default_user_config
-    }
+    config = _user_config()
+    saved = {name: config[name] for name in EMULATOR_USER_CONFIG if name in config}
     configure_moto()
     try:
         server = make_server(
