@@ -184,6 +184,11 @@ class WsClient:
         if self._connection is not None:
             await self._connection.close(code, reason)
 
+    def abort(self) -> None:
+        """Drop the TCP connection at once, without a closing handshake."""
+        if self._connection is not None:
+            self._connection.transport.abort()
+
     async def __aenter__(self) -> Self:
         await self.connect()
         return self

@@ -115,6 +115,11 @@ class Link:
             async with asyncio.timeout(self._reply_timeout):
                 await asyncio.shield(waiter)
         except TimeoutError:
+            # Nobody waits for this pong any more: end() must not fail the waiter with an
+            # exception no one retrieves (asyncio logs each one as an error).
+            if waiter in self._pings:
+                self._pings.remove(waiter)
+            waiter.cancel()
             self.end(
                 4000, "no pong", ClientError("connection_lost", "no pong: the connection is dead")
             )
@@ -171,9 +176,19 @@ class Link:
             )
 
     async def _close(self, code: int, reason: str) -> None:
-        with contextlib.suppress(Exception):  # the socket may be gone already: nothing to do
+        """The closing handshake, for at most 2 s. A peer that does not finish it in time is
+        cut off: given up on without an abort, the socket stayed half closed for as long as
+        the peer kept it (a server without keepalive waited for it for ever)."""
+        closed = False
+        try:
             async with asyncio.timeout(2):
                 await self.client.close(code, reason)
+            closed = True
+        except Exception:  # noqa: BLE001, S110 - the socket may be gone already: cut it below
+            pass
+        finally:
+            if not closed:
+                self.client.abort()
 
     async def _read(self) -> None:
         try:
