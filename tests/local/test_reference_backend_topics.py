@@ -24,6 +24,7 @@ from ws_bridge.connections_table import new_connection, put_connection
 from ws_bridge_backend.push import Pusher
 from ws_bridge_backend.registry import ConnectionRegistry
 from ws_bridge_backend.topics import Topics
+from wslocal.reference_backend import cli
 from wslocal.reference_backend.topics import TopicDesk, may_subscribe
 
 TABLE = "ws-connections"
@@ -227,3 +228,30 @@ def test_without_the_subscriptions_table_topics_are_unavailable(backend: Backend
     assert (reply["type"], reply["error"]) == ("error", "topics_unavailable")
     response = broadcast(backend, topic="news/eu", data={"type": "news"})
     assert (response.status, body(response)["error"]) == (503, "topics_unavailable")
+
+
+@pytest.mark.parametrize(
+    ("argv", "needs"),
+    [
+        (["--subscriptions-table", "s"], "--subscriptions-table needs --table"),
+        (
+            [
+                "--table",
+                "t",
+                "--callback-url",
+                "http://127.0.0.1:1/local",
+                "--fanout-queue-url",
+                "q",
+            ],
+            "--fanout-queue-url needs --subscriptions-table",
+        ),
+        (["--direct-threshold", "-1"], "--direct-threshold must be >= 0"),
+    ],
+)
+def test_the_command_line_refuses_topic_flags_without_what_they_need(
+    argv: list[str], needs: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(argv)
+    assert exited.value.code == 2
+    assert needs in capsys.readouterr().err
