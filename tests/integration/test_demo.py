@@ -40,7 +40,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 # How long a whole run may take: with the fan-out part (topics) the apply and the destroy
 # take about 95 s more.
-DEMO_TIMEOUT = {True: 360, False: 240}
+DEMO_TIMEOUT = {True: 480, False: 240}
 
 PROC = Path("/proc")
 STEP_HEADER = re.compile(r"^\[\s*(\d+)/(\d+)\] (.+)$")
