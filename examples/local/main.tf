@@ -93,6 +93,15 @@ module "websocket" {
     }
   }
 
+  # Topics and fan-out (`make demo` turns it on): the subscriptions table, the queue and the
+  # worker the gateway's poller runs. Two worker invocations at once (the least a mapping
+  # takes: each is a worker process locally), and no gauge (nothing runs its schedule here).
+  fanout = {
+    enabled             = var.fanout_enabled
+    maximum_concurrency = 2
+    gauge_enabled       = false
+  }
+
   tags = {
     Environment = "local"
   }

@@ -72,3 +72,13 @@ output "kms_key_arn" {
   description = "The customer managed key of the table and the secrets; null unless customer_managed_key."
   value       = local.kms_key_arn
 }
+
+output "fanout_queue_url" {
+  description = "The fan-out queue (the reference backend's Broadcaster sends to it); null unless fanout_enabled."
+  value       = module.websocket.fanout_queue_url
+}
+
+output "subscriptions_table_name" {
+  description = "The subscriptions table (the reference backend's Topics); null unless fanout_enabled."
+  value       = var.fanout_enabled ? module.websocket.fanout.subscriptions_table_name : null
+}

@@ -2,6 +2,11 @@
 shows in the transcript, `--keep-running` prints commands that work and Ctrl-C tears the
 stack down, and in both cases no process it started is left and its ports are closed.
 
+Only the run as `make demo` runs it applies the fan-out part and holds the topic step (two
+subscribers get a broadcast through the queue once each, a third connection nothing): the
+AWS provider's waits on the queues add about 95 s to a run, so the other runs pass
+`--no-topics`.
+
 Every process descended from the demo is recorded while it runs (from /proc), so a child
 that outlives it is found even after it has been re-parented.
 """
@@ -33,6 +38,10 @@ from wslocal.stack import REPO_ROOT, free_port, port_accepts
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
+# How long a whole run may take: with the fan-out part (topics) the apply and the destroy
+# take about 95 s more.
+DEMO_TIMEOUT = {True: 480, False: 240}
+
 PROC = Path("/proc")
 STEP_HEADER = re.compile(r"^\[\s*(\d+)/(\d+)\] (.+)$")
 # What each step's block must show, beyond its "ok" line.
@@ -49,14 +58,30 @@ STEP_EVIDENCE = {
         r'-> \{"sent": 1, "gone": 0, "failed": 0, "seq": \d+\}',
         r'<- \{"seq": \d+, "type": "notice"',
     ],
-    10: [r"handshake answered HTTP 401; nothing stored"],
-    11: [
-        r"record removed from the table",
-        r'"disconnectStatusCode": 1000',
-        r"backend request signatures: (4 verified \(validate, 2 messages, disconnect\), "
-        r"0 refused|off \(examples/local outputs no signing secret\))",
+    # 10: the topic step, TOPIC_EVIDENCE
+    11: [r"handshake answered HTTP 401; nothing stored"],
+    12: [r"record removed from the table", r'"disconnectStatusCode": 1000'],
+    13: [r"\. terraform destroy", r"stopped: (redis, )?backend, gateway, emulator"],
+}
+TOPIC_STEP = 10
+# The topic step with the fan-out part (`make demo`) and without it (`--no-topics`).
+TOPIC_EVIDENCE = {
+    True: [
+        r"topic news/demo",
+        r'alice -> \{"type": "subscribe", "topic": "news/demo".*<- \{"type": "subscribed"',
+        r'bob   -> \{"type": "subscribe", "topic": "news/demo".*<- \{"type": "subscribed"',
+        r'carol -> \{"type": "unsubscribe", "topic": "news/demo".*<- \{"type": "unsubscribed"',
+        r"subscriptions table ws-local-subscriptions: news/demo#\d+, news/demo#\d+$",
+        # Through the queue: no direct push, one job per shard.
+        r'-> \{"topic": "news/demo", "direct": null, "queuedJobs": 16\}',
+        r"queue empty, then 1 s of silence on all three: no second copy, and nothing for carol",
+        r"\$disconnect removed the listeners' subscriptions",
     ],
-    12: [r"\. terraform destroy", r"stopped: (redis, )?backend, gateway, emulator"],
+    False: [r"off \(--no-topics\): examples/local applied without its fan-out part"],
+}
+SIGNATURES = {
+    True: r"14 verified \(validate, 2 messages, disconnect; 10 of the topic step\), 0 refused",
+    False: r"4 verified \(validate, 2 messages, disconnect\), 0 refused",
 }
 
 
@@ -187,17 +212,28 @@ def steps_of(transcript: str) -> dict[int, list[str]]:
     return blocks
 
 
-def assert_every_step_passed(transcript: str) -> None:
+def assert_every_step_passed(transcript: str, *, topics: bool) -> None:
     blocks = steps_of(transcript)
     assert sorted(blocks) == list(range(1, len(demo.STEPS) + 1)), transcript
+    evidence_of = {**STEP_EVIDENCE, TOPIC_STEP: TOPIC_EVIDENCE[topics]}
+    evidence_of[12] = [*STEP_EVIDENCE[12], f"backend request signatures: {SIGNATURES[topics]}"]
     for number, title in enumerate(demo.STEPS, start=1):
         block = blocks[number]
         assert block[0] == f"[{number:>2}/{len(demo.STEPS)}] {title}"
         assert not any(line.startswith("FAILED") for line in block), "\n".join(block)
         assert sum(line.startswith("ok (") for line in block) == 1, "\n".join(block)
         text = "\n".join(block)
-        for evidence in STEP_EVIDENCE[number]:
-            assert re.search(evidence, text), f"step {number} lacks {evidence!r}:\n{text}"
+        for evidence in evidence_of[number]:
+            assert re.search(evidence, text, re.MULTILINE), (
+                f"step {number} lacks {evidence!r}:\n{text}"
+            )
+    if topics:
+        # What each listener received (not a reply to its own message): the broadcast, once
+        # for each subscriber, nothing for the connection that is not subscribed.
+        pushed = [line.split(" <- ") for line in blocks[TOPIC_STEP] if " <- " in line]
+        received = [(who.strip(), what) for who, what in pushed if "->" not in who]
+        news = '{"type": "news", "text": "hello, subscribers"}'
+        assert received == [("alice", news), ("bob", news)], blocks[TOPIC_STEP]
 
 
 def assert_nothing_left(ports: dict[str, int], processes: Descendants) -> None:
@@ -217,12 +253,16 @@ def assert_nothing_left(ports: dict[str, int], processes: Descendants) -> None:
 # -- tests -------------------------------------------------------------------------------------
 
 
+@pytest.mark.timeout(max(DEMO_TIMEOUT.values()) + 60)
 @pytest.mark.parametrize(
-    ("flags", "store"), [((), "memory"), (("--session-store",), "redis")], ids=["memory", "redis"]
+    ("flags", "store"),
+    [((), "memory"), (("--session-store", "--no-topics"), "redis")],
+    ids=["make-demo", "redis"],
 )
 def test_demo_runs_every_step_and_leaves_nothing_running(
     flags: tuple[str, ...], store: str
 ) -> None:
+    topics = "--no-topics" not in flags
     ports = free_ports()
     process = subprocess.Popen(
         demo_argv(ports, *flags),
@@ -236,12 +276,12 @@ def test_demo_runs_every_step_and_leaves_nothing_running(
     processes = Descendants(process.pid)
     with processes.watching():
         try:
-            transcript, _ = process.communicate(timeout=240)
+            transcript, _ = process.communicate(timeout=DEMO_TIMEOUT[topics])
         finally:
             stop_demo(process)
     assert process.returncode == 0, transcript
-    assert_every_step_passed(transcript)
-    assert transcript.splitlines()[-1].startswith("demo passed: 12 steps in ")
+    assert_every_step_passed(transcript, topics=topics)
+    assert transcript.splitlines()[-1].startswith("demo passed: 13 steps in ")
     assert f"session state kept in {store}: terminal 120x40" in transcript
     assert_nothing_left(ports, processes)
 
@@ -271,7 +311,7 @@ def _read_until(lines: queue.Queue[str | None], marker: str, timeout: float) -> 
 def test_keep_running_prints_working_commands_and_ctrl_c_tears_down() -> None:
     ports = free_ports()
     process = subprocess.Popen(
-        demo_argv(ports, "--keep-running"),
+        demo_argv(ports, "--keep-running", "--no-topics"),
         cwd=REPO_ROOT,
         env=demo_environment(),
         stdin=subprocess.DEVNULL,
@@ -325,7 +365,7 @@ def test_keep_running_prints_working_commands_and_ctrl_c_tears_down() -> None:
     transcript = held + "".join(rest)
     assert process.returncode == 0, transcript
     assert "Ctrl-C: tearing down" in transcript
-    assert_every_step_passed(transcript)
+    assert_every_step_passed(transcript, topics=False)
     assert_nothing_left(ports, processes)
 
 
@@ -373,7 +413,7 @@ def test_a_failing_step_stops_the_demo_with_exit_1_and_cleans_up(tmp_path: Path)
             stop_demo(process)
     assert process.returncode == 1, transcript
     blocks = steps_of(transcript)
-    assert sorted(blocks) == [1, 2, 12], transcript
+    assert sorted(blocks) == [1, 2, 13], transcript
     assert blocks[1][-1].startswith("ok (")
     failure = "\n".join(blocks[2])
     assert "FAILED: `terraform init" in failure
@@ -382,8 +422,8 @@ def test_a_failing_step_stops_the_demo_with_exit_1_and_cleans_up(tmp_path: Path)
     assert kept is not None, failure
     assert (Path(kept[1]) / "emulator.log").is_file()
     shutil.rmtree(kept[1])
-    assert blocks[12][-1].startswith("ok (")
-    assert "stopped: emulator" in blocks[12][-1]
+    assert blocks[13][-1].startswith("ok (")
+    assert "stopped: emulator" in blocks[13][-1]
     assert transcript.splitlines()[-1] == "demo FAILED at step 2; see above"
     assert "wslocal.emulator" in processes.commands()
     assert processes.alive() == []

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from wslocal.fanout_bench.rig import Rig, Worker, zip_of
@@ -268,3 +269,33 @@ def test_a_queues_redrive_policy_reads_back_as_sqs_writes_it(cases: dict[str, Ca
         "Attributes"
     ]
     assert "RedrivePolicy" not in plain
+
+
+def test_a_queues_redrive_allow_policy_reads_back(emulator: str) -> None:
+    # moto kept it without answering it, and Terraform's aws_sqs_queue_redrive_allow_policy
+    # (modules/fanout) waited for it to read back (and, on destroy, to be gone) until its
+    # apply timed out.
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=emulator,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    url = sqs.create_queue(QueueName="redrive-allow-dlq")["QueueUrl"]
+    assert (
+        "RedriveAllowPolicy"
+        not in sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    )
+    policy = (
+        '{"redrivePermission":"byQueue","sourceQueueArns":["arn:aws:sqs:us-east-1:123456789012:q"]}'
+    )
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedriveAllowPolicy": policy})
+    for names in (["All"], ["RedriveAllowPolicy"]):
+        read = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+        assert read["RedriveAllowPolicy"] == policy
+    # Removing it (the resource's destroy) leaves no attribute, as SQS answers.
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedriveAllowPolicy": ""})
+    for names in (["All"], ["RedriveAllowPolicy"]):
+        read = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names).get("Attributes", {})
+        assert "RedriveAllowPolicy" not in read

@@ -33,6 +33,12 @@ def _parser() -> argparse.ArgumentParser:
         help="keep the backend's session state in a local Redis server (the distribution's "
         "redis-server or valkey-server) and show it",
     )
+    parser.add_argument(
+        "--no-topics",
+        action="store_true",
+        help="apply examples/local without its fan-out part and skip the topic step (the "
+        "apply and destroy take about 90 s less)",
+    )
     for name, default in DEFAULT_PORTS.items():
         parser.add_argument(
             f"--{name}-port",
@@ -65,4 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     for note in notes:
         print(f"note: {note}")
     sys.stdout.flush()
-    return run(ports, keep_running=args.keep_running, session_store=args.session_store)
+    return run(
+        ports,
+        keep_running=args.keep_running,
+        session_store=args.session_store,
+        topics=not args.no_topics,
+    )

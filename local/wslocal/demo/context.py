@@ -60,8 +60,10 @@ class Demo:
     transcript: Transcript
     ports: Mapping[str, int]
     token: str = ""
+    jwt_key: str = ""  # the HS256 key the authorizer reads (the mint step reads it)
     connection_id: str = ""
     session_store: bool = False  # the backend keeps its session state in a local Redis
+    topics: bool = False  # examples/local's fan-out part is applied: the topic step runs
     client: WsClient | None = None  # the session's connection, once a step opened it
 
     @property

@@ -60,6 +60,7 @@ def run(
     *,
     keep_running: bool = False,
     session_store: bool = False,
+    topics: bool = True,
     out: TextIO | None = None,
 ) -> int:
     """Every step, then the teardown; the exit status. Any failure is the current step's:
@@ -71,8 +72,8 @@ def run(
         transcript.ok(f"{stack.endpoint_url} (moto + the API Gateway v2 extension)")
         transcript.begin(2)
 
-    stack = DemoStack(_config(ports, transcript), emulator_ready)
-    demo = Demo(stack, transcript, ports, session_store=session_store)
+    stack = DemoStack(_config(ports, transcript, topics), emulator_ready)
+    demo = Demo(stack, transcript, ports, session_store=session_store, topics=topics)
     status = EXIT_OK
     failed_step = 0
     try:
@@ -116,12 +117,15 @@ def run(
     return status
 
 
-def _config(ports: Mapping[str, int], transcript: Transcript) -> StackConfig:
+def _config(ports: Mapping[str, int], transcript: Transcript, topics: bool) -> StackConfig:
     return StackConfig(
         emulator_port=ports["emulator"],
         gateway_port=ports["gateway"],
         backend_port=ports["backend"],
         connections_port=ports["connections"],
+        # The fan-out part (topics): about a minute more of apply and half a minute more of
+        # destroy, the AWS provider's waits on the queues (examples/local's fanout_enabled).
+        variables={"fanout_enabled": topics},
         progress=lambda message: transcript.note(f". {message}"),
     )
 

@@ -28,6 +28,7 @@ from wslocal.demo.context import (
     poll,
     reply,
 )
+from wslocal.demo.topic_step import TOPIC_SIGNED_CALLS, topic_broadcast
 from wslocal.devtoken import mint_token
 
 __all__ = ["SESSION_STEPS", "Step", "step"]
@@ -62,6 +63,7 @@ async def mint(demo: Demo) -> str:
     )
     key = str(answer.get("SecretString") or "")
     check(bool(key), f"secret {secret_arn} has no SecretString")
+    demo.jwt_key = key
     demo.token = mint_token(key, sub=USER, session_id=SESSION)
     demo.transcript.note(f"key: Secrets Manager {secret_arn} (the authorizer's JWT_SECRET_ARN)")
     return f"HS256 token, sub={USER} sessionId={SESSION}, valid 1 h"
@@ -175,6 +177,9 @@ async def backend_push(demo: Demo) -> str:
     )
 
 
+topic = step("Topic broadcast through the fan-out queue")(topic_broadcast)
+
+
 @step("Bad token rejected")
 async def bad_token_rejected(demo: Demo) -> str:
     """A token signed with another key is refused; nothing is stored."""
@@ -228,15 +233,17 @@ def _signatures_seen(demo: Demo) -> str:
         return "backend request signatures: off (examples/local outputs no signing secret)"
     refused = seen.get("refused") or {}
     check(not refused, f"the backend refused handler requests: {refused}")
+    topic_calls = TOPIC_SIGNED_CALLS if demo.topics else 0
+    what = "validate, 2 messages, disconnect" + (
+        f"; {topic_calls} of the topic step" if topic_calls else ""
+    )
+    expected = SIGNED_CALLS + topic_calls
     check(
-        seen.get("verified") == SIGNED_CALLS,
-        f"expected {SIGNED_CALLS} signed requests (validate, 2 messages, disconnect), "
-        f"the backend verified {seen.get('verified')}",
+        seen.get("verified") == expected,
+        f"expected {expected} signed requests ({what}), the backend verified "
+        f"{seen.get('verified')}",
     )
-    return (
-        f"backend request signatures: {SIGNED_CALLS} verified (validate, 2 messages, "
-        "disconnect), 0 refused"
-    )
+    return f"backend request signatures: {expected} verified ({what}), 0 refused"
 
 
 # The session, in order: after the stack steps (emulator, apply, services), before teardown.
@@ -247,6 +254,7 @@ SESSION_STEPS: Final[tuple[Step, ...]] = (
     command,
     resize,
     backend_push,
+    topic,
     bad_token_rejected,
     disconnect,
 )

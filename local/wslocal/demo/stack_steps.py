@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 
 from wslocal.demo.context import SESSION, USER, Demo, DemoFailed, check
+from wslocal.demo.topic_step import TOPIC_SESSIONS
 from wslocal.stack import (
     FAKE_CREDENTIALS,
     REPO_ROOT,
@@ -53,7 +54,7 @@ def start_services(demo: Demo) -> None:
     """The reference backend (over a local Redis with ``--session-store``) and the gateway,
     each checked to serve."""
     stack = demo.stack
-    sessions = (f"{SESSION}:{USER}", f"{SESSION}:bob")
+    sessions = (f"{SESSION}:{USER}", f"{SESSION}:bob", *(TOPIC_SESSIONS if demo.topics else ()))
     backend = backend_service(sessions)
     if demo.session_store:
         from wslocal.redis_service import redis_backend_service, redis_service, redis_url
@@ -73,6 +74,12 @@ def start_services(demo: Demo) -> None:
     demo.transcript.note(f"backend      {demo.backend_url}")
     demo.transcript.note(f"gateway      {demo.ws_url}")
     demo.transcript.note(f"@connections {stack.outputs.local_callback_url}")
+    if demo.topics:
+        raw = stack.outputs.raw
+        demo.transcript.note(
+            f"topics       subscriptions {raw.get('subscriptions_table_name')}, "
+            f"queue {raw.get('fanout_queue_url')}"
+        )
     signing = stack.outputs.backend_signing_secret_arn
     demo.transcript.note(
         f"signing      handler->backend requests signed with {signing}"

@@ -13,7 +13,7 @@ INDENT: Final = " " * 8
 
 
 class Transcript:
-    """Numbered steps on stdout: ``[ n/12] Title``, indented details, then ``ok`` or
+    """Numbered steps on stdout: ``[ n/13] Title``, indented details, then ``ok`` or
     ``FAILED``, each with the step's duration."""
 
     def __init__(self, steps: Sequence[str], out: TextIO | None = None) -> None:

@@ -13,8 +13,8 @@ moto's own per-service packages, each extension is a module of its own:
 - `elasticache`: user groups, subnet-group deletion, replication-group members;
 - `awslambda`: `LoggingConfig` and the other settings moto drops, GetLayerVersionByArn;
 - `awslambda_esm`: the checks Lambda makes on an SQS event source mapping;
-- `sqs`: no invocation from inside moto on send (the local gateway polls), and receives and
-  deletes that stay atomic under several pollers;
+- `sqs`: no invocation from inside moto on send (the local gateway polls), receives and
+  deletes that stay atomic under several pollers, and `RedriveAllowPolicy` answered;
 - `iam`: IAM decided as AWS decides it for the credentials the emulator issues (policy
   evaluation, resource mapping, KMS behind Secrets Manager and DynamoDB, trust and resource
   policies, SigV4 checks), and `POST /_wslocal/iam/authorize` (see `wslocal.emulator.iam`);

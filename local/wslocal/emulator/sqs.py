@@ -18,7 +18,11 @@ A fourth gap meets Terraform: moto answers a queue's `RedrivePolicy` as `json.du
 it (`{"deadLetterTargetArn": "...", "maxReceiveCount": 5}`), SQS without spaces, and every
 plan after the apply wants to update the queue ("whitespace changes"). It is answered
 compact here, as SQS answers it. (Each `aws_sqs_queue` still takes about 25 s to create:
-the provider reads the attributes back six times, 5 s apart, on AWS as here.)
+the provider reads the attributes back six times, 5 s apart, on AWS as here.) And a fifth:
+moto keeps a queue's `RedriveAllowPolicy` but never answers it, so the provider's
+`aws_sqs_queue_redrive_allow_policy` waits for it until its apply times out. It is answered
+here as it was set, and left out again once set to "" (as SQS removes it), which that
+resource's destroy waits for.
 
 moto already moves a message to the dead-letter queue as SQS does: at the receive after
 the `maxReceiveCount`-th (the redrive policy's), the message goes to the DLQ instead.
@@ -91,6 +95,8 @@ def _compact_redrive(original: property) -> property:
         result: dict[str, Any] = original.fget(self)  # type: ignore[misc]
         if self.redrive_policy:
             result["RedrivePolicy"] = json.dumps(self.redrive_policy, separators=(",", ":"))
+        if not result.get("RedriveAllowPolicy"):  # never set, or removed (set to "")
+            result.pop("RedriveAllowPolicy", None)
         return result
 
     return property(attributes)
@@ -104,4 +110,8 @@ def install() -> None:
     SQSBackend.receive_message = _atomic_receive(SQSBackend.receive_message)  # type: ignore[method-assign]
     Queue.delete_message = _locked_delete(Queue.delete_message)  # type: ignore[method-assign,assignment]
     Queue.attributes = _compact_redrive(Queue.__dict__["attributes"])  # type: ignore[method-assign,assignment]
+    # Answered by name or with All (as set: moto keeps the string SetQueueAttributes gave);
+    # None, which the answer leaves out, until a policy is set.
+    Queue.BASE_ATTRIBUTES = [*Queue.BASE_ATTRIBUTES, "RedriveAllowPolicy"]
+    Queue.redrive_allow_policy = None  # type: ignore[attr-defined]
     setattr(Queue, _MARK, True)

@@ -14,6 +14,8 @@ One module per job:
                 authentication: local only, behind the HTTP server's Host guard)
 - ``sessions``  admin routes of the session protocol: numbered output streamed at a rate,
                 the runs of each request id, kicks and rotations
+- ``topics``    subscribe/unsubscribe through the SDK's ``Topics.handle``, and the admin
+                broadcast through its ``Broadcaster`` (with ``--subscriptions-table``)
 - ``http``      the WSGI application on ``wslocal.http_server.LocalServer``
 - ``aws``       the SDK's verifier and push, the backend role's credentials
 - ``cli``       ``python -m wslocal.reference_backend``
@@ -29,8 +31,9 @@ Contract endpoints:
     ``ping`` → ``pong``; ``command`` → ``command_result`` (after ``delay`` seconds, at most
     20, when given); ``resize`` → ``resize_ack``; ``stream`` → ``stream_started``, then
     ``lines`` numbered ``output`` pushes one every ``interval`` s; ``cat`` → ``cat_result``
-    with ``bytes`` characters of text (over 128 KB: chunks); any other type → the error
-    reply ``unknown_type``. The ids the handler set are echoed in every reply.
+    with ``bytes`` characters of text (over 128 KB: chunks); ``subscribe``/``unsubscribe``
+    → ``subscribed``/``unsubscribed`` (``topics``); any other type → the error reply
+    ``unknown_type``. The ids the handler set are echoed in every reply.
     THE ``command`` MESSAGE EXECUTES NOTHING: the reply's ``output`` is the command text,
     ``exitCode`` 0 and ``executed`` false.
 ``POST /api/ws/disconnect``

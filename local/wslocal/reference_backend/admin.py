@@ -10,6 +10,8 @@ server puts a Host guard in front of them, since a browser can reach 127.0.0.1.
   (ids, types, statuses and a message's traceparent; never a token or a message's content)
 - ``GET /api/admin/signatures``: ``{"signing": bool, "verified": n, "refused": {reason: n}}``
 - ``POST /api/admin/reset``: clears the logs, the counts and the fault
+- ``POST /api/admin/broadcast``: ``{"topic", "data", "directThreshold"?}`` to the topic's
+  subscribers (``topics.TopicDesk.broadcast``; 503 without the subscriptions table)
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from wslocal.session_state import SessionState, SessionStateError
 
 if TYPE_CHECKING:
     from wslocal.reference_backend.contract import State
+    from wslocal.reference_backend.topics import TopicDesk
 
 __all__ = ["AdminRoutes"]
 
@@ -40,6 +43,7 @@ class AdminRoutes:
     lock: threading.Lock
     memory: State
     state: SessionState
+    topics: TopicDesk | None
 
     @property
     def signing(self) -> bool:
@@ -77,6 +81,7 @@ class AdminRoutes:
             ),
             "/api/admin/signatures": lambda: self._get(method, self._signature_counts()),
             "/api/admin/reset": lambda: self._reset(method),
+            "/api/admin/broadcast": lambda: self._broadcast(method, body),
         }
         if path in answers:
             return path, answers[path]
@@ -123,6 +128,14 @@ class AdminRoutes:
             self.require(method, "GET")
         with self.lock:
             return json_reply(200, self.memory.fault.as_dict())
+
+    def _broadcast(self, method: str, body: bytes) -> Reply:
+        self.require(method, "POST")
+        if self.topics is None:
+            raise RequestError(
+                503, "topics_unavailable", "start the backend with --subscriptions-table"
+            )
+        return self.topics.broadcast(body)
 
     def _reset(self, method: str) -> Reply:
         self.require(method, "POST")

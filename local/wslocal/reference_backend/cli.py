@@ -2,7 +2,7 @@
 
     python -m wslocal.reference_backend --port 8081 --table ws-connections \\
         --callback-url http://127.0.0.1:8080/local --signing-secret-arn arn:aws:... \\
-        --session lab-1:alice
+        --session lab-1:alice [--subscriptions-table T --fanout-queue-url URL]
 
 It prints ``backend ready http://127.0.0.1:<port>`` once it accepts requests, binds 127.0.0.1
 only, and stops cleanly on SIGTERM or SIGINT. AWS endpoints (Secrets Manager, DynamoDB) come
@@ -20,8 +20,10 @@ import threading
 from types import FrameType
 
 from ws_bridge.logs import JsonFormatter
+from ws_bridge_backend.broadcast import DIRECT_THRESHOLD
 from ws_bridge_backend.control import SessionControl
 from ws_bridge_backend.delivery import PusherDelivery
+from ws_bridge_backend.topics import Topics
 from wslocal.reference_backend.aws import (
     assume_backend_role,
     sdk_pusher,
@@ -30,6 +32,7 @@ from wslocal.reference_backend.aws import (
 )
 from wslocal.reference_backend.contract import Backend, parse_session_flag
 from wslocal.reference_backend.http import backend_server
+from wslocal.reference_backend.topics import TopicDesk
 from wslocal.session_state import SessionStateError, open_session_state
 
 __all__ = ["main"]
@@ -91,6 +94,23 @@ def _parser() -> argparse.ArgumentParser:
         help="re-read the signing keys this often (at most the handler's key_refresh_seconds)",
     )
     parser.add_argument(
+        "--subscriptions-table",
+        help="the fan-out's subscriptions table: clients subscribe to topics, and "
+        "POST /api/admin/broadcast sends to them (needs --table)",
+    )
+    parser.add_argument(
+        "--fanout-queue-url",
+        help="the fan-out queue: a broadcast to more than --direct-threshold subscribers goes "
+        "through it to the module's worker",
+    )
+    parser.add_argument(
+        "--direct-threshold",
+        type=int,
+        default=DIRECT_THRESHOLD,
+        help=f"largest audience pushed to directly (default {DIRECT_THRESHOLD}; a broadcast "
+        "may set its own with directThreshold)",
+    )
+    parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )
     for flag in IGNORED_TOKEN_FLAGS:
@@ -103,6 +123,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.table and not args.callback_url:
         parser.error("--table needs --callback-url")
+    if args.subscriptions_table and not args.table:
+        parser.error("--subscriptions-table needs --table")
+    if args.fanout_queue_url and not args.subscriptions_table:
+        parser.error("--fanout-queue-url needs --subscriptions-table")
+    if args.direct_threshold < 0:
+        parser.error("--direct-threshold must be >= 0")
     try:
         sessions = [parse_session_flag(value) for value in args.session]
     except ValueError as err:
@@ -126,7 +152,19 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     layer = session_layer(args.redis_url, PusherDelivery(pusher) if pusher else None)
     control = SessionControl(pusher) if pusher else None
-    backend = Backend(layer=layer, control=control, sessions=sessions, gate=gate, state=state)
+    topics = (
+        TopicDesk(
+            Topics(args.subscriptions_table, connections_table=args.table),
+            pusher,
+            queue_url=args.fanout_queue_url,
+            direct_threshold=args.direct_threshold,
+        )
+        if args.subscriptions_table
+        else None
+    )
+    backend = Backend(
+        layer=layer, control=control, sessions=sessions, gate=gate, state=state, topics=topics
+    )
     server = backend_server(backend, args.port)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -29,6 +29,7 @@ from wslocal.reference_backend.admin import AdminRoutes
 from wslocal.reference_backend.faults import INVALID_JSON_BODY, Fault
 from wslocal.reference_backend.replies import Reply, RequestError, json_reply, parse_json
 from wslocal.reference_backend.sessions import OutputStreams, SessionRoutes, stream_request
+from wslocal.reference_backend.topics import TOPIC_MESSAGE_TYPES, TopicDesk
 from wslocal.session_state import (
     MemorySessionState,
     SessionState,
@@ -50,7 +51,7 @@ LOGGER = logging.getLogger("wslocal.reference_backend")
 
 COLS_RANGE: Final = (1, 1000)
 ROWS_RANGE: Final = (1, 1000)
-MESSAGE_TYPES: Final = ("ping", "command", "resize", "stream", "cat")
+MESSAGE_TYPES: Final = ("ping", "command", "resize", "stream", "cat", *TOPIC_MESSAGE_TYPES)
 MAX_COMMAND_DELAY_SECONDS: Final = 20.0
 MAX_CAT_BYTES: Final = 1_000_000
 PUSH_ROUTE: Final = "/api/push/session/{sessionId}"
@@ -113,6 +114,8 @@ class Backend(AdminRoutes, SessionRoutes):
     go through the SDK's session layer: ``layer``, or one on memory stores with
     ``delivery`` (the fan-out, ``PusherDelivery`` over ``aws.sdk_pusher``; None: a push
     answers 503). ``control``: kicks and rotations (``SessionControl``; None answers 503).
+    ``topics``: subscribe and unsubscribe messages and the admin broadcast (``TopicDesk``;
+    None: the error reply ``topics_unavailable``, and 503).
     """
 
     def __init__(
@@ -125,6 +128,7 @@ class Backend(AdminRoutes, SessionRoutes):
         gate: BridgeGate | None = None,
         paths: BridgePaths | None = None,
         state: SessionState | None = None,
+        topics: TopicDesk | None = None,
     ) -> None:
         if layer is not None and delivery is not None:
             raise ValueError("give delivery to the layer, not beside it")
@@ -132,6 +136,7 @@ class Backend(AdminRoutes, SessionRoutes):
         self.paths = gate.paths if gate is not None else (paths or BridgePaths())
         self.layer = layer or SessionLayer(MemoryStream(), MemoryRequestLedger(), delivery)
         self.control = control
+        self.topics = topics
         self._gate = gate
         self.lock = threading.Lock()
         self.memory = State()
@@ -347,6 +352,12 @@ class Backend(AdminRoutes, SessionRoutes):
         if kind == "cat":
             size = _bounded_int(message.get("bytes"), "bytes", (0, MAX_CAT_BYTES))
             return {"type": "cat_result", "bytes": size, "text": "x" * size}
+        if kind in TOPIC_MESSAGE_TYPES:
+            if self.topics is None:
+                raise RequestError(
+                    503, "topics_unavailable", "start the backend with --subscriptions-table"
+                )
+            return self.topics.answer(call, message)
         raise RequestError(400, "unknown_type", f"type must be one of {', '.join(MESSAGE_TYPES)}")
 
     def _disconnect(self, call: BridgeCall) -> Reply:

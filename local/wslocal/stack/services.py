@@ -51,15 +51,27 @@ def _backend_command(module: str, info: StackInfo, sessions: Sequence[str]) -> l
     return command
 
 
+def _topic_flags(info: StackInfo) -> list[str]:
+    """The subscriptions table and the fan-out queue, when examples/local has the fan-out
+    part (``fanout_enabled``)."""
+    subscriptions = info.outputs.raw.get("subscriptions_table_name")
+    if not subscriptions:
+        return []
+    flags = ["--subscriptions-table", str(subscriptions)]
+    queue_url = info.outputs.raw.get("fanout_queue_url")
+    return [*flags, "--fanout-queue-url", str(queue_url)] if queue_url else flags
+
+
 def backend_service(sessions: Sequence[str] = DEFAULT_SESSIONS) -> Service:
     """The reference backend (`python -m wslocal.reference_backend`), a test double, with
     `sessions` as ``ID:USER``. It verifies the handler's request signatures when
     examples/local outputs ``backend_signing_secret_arn`` (re-reading the keys as often as the
     handler does), and runs with the role examples/local outputs as ``backend_role_arn`` (the
-    module's backend policy)."""
+    module's backend policy). With examples/local's fan-out part (``fanout_enabled``) it
+    also gets the subscriptions table and the queue: topics and broadcasts."""
 
     def argv(info: StackInfo) -> list[str]:
-        return _backend_command("wslocal.reference_backend", info, sessions)
+        return [*_backend_command("wslocal.reference_backend", info, sessions), *_topic_flags(info)]
 
     return Service("backend", argv, lambda config: config.backend_port)
 
