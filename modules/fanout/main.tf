@@ -5,6 +5,8 @@
 #   worker.tf               the worker the queue feeds, its role, logs and event source mapping
 #   gauge.tf                the OpenConnections gauge, run every minute
 
+data "aws_caller_identity" "current" {}
+
 data "aws_partition" "current" {}
 
 data "aws_region" "current" {}

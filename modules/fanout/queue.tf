@@ -3,6 +3,9 @@
 # with queue_kms_key_arn. A job the worker reports max_receive_count times moves to the
 # dead-letter queue, kept 14 days for inspection and redrive.
 locals {
+  queue_name = "${var.name}-fanout"
+  queue_arn  = "arn:${data.aws_partition.current.partition}:sqs:${local.region}:${data.aws_caller_identity.current.account_id}:${local.queue_name}"
+
   queue_encryption = var.queue_kms_key_arn == null ? { sqs_managed_sse_enabled = true, kms_master_key_id = null } : { sqs_managed_sse_enabled = null, kms_master_key_id = var.queue_kms_key_arn }
 }
 
@@ -11,11 +14,20 @@ resource "aws_sqs_queue" "dead_letter" {
   message_retention_seconds = 1209600
   sqs_managed_sse_enabled   = local.queue_encryption.sqs_managed_sse_enabled
   kms_master_key_id         = local.queue_encryption.kms_master_key_id
-  tags                      = var.tags
+
+  # Only the fan-out queue may send to it. Its ARN is built from its name, not read from
+  # the resource: inline, without a cycle, the policy costs no resource of its own, whose
+  # create and delete each waited for the provider's attribute checks (about 25 s).
+  redrive_allow_policy = jsonencode({
+    redrivePermission = "byQueue"
+    sourceQueueArns   = [local.queue_arn]
+  })
+
+  tags = var.tags
 }
 
 resource "aws_sqs_queue" "this" {
-  name = "${var.name}-fanout"
+  name = local.queue_name
   # AWS's advice for a Lambda event source: at least six times the function's timeout, so
   # a batch being retried by the poller is not handed out again meanwhile.
   visibility_timeout_seconds = 6 * var.worker_timeout
@@ -30,14 +42,4 @@ resource "aws_sqs_queue" "this" {
   })
 
   tags = var.tags
-}
-
-# Only the fan-out queue may send to the dead-letter queue.
-resource "aws_sqs_queue_redrive_allow_policy" "dead_letter" {
-  queue_url = aws_sqs_queue.dead_letter.id
-
-  redrive_allow_policy = jsonencode({
-    redrivePermission = "byQueue"
-    sourceQueueArns   = [aws_sqs_queue.this.arn]
-  })
 }

@@ -76,7 +76,7 @@ run "the_queue_is_encrypted_and_redrives_to_its_dead_letter_queue" {
   }
 
   assert {
-    condition     = jsondecode(aws_sqs_queue_redrive_allow_policy.dead_letter.redrive_allow_policy).sourceQueueArns == ["arn:aws:sqs:eu-west-1:123456789012:demo-fanout"]
+    condition     = jsondecode(aws_sqs_queue.dead_letter.redrive_allow_policy) == { redrivePermission = "byQueue", sourceQueueArns = [aws_sqs_queue.this.arn] }
     error_message = "Only the fan-out queue may redrive to the dead-letter queue."
   }
 
