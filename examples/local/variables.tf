@@ -155,8 +155,7 @@ variable "fanout_enabled" {
   description = <<-EOT
     Whether the module's fan-out part is created (topics: the subscriptions table, the queue and
     its dead-letter queue, the worker). Off by default: the AWS provider waits about 25 s for each
-    queue's attributes, and the queue, the dead-letter queue and its redrive policy come one
-    after the other.
+    queue's attributes, and the queue waits for its dead-letter queue.
   EOT
   type        = bool
   default     = false

@@ -43,3 +43,13 @@ resource "aws_sqs_queue" "this" {
 
   tags = var.tags
 }
+
+# The policy used to be a resource of its own: forget it rather than delete it, since its
+# delete would clear the policy the dead-letter queue now carries inline.
+removed {
+  from = aws_sqs_queue_redrive_allow_policy.dead_letter
+
+  lifecycle {
+    destroy = false
+  }
+}

@@ -37,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
         "--no-topics",
         action="store_true",
         help="apply examples/local without its fan-out part and skip the topic step (the "
-        "apply and destroy take about 90 s less)",
+        "apply and destroy take about 50 s less)",
     )
     for name, default in DEFAULT_PORTS.items():
         parser.add_argument(

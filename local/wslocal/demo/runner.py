@@ -123,8 +123,8 @@ def _config(ports: Mapping[str, int], transcript: Transcript, topics: bool) -> S
         gateway_port=ports["gateway"],
         backend_port=ports["backend"],
         connections_port=ports["connections"],
-        # The fan-out part (topics): about a minute more of apply and half a minute more of
-        # destroy, the AWS provider's waits on the queues (examples/local's fanout_enabled).
+        # The fan-out part (topics): about 50 s more of apply and destroy, the AWS
+        # provider's waits on the queues (examples/local's fanout_enabled).
         variables={"fanout_enabled": topics},
         progress=lambda message: transcript.note(f". {message}"),
     )

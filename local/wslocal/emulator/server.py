@@ -68,6 +68,39 @@ def configure_moto() -> None:
     sqs.install()
 
 
+class _Settings:
+    """moto's settings while emulators serve in this process: applied when the first starts,
+    given back when the last stops (or fails to start)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._serving = 0
+        self._saved: dict[str, Any] = {}
+
+    def acquire(self) -> None:
+        with self._lock:
+            if self._serving == 0:
+                config = _user_config()
+                self._saved = {n: config[n] for n in EMULATOR_USER_CONFIG if n in config}
+            self._serving += 1
+            configure_moto()
+
+    def release(self) -> None:
+        with self._lock:
+            self._serving -= 1
+            if self._serving > 0:
+                return
+            config = _user_config()
+            for name in EMULATOR_USER_CONFIG:
+                if name in self._saved:
+                    config[name] = self._saved[name]
+                else:
+                    config.pop(name, None)
+
+
+_SETTINGS = _Settings()
+
+
 @dataclass(frozen=True)
 class EmulatorHandle:
     """A running emulator: `url` is the value for `AWS_ENDPOINT_URL`."""
@@ -77,32 +110,24 @@ class EmulatorHandle:
     url: str
     port: int
 
-    saved_config: dict[str, Any]
-
     def stop(self) -> None:
-        """Stop serving and give moto its settings back, so that `mock_aws()` in this
-        process is as fast afterwards as before (the extensions stay installed: they only
-        act on requests the emulator serves)."""
+        """Stop serving; the last emulator of the process to stop gives moto its settings
+        back, so that `mock_aws()` here is as fast afterwards as before (the extensions stay
+        installed: they only act on requests an emulator serves)."""
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=10)
-        config = _user_config()
-        for name in EMULATOR_USER_CONFIG:
-            if name in self.saved_config:
-                config[name] = self.saved_config[name]
-            else:
-                config.pop(name, None)
+        _SETTINGS.release()
 
 
 def start_emulator(port: int = DEFAULT_PORT) -> EmulatorHandle:
     """Serve the emulator from a thread of this process; port 0 picks a free port.
 
-    This patches moto for the whole process (see `configure_moto`): a process that also uses
-    moto's in-process mocks should run `python -m wslocal.emulator` as a child instead.
+    This patches moto for the whole process while it serves (see `configure_moto`): a
+    process that also uses moto's in-process mocks meanwhile should run
+    `python -m wslocal.emulator` as a child instead.
     Raises OSError at once when the port cannot be bound."""
-    config = _user_config()
-    saved = {name: config[name] for name in EMULATOR_USER_CONFIG if name in config}
-    configure_moto()
+    _SETTINGS.acquire()
     try:
         server = make_server(
             HOST,
@@ -112,10 +137,12 @@ def start_emulator(port: int = DEFAULT_PORT) -> EmulatorHandle:
             request_handler=MotoRequestHandler,
         )
     except SystemExit:  # werkzeug exits when the port is taken
+        _SETTINGS.release()
         raise OSError(f"cannot listen on {HOST}:{port}") from None
+    except BaseException:
+        _SETTINGS.release()
+        raise
     thread = threading.Thread(target=server.serve_forever, name="emulator", daemon=True)
     thread.start()
     bound = int(server.server_address[1])
-    return EmulatorHandle(
-        server=server, thread=thread, url=f"http://{HOST}:{bound}", port=bound, saved_config=saved
-    )
+    return EmulatorHandle(server=server, thread=thread, url=f"http://{HOST}:{bound}", port=bound)
