@@ -25,6 +25,20 @@ EVENTS = Path(__file__).parent / "events"
 REGION = "eu-west-1"
 TABLE = "ws-bridge-connections"
 
+# The backend timeouts of the unit tests. A prompt answer must never come too late, even on
+# two cores that run both lanes of `make test`: every test waits PATIENT_TIMEOUT, except a
+# test about a timeout, which sets SHORT_TIMEOUT and has the backend answer later still.
+PATIENT_TIMEOUT = "5"
+SHORT_TIMEOUT = "0.5"
+
+
+def backend_timeout(reply: Reply | None) -> str:
+    """BACKEND_TIMEOUT_SECONDS for a test whose backend answers `reply`: short only when that
+    answer is meant to come after it."""
+    late = reply is not None and reply.delay > float(SHORT_TIMEOUT)
+    return SHORT_TIMEOUT if late else PATIENT_TIMEOUT
+
+
 # 43 bytes: longer than SHA-256's output, as RFC 7518 section 3.2 requires.
 SECRET = "unit-test-hmac-secret-0123456789-abcdefghij"
 

@@ -13,10 +13,13 @@ from urllib.parse import unquote
 
 import pytest
 from bridge_fakes import (
+    PATIENT_TIMEOUT,
     REGION,
+    SHORT_TIMEOUT,
     TABLE,
     FakeServer,
     Reply,
+    backend_timeout,
     free_port,
     hs_token,
     load_event,
@@ -64,8 +67,8 @@ def load(
         settings = {
             "CONNECTIONS_TABLE": table,
             "BACKEND_URL": server.url,
-            "BACKEND_TIMEOUT_SECONDS": "0.5",
-            "DISCONNECT_TIMEOUT_SECONDS": "0.3",
+            "BACKEND_TIMEOUT_SECONDS": PATIENT_TIMEOUT,
+            "DISCONNECT_TIMEOUT_SECONDS": PATIENT_TIMEOUT,
             **env,
         }
         return Bridge(load_handler(**settings), server)
@@ -91,7 +94,7 @@ def load_without_aws(
         settings = {
             "CONNECTIONS_TABLE": TABLE,
             "BACKEND_URL": server.url,
-            "BACKEND_TIMEOUT_SECONDS": "0.5",
+            "BACKEND_TIMEOUT_SECONDS": PATIENT_TIMEOUT,
             **env,
         }
         return Bridge(load_handler(**settings), server)
@@ -231,12 +234,16 @@ def test_connect_without_token_is_401(bridge: Bridge) -> None:
     ],
     ids=["401", "403", "404", "409", "422", "500", "503", "302", "slow", "dropped"],
 )
-def test_connect_rejections_store_nothing(bridge: Bridge, reply: Reply, status: int) -> None:
+def test_connect_rejections_store_nothing(
+    load: Callable[..., Bridge], reply: Reply, status: int
+) -> None:
+    bridge = load(BACKEND_TIMEOUT_SECONDS=backend_timeout(reply))
     bridge.server.reply("POST", VALIDATE, reply)
     started = time.monotonic()
     response = bridge(connect_event())
     assert response["statusCode"] == status
-    assert time.monotonic() - started < 1.2  # BACKEND_TIMEOUT_SECONDS=0.5
+    if reply.delay:
+        assert time.monotonic() - started < 1.2  # SHORT_TIMEOUT: 0.5 s
     assert scan() == {}
 
 
@@ -261,7 +268,9 @@ def test_fail_open_accepts_only_when_the_backend_cannot_answer(
     load: Callable[..., Bridge], server: FakeServer, reply: Reply | None, status: int
 ) -> None:
     url = f"http://127.0.0.1:{free_port()}" if reply is None else server.url
-    bridge = load(BACKEND_FAIL_OPEN="true", BACKEND_URL=url)
+    bridge = load(
+        BACKEND_FAIL_OPEN="true", BACKEND_URL=url, BACKEND_TIMEOUT_SECONDS=backend_timeout(reply)
+    )
     if reply is not None:
         server.reply("POST", VALIDATE, reply)
     assert bridge(connect_event())["statusCode"] == status
@@ -350,7 +359,9 @@ def test_connect_with_a_trickling_backend_ends_at_the_deadline(
     status: int,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    bridge = load(BACKEND_URL=trickle.url, BACKEND_FAIL_OPEN=fail_open)
+    bridge = load(
+        BACKEND_URL=trickle.url, BACKEND_FAIL_OPEN=fail_open, BACKEND_TIMEOUT_SECONDS=SHORT_TIMEOUT
+    )
     calls: list[tuple[Outcome, float]] = []
     validate = backend_client.validate_session
 
@@ -366,7 +377,7 @@ def test_connect_with_a_trickling_backend_ends_at_the_deadline(
     assert bridge(connect_event())["statusCode"] == status
     ((outcome, took),) = calls
     assert outcome is Outcome.TIMEOUT
-    assert 0.45 <= took < 1.0  # BACKEND_TIMEOUT_SECONDS=0.5; the answer would take seconds
+    assert 0.45 <= took < 1.0  # SHORT_TIMEOUT, 0.5 s; the answer would take seconds
     assert (CONNECTION_ID in scan()) is (status == 200)
 
 
@@ -472,12 +483,16 @@ def test_disconnect_is_idempotent(bridge: Bridge) -> None:
     [Reply(500, {}), Reply(200, {}, delay=1.5), Reply(drop=True)],
     ids=["500", "slow", "dropped"],
 )
-def test_disconnect_notice_is_best_effort_and_short(bridge: Bridge, reply: Reply) -> None:
+def test_disconnect_notice_is_best_effort_and_short(
+    load: Callable[..., Bridge], reply: Reply
+) -> None:
+    bridge = load(DISCONNECT_TIMEOUT_SECONDS="0.3" if reply.delay else PATIENT_TIMEOUT)
     stored(bridge, CONNECTION_ID)
     bridge.server.reply("POST", DISCONNECT, reply)
     started = time.monotonic()
     assert bridge(load_event("disconnect"))["statusCode"] == 200
-    assert time.monotonic() - started < 0.9  # DISCONNECT_TIMEOUT_SECONDS=0.3
+    if reply.delay:
+        assert time.monotonic() - started < 0.9  # DISCONNECT_TIMEOUT_SECONDS=0.3
     assert scan() == {}
 
 
@@ -799,21 +814,23 @@ def test_malformed_messages_get_an_error_reply(
     ],
 )
 def test_backend_failures_get_an_error_reply(
-    messages: Bridge, reply: Reply, code: str, status: int
+    load_without_aws: Callable[..., Bridge], reply: Reply, code: str, status: int
 ) -> None:
+    messages = load_without_aws(BACKEND_TIMEOUT_SECONDS=backend_timeout(reply))
     messages.server.reply("POST", MESSAGE, reply)
     started = time.monotonic()
     error_of(messages(message_event({"type": "command", "command": "ls"})), code, status)
-    assert time.monotonic() - started < 1.2  # BACKEND_TIMEOUT_SECONDS=0.5, far below 29 s
+    if reply.delay:
+        assert time.monotonic() - started < 1.2  # SHORT_TIMEOUT, 0.5 s: far below 29 s
 
 
 def test_a_trickling_reply_gets_backend_timeout_at_the_deadline(
     load_without_aws: Callable[..., Bridge], trickle: TrickleServer
 ) -> None:
-    messages = load_without_aws(BACKEND_URL=trickle.url)
+    messages = load_without_aws(BACKEND_URL=trickle.url, BACKEND_TIMEOUT_SECONDS=SHORT_TIMEOUT)
     started = time.monotonic()
     error_of(messages(message_event({"type": "command"})), "backend_timeout", 504)
-    assert time.monotonic() - started < 1.0  # BACKEND_TIMEOUT_SECONDS=0.5
+    assert time.monotonic() - started < 1.0  # SHORT_TIMEOUT, 0.5 s
 
 
 def test_a_message_ends_before_lambda_does(load_without_aws: Callable[..., Bridge]) -> None:

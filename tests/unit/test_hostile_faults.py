@@ -17,7 +17,7 @@ from types import MappingProxyType, ModuleType
 from typing import Any
 
 import pytest
-from bridge_fakes import FakeServer, Reply, hs_token, load_event, set_query
+from bridge_fakes import PATIENT_TIMEOUT, FakeServer, Reply, hs_token, load_event, set_query
 
 from ws_bridge import aws, connections_table
 
@@ -65,8 +65,8 @@ def handler(
     return load_handler(
         CONNECTIONS_TABLE="ws-bridge-connections",
         BACKEND_URL=server.url,
-        BACKEND_TIMEOUT_SECONDS="0.5",
-        DISCONNECT_TIMEOUT_SECONDS="0.5",
+        BACKEND_TIMEOUT_SECONDS=PATIENT_TIMEOUT,
+        DISCONNECT_TIMEOUT_SECONDS=PATIENT_TIMEOUT,
     )
 
 

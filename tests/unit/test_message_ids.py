@@ -11,7 +11,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from bridge_fakes import FakeServer, Reply, load_event
+from bridge_fakes import PATIENT_TIMEOUT, FakeServer, Reply, backend_timeout, load_event
 
 from ws_bridge import backend_client
 from ws_bridge.client_message import REQUEST_ID, message_id
@@ -23,7 +23,7 @@ MESSAGE = "/api/ws/message"
 @pytest.fixture
 def handler(load_handler: Callable[..., ModuleType], server: FakeServer) -> ModuleType:
     return load_handler(
-        CONNECTIONS_TABLE="unused", BACKEND_URL=server.url, BACKEND_TIMEOUT_SECONDS="1.0"
+        CONNECTIONS_TABLE="unused", BACKEND_URL=server.url, BACKEND_TIMEOUT_SECONDS=PATIENT_TIMEOUT
     )
 
 
@@ -46,8 +46,13 @@ def send(handler: ModuleType, body: Any, *, raw: bool = False) -> dict[str, Any]
     ids=["5xx", "invalid-reply", "timeout", "dropped"],
 )
 def test_a_failed_request_gets_its_error_with_its_id(
-    handler: ModuleType, server: FakeServer, backend: Reply, code: str
+    load_handler: Callable[..., ModuleType], server: FakeServer, backend: Reply, code: str
 ) -> None:
+    handler = load_handler(
+        CONNECTIONS_TABLE="unused",
+        BACKEND_URL=server.url,
+        BACKEND_TIMEOUT_SECONDS=backend_timeout(backend),
+    )
     server.reply("POST", MESSAGE, backend)
     reply = send(handler, {"type": "command", "id": "Ab3dEf9hIj2L.17"})
     assert (reply["error"], reply["id"]) == (code, "Ab3dEf9hIj2L.17")

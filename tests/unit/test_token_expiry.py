@@ -13,7 +13,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from bridge_fakes import SECRET, FakeServer, Reply, hs_token, load_event, untraced
+from bridge_fakes import PATIENT_TIMEOUT, SECRET, FakeServer, Reply, hs_token, load_event, untraced
 
 from ws_bridge import backend_client
 from ws_bridge.events import RequestInfo
@@ -76,7 +76,7 @@ def test_an_exp_that_is_not_a_number_is_refused(exp: Any) -> None:
 def handler(load_handler: Callable[..., ModuleType], server: FakeServer) -> ModuleType:
     server.reply("POST", "/api/ws/message", Reply(200, {"type": "ok"}))
     return load_handler(
-        CONNECTIONS_TABLE="unused", BACKEND_URL=server.url, BACKEND_TIMEOUT_SECONDS="0.5"
+        CONNECTIONS_TABLE="unused", BACKEND_URL=server.url, BACKEND_TIMEOUT_SECONDS=PATIENT_TIMEOUT
     )
 
 

@@ -11,7 +11,15 @@ from typing import Any
 
 import boto3
 import pytest
-from bridge_fakes import REGION, FakeServer, Reply, free_port, load_event, log_records
+from bridge_fakes import (
+    PATIENT_TIMEOUT,
+    REGION,
+    FakeServer,
+    Reply,
+    free_port,
+    load_event,
+    log_records,
+)
 
 from ws_bridge import aws
 from ws_bridge.settings import MAX_MESSAGE_BYTES
@@ -36,7 +44,7 @@ def handler(
     return load_handler(
         CONNECTIONS_TABLE="t",
         BACKEND_URL=server.url,
-        BACKEND_TIMEOUT_SECONDS="0.5",
+        BACKEND_TIMEOUT_SECONDS=PATIENT_TIMEOUT,
         BACKEND_SIGNING_SECRET_ARN=arn,
     )
 
