@@ -159,9 +159,11 @@ integration: system-deps-test $(VENV)/.paths ## The whole stack over real WebSoc
 	$(BIN)/pytest -m integration tests/integration $(PYTEST_ARGS)
 
 # `make test` runs two lanes at once: the pytest run (on PYTEST_WORKERS workers) and the other
-# checks, which mostly keep one core busy while the integration tests mostly wait. Each
-# target's output is printed whole when it ends (--output-sync), not interleaved. The
-# virtualenv first, so that pytest, the longer lane, takes its job slot at once.
+# checks, one after another, which mostly keep one core busy while the integration tests
+# mostly wait. Each lane's output is printed whole when it ends (--output-sync), not
+# interleaved. The checks run in a make of their own, holding one job slot: as prerequisites
+# of `test-checks`, make would start them in both slots and pytest, the longer lane, could
+# only start when one of them ended (90 s late, measured).
 system-deps-test: ## Install (as root with apt) or name the programs `make test` drives
 	@tools/system-deps.sh $(TEST_NEEDS)
 
@@ -171,7 +173,10 @@ system-deps-demo:
 test: system-deps-test $(VENV)/.paths ## Everything CI runs: lint, validate, terraform test, checkov, pytest (both urllib3 majors)
 	$(MAKE) -j2 --output-sync=target test-pytest test-checks
 
-test-checks: lint tf-validate tf-test tf-test-rules checkov unit-urllib3-1 sdk-node-test ## What `make test` runs besides `pytest tests`
+CHECKS := lint tf-validate tf-test tf-test-rules checkov unit-urllib3-1 sdk-node-test
+
+test-checks: ## What `make test` runs besides `pytest tests`, one after another
+	@MAKEFLAGS='$(filter-out -j% --jobserver-auth=%,$(MAKEFLAGS))' $(MAKE) $(CHECKS)
 
 test-pytest: system-deps-test $(VENV)/.paths ## `pytest tests`, spread over PYTEST_WORKERS workers as `make test` runs it
 	$(BIN)/pytest tests -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)

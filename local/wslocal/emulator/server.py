@@ -16,6 +16,7 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from wslocal.emulator import (
+    acm,
     apigatewayv2,
     apigatewayv2_domains,
     awslambda,
@@ -59,6 +60,7 @@ def configure_moto() -> None:
     `AmazonAPIGatewayPushToCloudWatchLogs`), Lambda never tries Docker (the local gateway
     runs the deployed packages itself), and each service extension is installed."""
     _user_config().update(EMULATOR_USER_CONFIG)
+    acm.install()
     apigatewayv2.install()
     awslambda.install()
     iam.install()
