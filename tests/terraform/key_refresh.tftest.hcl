@@ -1,6 +1,6 @@
 # backend.request_signing.key_refresh_seconds: a whole number of seconds from 1 to 3600 (the
 # handler's BACKEND_SIGNING_KEY_REFRESH_SECONDS, which settings.py bounds alike). Each bad
-# value fails the plan on var.backend alone (tools/check_expect_failures.py).
+# value fails the plan on var.backend alone (tools/terraform_test.py).
 
 mock_provider "aws" {}
 
