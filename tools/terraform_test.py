@@ -124,11 +124,11 @@ def problems(output: str, expected: list[Expected]) -> list[str]:
         if failed or "Error: " in text:
             found.append(f"{stem}: runs {failed or '(setup)'} did not pass")
     for item in expected:
-        text = printed.get(item.stem)
-        if text is None:
+        own = printed.get(item.stem)
+        if own is None:
             found.append(f"{item.stem}: not run")
             continue
-        errors = [chunk for chunk in text.split("Error: ")[1:]]
+        errors = own.split("Error: ")[1:]
         if len(errors) != 1:
             found.append(f"{item.stem}: {len(errors)} errors (want exactly 1)")
         elif not any(about(errors[0], name) for name in item.objects):

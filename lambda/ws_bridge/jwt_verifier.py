@@ -47,6 +47,10 @@ JWKS_CACHE_SECONDS = 300.0
 JWKS_GRACE_SECONDS = 3600.0
 HMAC_REFRESH_SECONDS = 300.0
 HMAC_REREAD_ON_FAILURE_SECONDS = 30.0
+# Key ages are measured on the wall clock: Lambda freezes a container between invocations,
+# and a monotonic clock need not advance while it is frozen, so a container that sleeps
+# between rare connects would keep a rotated-out key long past these limits. A clock that
+# went back counts as due.
 
 type Claims = dict[str, Any]
 
@@ -184,7 +188,7 @@ class TokenVerifier:
         settings: AuthorizerSettings,
         secret_loader: Callable[[AuthorizerSettings], bytes | Sequence[bytes]] = load_hmac_keys,
         jwks_client: jwt.PyJWKClient | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
@@ -206,8 +210,8 @@ class TokenVerifier:
         with self._lock:
             now = self._clock()
             age = now - self._read_at
-            due = not self._keys or age >= HMAC_REFRESH_SECONDS
-            if after_mismatch and age >= HMAC_REREAD_ON_FAILURE_SECONDS:
+            due = not self._keys or not 0 <= age < HMAC_REFRESH_SECONDS
+            if after_mismatch and not 0 <= age < HMAC_REREAD_ON_FAILURE_SECONDS:
                 due = True
             if not due:
                 return self._keys
@@ -241,7 +245,7 @@ class TokenVerifier:
         except (jwt.PyJWKClientError, jwt.PyJWKSetError, jwt.PyJWKError, ValueError) as exc:
             # ValueError: PyJWKClient lets a body that is not JSON through as JSONDecodeError.
             last = self._last_jwks
-            if last is not None and self._clock() - self._last_jwks_at < JWKS_GRACE_SECONDS:
+            if last is not None and 0 <= self._clock() - self._last_jwks_at < JWKS_GRACE_SECONDS:
                 for key in last.keys:
                     if key.key_id == kid:
                         return key

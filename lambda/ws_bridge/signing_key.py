@@ -60,9 +60,11 @@ class SigningKey:
         refresh_seconds: float,
         retry_seconds: float = KEY_RETRY_SECONDS,
         secretsmanager: Callable[[], Any] | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
+        # `clock` times the re-reads: the wall clock, since a frozen Lambda container's
+        # monotonic clock need not advance (ws_bridge.jwt_verifier).
         self._secret_id = secret_id
         self._refresh = refresh_seconds
         self._retry = retry_seconds
@@ -116,6 +118,9 @@ class SigningKey:
     def get(self) -> bytes:
         with self._lock:
             now = self._clock()
+            back = now + max(self._refresh, self._retry) < self._next_read  # the clock went back
+            if back:
+                self._next_read = now
             if now >= self._next_read or self._keys is None:
                 if now < self._next_read:
                     raise SigningKeyUnavailableError("the signing secret could not be read lately")

@@ -10,8 +10,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 
-import terraform_test  # noqa: E402
-from terraform_test import Expected, problems, split  # noqa: E402
+import terraform_test
+from terraform_test import Expected, problems, split
 
 HEADER = 'mock_provider "aws" {}\n\nvariables {\n  name = "demo"\n}\n\n'
 FILE = (

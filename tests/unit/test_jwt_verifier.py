@@ -3,6 +3,7 @@ made here, HMAC secrets in moto's Secrets Manager/SSM and a real JWKS endpoint."
 
 from __future__ import annotations
 
+import inspect
 import json
 import ssl
 import time
@@ -506,3 +507,26 @@ def test_a_tls_failure_of_the_jwks_fetch_is_named_as_such(
             jwks_verifier(f"https://127.0.0.1:{port}{JWKS_PATH}").verify(token)
     finally:
         tls.stop()
+
+
+def test_key_ages_are_timed_on_the_wall_clock_which_a_frozen_container_keeps() -> None:
+    # Lambda freezes a container between invocations; a monotonic clock need not advance
+    # meanwhile, so a rarely used container would keep a rotated-out key for ever.
+    assert inspect.signature(TokenVerifier).parameters["clock"].default is time.time
+
+
+def test_a_clock_that_went_back_reads_the_key_again() -> None:
+    calls: list[AuthorizerSettings] = []
+    now = [10_000.0]
+
+    def loader(settings: AuthorizerSettings) -> bytes:
+        calls.append(settings)
+        return SECRET.encode()
+
+    verifier = TokenVerifier(
+        AuthorizerSettings(secret_arn="arn:unused"), secret_loader=loader, clock=lambda: now[0]
+    )
+    verifier.verify(hs_token())
+    now[0] -= 3600  # an hour back: the key's age would be negative for an hour
+    verifier.verify(hs_token())
+    assert len(calls) == 2

@@ -6,7 +6,9 @@ refuses the signature reported as a server-side fault."""
 from __future__ import annotations
 
 import datetime
+import inspect
 import json
+import time
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -285,3 +287,19 @@ def test_a_backend_refusing_the_signature_is_a_server_fault_with_a_reason_in_the
     assert refusals[0]["secretArn"] == signing_secret
     assert refusals[0]["keyRefreshSeconds"] == 30
     assert "BACKEND_SIGNING_SECRET_ARN" in refusals[0]["message"]
+
+
+def test_re_reads_are_timed_on_the_wall_clock_which_a_frozen_container_keeps() -> None:
+    # Lambda freezes a container between invocations; a monotonic clock need not advance
+    # meanwhile, and a key re-read timed on it could wait for ever.
+    assert inspect.signature(SigningKey).parameters["clock"].default is time.time
+
+
+def test_a_clock_that_went_back_reads_the_key_again() -> None:
+    secrets, clock, wall = Secrets(), Clock(10_000), Clock(CREATED + 1000)
+    key = signing_key(secrets, clock, wall)
+    assert key.get() == KEY
+    secrets.current = (OLD_KEY.decode(), CREATED - 5000)
+    clock.now = 10_000 - 3600  # an hour back: the next read would be due in 65 minutes
+    assert key.get() == OLD_KEY
+    assert secrets.calls == 2
