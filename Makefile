@@ -158,10 +158,10 @@ integration: system-deps-test $(VENV)/.paths ## The whole stack over real WebSoc
 
 # `make test` runs two lanes at once: the pytest run (on PYTEST_WORKERS workers) and the other
 # checks, one after another, which mostly keep one core busy while the integration tests
-# mostly wait. Each lane's output is printed whole when it ends (--output-sync), not
-# interleaved. The checks run in a make of their own, holding one job slot: as prerequisites
-# of `test-checks`, make would start them in both slots and pytest, the longer lane, could
-# only start when one of them ended (90 s late, measured).
+# mostly wait. pytest's output is printed whole when it ends (--output-sync), each check's as
+# it ends: never interleaved. The checks run in a make of their own, holding one job slot: as
+# prerequisites of `test-checks`, make would start them in both slots and pytest, the longer
+# lane, could only start when one of them ended (90 s late, measured).
 system-deps-test: ## Install (as root with apt) or name the programs `make test` drives
 	@tools/system-deps.sh $(TEST_NEEDS)
 

@@ -1,10 +1,10 @@
-"""How `make test` spreads the suite over pytest-xdist workers (`-n 2 --dist loadfile`).
+"""How `make test` spreads the suite over pytest-xdist workers (`-n 3 --dist loadfile`).
 
 Each test file is one unit of work, so its module-scoped fixture (a local stack of its own,
 ~30 s) starts once; the files that use the session-wide `stack` of tests/integration are one
 unit together, so that stack starts once too. The files that take longest, mostly waiting
 on Terraform and on the AWS provider's fixed polling delays, are handed out first, so the
-two workers finish together instead of one waiting minutes for the other.
+workers finish together instead of one waiting minutes for the others.
 
 Without xdist (`pytest tests/unit`, the urllib3 1.x virtualenv, `-n 0`) nothing changes.
 (`--dist loadgroup` with `xdist_group` marks would say the same, but pytest-xdist 3.8 cannot
@@ -29,7 +29,7 @@ SHARED_STACK_UNIT = f"{INTEGRATION}test_stack.py"
 # Units of work, longest first (seconds measured on 2 cores, serially). The others follow in
 # collection order, the rest of the integration and browser tests before the fast folders.
 SLOWEST_FIRST = (
-    "tests/acceptance/test_acceptance.py",  # 230: examples/acceptance applied and destroyed
+    "tests/acceptance/test_acceptance.py",  # 180: examples/acceptance applied and destroyed
     f"{INTEGRATION}test_system_parts.py",  # 185: the provider's waiters (ElastiCache, Route 53)
     SHARED_STACK_UNIT,  # about 150 for the four files
     f"{INTEGRATION}test_session_drops.py",  # 80: 100 forced drops, then rollovers

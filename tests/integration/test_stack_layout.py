@@ -44,6 +44,9 @@ def test_any_root_file_layout_applies(tmp_path: Path) -> None:
         gateway_port=gateway_port,
         backend_port=backend_port,
         connections_port=connections_port,
+        # The emulator is the stack's own and stops with it; test_emulator, test_demo and
+        # the acceptance suite check destroy.
+        destroy_on_exit=False,
     )
     with Stack(config) as stack:
         assert stack.outputs.api_id

@@ -238,8 +238,8 @@ class Stack:
 
     def close(self) -> None:
         """Stop services, destroy, stop the emulator, keep the logs when asked, remove the
-        directory. Idempotent; every step runs even when an earlier one fails; the first
-        failure is raised last."""
+        directory (kept when a step failed). Idempotent; every step runs even when an earlier
+        one fails; the first failure is raised last."""
         with self._lock:
             if self._closed:
                 return
@@ -256,7 +256,10 @@ class Stack:
                 self.saved_logs = save_logs(self.workdir, self.config.logs_dir)
             except OSError as error:
                 errors.append(error)
-        if self.workdir is not None and not self.config.keep_workdir:
+        if errors and self.workdir is not None and not self.config.keep_workdir:
+            # What went wrong is in the logs: they stay, and the error says where.
+            errors[0].add_note(f"the stack's logs and state are kept in {self.workdir}")
+        elif self.workdir is not None and not self.config.keep_workdir:
             _collect(errors, shutil.rmtree, self.workdir, ignore_errors=True)
         if errors:
             raise errors[0]

@@ -96,8 +96,17 @@ class Terraform:
                 output, errors = process.communicate(timeout=timeout)
             except subprocess.TimeoutExpired:
                 kill_group(process, self._stop_timeout)
+                # What it printed names the resources it was still waiting for.
+                try:
+                    output, errors = process.communicate(timeout=self._stop_timeout)
+                except subprocess.TimeoutExpired:
+                    output, errors = "", ""
+                with self.log.open("a") as log:
+                    log.write(f"$ {' '.join(argv)} (stopped after {timeout:.0f} s)\n")
+                    log.write(f"{output}{errors}\n")
                 raise StackError(
-                    f"`terraform {args[0]}` did not finish in {timeout:.0f} s"
+                    f"`terraform {args[0]}` did not finish in {timeout:.0f} s; it printed last:\n"
+                    f"{tail(output + errors, 15)}"
                 ) from None
             except BaseException:
                 kill_group(process, self._stop_timeout)
