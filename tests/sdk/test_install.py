@@ -86,7 +86,11 @@ def test_the_sdk_installs_from_its_directory_and_from_its_wheel(tmp_path: Path) 
     )
     assert shown.returncode == 0, shown.stderr
     metadata = shown.stdout
-    assert metadata.splitlines() == ['boto3>=1.34; extra == "aws"', 'redis>=5; extra == "redis"']
+    assert metadata.splitlines() == [
+        'boto3>=1.34; extra == "aws"',
+        'aiohttp>=3.10; extra == "aws"',
+        'redis>=5; extra == "redis"',
+    ]
 
 
 def readme_install_command() -> list[str]:

@@ -8,12 +8,17 @@ each connection, then accepts, and counts what it accepted.
 
 from __future__ import annotations
 
+import asyncio
+import os
 import random
+import signal
 import threading
 import time
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -28,6 +33,7 @@ from ws_bridge_backend import push
 from ws_bridge_backend.connections_api import ConnectionsApi, host_header, sigv4_headers
 from ws_bridge_backend.push import PostOutcome, Pusher, PushResult
 from ws_bridge_backend.registry import ConnectionRecord, ConnectionRegistry
+from wslocal.local_ca import ensure_ca
 
 REGION = "eu-west-1"
 
@@ -67,6 +73,13 @@ class Throttling(BaseHTTPRequestHandler):
         return None
 
 
+class Server(ThreadingHTTPServer):
+    # A listen backlog of 64, not socketserver's 5: the push opens its connections at once,
+    # and a dropped SYN is sent again after 1 s, the connect timeout.
+    request_queue_size = 64
+    daemon_threads = True
+
+
 @pytest.fixture
 def stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[Throttling]]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
@@ -77,8 +90,7 @@ def stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[Throttling]]:
     Throttling.refusals = 0
     Throttling.posts, Throttling.accepted = Counter(), Counter()
     Throttling.bodies, Throttling.headers_seen = {}, []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Throttling)
-    server.daemon_threads = True
+    server = Server(("127.0.0.1", 0), Throttling)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02})
     thread.start()
     Throttling.url = f"http://127.0.0.1:{server.server_address[1]}/prod"
@@ -88,13 +100,26 @@ def stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[Throttling]]:
     thread.join(5)
 
 
+@pytest.fixture
+def https_stub(stub: type[Throttling], tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """The stub over TLS, with a certificate of a CA of its own: its URL and the CA's file."""
+    ca = ensure_ca(tmp_path / "ca")
+    server = Server(("127.0.0.1", 0), Throttling)
+    server.socket = ca.server_context().wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02})
+    thread.start()
+    yield f"https://127.0.0.1:{server.server_address[1]}/prod", ca.ca_file
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
 def fast_pusher(url: str, concurrency: int = 8) -> Pusher:
     registry = ConnectionRegistry("t", dynamodb=boto3.client("dynamodb", region_name=REGION))
     pusher = Pusher(registry, url, concurrency=concurrency)
-    # The fast path is the one under test, straight to the client's pool: a botocore that
-    # moved what it reads would fall back to slower paths silently, but not here.
+    # The fast path is the one under test: a botocore that moved what it reads would fall
+    # back to the client's own posts silently, but not here.
     assert pusher._api is not None
-    assert pusher._api._pool is not None
     return pusher
 
 
@@ -230,11 +255,74 @@ def test_a_given_client_is_retried_on_429_too(monkeypatch: pytest.MonkeyPatch) -
     assert outcome is PostOutcome.SENT
 
 
+# ------------------------------------------------------------------- transport and lifecycle
+
+
+def test_tls_is_verified_against_the_clients_ca_bundle(
+    https_stub: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, ca_file = https_stub
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(ca_file))  # what the boto3 client trusts
+    assert fast_pusher(url).post(records(1)[0], b"x") is PostOutcome.SENT
+    assert Throttling.accepted == Counter({records(1)[0].connection_id: 1})
+
+
+def test_a_server_the_client_does_not_trust_gets_nothing(https_stub: tuple[str, Path]) -> None:
+    url, _ = https_stub  # the default trust store does not know the stub's CA
+    assert fast_pusher(url).post(records(1)[0], b"x") is PostOutcome.FAILED
+    assert not Throttling.posts
+
+
+def test_a_push_from_async_code_runs_on_the_pushers_own_loop(stub: type[Throttling]) -> None:
+    pusher = fast_pusher(stub.url)
+
+    async def view() -> PushResult:  # an async view calling the synchronous push
+        return pusher.to_connections(records(5), b"x")
+
+    assert asyncio.run(view()) == PushResult(sent=5)
+
+
+def test_close_stops_the_loop_and_a_later_push_starts_it_again(stub: type[Throttling]) -> None:
+    def loop_threads() -> int:
+        return sum(thread.name == "ws-bridge-push" for thread in threading.enumerate())
+
+    before = loop_threads()
+    with fast_pusher(stub.url) as pusher:
+        assert pusher.to_connections(records(3), b"x") == PushResult(sent=3)
+        assert loop_threads() == before + 1
+    deadline = time.monotonic() + 5
+    while loop_threads() > before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert loop_threads() == before
+    assert pusher.to_connections(records(3), b"y") == PushResult(sent=3)
+    pusher.close()
+
+
+def test_a_forked_process_pushes_on_a_loop_of_its_own(stub: type[Throttling]) -> None:
+    # A pre-forking server (gunicorn --preload) makes the Pusher, pushes, then forks: the
+    # loop's thread is not in the child, which must start its own instead of waiting forever.
+    pusher = fast_pusher(stub.url)
+    assert pusher.to_connections(records(2), b"parent") == PushResult(sent=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork() with threads running
+        child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports by its exit status
+        signal.alarm(20)  # a child waiting for the parent's loop forever is killed
+        try:
+            result = pusher.to_connections(records(4), b"child")
+            os._exit(0 if result == PushResult(sent=4) else 1)
+        finally:
+            os._exit(2)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert stub.bodies[records(4)[3].connection_id] == b"child"
+
+
 def test_without_credentials_the_client_itself_posts() -> None:
     client = boto3.client(
         "apigatewaymanagementapi",
         endpoint_url="https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/prod",
         region_name=REGION,
     )
-    assert ConnectionsApi.for_client(client, None) is None
-    assert ConnectionsApi.for_client(object(), Credentials("a", "b")) is None  # type: ignore[arg-type]
+    assert ConnectionsApi.for_client(client, None, 8) is None
+    assert ConnectionsApi.for_client(object(), Credentials("a", "b"), 8) is None  # type: ignore[arg-type]

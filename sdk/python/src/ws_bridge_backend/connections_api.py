@@ -1,10 +1,12 @@
-"""``PostToConnection`` without botocore's per-call pipeline (``aws`` extra): the push's path.
+"""``PostToConnection`` without botocore's per-call pipeline, on an event loop (``aws``
+extra): the push's path.
 
-A boto3 client spends most of a post's CPU around the request rather than on it: parameter
-validation, serialization, endpoint rules, a dozen events, headers kept in ``email``
-messages, the response parsed into a dict. A push of 1,000 posts with 32 in flight is bound
-by that CPU, not by the posts' latency (docs/performance.md, "Push"). This module makes the
-same request for a third of it:
+A push of 1,000 posts with 32 in flight is bound by the CPU of a post, not by the posts'
+latency (docs/performance.md, "Push"). A boto3 client spends most of it around the request:
+parameter validation, serialization, endpoint rules, a dozen events, headers kept in
+``email`` messages, the response parsed into a dict. And 32 threads, one per post in flight,
+each blocked in ``http.client``, take turns at the GIL at a cost of their own. This module
+makes the same request for a fifth of the client's CPU:
 
 - the URL is ``{endpoint}/@connections/{id}``, the id percent-encoded as botocore encodes a
   URI label; the body is the data;
@@ -13,9 +15,10 @@ same request for a third of it:
   signature), computed as botocore's ``SigV4Auth`` computes it (a test compares the two,
   header for header) but with the derived key kept for the day and nothing but ``host``,
   ``x-amz-date`` and ``x-amz-security-token`` signed;
-- it is sent over the boto3 client's own connection pool, so TLS verification and socket
-  timeouts are the client's (``MANAGEMENT_API_CONFIG``): straight to the urllib3 pool that
-  the client's HTTP session set up, or through the session itself when a proxy applies;
+- it is sent by aiohttp (its HTTP parser is compiled) on the caller's event loop, with the
+  boto3 client's settings: its CA bundle or ``verify=False``, its connect and read
+  timeouts (``MANAGEMENT_API_CONFIG``); a client behind a proxy or with a client
+  certificate is left to post itself;
 - the client's ``before-send`` event is emitted first, as botocore does: a handler that
   answers there (moto's ``mock_aws``) answers this request too.
 
@@ -26,18 +29,22 @@ the caller then posts through the client itself.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import ssl
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
+import aiohttp
 import botocore
-import urllib3
+import yarl
 from botocore.awsrequest import AWSPreparedRequest
 from botocore.exceptions import HTTPClientError
 from botocore.hooks import first_non_none_response
+from botocore.httpsession import get_cert_path
 from botocore.utils import normalize_url_path
 
 if TYPE_CHECKING:
@@ -131,18 +138,23 @@ def sigv4_headers(
     return headers
 
 
-def _direct_pool(session: Any, url: str) -> Any | None:
-    """The urllib3 pool the client's HTTP session sends ``url``'s requests through, set up as
-    its ``send`` sets it up (TLS verification); None when a proxy applies (the session's
-    ``send`` handles those) or when this botocore lacks what this reads."""
+def _tls(session: Any, url: str) -> ssl.SSLContext | bool | None:
+    """The TLS setting the client's HTTP session applies to ``url``, for aiohttp: a context
+    trusting the session's CA bundle (``AWS_CA_BUNDLE``, the client's ``verify``, else
+    certifi's), ``False`` when the client was told not to verify, ``True`` for plain HTTP.
+    None when this path cannot send as the session would: a proxy applies, a client
+    certificate is configured, or this botocore lacks what this reads."""
     try:
-        if session._proxy_config.proxy_url_for(url):
+        if session._proxy_config.proxy_url_for(url) or session._cert_file:
             return None
-        pool = session._get_connection_manager(url).connection_from_url(url)
-        session._setup_ssl_cert(pool, url, session._verify)
+        verify = session._verify
     except AttributeError:
         return None
-    return pool
+    if urlsplit(url).scheme != "https":
+        return True
+    if verify is False:
+        return False
+    return ssl.create_default_context(cafile=get_cert_path(verify))
 
 
 def _code(status: int, headers: Any) -> str:
@@ -153,13 +165,17 @@ def _code(status: int, headers: Any) -> str:
 
 
 class ConnectionsApi:
-    """Posts to one stage's ``@connections`` with ``credentials``, through ``client``'s
-    HTTP session. Thread-safe (the session's pool is)."""
+    """Posts to one stage's ``@connections`` with ``credentials``, with ``client``'s
+    settings (TLS, timeouts). :meth:`post` runs on an event loop: one aiohttp session per
+    loop, made at its first post, at most ``concurrency`` connections open."""
 
-    def __init__(self, client: ApiGatewayManagementApiClient, credentials: Credentials) -> None:
-        endpoint = client._endpoint  # type: ignore[attr-defined]  # see for_client
-        self._send = endpoint.http_session.send
-        self._pool = _direct_pool(endpoint.http_session, client.meta.endpoint_url)
+    def __init__(
+        self,
+        client: ApiGatewayManagementApiClient,
+        credentials: Credentials,
+        tls: ssl.SSLContext | bool,
+        concurrency: int,
+    ) -> None:
         self._emit = client.meta.events.emit
         base = client.meta.endpoint_url.rstrip("/")
         self._url = base + "/@connections/"
@@ -167,25 +183,61 @@ class ConnectionsApi:
         self._host = host_header(base)
         self._region = client.meta.region_name
         self._credentials = credentials
+        self._tls = tls
+        self._concurrency = concurrency
+        config = client.meta.config  # botocore's defaults: 60 s each
+        self._timeout = aiohttp.ClientTimeout(
+            total=None,
+            sock_connect=getattr(config, "connect_timeout", 60),
+            sock_read=getattr(config, "read_timeout", 60),
+        )
+        self._session: aiohttp.ClientSession | None = None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
     def for_client(
-        cls, client: ApiGatewayManagementApiClient, credentials: Credentials | None
+        cls,
+        client: ApiGatewayManagementApiClient,
+        credentials: Credentials | None,
+        concurrency: int,
     ) -> ConnectionsApi | None:
         """The fast path for ``client``, or None: no credentials or region, an endpoint
-        with a query string, or a client without the HTTP session every botocore client
-        has had (``client._endpoint.http_session``): botocore offers no public way to reach
-        the pool, TLS and proxy settings it configured."""
+        with a query string, a proxy or a client certificate, or a client without the HTTP
+        session every botocore client has had (``client._endpoint.http_session``): botocore
+        offers no public way to read the TLS and proxy settings it configured."""
         endpoint = getattr(client, "_endpoint", None)
         session = getattr(endpoint, "http_session", None)
-        if credentials is None or not callable(getattr(session, "send", None)):
+        if credentials is None or session is None:
             return None
         parts = urlsplit(client.meta.endpoint_url)
         if not client.meta.region_name or parts.query or parts.fragment:
             return None
-        return cls(client, credentials)
+        tls = _tls(session, client.meta.endpoint_url)
+        if tls is None:
+            return None
+        return cls(client, credentials, tls, concurrency)
 
-    def post(self, connection_id: str, data: bytes) -> Answer:
+    def _open(self) -> aiohttp.ClientSession:
+        """The session of the running loop (a new loop, after a fork, gets its own)."""
+        session, loop = self._session, asyncio.get_running_loop()
+        if session is None or session.closed or self._session_loop is not loop:
+            connector = aiohttp.TCPConnector(limit=self._concurrency, ssl=self._tls)
+            session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=self._timeout,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,
+            )
+            self._session, self._session_loop = session, loop
+        return session
+
+    async def close(self) -> None:
+        """Close the session (on the loop it runs on)."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def post(self, connection_id: str, data: bytes) -> Answer:
         """One ``PostToConnection``. Raises botocore's ``HTTPClientError`` (a
         ``BotoCoreError``) when no answer came: refused, reset, timed out."""
         label = quote(connection_id, safe="-._~")
@@ -199,9 +251,8 @@ class ConnectionsApi:
             amz_date=time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
         )
         headers["User-Agent"] = _USER_AGENT
-        headers["Content-Length"] = str(len(data))
         # A plain dict where botocore keeps an HTTPHeaders (an email.message.Message, a part
-        # of the cost this module leaves out): the session and moto read it as a mapping.
+        # of the cost this module leaves out): moto reads it as a mapping.
         request = AWSPreparedRequest(
             "POST",
             self._url + label,
@@ -210,22 +261,14 @@ class ConnectionsApi:
             False,
         )
         response = first_non_none_response(self._emit(_EVENT, request=request))
-        if response is not None or self._pool is None:
-            if response is None:
-                response = self._send(request)
+        if response is not None:
             status = int(response.status_code)
             return Answer(status, _code(status, response.headers))
+        headers["Host"] = self._host  # the one signed: not left to aiohttp
+        url = yarl.URL(self._url + label, encoded=True)  # sent as signed, not re-quoted
         try:
-            answer = self._pool.urlopen(
-                "POST",
-                self._path + label,
-                body=data,
-                headers=headers,
-                retries=False,
-                assert_same_host=False,
-                preload_content=True,
-                decode_content=False,
-            )
-        except (urllib3.exceptions.HTTPError, OSError) as exc:  # refused, reset, timed out
+            async with self._open().post(url, data=data, headers=headers) as answer:
+                await answer.read()
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:  # refused, reset, timed out
             raise HTTPClientError(error=exc) from exc
         return Answer(answer.status, _code(answer.status, answer.headers))

@@ -25,29 +25,34 @@ is full): API Gateway refused that post, so it is sent again after a full-jitter
 at most ``THROTTLE_ATTEMPTS`` times in all and never past the push's deadline; a post still
 refused then is ``FAILED``.
 
-The posts of one push run in parallel: up to ``concurrency`` threads (the size of the
-clients' connection pools) take the connections one at a time, so 1,000 connections cost
-about 1,000 / 32 post latencies, and a dead connection holds one thread for at most its
-socket timeouts (1 s to connect, 2 s to read). ``deadline_seconds`` bounds the whole push:
-connections not yet posted to when it passes are left out and counted as ``skipped`` (never
-half-sent).
+The posts of one push run in parallel: ``concurrency`` tasks on an event loop of the
+Pusher's own (``ws_bridge_backend.event_loop``: a daemon thread, started at the first push)
+take the connections one at a time, so 1,000 connections cost about 1,000 / 32 post
+latencies, and a dead connection holds one task for at most its socket timeouts (1 s to
+connect, 2 s to read). ``deadline_seconds`` bounds the whole push: connections not yet
+posted to when it passes are left out and counted as ``skipped`` (never half-sent). The
+methods are synchronous and thread-safe: the calling thread waits for the loop.
 
 A ``Pusher`` given ``endpoint_url`` makes its boto3 client (``management``) and posts through
-``ws_bridge_backend.connections_api``: the same signed request over that client's HTTP
-session, without botocore's per-call pipeline, which cost twice the CPU of the request
-itself and bound a large push (docs/performance.md, "Push"). Given a ``management`` client
-(a stub, your own configuration), it posts through that client's ``post_to_connection``.
+``ws_bridge_backend.connections_api``: the same signed request, sent by aiohttp with that
+client's TLS and timeout settings, without botocore's per-call pipeline and without a thread
+per post in flight, which together cost four times the CPU of the request itself and bound a
+large push (docs/performance.md, "Push"). Given a ``management`` client (a stub, your own
+configuration), or a client behind a proxy, it posts through that client's
+``post_to_connection``, on a pool of ``concurrency`` threads. ``close()`` (or ``with
+Pusher(...) as pusher``) stops the loop and closes its connections.
 """
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import json
 import logging
 import random
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import weakref
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +62,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ws_bridge_backend import contract
 from ws_bridge_backend.connections_api import ConnectionsApi
+from ws_bridge_backend.event_loop import Feed, LoopThread
 from ws_bridge_backend.registry import ConnectionRecord, ConnectionRegistry, RegistryError
 
 if TYPE_CHECKING:
@@ -198,13 +204,30 @@ class Pusher:
             management = session.client(
                 "apigatewaymanagementapi", endpoint_url=endpoint_url, config=MANAGEMENT_API_CONFIG
             )
-            api = ConnectionsApi.for_client(management, session.get_credentials())
+            api = ConnectionsApi.for_client(management, session.get_credentials(), concurrency)
         self.registry = registry
         self.management = management
         self._api = api
         self.concurrency = concurrency
         self._clock = clock
         self._farewell = encode_message(TOKEN_EXPIRED_FRAME)
+        # The posts' loop and the pool for blocking calls (a given client's posts, the
+        # registry): started at the first push, stopped by close() or with this Pusher.
+        self._loop = LoopThread("ws-bridge-push", concurrency)
+        self._cleanup = api.close if api is not None else None
+        self._finalizer = weakref.finalize(self, self._loop.close, self._cleanup)
+
+    def close(self) -> None:
+        """Stop the posts' event loop and close its connections; a later push starts them
+        again. Also done when the Pusher is garbage collected."""
+        self._finalizer()
+        self._finalizer = weakref.finalize(self, self._loop.close, self._cleanup)
+
+    def __enter__(self) -> Pusher:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def to_session(
         self, session_id: str, message: Message, *, deadline_seconds: float | None = None
@@ -232,18 +255,18 @@ class Pusher:
 
     def post(self, connection: ConnectionRecord, data: bytes) -> PostOutcome:
         """Send ``data`` to one connection: see the module's documentation."""
-        return self._post(connection, data, None)
+        return self._loop.run(self._post(connection, data, None))
 
-    def _post(
+    async def _post(
         self, connection: ConnectionRecord, data: bytes, deadline: float | None
     ) -> PostOutcome:
         connection_id = connection.connection_id
         if connection.token_expired(self._clock()):
-            self._close_expired(connection_id)
+            await self._loop.blocking(self._close_expired, connection_id)
             return PostOutcome.EXPIRED
         attempts = 0
         while True:
-            answered, code = self._attempt(connection_id, data)
+            answered, code = await self._attempt(connection_id, data)
             attempts += 1
             if answered is not None:
                 outcome = answered
@@ -259,21 +282,21 @@ class Pusher:
                 outcome = PostOutcome.FAILED  # refused until the deadline: not delivered
                 break
             log.debug("post throttled", extra={"target": connection_id, "attempt": attempts})
-            time.sleep(pause)
+            await asyncio.sleep(pause)
         if outcome is PostOutcome.GONE:
-            self._forget(connection_id)
+            await self._loop.blocking(self._forget, connection_id)
         elif outcome is PostOutcome.FAILED:
             extra = {"target": connection_id, "code": code, "attempts": attempts}
             log.warning("post to connection failed", extra=extra)
         return outcome
 
-    def _attempt(self, connection_id: str, data: bytes) -> tuple[PostOutcome | None, str]:
+    async def _attempt(self, connection_id: str, data: bytes) -> tuple[PostOutcome | None, str]:
         """One post and its outcome (None: throttled) with the error code, if any."""
         try:
             if self._api is None:
-                self.management.post_to_connection(ConnectionId=connection_id, Data=data)
+                await self._loop.blocking(self._post_with_client, connection_id, data)
                 return PostOutcome.SENT, ""
-            answer = self._api.post(connection_id, data)
+            answer = await self._api.post(connection_id, data)
         except self.management.exceptions.GoneException:
             return PostOutcome.GONE, "GoneException"
         except ClientError as exc:
@@ -282,6 +305,9 @@ class Pusher:
         except BotoCoreError as exc:
             return PostOutcome.FAILED, _code(exc)
         return _outcome(answer.status, answer.code), answer.code
+
+    def _post_with_client(self, connection_id: str, data: bytes) -> None:
+        self.management.post_to_connection(ConnectionId=connection_id, Data=data)
 
     def _close_expired(self, connection_id: str) -> None:
         """The handler's token_expired error, then DELETE: the client reconnects with a
@@ -323,51 +349,32 @@ class Pusher:
         self, connections: Iterable[ConnectionRecord], data: bytes, deadline_seconds: float | None
     ) -> PushResult:
         deadline = None if deadline_seconds is None else time.monotonic() + deadline_seconds
-        pending: Iterator[ConnectionRecord] = iter(connections)
-        lock = threading.Lock()
-        counts = dict.fromkeys(PostOutcome, 0)
-        errors: list[Exception] = []
+        return self._loop.run(self._push(connections, data, deadline))
 
-        def work() -> None:
-            while True:
-                with lock:  # one connection at a time: each is posted to exactly once
-                    if errors:
-                        return
-                    try:
-                        connection = next(pending, None)
-                    except Exception as exc:  # noqa: BLE001 - the caller's iterable failed: re-raised below
-                        errors.append(exc)
-                        return
-                if connection is None:
-                    return
+    async def _push(
+        self, connections: Iterable[ConnectionRecord], data: bytes, deadline: float | None
+    ) -> PushResult:
+        feed = Feed(connections, self._loop)  # each connection is taken, so posted to, once
+        counts = dict.fromkeys(PostOutcome, 0)
+
+        async def work() -> None:
+            while (connection := await feed.take()) is not None:
                 if deadline is not None and time.monotonic() >= deadline:
                     outcome = PostOutcome.SKIPPED
                 else:
                     try:
-                        outcome = self._post(connection, data, deadline)
+                        outcome = await self._post(connection, data, deadline)
                     except Exception:  # one connection must not end the push
                         log.exception(
                             "post to connection failed", extra={"target": connection.connection_id}
                         )
                         outcome = PostOutcome.FAILED
-                with lock:
-                    counts[outcome] += 1
+                counts[outcome] += 1
 
         size = len(connections) if isinstance(connections, list | tuple) else self.concurrency
-        workers = min(self.concurrency, size)
-        if workers <= 1:
-            work()
-        else:
-            threads = [
-                threading.Thread(target=work, name=f"ws-bridge-push-{n}", daemon=True)
-                for n in range(workers)
-            ]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-        if errors:
-            raise errors[0]
+        await asyncio.gather(*(work() for _ in range(max(1, min(self.concurrency, size)))))
+        if feed.error is not None:
+            raise feed.error
         return PushResult(
             sent=counts[PostOutcome.SENT],
             gone=counts[PostOutcome.GONE],
