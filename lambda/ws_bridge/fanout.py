@@ -3,7 +3,8 @@ through an SQS event source mapping with ``ReportBatchItemFailures`` (docs/fanou
 
 Each record is one job (``ws_bridge.fanout_jobs``): a list of connection ids, or one page of
 a topic shard. The worker posts ``data`` to each connection through ``@connections``, in
-parallel (``FANOUT_CONCURRENCY`` threads), one attempt per post (a post is not idempotent):
+parallel (``FANOUT_CONCURRENCY`` threads), signed and sent without botocore's per-call
+pipeline (``ws_bridge.connections_post``), one attempt per post (a post is not idempotent):
 
 - sent: done;
 - 410 ``GoneException``: the connection is gone; its record is deleted (only when older than
@@ -38,9 +39,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ws_bridge import aws, fanout_jobs, logs, metrics
+from ws_bridge.connections_post import ConnectionsPoster
 from ws_bridge.fanout_jobs import Job
 from ws_bridge.settings import FanoutSettings
 from ws_bridge_backend import topics
@@ -72,6 +75,9 @@ class Clients:
     management: ApiGatewayManagementApiClient
     dynamodb: DynamoDBClient
     sqs: SQSClient
+    # Posts without botocore's per-call pipeline (ws_bridge.connections_post); None: through
+    # ``management`` itself.
+    poster: ConnectionsPoster | None = None
 
 
 @dataclass(slots=True)
@@ -93,24 +99,34 @@ def _code(exc: ClientError | BotoCoreError) -> tuple[str, int]:
 
 
 def _post(
-    management: ApiGatewayManagementApiClient, connection_id: str, data: bytes, deadline: float
+    management: ApiGatewayManagementApiClient,
+    poster: ConnectionsPoster | None,
+    connection_id: str,
+    data: bytes,
+    deadline: float,
 ) -> str:
     """``sent``, ``gone``, ``retry`` or ``rejected``."""
     if time.monotonic() >= deadline:
         return "retry"
     try:
-        management.post_to_connection(ConnectionId=connection_id, Data=data)
+        if poster is None:
+            management.post_to_connection(ConnectionId=connection_id, Data=data)
+            return "sent"
+        answer = poster.post(connection_id, data)
     except (ClientError, BotoCoreError) as exc:
+        if isinstance(exc, BotoCoreError):  # no answer: refused, reset, timed out
+            return "retry"
         code, status = _code(exc)
-        if code == "GoneException" or status == 410:
-            return "gone"
-        if isinstance(exc, BotoCoreError) or code in _RETRIED_CODES or status in (0, 429):
-            return "retry"
-        if status >= 500:
-            return "retry"
-        log.warning("post rejected", extra={"target": connection_id, "code": code})
-        return "rejected"
-    return "sent"
+    else:
+        if 200 <= answer.status < 300:
+            return "sent"
+        code, status = answer.code, answer.status
+    if code == "GoneException" or status == 410:
+        return "gone"
+    if code in _RETRIED_CODES or status in (0, 429) or status >= 500:
+        return "retry"
+    log.warning("post rejected", extra={"target": connection_id, "code": code})
+    return "rejected"
 
 
 def post_all(
@@ -120,11 +136,12 @@ def post_all(
     *,
     pool: ThreadPoolExecutor,
     deadline: float,
+    poster: ConnectionsPoster | None = None,
 ) -> Posts:
     """Post ``data`` to each connection once, up to the pool's size in parallel; a post
     that has not started by ``deadline`` (``time.monotonic()``) is left for a retry."""
     posts = Posts()
-    outcomes = pool.map(lambda cid: _post(management, cid, data, deadline), connection_ids)
+    outcomes = pool.map(lambda cid: _post(management, poster, cid, data, deadline), connection_ids)
     for connection_id, outcome in zip(connection_ids, outcomes, strict=True):
         if outcome == "sent":
             posts.sent += 1
@@ -210,7 +227,12 @@ def run_job(
     if not ids:
         return True
     posts = post_all(
-        clients.management, ids, job.data.encode("utf-8"), pool=pool, deadline=deadline
+        clients.management,
+        ids,
+        job.data.encode("utf-8"),
+        pool=pool,
+        deadline=deadline,
+        poster=clients.poster,
     )
     metrics.add("FanoutSent", posts.sent)
     metrics.add("FanoutGone", len(posts.gone))
@@ -272,6 +294,15 @@ def _pool(size: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=size, thread_name_prefix="ws-bridge-fanout")
 
 
+@functools.cache
+def _poster(management: ApiGatewayManagementApiClient) -> ConnectionsPoster | None:
+    """The poster for the (cached) client, with the credentials boto3's default session
+    gave it."""
+    session = boto3.DEFAULT_SESSION  # set up by boto3.client(), which made the client
+    credentials = session.get_credentials() if session is not None else None
+    return ConnectionsPoster.for_client(management, credentials)
+
+
 def _endpoint(settings: FanoutSettings) -> str:
     """``AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI`` when set (a local gateway), else
     ``CALLBACK_URL``."""
@@ -288,10 +319,12 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         float(millis) / 1000 if isinstance(millis, int | float) and math.isfinite(millis) else 60.0
     )
     deadline = time.monotonic() + left
+    management = aws.management_api(_endpoint(settings), settings.concurrency)
     clients = Clients(
-        management=aws.management_api(_endpoint(settings), settings.concurrency),
+        management=management,
         dynamodb=aws.dynamodb_retrying(),
         sqs=aws.sqs(),
+        poster=_poster(management),
     )
     with (
         logs.invocation(context),

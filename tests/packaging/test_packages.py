@@ -240,10 +240,12 @@ def test_handler_package_holds_the_handler_the_signing_and_pyjwt_only(rebuilt: P
         t for t in tops if t.endswith(".dist-info")
     }
     # Of the backend SDK, only the modules the functions import: the standard-library ones,
-    # and for the fan-out worker the registry and topics, which need boto3 only.
+    # and for the fan-out worker the registry, topics and the PostToConnection request,
+    # which need boto3 only (not the push's aiohttp).
     sdk = {n for n in names if n.startswith("ws_bridge_backend/") and n.endswith(".py")}
     assert sdk == {
         "ws_bridge_backend/__init__.py",
+        "ws_bridge_backend/connections_request.py",
         "ws_bridge_backend/contract.py",
         "ws_bridge_backend/registry.py",
         "ws_bridge_backend/signing.py",

@@ -29,6 +29,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sqs.models import sqs_backends
 
 from ws_bridge import aws, connections_table, fanout, metrics
+from ws_bridge.connections_post import ConnectionsPoster
 from ws_bridge.fanout import Clients
 from ws_bridge.fanout_jobs import Job, encode_job, parse_job
 from ws_bridge.settings import FanoutSettings
@@ -72,17 +73,25 @@ def settings(table: str, queue_url: str, stub: FakeServer) -> FanoutSettings:
     )
 
 
-@pytest.fixture
-def clients(settings: FanoutSettings) -> Clients:
+@pytest.fixture(params=["poster", "client"])
+def clients(settings: FanoutSettings, request: pytest.FixtureRequest) -> Clients:
+    """The worker's clients, posting as the worker does (``ConnectionsPoster``, signed and
+    sent straight into the client's pool) or through the boto3 client itself."""
+    management = boto3.client(
+        "apigatewaymanagementapi",
+        endpoint_url=settings.callback_url,
+        region_name=REGION,
+        config=aws.MANAGEMENT_API_CONFIG,
+    )
+    poster = None
+    if request.param == "poster":
+        poster = ConnectionsPoster.for_client(management, boto3.Session().get_credentials())
+        assert poster is not None
     return Clients(
-        management=boto3.client(
-            "apigatewaymanagementapi",
-            endpoint_url=settings.callback_url,
-            region_name=REGION,
-            config=aws.MANAGEMENT_API_CONFIG,
-        ),
+        management=management,
         dynamodb=boto3.client("dynamodb", region_name=REGION),
         sqs=boto3.client("sqs", region_name=REGION),
+        poster=poster,
     )
 
 

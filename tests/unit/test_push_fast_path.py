@@ -30,7 +30,8 @@ from botocore.credentials import Credentials
 from botocore.stub import Stubber
 
 from ws_bridge_backend import push
-from ws_bridge_backend.connections_api import ConnectionsApi, host_header, sigv4_headers
+from ws_bridge_backend.connections_api import ConnectionsApi
+from ws_bridge_backend.connections_request import host_header, sigv4_headers
 from ws_bridge_backend.push import PostOutcome, Pusher, PushResult
 from ws_bridge_backend.registry import ConnectionRecord, ConnectionRegistry
 from wslocal.local_ca import ensure_ca

@@ -9,13 +9,16 @@ floor is what concurrency alone allows: posts / in flight x latency (1,000 / 32 
 - posts that cost next to nothing: 32 raw HTTP/1.1 connections on an asyncio loop, each
   writing a request and reading its answer, nothing else. What they take over the floor is
   the stub's and the loopback's share, which no client can remove;
+- the fan-out worker's posts (``ws_bridge.fanout.post_all``, 32 threads, as in the Lambda
+  package): signed and sent straight into the client's urllib3 pool
+  (``ws_bridge.connections_post``), and through the boto3 client itself;
 
 and the CPU one post costs this process in each.
 
-The stub is an asyncio protocol, not a threaded WSGI server: a server thread per
-connection cost about 500 us of CPU a request on the 2-core machine, so that stub itself
-answered at most about 2,000 posts a second and was the bound (0.49 s for 1,000 posts that
-cost their client next to nothing).
+The stub is `wslocal.stub_server` (one asyncio loop), not a threaded WSGI server: a server
+thread per connection cost about 500 us of CPU a request on the 2-core machine, so that stub
+itself answered at most about 2,000 posts a second and was the bound (0.49 s for 1,000 posts
+that cost their client next to nothing).
 """
 
 from __future__ import annotations
@@ -25,50 +28,27 @@ import contextlib
 import multiprocessing
 import os
 import statistics
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from handler_bench.measure import Figure, quiet_stdout
+from wslocal.stub_server import StubServer
 
 COUNT = 1000
 LATENCY_MS = 10.0
 GOAL = 1.5
-_ANSWER = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 0\r\n\r\n"
 
 
-class _Stub(asyncio.Protocol):
-    """``@connections`` on one connection: each request (``Content-Length`` bodies) answered
-    with an empty 200, ``latency`` seconds after it was read."""
-
-    latency = 0.0
-
-    def connection_made(self, transport: Any) -> None:
-        self.transport = transport
-        self.buffer = b""
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        while (end := self.buffer.find(b"\r\n\r\n")) >= 0:
-            length = 0
-            for line in self.buffer[:end].split(b"\r\n")[1:]:
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-            if len(self.buffer) < end + 4 + length:
-                return
-            self.buffer = self.buffer[end + 4 + length :]
-            asyncio.get_running_loop().call_later(self.latency, self.transport.write, _ANSWER)
+def _respond(method: str, path: str, body: bytes) -> tuple[int, bytes]:
+    return 200, b""
 
 
 def _serve_stub(latency: float, ready: Any) -> None:
-    async def main() -> None:
-        _Stub.latency = latency
-        server = await asyncio.get_running_loop().create_server(_Stub, "127.0.0.1", 0, backlog=256)
-        ready.send(server.sockets[0].getsockname()[1])
-        await server.serve_forever()
-
-    asyncio.run(main())
+    stub = StubServer(_respond, delay=latency, name="bench-connections").start()
+    ready.send(stub.port)
+    threading.Event().wait()  # until the parent terminates this process
 
 
 @contextlib.contextmanager
@@ -88,14 +68,19 @@ def serve_stub(latency: float) -> Iterator[str]:
 
 
 def bare_posts(url: str, count: int, in_flight: int) -> Callable[[], int]:
-    """``count`` posts on ``in_flight`` raw keep-alive connections, nothing else done."""
+    """``count`` posts on ``in_flight`` raw keep-alive connections, nothing else done: the
+    connections opened at the first call and kept, as the pushers keep theirs."""
     host, port = url.removeprefix("http://").split(":")
     request = b"POST /prod/@connections/c HTTP/1.1\r\nHost: %s\r\nContent-Length: 2\r\n\r\n{}" % (
         host.encode()
     )
+    loop = asyncio.new_event_loop()  # lives as long as the process, as do the pools
+    connections: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
 
     async def post_all() -> int:
-        connections = [await asyncio.open_connection(host, int(port)) for _ in range(in_flight)]
+        if not connections:
+            for _ in range(in_flight):
+                connections.append(await asyncio.open_connection(host, int(port)))
         left = iter(range(count))
         done = 0
 
@@ -107,11 +92,9 @@ def bare_posts(url: str, count: int, in_flight: int) -> Callable[[], int]:
                 done += 1
 
         await asyncio.gather(*(work(*pair) for pair in connections))
-        for _, writer in connections:
-            writer.close()
         return done
 
-    return lambda: asyncio.run(post_all())
+    return lambda: loop.run_until_complete(post_all())
 
 
 # Long: one stub, both pushers and their runs interleaved (A, B, B, A...) so that both
@@ -145,6 +128,7 @@ def push_figures(repetitions: int, latency_ms: float = LATENCY_MS) -> list[Figur
             "sdk": lambda: sdk.to_connections(connections, data).sent,
             "boto3": lambda: client.to_connections(connections, data).sent,
             "bare": bare_posts(url, COUNT, PUSH_CONCURRENCY),
+            **worker_posts(f"{url}/prod", [c.connection_id for c in connections], data),
         }
         seconds: dict[str, list[float]] = {name: [] for name in variants}
         cpu: dict[str, list[float]] = {name: [] for name in variants}
@@ -180,4 +164,30 @@ def push_figures(repetitions: int, latency_ms: float = LATENCY_MS) -> list[Figur
         figure(f"push {COUNT} / floor", "sdk", GOAL),
         figure("push via boto3 client / floor", "boto3", None),
         figure("bare posts / floor", "bare", None),
+        figure("fan-out worker posts / floor", "worker", None),
+        figure("worker via boto3 client / floor", "worker-boto3", None),
     ]
+
+
+def worker_posts(endpoint: str, ids: list[str], data: bytes) -> dict[str, Callable[[], int]]:
+    """The fan-out worker's ``post_all`` over 32 threads, with and without its poster."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import boto3
+
+    from ws_bridge import aws, fanout
+    from ws_bridge.connections_post import ConnectionsPoster
+    from ws_bridge.settings import FanoutSettings
+
+    threads = FanoutSettings("", "", endpoint, "").concurrency  # FANOUT_CONCURRENCY's default
+    management = aws.management_api(endpoint, threads)
+    poster = ConnectionsPoster.for_client(management, boto3.Session().get_credentials())
+    pool = ThreadPoolExecutor(threads)  # lives as long as the process
+
+    def run(with_poster: bool) -> int:
+        deadline = time.monotonic() + 60
+        chosen = poster if with_poster else None
+        posts = fanout.post_all(management, ids, data, pool=pool, deadline=deadline, poster=chosen)
+        return posts.sent
+
+    return {"worker": lambda: run(True), "worker-boto3": lambda: run(False)}

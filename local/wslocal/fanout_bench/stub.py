@@ -6,9 +6,10 @@ connection (410, as for a client that left) and for the first `throttled_attempt
 each connection in `throttled` (429, as API Gateway's throttling). Only what a fan-out
 needs; no signature is checked. It listens on 127.0.0.1 only.
 
-It is served by the standard library's threaded `http.server` (HTTP/1.1, kept-alive
-connections), not by `wslocal.http_server`'s werkzeug: measured on 3,000 posts, werkzeug
-spent twice the CPU per request, and a run of 20,000 posts is mostly requests.
+It is served by `wslocal.stub_server` (one asyncio loop, kept-alive connections): the
+standard library's threaded `http.server` cost ten times the CPU a request and, under the
+128 connections of four workers, answered some posts after the worker's 2 s read timeout,
+so the worker sent them again and the run counted them twice.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from wslocal.stub_server import StubServer
 
 __all__ = ["StubConnections"]
 
@@ -52,13 +54,11 @@ class StubConnections:
         self._attempts: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._done = threading.Condition(self._lock)
-        self._server = _Server(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self._server = StubServer(self._respond, delay=latency, name="stub-connections")
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._server.url
 
     def endpoint(self, stage: str) -> str:
         return f"{self.url}/{stage}"
@@ -68,14 +68,13 @@ class StubConnections:
         with self._lock:
             return self._total
 
-    def wait_for(self, deliveries: int, timeout: float) -> bool:
-        """Wait until `deliveries` posts were answered 200; False at the timeout."""
+    def wait_for(self, connections: int, timeout: float) -> bool:
+        """Wait until `connections` distinct connections got a post (answered 200), however
+        many were posted to twice; False at the timeout."""
         with self._done:
-            return self._done.wait_for(lambda: self._total >= deliveries, timeout=timeout)
+            return self._done.wait_for(lambda: len(self.delivered) >= connections, timeout=timeout)
 
     def _post(self, connection_id: str) -> int:
-        if self.latency:
-            time.sleep(self.latency)
         with self._lock:
             self._attempts[connection_id] += 1
             if connection_id in self.gone:
@@ -99,24 +98,21 @@ class StubConnections:
         return 200
 
     def answer(self, method: str, path: str) -> int:
-        """The status of one request (its body already read)."""
+        """The status of one request, ``latency`` after it was read."""
         if method == "POST" and _PREFIX in path:
             return self._post(path.split(_PREFIX, 1)[1])
         return 404
 
+    def _respond(self, method: str, path: str, body: bytes) -> tuple[int, bytes]:
+        status = self.answer(method, path)
+        return status, _BODIES.get(status, b"")
+
     def start(self) -> StubConnections:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True
-        )
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(timeout=10)
-            self._thread = None
-        self._server.server_close()
+        self._server.stop()
 
     def __enter__(self) -> StubConnections:
         return self.start()
@@ -125,34 +121,4 @@ class StubConnections:
         self.stop()
 
 
-class _Server(ThreadingHTTPServer):
-    # Workers open dozens of connections at once (32 posts in flight each); the default
-    # backlog of 5 refused some, which the worker took for network errors.
-    request_queue_size = 512
-
-
 _BODIES = {410: b'{"message":"Gone"}', 429: b'{"message":"Too Many Requests"}'}
-
-
-def _handler_for(stub: StubConnections) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive, as the workers' pooled connections
-
-        def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length:
-                self.rfile.read(length)  # the message, read whole as API Gateway does
-            status = stub.answer(self.command, self.path)
-            body = _BODIES.get(status, b"")
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        do_POST = _serve
-
-        def log_message(self, format: str, *args: object) -> None:
-            """Silent: a run makes tens of thousands of requests."""
-
-    return Handler

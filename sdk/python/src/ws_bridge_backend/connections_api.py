@@ -30,112 +30,32 @@ the caller then posts through the client itself.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import ssl
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 import aiohttp
-import botocore
 import yarl
 from botocore.awsrequest import AWSPreparedRequest
 from botocore.exceptions import HTTPClientError
 from botocore.hooks import first_non_none_response
 from botocore.httpsession import get_cert_path
-from botocore.utils import normalize_url_path
+
+from ws_bridge_backend.connections_request import (
+    BEFORE_SEND,
+    USER_AGENT,
+    Answer,
+    answer_code,
+    host_header,
+    sigv4_headers,
+)
 
 if TYPE_CHECKING:
     from botocore.credentials import Credentials
     from mypy_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient
 
-__all__ = ["SIGNING_NAME", "Answer", "ConnectionsApi", "host_header", "sigv4_headers"]
-
-SIGNING_NAME = "execute-api"
-_EVENT = "before-send.apigatewaymanagementapi.PostToConnection"
-_USER_AGENT = f"ws-bridge-backend Botocore/{botocore.__version__}"
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    status: int
-    code: str  # "" on success; the error type API Gateway names, else "HTTP <status>"
-
-
-def host_header(url: str) -> str:
-    """The ``host`` botocore signs for ``url``: lowercase, without a default port."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    if parts.port is not None and parts.port != _DEFAULT_PORTS.get(parts.scheme):
-        host = f"{host}:{parts.port}"
-    return host
-
-
-_signing_keys: dict[tuple[str, str, str], bytes] = {}
-
-
-def _signing_key(secret: str, day: str, region: str) -> bytes:
-    """SigV4's derived key for one secret, day and region, computed once (four HMACs)."""
-    key = _signing_keys.get((secret, day, region))
-    if key is None:
-        key = f"AWS4{secret}".encode()
-        for part in (day, region, SIGNING_NAME, "aws4_request"):
-            key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-        if len(_signing_keys) > 64:  # old days and rotated secrets
-            _signing_keys.clear()
-        _signing_keys[(secret, day, region)] = key
-    return key
-
-
-def sigv4_headers(
-    *,
-    method: str,
-    host: str,
-    path: str,
-    body: bytes,
-    region: str,
-    credentials: Any,
-    amz_date: str,
-) -> dict[str, str]:
-    """The ``X-Amz-Date``, ``X-Amz-Security-Token`` (with a session token) and
-    ``Authorization`` headers of a request with no query string whose other headers are
-    all unsigned ones (botocore's list: ``User-Agent``, ``Content-Length`` added later).
-    ``path`` as sent (percent-encoded); ``credentials`` frozen."""
-    token = credentials.token
-    names = "host;x-amz-date;x-amz-security-token" if token else "host;x-amz-date"
-    canonical_headers = f"host:{host}\nx-amz-date:{amz_date}\n"
-    if token:
-        canonical_headers += f"x-amz-security-token:{token}\n"
-    canonical = "\n".join(
-        (
-            method,
-            quote(normalize_url_path(path), safe="/~"),
-            "",
-            canonical_headers,
-            names,
-            hashlib.sha256(body).hexdigest(),
-        )
-    )
-    day = amz_date[:8]
-    scope = f"{day}/{region}/{SIGNING_NAME}/aws4_request"
-    to_sign = (
-        f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
-    )
-    key = _signing_key(credentials.secret_key, day, region)
-    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
-    headers = {"X-Amz-Date": amz_date}
-    if token:
-        headers["X-Amz-Security-Token"] = token
-    headers["Authorization"] = (
-        f"AWS4-HMAC-SHA256 Credential={credentials.access_key}/{scope}, "
-        f"SignedHeaders={names}, Signature={signature}"
-    )
-    return headers
+__all__ = ["ConnectionsApi"]
 
 
 def _tls(session: Any, url: str) -> ssl.SSLContext | bool | None:
@@ -155,13 +75,6 @@ def _tls(session: Any, url: str) -> ssl.SSLContext | bool | None:
     if verify is False:
         return False
     return ssl.create_default_context(cafile=get_cert_path(verify))
-
-
-def _code(status: int, headers: Any) -> str:
-    if 200 <= status < 300:
-        return ""
-    kind = str(headers.get("x-amzn-ErrorType") or "").partition(":")[0]
-    return kind or f"HTTP {status}"
 
 
 class ConnectionsApi:
@@ -250,7 +163,7 @@ class ConnectionsApi:
             credentials=self._credentials.get_frozen_credentials(),
             amz_date=time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
         )
-        headers["User-Agent"] = _USER_AGENT
+        headers["User-Agent"] = USER_AGENT
         # A plain dict where botocore keeps an HTTPHeaders (an email.message.Message, a part
         # of the cost this module leaves out): moto reads it as a mapping.
         request = AWSPreparedRequest(
@@ -260,10 +173,10 @@ class ConnectionsApi:
             data,
             False,
         )
-        response = first_non_none_response(self._emit(_EVENT, request=request))
+        response = first_non_none_response(self._emit(BEFORE_SEND, request=request))
         if response is not None:
             status = int(response.status_code)
-            return Answer(status, _code(status, response.headers))
+            return Answer(status, answer_code(status, response.headers))
         headers["Host"] = self._host  # the one signed: not left to aiohttp
         url = yarl.URL(self._url + label, encoded=True)  # sent as signed, not re-quoted
         try:
@@ -271,4 +184,4 @@ class ConnectionsApi:
                 await answer.read()
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:  # refused, reset, timed out
             raise HTTPClientError(error=exc) from exc
-        return Answer(answer.status, _code(answer.status, answer.headers))
+        return Answer(answer.status, answer_code(answer.status, answer.headers))
