@@ -93,6 +93,26 @@ def test_optional_parts_add_their_meters() -> None:
     assert "X-Ray" not in {line.service for line in lines}
 
 
+def test_each_function_is_billed_at_its_terraform_memory_default() -> None:
+    def default(file: str, variable: str) -> int:
+        text = (ROOT / file).read_text()
+        block = text.split(f'variable "{variable}"', 1)[1].split('\nvariable "', 1)[0]
+        found = re.search(r"memory_size\s*=\s*optional\(number,\s*(\d+)\)", block)
+        assert found, f"no memory_size default in variable {variable}"
+        return int(found.group(1))
+
+    gauge = (ROOT / "modules" / "fanout" / "gauge.tf").read_text()
+    found = re.search(r"memory_size\s*=\s*(\d+)", gauge)
+    assert found
+    terraform = {
+        "connection handler": default("variables.tf", "connection_handler"),
+        "authorizer": default("variables.tf", "authorizer"),
+        "fan-out worker": default("variables_optional.tf", "fanout"),
+        "open-connections gauge": int(found.group(1)),
+    }
+    assert terraform == estimate.FUNCTION_MB
+
+
 def test_the_documented_table_is_the_models() -> None:
     doc = (ROOT / "docs" / "cost.md").read_text()
     block = re.search(r"<!-- BEGIN_COST_TABLE -->\n(.*?)<!-- END_COST_TABLE -->", doc, re.S)

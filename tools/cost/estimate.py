@@ -36,7 +36,14 @@ PROFILE_MINUTES_PER_USER = 3 * 60 * 21
 # taken from the module's defaults, rounded up.
 RECORD_BYTES = 300  # a connection record with its index copies' keys
 INDEXES = 2  # sessionId-index and userId-index: each write of a record writes both
-HANDLER_MB = 256  # connection_handler.memory_size and authorizer.memory_size defaults
+# Each function's memory_size default (a test reads them from the Terraform): Lambda bills
+# GB-seconds, memory times duration.
+FUNCTION_MB = {
+    "connection handler": 256,  # connection_handler.memory_size
+    "authorizer": 256,  # authorizer.memory_size
+    "fan-out worker": 512,  # fanout.memory_size
+    "open-connections gauge": 256,  # modules/fanout/gauge.tf
+}
 AUTHORIZER_MS = 15  # HS256 with a warm key cache
 HANDLER_OVERHEAD_MS = 5  # parse, sign, log, answer
 REGISTRY_MS = 10  # one PutItem or DeleteItem
@@ -118,8 +125,8 @@ def _units(message_kb: float) -> int:
     return max(1, math.ceil(message_kb / 32))
 
 
-def _gb_seconds(invocations: float, milliseconds: float) -> float:
-    return invocations * milliseconds / 1000 * HANDLER_MB / 1024
+def _gb_seconds(invocations: float, milliseconds: float, megabytes: int) -> float:
+    return invocations * milliseconds / 1000 * megabytes / 1024
 
 
 def _containers(invocations: float, milliseconds: float) -> float:
@@ -202,7 +209,8 @@ def _lambda(u: Usage, invocations: dict[str, tuple[float, float]]) -> list[Line]
         if calls:
             lines.append(Line("Lambda", f"{name} invocations", calls,
                               "lambda_requests_per_million", 1e6))  # fmt: skip
-            lines.append(Line("Lambda", f"{name} GB-seconds", _gb_seconds(calls, ms),
+            gb_seconds = _gb_seconds(calls, ms, FUNCTION_MB[name])
+            lines.append(Line("Lambda", f"{name} GB-seconds", gb_seconds,
                               f"lambda_gb_second_{u.architecture}"))  # fmt: skip
     return lines
 
