@@ -45,6 +45,7 @@ class StubServer:
             self._loop.create_server(lambda: _Protocol(self), HOST, 0, backlog=1024)
         )
         self._thread: threading.Thread | None = None
+        self.transports: set[asyncio.Transport] = set()  # the open connections
 
     @property
     def port(self) -> int:
@@ -60,7 +61,8 @@ class StubServer:
         return self
 
     def stop(self) -> None:
-        """Stop serving and close the socket; idempotent."""
+        """Stop serving, hang up on the clients still connected, close the socket;
+        idempotent."""
         if self._loop.is_closed():
             return
         if self._thread is not None:
@@ -68,6 +70,8 @@ class StubServer:
             self._thread.join(timeout=10)
             self._thread = None
         self._server.close()
+        for transport in list(self.transports):
+            transport.abort()  # wait_closed() waits for every connection to end
         self._loop.run_until_complete(self._server.wait_closed())
         self._loop.close()
 
@@ -87,6 +91,11 @@ class _Protocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
+        self._server.transports.add(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._transport is not None:
+            self._server.transports.discard(self._transport)
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data
@@ -116,8 +125,12 @@ class _Protocol(asyncio.Protocol):
         transport = self._transport
         if transport is None or transport.is_closing():
             return
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:  # a status of the stub's own
+            phrase = "Status"
         head = (
-            f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
+            f"HTTP/1.1 {status} {phrase}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
             + ("Connection: close\r\n" if close else "")
             + "\r\n"

@@ -95,7 +95,13 @@ def test_what_the_stub_cannot_serve_is_answered_not_left_hanging(
 def test_stop_closes_the_port_and_is_idempotent(recorder: Recorder) -> None:
     stub = StubServer(recorder).start()
     port = stub.port
-    stub.stop()
+    kept = http.client.HTTPConnection("127.0.0.1", port, timeout=5)  # kept alive, not closed
+    kept.request("POST", "/prod/@connections/a", body=b"x")
+    assert kept.getresponse().read() == b""
+    stopping = threading.Thread(target=stub.stop)
+    stopping.start()
+    stopping.join(timeout=5)
+    assert not stopping.is_alive(), "stop() waited for a client that keeps its connection"
     stub.stop()
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=1).close()

@@ -9,6 +9,7 @@ each connection, then accepts, and counts what it accepted.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import random
 import signal
@@ -33,7 +34,7 @@ from ws_bridge_backend import push
 from ws_bridge_backend.connections_api import ConnectionsApi
 from ws_bridge_backend.connections_request import host_header, sigv4_headers
 from ws_bridge_backend.push import PostOutcome, Pusher, PushResult
-from ws_bridge_backend.registry import ConnectionRecord, ConnectionRegistry
+from ws_bridge_backend.registry import ConnectionRecord, ConnectionRegistry, RegistryError
 from wslocal.local_ca import ensure_ca
 
 REGION = "eu-west-1"
@@ -304,6 +305,18 @@ def test_a_forked_process_pushes_on_a_loop_of_its_own(stub: type[Throttling]) ->
     # loop's thread is not in the child, which must start its own instead of waiting forever.
     pusher = fast_pusher(stub.url)
     assert pusher.to_connections(records(2), b"parent") == PushResult(sent=2)
+    # Another thread holds the Pusher's lock at the fork: the child inherits it held, by a
+    # thread it does not have.
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with pusher._loop._lock:
+            held.set()
+            release.wait(5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(5)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # fork() with threads running
         child = os.fork()
@@ -314,9 +327,79 @@ def test_a_forked_process_pushes_on_a_loop_of_its_own(stub: type[Throttling]) ->
             os._exit(0 if result == PushResult(sent=4) else 1)
         finally:
             os._exit(2)
+    release.set()
+    holder.join(5)
     _, status = os.waitpid(child, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert stub.bodies[records(4)[3].connection_id] == b"child"
+    # The child left the parent's loop and connections alone: closing them there would have
+    # unregistered the parent's sockets from the epoll instance both share.
+    started = time.monotonic()
+    assert pusher.to_connections(records(2), b"parent again") == PushResult(sent=2)
+    assert time.monotonic() - started < 1.5  # not one 2 s read timeout
+    assert stub.bodies[records(2)[1].connection_id] == b"parent again"
+
+
+def test_close_during_a_push_cancels_it_instead_of_leaving_its_caller_waiting(
+    stub: type[Throttling], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stub.refusals = 1000  # every post throttled: the push sleeps in its backoff
+    monkeypatch.setattr(push, "THROTTLE_BACKOFF_SECONDS", 0.5)
+    pusher = fast_pusher(stub.url)
+    outcome: list[object] = []
+
+    def push_all() -> None:
+        try:
+            outcome.append(pusher.to_connections(records(8), b"x"))
+        except BaseException as exc:  # noqa: BLE001 - what the caller gets is the test
+            outcome.append(exc)
+
+    caller = threading.Thread(target=push_all)
+    caller.start()
+    time.sleep(0.3)
+    pusher.close()
+    caller.join(timeout=5)
+    assert not caller.is_alive(), "the push's caller still waits after close()"
+    assert isinstance(outcome[0], concurrent.futures.CancelledError)
+    assert pusher.to_connections([], b"x") == PushResult()  # and it starts again
+
+
+def test_what_a_failing_connection_list_gave_before_failing_is_posted(
+    stub: type[Throttling],
+) -> None:
+    def connections() -> Iterator[ConnectionRecord]:
+        yield from records(3)
+        raise RegistryError("Query", "ThrottlingException")
+
+    with pytest.raises(RegistryError):
+        fast_pusher(stub.url).to_connections(connections(), b"x")
+    assert set(stub.accepted) == {c.connection_id for c in records(3)}
+
+
+def test_a_credential_refresh_runs_off_the_loop_so_posts_in_flight_go_on(
+    stub: type[Throttling],
+) -> None:
+    class Refreshing:
+        """Credentials that need a refresh (STS, the container's endpoint) once."""
+
+        def __init__(self) -> None:
+            self.checks = 0
+            self.threads: list[str] = []
+
+        def refresh_needed(self) -> bool:
+            self.checks += 1
+            return self.checks == 1
+
+        def get_frozen_credentials(self) -> Credentials:
+            self.threads.append(threading.current_thread().name)
+            return Credentials("AKIDEXAMPLE", "secret")
+
+    pusher = fast_pusher(stub.url)
+    assert pusher._api is not None
+    credentials = Refreshing()
+    pusher._api._credentials = credentials  # type: ignore[assignment]
+    assert pusher.to_connections(records(4), b"x") == PushResult(sent=4)
+    assert sorted(credentials.threads) == ["ws-bridge-push"] * 3 + ["ws-bridge-push-blocking_0"]
 
 
 def test_without_credentials_the_client_itself_posts() -> None:

@@ -30,8 +30,10 @@ the caller then posts through the client itself.
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
 import time
+import weakref
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
@@ -50,6 +52,7 @@ from ws_bridge_backend.connections_request import (
     host_header,
     sigv4_headers,
 )
+from ws_bridge_backend.event_loop import INHERITED
 
 if TYPE_CHECKING:
     from botocore.credentials import Credentials
@@ -75,6 +78,14 @@ def _tls(session: Any, url: str) -> ssl.SSLContext | bool | None:
     if verify is False:
         return False
     return ssl.create_default_context(cafile=get_cert_path(verify))
+
+
+_APIS: weakref.WeakSet[ConnectionsApi] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for api in list(_APIS):
+        api._forget_after_fork()
 
 
 class ConnectionsApi:
@@ -128,10 +139,12 @@ class ConnectionsApi:
         tls = _tls(session, client.meta.endpoint_url)
         if tls is None:
             return None
-        return cls(client, credentials, tls, concurrency)
+        api = cls(client, credentials, tls, concurrency)
+        _APIS.add(api)
+        return api
 
     def _open(self) -> aiohttp.ClientSession:
-        """The session of the running loop (a new loop, after a fork, gets its own)."""
+        """The session of the running loop: made at its first post, again on a new loop."""
         session, loop = self._session, asyncio.get_running_loop()
         if session is None or session.closed or self._session_loop is not loop:
             connector = aiohttp.TCPConnector(limit=self._concurrency, ssl=self._tls)
@@ -144,11 +157,27 @@ class ConnectionsApi:
             self._session, self._session_loop = session, loop
         return session
 
+    def _forget_after_fork(self) -> None:
+        """In a forked child: leave the parent's session (and its sockets) alone."""
+        if self._session is not None:
+            INHERITED.append(self._session)
+        self._session = self._session_loop = None
+
     async def close(self) -> None:
         """Close the session (on the loop it runs on)."""
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+    async def _frozen_credentials(self) -> Any:
+        """The credentials of this post; a refresh (STS, the container's endpoint) runs on
+        the loop's pool, so that the posts in flight go on meanwhile."""
+        credentials = self._credentials
+        refresh_needed = getattr(credentials, "refresh_needed", None)
+        if callable(refresh_needed) and refresh_needed():
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(None, credentials.get_frozen_credentials)
+        return credentials.get_frozen_credentials()
 
     async def post(self, connection_id: str, data: bytes) -> Answer:
         """One ``PostToConnection``. Raises botocore's ``HTTPClientError`` (a
@@ -160,7 +189,7 @@ class ConnectionsApi:
             path=self._path + label,
             body=data,
             region=self._region,
-            credentials=self._credentials.get_frozen_credentials(),
+            credentials=await self._frozen_credentials(),
             amz_date=time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
         )
         headers["User-Agent"] = USER_AGENT
@@ -185,3 +214,6 @@ class ConnectionsApi:
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:  # refused, reset, timed out
             raise HTTPClientError(error=exc) from exc
         return Answer(answer.status, answer_code(answer.status, answer.headers))
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

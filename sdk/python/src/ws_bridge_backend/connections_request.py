@@ -3,14 +3,13 @@ what the SDK's push (``ws_bridge_backend.connections_api``, aiohttp) and the fan
 (``ws_bridge.connections_post``, urllib3) both send. Standard library and botocore only, as
 the Lambda package ships it.
 
-SigV4 as botocore's ``SigV4Auth`` computes it:
-
-``sigv4_headers`` signs a request with no query string whose only signed headers are
-``host``, ``x-amz-date`` and, with a session token, ``x-amz-security-token``; every other
-header it is sent with is one botocore leaves unsigned (``User-Agent``, ``Content-Length``,
-``Content-Type``). The derived key is computed once per secret, day and region: botocore
-computes it (four HMACs) for every request. A test compares the headers with botocore's,
-with and without a session token.
+SigV4 as botocore's ``SigV4Auth`` computes it: ``sigv4_headers`` signs a request with no
+query string whose only signed headers are ``host``, ``x-amz-date`` and, with a session
+token, ``x-amz-security-token``. The others it goes with are left unsigned, as SigV4 allows:
+``User-Agent`` and ``Content-Length`` (botocore leaves them unsigned too), and what aiohttp
+adds (``Content-Type``, ``Accept``, ``Accept-Encoding``). The derived key is computed once
+per secret, day and region: botocore computes it (four HMACs) for every request. A test
+compares the headers with botocore's, with and without a session token.
 """
 
 from __future__ import annotations

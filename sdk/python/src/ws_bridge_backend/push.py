@@ -40,7 +40,8 @@ per post in flight, which together cost four times the CPU of the request itself
 large push (docs/performance.md, "Push"). Given a ``management`` client (a stub, your own
 configuration), or a client behind a proxy, it posts through that client's
 ``post_to_connection``, on a pool of ``concurrency`` threads. ``close()`` (or ``with
-Pusher(...) as pusher``) stops the loop and closes its connections.
+Pusher(...) as pusher``) stops the loop and closes its connections. ``concurrency`` bounds
+the posts in flight of the Pusher, shared by the pushes of all threads that use it.
 """
 
 from __future__ import annotations
@@ -213,15 +214,17 @@ class Pusher:
         self._farewell = encode_message(TOKEN_EXPIRED_FRAME)
         # The posts' loop and the pool for blocking calls (a given client's posts, the
         # registry): started at the first push, stopped by close() or with this Pusher.
-        self._loop = LoopThread("ws-bridge-push", concurrency)
-        self._cleanup = api.close if api is not None else None
-        self._finalizer = weakref.finalize(self, self._loop.close, self._cleanup)
+        self._loop = LoopThread(
+            "ws-bridge-push", concurrency, on_close=api.close if api is not None else None
+        )
+        weakref.finalize(self, self._loop.close)
 
     def close(self) -> None:
         """Stop the posts' event loop and close its connections; a later push starts them
-        again. Also done when the Pusher is garbage collected."""
-        self._finalizer()
-        self._finalizer = weakref.finalize(self, self._loop.close, self._cleanup)
+        again. A push still running is cancelled: its caller gets
+        ``concurrent.futures.CancelledError`` (what it had posted stays posted). Also done
+        when the Pusher is garbage collected or the interpreter exits."""
+        self._loop.close()
 
     def __enter__(self) -> Pusher:
         return self
@@ -354,7 +357,7 @@ class Pusher:
     async def _push(
         self, connections: Iterable[ConnectionRecord], data: bytes, deadline: float | None
     ) -> PushResult:
-        feed = Feed(connections, self._loop)  # each connection is taken, so posted to, once
+        feed = Feed(connections)  # each connection is taken, so posted to, once
         counts = dict.fromkeys(PostOutcome, 0)
 
         async def work() -> None:
