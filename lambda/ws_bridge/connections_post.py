@@ -25,23 +25,13 @@ worker then posts through the client.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import urllib3
-from botocore.awsrequest import AWSPreparedRequest
 from botocore.exceptions import HTTPClientError
-from botocore.hooks import first_non_none_response
 
-from ws_bridge_backend.connections_request import (
-    BEFORE_SEND,
-    USER_AGENT,
-    Answer,
-    answer_code,
-    host_header,
-    sigv4_headers,
-)
+from ws_bridge_backend.connections_request import Answer, Stage, answer_code, hook_answer
 
 if TYPE_CHECKING:
     from botocore.credentials import Credentials
@@ -73,11 +63,7 @@ class ConnectionsPoster:
         self._send = session.send
         self._pool = _direct_pool(session, client.meta.endpoint_url)
         self._emit = client.meta.events.emit
-        base = client.meta.endpoint_url.rstrip("/")
-        self._url = base + "/@connections/"
-        self._path = urlsplit(base).path + "/@connections/"
-        self._host = host_header(base)
-        self._region = client.meta.region_name
+        self._stage = Stage.of(client.meta.endpoint_url, client.meta.region_name)
         self._credentials = credentials
 
     @classmethod
@@ -100,37 +86,19 @@ class ConnectionsPoster:
     def post(self, connection_id: str, data: bytes) -> Answer:
         """One ``PostToConnection``. Raises botocore's ``HTTPClientError`` (a
         ``BotoCoreError``) when no answer came: refused, reset, timed out."""
-        label = quote(connection_id, safe="-._~")
-        headers = sigv4_headers(
-            method="POST",
-            host=self._host,
-            path=self._path + label,
-            body=data,
-            region=self._region,
-            credentials=self._credentials.get_frozen_credentials(),
-            amz_date=time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
-        )
-        headers["User-Agent"] = USER_AGENT
-        headers["Content-Length"] = str(len(data))
-        # A plain dict where botocore keeps an HTTPHeaders (an email.message.Message, a part
-        # of the cost this module leaves out): the session and moto read it as a mapping.
-        request = AWSPreparedRequest(
-            "POST",
-            self._url + label,
-            headers,  # type: ignore[arg-type]
-            data,
-            False,
-        )
-        response = first_non_none_response(self._emit(BEFORE_SEND, request=request))
-        if response is not None or self._pool is None:
-            if response is None:
-                response = self._send(request)
+        frozen = self._credentials.get_frozen_credentials()
+        path, headers, request = self._stage.request(connection_id, data, frozen)
+        answered = hook_answer(self._emit, request)
+        if answered is not None:
+            return answered
+        if self._pool is None:  # a proxy: the session's own send
+            response = self._send(request)
             status = int(response.status_code)
             return Answer(status, answer_code(status, response.headers))
         try:
             answer = self._pool.urlopen(
                 "POST",
-                self._path + label,
+                path,
                 body=data,
                 headers=headers,
                 retries=False,

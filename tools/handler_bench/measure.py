@@ -44,21 +44,29 @@ def _serve_forever(make_app: Callable[[float], Any], delay: float, ready: Any) -
 
 
 @contextlib.contextmanager
-def serve(delay: float = 0.0, make_app: Callable[[float], Any] = backend) -> Iterator[str]:
-    """A loopback backend in its own process: its work does not compete with the measured
-    code for this interpreter's GIL (in-process, the server's thread took the GIL whenever
-    the handler released it, e.g. to write its log line, and billed the handler for it)."""
+def spawned(target: Callable[..., None], *args: Any) -> Iterator[str]:
+    """``target(*args, ready)`` in a process of its own, which sends its port on ``ready``
+    once it serves; yields ``http://127.0.0.1:<port>`` and stops the process after."""
     context = multiprocessing.get_context("spawn")
     ready, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_serve_forever, args=(make_app, delay, sender), daemon=True)
+    process = context.Process(target=target, args=(*args, sender), daemon=True)
     process.start()
     try:
         if not ready.poll(30):
-            raise RuntimeError("the bench backend did not start")
+            raise RuntimeError(f"{target.__name__} did not start serving")
         yield f"http://127.0.0.1:{ready.recv()}"
     finally:
         process.terminate()
         process.join(5)
+
+
+@contextlib.contextmanager
+def serve(delay: float = 0.0, make_app: Callable[[float], Any] = backend) -> Iterator[str]:
+    """A loopback backend in its own process: its work does not compete with the measured
+    code for this interpreter's GIL (in-process, the server's thread took the GIL whenever
+    the handler released it, e.g. to write its log line, and billed the handler for it)."""
+    with spawned(_serve_forever, make_app, delay) as url:
+        yield url
 
 
 @dataclass

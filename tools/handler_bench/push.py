@@ -24,16 +24,14 @@ that cost their client next to nothing).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import multiprocessing
 import os
 import statistics
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-from handler_bench.measure import Figure, quiet_stdout
+from handler_bench.measure import Figure, quiet_stdout, spawned
 from wslocal.stub_server import StubServer
 
 COUNT = 1000
@@ -49,22 +47,6 @@ def _serve_stub(latency: float, ready: Any) -> None:
     stub = StubServer(_respond, delay=latency, name="bench-connections").start()
     ready.send(stub.port)
     threading.Event().wait()  # until the parent terminates this process
-
-
-@contextlib.contextmanager
-def serve_stub(latency: float) -> Iterator[str]:
-    """The stub in a process of its own; yields its base URL."""
-    context = multiprocessing.get_context("spawn")
-    ready, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_serve_stub, args=(latency, sender), daemon=True)
-    process.start()
-    try:
-        if not ready.poll(30):
-            raise RuntimeError("the stub @connections did not start")
-        yield f"http://127.0.0.1:{ready.recv()}"
-    finally:
-        process.terminate()
-        process.join(5)
 
 
 def bare_posts(url: str, count: int, in_flight: int) -> Callable[[], int]:
@@ -113,7 +95,7 @@ def push_figures(repetitions: int, latency_ms: float = LATENCY_MS) -> list[Figur
         ConnectionRecord(f"c-{i:04d}=", "lab-1", "alice", 0, expires) for i in range(COUNT)
     ]
     data = b'{"type":"notice","text":"hello"}'
-    with serve_stub(latency_ms / 1000) as url:
+    with spawned(_serve_stub, latency_ms / 1000) as url:
         # The registry is only asked after a 410, which the stub never answers.
         dynamodb = boto3.client("dynamodb", endpoint_url=url)
         registry = ConnectionRegistry("bench", dynamodb=dynamodb)

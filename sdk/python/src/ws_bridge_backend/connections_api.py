@@ -32,26 +32,16 @@ from __future__ import annotations
 import asyncio
 import os
 import ssl
-import time
 import weakref
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import aiohttp
 import yarl
-from botocore.awsrequest import AWSPreparedRequest
 from botocore.exceptions import HTTPClientError
-from botocore.hooks import first_non_none_response
 from botocore.httpsession import get_cert_path
 
-from ws_bridge_backend.connections_request import (
-    BEFORE_SEND,
-    USER_AGENT,
-    Answer,
-    answer_code,
-    host_header,
-    sigv4_headers,
-)
+from ws_bridge_backend.connections_request import Answer, Stage, answer_code, hook_answer
 from ws_bridge_backend.event_loop import INHERITED
 
 if TYPE_CHECKING:
@@ -101,11 +91,7 @@ class ConnectionsApi:
         concurrency: int,
     ) -> None:
         self._emit = client.meta.events.emit
-        base = client.meta.endpoint_url.rstrip("/")
-        self._url = base + "/@connections/"
-        self._path = urlsplit(base).path + "/@connections/"
-        self._host = host_header(base)
-        self._region = client.meta.region_name
+        self._stage = Stage.of(client.meta.endpoint_url, client.meta.region_name)
         self._credentials = credentials
         self._tls = tls
         self._concurrency = concurrency
@@ -182,32 +168,13 @@ class ConnectionsApi:
     async def post(self, connection_id: str, data: bytes) -> Answer:
         """One ``PostToConnection``. Raises botocore's ``HTTPClientError`` (a
         ``BotoCoreError``) when no answer came: refused, reset, timed out."""
-        label = quote(connection_id, safe="-._~")
-        headers = sigv4_headers(
-            method="POST",
-            host=self._host,
-            path=self._path + label,
-            body=data,
-            region=self._region,
-            credentials=await self._frozen_credentials(),
-            amz_date=time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
-        )
-        headers["User-Agent"] = USER_AGENT
-        # A plain dict where botocore keeps an HTTPHeaders (an email.message.Message, a part
-        # of the cost this module leaves out): moto reads it as a mapping.
-        request = AWSPreparedRequest(
-            "POST",
-            self._url + label,
-            headers,  # type: ignore[arg-type]
-            data,
-            False,
-        )
-        response = first_non_none_response(self._emit(BEFORE_SEND, request=request))
-        if response is not None:
-            status = int(response.status_code)
-            return Answer(status, answer_code(status, response.headers))
-        headers["Host"] = self._host  # the one signed: not left to aiohttp
-        url = yarl.URL(self._url + label, encoded=True)  # sent as signed, not re-quoted
+        credentials = await self._frozen_credentials()
+        _, headers, request = self._stage.request(connection_id, data, credentials)
+        answered = hook_answer(self._emit, request)
+        if answered is not None:
+            return answered
+        headers["Host"] = self._stage.host  # the one signed: not left to aiohttp
+        url = yarl.URL(request.url, encoded=True)  # sent as signed, not re-quoted
         try:
             async with self._open().post(url, data=data, headers=headers) as answer:
                 await answer.read()

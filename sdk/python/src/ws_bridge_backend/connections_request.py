@@ -16,19 +16,23 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import botocore
+from botocore.awsrequest import AWSPreparedRequest
+from botocore.hooks import first_non_none_response
 from botocore.utils import normalize_url_path
 
 __all__ = [
-    "BEFORE_SEND",
     "SIGNING_NAME",
-    "USER_AGENT",
     "Answer",
+    "Stage",
     "answer_code",
+    "hook_answer",
     "host_header",
     "sigv4_headers",
 ]
@@ -52,6 +56,55 @@ def answer_code(status: int, headers: Any) -> str:
         return ""
     kind = str(headers.get("x-amzn-ErrorType") or "").partition(":")[0]
     return kind or f"HTTP {status}"
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """One stage's ``@connections``: where its posts go and how they are signed."""
+
+    url: str  # {endpoint}/@connections/
+    path: str  # the same, its path only
+    host: str  # the host header signed and sent
+    region: str
+
+    @classmethod
+    def of(cls, endpoint_url: str, region: str) -> Stage:
+        """``endpoint_url``: the stage's base URL, without ``/@connections``."""
+        base = endpoint_url.rstrip("/")
+        path = urlsplit(base).path + "/@connections/"
+        return cls(base + "/@connections/", path, host_header(base), region)
+
+    def request(
+        self, connection_id: str, data: bytes, credentials: Any
+    ) -> tuple[str, dict[str, str], AWSPreparedRequest]:
+        """The path, the headers and the signed request of one post (``credentials``
+        frozen). The request holds the headers, a plain dict, where botocore keeps an
+        ``HTTPHeaders`` (an ``email`` message, a part of the cost this leaves out): the
+        session and moto read it as a mapping."""
+        label = quote(connection_id, safe="-._~")
+        headers = sigv4_headers(
+            method="POST",
+            host=self.host,
+            path=self.path + label,
+            body=data,
+            region=self.region,
+            credentials=credentials,
+            amz_date=time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
+        )
+        headers["User-Agent"] = USER_AGENT
+        headers["Content-Length"] = str(len(data))
+        request = AWSPreparedRequest("POST", self.url + label, headers, data, False)  # type: ignore[arg-type]
+        return self.path + label, headers, request
+
+
+def hook_answer(emit: Callable[..., Any], request: AWSPreparedRequest) -> Answer | None:
+    """Emit the client's ``before-send`` event as botocore does: what a handler answered
+    there (moto's ``mock_aws``), or None."""
+    response = first_non_none_response(emit(BEFORE_SEND, request=request))
+    if response is None:
+        return None
+    status = int(response.status_code)
+    return Answer(status, answer_code(status, response.headers))
 
 
 def host_header(url: str) -> str:
